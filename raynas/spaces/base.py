@@ -1,0 +1,118 @@
+"""The interface every search space implements.
+
+A search space describes an architecture as a list of integer *tokens*: token ``i`` is an index into
+``choices()[i]``, the options of the decision labelled ``labels()[i]``. A space knows the exact number of
+parameters of the network the tokens describe without building it, so a parameter budget can be checked
+before anything is trained.
+
+Example:
+    >>> from raynas import spaces
+    >>> space = spaces.get("small_channel")
+    >>> tokens = space.init_tokens()
+    >>> space.num_params(tokens) == sum(p.numel() for p in space.build(tokens).parameters())
+    True
+"""
+from __future__ import annotations
+
+import abc
+import numbers
+import random
+from typing import Any, Sequence
+
+
+class SearchSpace(abc.ABC):
+    """Integer-token search space: labels, choices, exact parameter counts, and models."""
+
+    #: registry name of the space
+    name: str = ""
+
+    @abc.abstractmethod
+    def labels(self) -> list[str]:
+        """One readable label per token position."""
+
+    @abc.abstractmethod
+    def choices(self) -> list[list[Any]]:
+        """The options of each position; token ``i`` indexes ``choices()[i]``."""
+
+    @abc.abstractmethod
+    def init_tokens(self) -> list[int]:
+        """The architecture a search starts from."""
+
+    @abc.abstractmethod
+    def num_params(self, tokens: Sequence[int]) -> int:
+        """Exact parameter count of ``build(tokens)``, computed without building it."""
+
+    def build(self, tokens: Sequence[int]):
+        """Return the ``torch.nn.Module`` the tokens describe."""
+        raise NotImplementedError(f"space {self.name!r} has no network to build; it only replays a table")
+
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor arguments that recreate this space with ``raynas.spaces.get(name, **kwargs)``."""
+        return {}
+
+    def range_table(self) -> list[int]:
+        """Number of choices per token position."""
+        return [len(c) for c in self.choices()]
+
+    def validate(self, tokens: Sequence[int]) -> list[int]:
+        """Return ``tokens`` as a list of ints, or raise ``ValueError`` saying what is wrong."""
+        table = self.range_table()
+        if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__len__"):
+            raise ValueError(f"tokens for space {self.name!r} must be a list of {len(table)} integers, "
+                             f"got {type(tokens).__name__}")
+        if len(tokens) != len(table):
+            raise ValueError(f"space {self.name!r} takes {len(table)} tokens, got {len(tokens)}")
+        out = []
+        for i, (t, n) in enumerate(zip(tokens, table)):
+            if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+                raise ValueError(f"token {i} ({self.labels()[i]}) must be an integer in [0, {n - 1}], "
+                                 f"got {t!r}")
+            t = int(t)
+            if not 0 <= t < n:
+                raise ValueError(f"token {i} ({self.labels()[i]}) must be in [0, {n - 1}], got {t}")
+            out.append(t)
+        return out
+
+    def to_arch(self, tokens: Sequence[int]) -> dict[str, Any]:
+        """Map tokens to a readable ``label -> chosen value`` dict."""
+        tokens = self.validate(tokens)
+        return {label: opts[t] for label, opts, t in zip(self.labels(), self.choices(), tokens)}
+
+    def from_arch(self, arch: dict[str, Any]) -> list[int]:
+        """Inverse of :meth:`to_arch`; a value may be given as the choice itself or its index."""
+        labels, choices = self.labels(), self.choices()
+        unknown = sorted(set(arch) - set(labels))
+        if unknown:
+            raise ValueError(f"space {self.name!r} has no label {unknown[0]!r}")
+        missing = [lab for lab in labels if lab not in arch]
+        if missing:
+            raise ValueError(f"architecture for space {self.name!r} is missing label {missing[0]!r}")
+        tokens = []
+        for label, opts in zip(labels, choices):
+            value = arch[label]
+            if value in opts:
+                tokens.append(opts.index(value))
+            else:
+                raise ValueError(f"{label} must be one of {opts}, got {value!r}")
+        return tokens
+
+    def random_tokens(self, rng: random.Random) -> list[int]:
+        """A uniformly random token vector."""
+        return [rng.randrange(n) for n in self.range_table()]
+
+    def params_range(self) -> tuple[int, int]:
+        """Smallest and largest parameter count in the space.
+
+        The default assumes the count grows with every token (true for width spaces); spaces where it does
+        not override this.
+        """
+        table = self.range_table()
+        return self.num_params([0] * len(table)), self.num_params([n - 1 for n in table])
+
+    def size(self) -> int:
+        """Number of distinct architectures."""
+        total = 1
+        for n in self.range_table():
+            total *= n
+        return total
+
