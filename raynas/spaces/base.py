@@ -46,6 +46,10 @@ class SearchSpace(abc.ABC):
         """Return the ``torch.nn.Module`` the tokens describe."""
         raise NotImplementedError(f"space {self.name!r} has no network to build; it only replays a table")
 
+    def contains(self, tokens: Sequence[int]) -> bool:
+        """Whether the (valid) tokens name an architecture of the space; a table may have gaps."""
+        return True
+
     def kwargs(self) -> dict[str, Any]:
         """Constructor arguments that recreate this space with ``raynas.spaces.get(name, **kwargs)``."""
         return {}

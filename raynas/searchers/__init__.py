@@ -1,0 +1,14 @@
+"""Searchers: Ray Tune ``Searcher`` classes that propose token vectors under a parameter budget."""
+from __future__ import annotations
+
+from raynas.searchers.base import SearchExhausted, TokenSearcher
+from raynas.searchers.random import RandomSearcher
+from raynas.searchers.sa import SimulatedAnnealingSearcher
+
+#: CLI name -> searcher class
+SEARCHERS: dict[str, type[TokenSearcher]] = {
+    "sanas": SimulatedAnnealingSearcher,
+    "random": RandomSearcher,
+}
+
+__all__ = ["SEARCHERS", "RandomSearcher", "SearchExhausted", "SimulatedAnnealingSearcher", "TokenSearcher"]

@@ -1,0 +1,229 @@
+"""What every token searcher shares: the space, the parameter budget, memory of past evaluations, state.
+
+A subclass implements :meth:`TokenSearcher.propose` (the next token vector to try) and
+:meth:`TokenSearcher.observe` (learn from one evaluated architecture), plus ``_state``/``_load_state`` for
+its own fields. The base class guarantees what Tune's trials see: every suggested architecture is inside
+the budget, in range, and has never been evaluated or handed out before.
+
+Example:
+    >>> from raynas import spaces
+    >>> from raynas.searchers import RandomSearcher
+    >>> s = RandomSearcher(spaces.get("small_channel"), max_params=5000, seed=0, num_samples=3)
+    >>> s.suggest("t1")["tokens"]  # doctest: +SKIP
+    [1, 0, 2, 3]
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from typing import Any, Callable, Sequence
+
+from ray.tune.search import Searcher
+
+from raynas.spaces.base import SearchSpace
+
+Tokens = list[int]
+
+#: how many proposals to draw before giving up on finding a feasible, not yet evaluated architecture
+MAX_ATTEMPTS = 2000
+
+
+class SearchExhausted(RuntimeError):
+    """No feasible architecture is left that has not been evaluated."""
+
+
+class TokenSearcher(Searcher):
+    """A Ray Tune ``Searcher`` over the token vectors of a :class:`SearchSpace`.
+
+    Args:
+        space: the search space.
+        metric: the reported result key to optimise (the trainables report ``reward``).
+        mode: ``"max"`` or ``"min"``.
+        max_params: largest parameter count allowed, or ``None``.
+        min_params: smallest parameter count allowed, or ``None``.
+        seed: seed of the searcher's random stream.
+        num_samples: number of distinct architectures to evaluate; ``None`` lets Tune decide.
+    """
+
+    def __init__(self, space: SearchSpace, metric: str = "reward", mode: str = "max",
+                 max_params: int | None = None, min_params: int | None = None, seed: int = 0,
+                 num_samples: int | None = None):
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        super().__init__(metric=metric, mode=mode)
+        self.space = space
+        self.max_params = max_params
+        self.min_params = min_params
+        self.num_samples = num_samples
+        self.rng = random.Random(seed)
+        self.evaluated: dict[tuple[int, ...], float] = {}
+        self.pending: dict[str, Tokens] = {}
+        self.failed: set[tuple[int, ...]] = set()
+        self.issued = 0
+        self.replays = 0
+        self.best_tokens: Tokens | None = None
+        self.best_reward: float | None = None
+        self._check_budget()
+
+    # -- budget -----------------------------------------------------------------------------------------
+    def _check_budget(self) -> None:
+        low, high = self.space.params_range()
+        if self.max_params is not None and self.max_params < low:
+            raise ValueError(f"max_params={self.max_params} is below the smallest architecture of space "
+                             f"{self.space.name!r} ({low} params); raise the budget to at least {low}")
+        if self.min_params is not None and self.min_params > high:
+            raise ValueError(f"min_params={self.min_params} is above the largest architecture of space "
+                             f"{self.space.name!r} ({high} params); lower it to at most {high}")
+        if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
+            raise ValueError(f"min_params={self.min_params} is above max_params={self.max_params}")
+
+    def feasible(self, tokens: Sequence[int]) -> bool:
+        """Whether the architecture exists and is inside the parameter budget."""
+        if not self.space.contains(tokens):
+            return False
+        if self.max_params is None and self.min_params is None:
+            return True
+        n = self.space.num_params(tokens)
+        return (self.max_params is None or n <= self.max_params) and \
+               (self.min_params is None or n >= self.min_params)
+
+    def sample_feasible(self, draw: Callable[[], Sequence[int]]) -> Tokens:
+        """Call ``draw`` until it returns an architecture inside the budget (bounded)."""
+        for _ in range(MAX_ATTEMPTS):
+            tokens = list(draw())
+            if self.feasible(tokens):
+                return tokens
+        raise SearchExhausted(f"no architecture within the budget (min_params={self.min_params}, "
+                              f"max_params={self.max_params}) found in {MAX_ATTEMPTS} draws; widen the budget")
+
+    def random_feasible(self) -> Tokens:
+        """A uniformly random architecture inside the budget."""
+        return self.sample_feasible(lambda: self.space.random_tokens(self.rng))
+
+    # -- what subclasses implement ----------------------------------------------------------------------
+    def propose(self) -> Tokens:
+        """The next architecture to try (in range; feasibility and novelty are checked by the caller)."""
+        raise NotImplementedError
+
+    def observe(self, tokens: Tokens, reward: float) -> None:
+        """Learn from one evaluation; ``reward`` is already oriented so that larger is better."""
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- Tune Searcher API -------------------------------------------------------------------------------
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
+        if metric:
+            self._metric = metric
+        if mode:
+            self._mode = mode
+        return True
+
+    def suggest(self, trial_id: str) -> dict | None:
+        """A config ``{"tokens": [...]}`` for a new trial, or ``Searcher.FINISHED``."""
+        if self.num_samples is not None and self.issued >= self.num_samples:
+            return Searcher.FINISHED
+        taken = {tuple(t) for t in self.pending.values()}
+        for attempt in range(MAX_ATTEMPTS):
+            # half the attempts follow the algorithm; then fall back to uniform sampling, so a search whose
+            # neighbourhood is used up still finds the architectures that are left
+            tokens = self.propose() if attempt < MAX_ATTEMPTS // 2 else self.space.random_tokens(self.rng)
+            key = tuple(tokens)
+            if not self.feasible(tokens) or key in taken or key in self.failed:
+                continue
+            if key in self.evaluated:  # never pay twice for one architecture
+                self.replays += 1
+                self._learn(list(key), self.evaluated[key])
+                continue
+            self.pending[trial_id] = list(key)
+            self.issued += 1
+            return {"tokens": list(key)}
+        if self.issued == 0:
+            raise SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
+                                  f"(min_params={self.min_params}, max_params={self.max_params}) found in "
+                                  f"{MAX_ATTEMPTS} draws; widen the budget")
+        return None if self.pending else Searcher.FINISHED
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        tokens = self.pending.pop(trial_id, None)
+        if tokens is None:
+            return
+        if error or not result or self.metric not in result or not _finite(result[self.metric]):
+            self.failed.add(tuple(tokens))
+            return
+        reward = float(result[self.metric])
+        self.evaluated[tuple(tokens)] = reward
+        self._learn(tokens, reward)
+
+    def _learn(self, tokens: Tokens, reward: float) -> None:
+        oriented = reward if self.mode == "max" else -reward
+        if self.best_reward is None or oriented > self.best_reward:
+            self.best_reward, self.best_tokens = oriented, list(tokens)
+        self.observe(list(tokens), oriented)
+
+    # -- state ---------------------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """Everything needed to continue the identical search, JSON-serialisable."""
+        version, internal, gauss = self.rng.getstate()
+        return {
+            "class": type(self).__name__,
+            "space": self.space.name,
+            "metric": self.metric, "mode": self.mode,
+            "max_params": self.max_params, "min_params": self.min_params, "num_samples": self.num_samples,
+            "rng": [version, list(internal), gauss],
+            "evaluated": [[list(k), v] for k, v in self.evaluated.items()],
+            "pending": self.pending,
+            "failed": [list(k) for k in self.failed],
+            "issued": self.issued, "replays": self.replays,
+            "best_tokens": self.best_tokens, "best_reward": self.best_reward,
+            "own": self._state(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`get_state` output."""
+        if state.get("class") != type(self).__name__ or state.get("space") != self.space.name:
+            raise ValueError(f"saved state is for {state.get('class')} on space {state.get('space')!r}, "
+                             f"not {type(self).__name__} on {self.space.name!r}")
+        self._metric, self._mode = state["metric"], state["mode"]
+        self.max_params, self.min_params = state["max_params"], state["min_params"]
+        self.num_samples = state["num_samples"]
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.evaluated = {tuple(k): v for k, v in state["evaluated"]}
+        self.pending = {k: list(v) for k, v in state["pending"].items()}
+        self.failed = {tuple(k) for k in state["failed"]}
+        self.issued, self.replays = state["issued"], state["replays"]
+        self.best_tokens, self.best_reward = state["best_tokens"], state["best_reward"]
+        self._load_state(state["own"])
+
+    def save(self, checkpoint_path: str) -> None:
+        """Write the state as JSON atomically (a crash never leaves a half-written file)."""
+        folder = os.path.dirname(os.path.abspath(checkpoint_path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".searcher-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.get_state(), f)
+            os.replace(tmp, checkpoint_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Load the state written by :meth:`save`."""
+        with open(checkpoint_path) as f:
+            self.set_state(json.load(f))
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
