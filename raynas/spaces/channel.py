@@ -1,0 +1,138 @@
+"""Token channel spaces: one width choice per layer or cell.
+
+``DartsChannelSpace`` is PaddleSlim's DARTS channel space (20 cells of a fixed genotype, one node width per
+cell). ``SmallChannelSpace`` is a four-layer CNN for 8x8 digits or 28x28 MNIST that trains in seconds on a CPU.
+
+Example:
+    >>> space = DartsChannelSpace()
+    >>> space.num_params(space.init_tokens())
+    3825768
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch.nn as nn
+
+from raynas.spaces.base import SearchSpace
+from raynas.spaces.darts import (DARTS_V2, EvalNetwork, Genotype, eval_network_params, genotype_from_dict,
+                                 genotype_to_dict, parse_genotype)
+
+#: node widths of the DARTS channel space
+FILTER_NUM = [4, 8, 12, 16, 20, 36, 54, 72, 90, 108, 144, 180, 216, 252]
+
+
+class DartsChannelSpace(SearchSpace):
+    """20 cells of a fixed genotype; token ``i`` picks the node width of cell ``i`` from ``FILTER_NUM``.
+
+    Cells 6 and 13 are reduction cells; the stem has 108 channels (3 x 36, as for DARTS with C=36) and the
+    auxiliary head, when ``auxiliary``, reads the output of cell 13 and is counted in ``num_params``.
+    ``genotype`` may be a ``Genotype``, its ``str()`` form, or a dict from ``genotype_to_dict``.
+    """
+
+    name = "darts_channel"
+    num_cells = 20
+    reduction_cells = (6, 13)
+    aux_after = 13
+    stem_channels = 108
+
+    def __init__(self, genotype: Genotype | str | dict = DARTS_V2, in_channels: int = 3, num_classes: int = 10,
+                 auxiliary: bool = True):
+        if isinstance(genotype, str):
+            genotype = parse_genotype(genotype)
+        elif isinstance(genotype, dict):
+            genotype = genotype_from_dict(genotype)
+        else:
+            genotype = genotype_from_dict(genotype_to_dict(genotype))
+        self.genotype = genotype
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.auxiliary = auxiliary
+
+    def labels(self) -> list[str]:
+        return [f"cell_{i:02d}" for i in range(self.num_cells)]
+
+    def choices(self) -> list[list[int]]:
+        return [list(FILTER_NUM) for _ in range(self.num_cells)]
+
+    def init_tokens(self) -> list[int]:
+        return [5] * 6 + [7] * 7 + [10] * 7
+
+    def network_args(self, tokens: Sequence[int]) -> dict[str, Any]:
+        """The ``EvalNetwork`` arguments the tokens describe."""
+        return dict(
+            cell_widths=[FILTER_NUM[t] for t in self.validate(tokens)],
+            reduction_cells=list(self.reduction_cells),
+            genotype=self.genotype,
+            in_channels=self.in_channels,
+            num_classes=self.num_classes,
+            auxiliary=self.auxiliary,
+            aux_after=self.aux_after,
+            stem_channels=self.stem_channels,
+        )
+
+    def num_params(self, tokens: Sequence[int]) -> int:
+        return eval_network_params(**self.network_args(tokens))
+
+    def build(self, tokens: Sequence[int]) -> EvalNetwork:
+        """The network; see ``EvalNetwork`` for what ``forward`` returns in training mode."""
+        return EvalNetwork(**self.network_args(tokens))
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "genotype": genotype_to_dict(self.genotype),
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "auxiliary": self.auxiliary,
+        }
+
+
+#: layer widths of the small channel space
+WIDTHS = [4, 8, 12, 16, 24, 32, 48, 64]
+
+
+class SmallChannelSpace(SearchSpace):
+    """Four 3x3 conv -> BatchNorm -> ReLU layers (strides 1, 2, 1, 2), global average pool, linear classifier.
+
+    Token ``i`` picks the width of conv layer ``i + 1`` from ``WIDTHS``.
+    """
+
+    name = "small_channel"
+    strides = (1, 2, 1, 2)
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10):
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+
+    def labels(self) -> list[str]:
+        return [f"conv{i + 1}_width" for i in range(len(self.strides))]
+
+    def choices(self) -> list[list[int]]:
+        return [list(WIDTHS) for _ in self.strides]
+
+    def init_tokens(self) -> list[int]:
+        return [3, 3, 4, 4]
+
+    def num_params(self, tokens: Sequence[int]) -> int:
+        widths = [WIDTHS[t] for t in self.validate(tokens)]
+        total, c_in = 0, self.in_channels
+        for c_out in widths:
+            total += c_in * c_out * 9 + 2 * c_out
+            c_in = c_out
+        return total + c_in * self.num_classes + self.num_classes
+
+    def build(self, tokens: Sequence[int]) -> nn.Sequential:
+        widths = [WIDTHS[t] for t in self.validate(tokens)]
+        layers, c_in = [], self.in_channels
+        for c_out, stride in zip(widths, self.strides):
+            layers += [
+                nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+            ]
+            c_in = c_out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, self.num_classes)]
+        return nn.Sequential(*layers)
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "num_classes": self.num_classes}
