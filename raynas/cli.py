@@ -1,0 +1,137 @@
+"""The ``raynas`` command line.
+
+Examples:
+    raynas search sanas --data digits --max-params 20k --num-samples 6 --epochs 3
+    raynas search random --space tabular --table channel_bench_macro_resnet.json --max-params 4.2M
+    raynas search sanas --config search.yaml --seed 3     # flags override the file
+    raynas resume --storage-path ./runs --name search
+    raynas spaces
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from typing import Any
+
+from raynas import data, spaces
+from raynas.searchers import SEARCHERS
+from raynas.settings import SearchSettings
+
+
+def _config_file(path: str) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"config file {path} does not exist")
+    with open(path, "rb") as f:
+        if path.endswith(".toml"):
+            values = tomllib.load(f)
+        else:
+            import yaml
+
+            values = yaml.safe_load(f) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a mapping of setting -> value")
+    return values
+
+
+def _search_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="run an architecture search",
+                       description="Search architectures with Ray Tune under a parameter budget. Settings come "
+                                   "from the defaults, then --config, then the flags given.",
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument("searcher", choices=sorted(SEARCHERS), help="sanas: simulated annealing; random: baseline")
+    p.add_argument("--config", help="YAML or TOML file whose keys mirror these flags (e.g. max-params: 20k)")
+    g = p.add_argument_group("what to search")
+    g.add_argument("--space", help=f"search space: {', '.join(spaces.names())} (default small_channel)")
+    g.add_argument("--table", help="benchmark table JSON for --space tabular (replayed, nothing is trained)")
+    g.add_argument("--space-kwargs", type=json.loads,
+                   help='JSON object of extra space arguments, e.g. \'{"auxiliary": false}\'')
+    g.add_argument("--max-params", help="parameter budget, e.g. 20000, 20k, 3.77M (default: none)")
+    g.add_argument("--min-params", help="smallest parameter count allowed (default: none)")
+    g.add_argument("--num-samples", type=int, help="distinct architectures to evaluate (default 20)")
+    g.add_argument("--seed", type=int, help="seed of the searcher and the data split (default 0)")
+    g.add_argument("--init-temperature", type=float, help="SA starting temperature T0 (default 0.005)")
+    g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")
+    g.add_argument("--reward-scale", type=float, help="SA multiplies rewards by this (default 1)")
+    g = p.add_argument_group("data and training")
+    g.add_argument("--data", help=f"dataset: {', '.join(data.DATASETS)} (default digits, bundled)")
+    g.add_argument("--data-dir", help="folder holding the torchvision files of --data (never downloaded)")
+    g.add_argument("--epochs", type=int, help="training epochs per architecture (default 3)")
+    g.add_argument("--batch-size", type=int, help="default 96")
+    g.add_argument("--lr", type=float, help="SGD learning rate, cosine schedule (default 0.025)")
+    g.add_argument("--reward-epochs", type=int, help="reward = mean val accuracy of the last N epochs (default 2)")
+    g.add_argument("--val-fraction", type=float, help="share of training data held out for validation (0.2)")
+    g = p.add_argument_group("resources and storage")
+    g.add_argument("--concurrency", type=int, help="trials run at the same time (default 2)")
+    g.add_argument("--cpus-per-trial", type=float, help="default 1")
+    g.add_argument("--gpus-per-trial", type=float, help="fractions allowed, e.g. 0.5 (default 0)")
+    g.add_argument("--address", help="address of a running Ray cluster (default: start Ray locally)")
+    g.add_argument("--storage-path", help="local folder or URI for all outputs (default ./runs)")
+    g.add_argument("--name", help="search name; outputs go to <storage-path>/<name> (default search)")
+    g.add_argument("--max-failures", type=int, help="retries of a trial whose worker died (default 0)")
+
+
+def _resume_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("resume", help="continue an interrupted search and finish it",
+                       description="Restore a search with Tune (searcher state included) and finish it.")
+    p.add_argument("--storage-path", default="./runs", help="where the search was stored (default ./runs)")
+    p.add_argument("--name", required=True, help="the search's --name")
+    p.add_argument("--address", help="address of a running Ray cluster")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="raynas", description="Neural architecture search on Ray Tune.",
+                                epilog="Outputs: <storage-path>/<name>/results.csv and best_arch.json.")
+    sub = p.add_subparsers(dest="command", required=True)
+    _search_parser(sub)
+    _resume_parser(sub)
+    sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> SearchSettings:
+    """Defaults, overridden by ``--config``, overridden by the flags given."""
+    given = dict(vars(args))
+    given.pop("command")
+    values = _config_file(given.pop("config")) if "config" in given else {}
+    values.update(given)
+    table = values.pop("table", None)
+    if table is not None:
+        values.setdefault("space", "tabular")
+        values["space_kwargs"] = {**values.get("space_kwargs", {}), "path": table}
+    return SearchSettings.from_dict(values)
+
+
+def _list_spaces() -> None:
+    for name in spaces.names():
+        if name == "tabular":
+            print(f"{name:15s} a benchmark table given with --table")
+            continue
+        space = spaces.get(name)
+        low, high = space.params_range()
+        print(f"{name:15s} {len(space.range_table())} tokens, {space.size():.3g} architectures, "
+              f"{low:,} to {high:,} params")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from raynas import search  # imports Ray; kept out of --help
+
+    try:
+        if args.command == "spaces":
+            _list_spaces()
+            return 0
+        if args.command == "resume":
+            outcome = search.resume(args.storage_path, args.name, args.address)
+        else:
+            outcome = search.run(settings_from_args(args))
+    except (ValueError, FileNotFoundError, ConnectionError, PermissionError, OSError) as exc:
+        print(f"raynas: error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if outcome.best is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

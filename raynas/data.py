@@ -1,0 +1,151 @@
+"""Datasets and their fixed-seed splits.
+
+``digits`` (scikit-learn's bundled 8x8 handwritten digits) needs no files and is the default. ``mnist``,
+``fashion_mnist`` and ``cifar10`` load through torchvision from a local folder; nothing is downloaded.
+The validation split is carved from the training data with a fixed seed: search rewards use it only.
+The test split is touched only to report the final best architecture.
+
+Example:
+    >>> splits = load("digits")
+    >>> len(splits.train) + len(splits.val) + len(splits.test)
+    1797
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset, TensorDataset
+
+#: dataset -> (input channels, image size), known without loading anything
+SHAPES = {"digits": (1, 8), "mnist": (1, 28), "fashion_mnist": (1, 28), "cifar10": (3, 32)}
+DATASETS = tuple(SHAPES)
+
+# files torchvision needs under --data-dir, per dataset (named in the error when they are missing)
+EXPECTED_FILES = {
+    "mnist": [f"MNIST/raw/{f}" for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")],
+    "fashion_mnist": [f"FashionMNIST/raw/{f}" for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")],
+    "cifar10": [f"cifar-10-batches-py/{f}" for f in
+                ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
+                 "batches.meta")],
+}
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+class DataError(ValueError):
+    """A dataset cannot be loaded as asked; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / validation / test datasets of ``(image, label)`` and the input shape."""
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    in_channels: int
+    image_size: int
+    num_classes: int = 10
+
+
+def check(name: str, data_dir: str | None) -> None:
+    """Raise :class:`DataError` if ``name`` cannot be loaded from ``data_dir`` (cheap, no loading)."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    if name == "digits":
+        return
+    if not data_dir:
+        raise DataError(f"dataset {name!r} needs --data-dir, a folder holding {EXPECTED_FILES[name][0]} "
+                        "and the other files of the dataset (nothing is downloaded)")
+    if not os.path.isdir(data_dir):
+        raise DataError(f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}")
+    missing = [f for f in EXPECTED_FILES[name] if not os.path.isfile(os.path.join(data_dir, f))]
+    if missing:
+        raise DataError(f"dataset {name!r} is incomplete in {data_dir}: missing {', '.join(missing)}")
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str = "digits", data_dir: str | None = None, val_fraction: float = 0.2, seed: int = 0) -> Splits:
+    """Load ``name`` and split its training data into train/validation with ``seed``.
+
+    Cached per process, so trials that reuse a Ray actor load the data once.
+    """
+    if not 0 < val_fraction < 1:
+        raise DataError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    check(name, data_dir)
+    data_dir = os.path.abspath(data_dir) if data_dir else None
+    if name == "digits":
+        return _digits(val_fraction, seed)
+    if name == "cifar10":
+        return _cifar10(data_dir, val_fraction, seed)
+    return _mnist_like(name, data_dir, val_fraction, seed)
+
+
+def _split(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(n * val_fraction)))
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+
+
+def _digits(val_fraction: float, seed: int) -> Splits:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    labels = torch.tensor(bunch.target, dtype=torch.long)
+    # a fixed 20% test split, independent of the search seed
+    test_idx = set(np.random.default_rng(12345).permutation(len(labels))[: len(labels) // 5].tolist())
+    pool = [i for i in range(len(labels)) if i not in test_idx]
+    test = sorted(test_idx)
+    mean, std = images[pool].mean(), images[pool].std()
+    images = (images - mean) / std
+    train, val = _split(len(pool), val_fraction, seed)
+    pool_t = torch.tensor(pool)
+    return Splits(train=TensorDataset(images[pool_t[train]], labels[pool_t[train]]),
+                  val=TensorDataset(images[pool_t[val]], labels[pool_t[val]]),
+                  test=TensorDataset(images[test], labels[test]), in_channels=1, image_size=8)
+
+
+def _mnist_like(name: str, root: str, val_fraction: float, seed: int) -> Splits:
+    from torchvision import datasets
+
+    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+    try:
+        train_set, test_set = cls(root, train=True, download=False), cls(root, train=False, download=False)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise DataError(f"dataset {name!r} in {root} cannot be read ({exc}); expected "
+                        f"{', '.join(EXPECTED_FILES[name])}") from None
+
+    def tensors(ds) -> tuple[torch.Tensor, torch.Tensor]:
+        return ds.data.unsqueeze(1).float() / 255.0, ds.targets.long()
+
+    x, y = tensors(train_set)
+    x_test, y_test = tensors(test_set)
+    mean, std = x.mean(), x.std()
+    train, val = _split(len(y), val_fraction, seed)
+    return Splits(train=TensorDataset((x[train] - mean) / std, y[train]),
+                  val=TensorDataset((x[val] - mean) / std, y[val]),
+                  test=TensorDataset((x_test - mean) / std, y_test), in_channels=1, image_size=x.shape[-1])
+
+
+def _cifar10(root: str, val_fraction: float, seed: int) -> Splits:
+    from torchvision import datasets, transforms
+
+    normalize = [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)]
+    augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
+                                  *normalize])
+    plain = transforms.Compose(normalize)
+    try:
+        augmented = datasets.CIFAR10(root, train=True, download=False, transform=augment)
+        unaugmented = datasets.CIFAR10(root, train=True, download=False, transform=plain)
+        test = datasets.CIFAR10(root, train=False, download=False, transform=plain)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise DataError(f"dataset 'cifar10' in {root} cannot be read ({exc}); expected "
+                        f"{', '.join(EXPECTED_FILES['cifar10'])}") from None
+    train, val = _split(len(augmented), val_fraction, seed)
+    return Splits(train=Subset(augmented, train), val=Subset(unaugmented, val), test=test,
+                  in_channels=3, image_size=32)

@@ -1,0 +1,211 @@
+"""Run, resume and summarise an architecture search with Ray Tune.
+
+A search writes everything under ``<storage_path>/<name>/``: Tune's experiment state and trial checkpoints,
+the settings (``raynas_search.json``, so ``resume`` needs only the path and name), ``results.csv`` (one row per
+trial) and ``best_arch.json``.
+
+Example:
+    >>> from raynas.search import run
+    >>> from raynas.settings import SearchSettings
+    >>> outcome = run(SearchSettings(max_params=20000, num_samples=6))  # doctest: +SKIP
+    >>> outcome.best["val_acc"]  # doctest: +SKIP
+    0.93
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import ray
+from ray import tune
+
+from raynas import data, spaces, storage
+from raynas.searchers import SEARCHERS, TokenSearcher
+from raynas.settings import SETTINGS_FILE, SearchSettings
+from raynas.spaces.base import SearchSpace
+
+# a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+RESULT_COLUMNS = ["trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs", "wall_time_s",
+                  "node_ip", "node_id", "gpu_ids", "device", "error"]
+RESULTS_FILE, BEST_FILE = "results.csv", "best_arch.json"
+
+
+@dataclass
+class Outcome:
+    """What a finished search produced."""
+    results: pd.DataFrame
+    best: dict[str, Any] | None
+    results_path: str
+    best_path: str | None
+
+
+def make_space(settings: SearchSettings) -> SearchSpace:
+    """The space of ``settings``; network spaces get the dataset's input channels by default."""
+    kwargs = dict(settings.space_kwargs)
+    if settings.space != "tabular":
+        data.check(settings.data, settings.data_dir)
+        kwargs.setdefault("in_channels", data.SHAPES[settings.data][0])
+    elif "path" not in kwargs:
+        raise ValueError("space 'tabular' needs a benchmark table: pass --table PATH")
+    return spaces.get(settings.space, **kwargs)
+
+
+def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher:
+    """The searcher of ``settings`` over ``space``, with the budget checked now."""
+    if settings.searcher not in SEARCHERS:
+        raise ValueError(f"unknown searcher {settings.searcher!r}; choose one of: {', '.join(SEARCHERS)}")
+    kwargs: dict[str, Any] = {"max_params": settings.max_params, "min_params": settings.min_params,
+                              "seed": settings.seed, "num_samples": settings.num_samples}
+    if settings.searcher == "sanas":
+        kwargs.update(init_temperature=settings.init_temperature, decay=settings.decay,
+                      reward_scale=settings.reward_scale)
+    return SEARCHERS[settings.searcher](space, **kwargs)
+
+
+def make_trainable(settings: SearchSettings, space: SearchSpace):
+    """The Tune trainable, with the settings bound and the per-trial resources attached."""
+    train_settings = {**settings.to_dict(), "space_kwargs": space.kwargs()}
+    if settings.space == "tabular":
+        from raynas.trainables.lookup import lookup as function
+    else:
+        from raynas.trainables.retrain import retrain as function
+    resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
+    return tune.with_resources(tune.with_parameters(function, settings=train_settings), resources)
+
+
+class Progress(tune.Callback):
+    """Prints one line per finished trial, with the best reward so far."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.best = total, 0, None
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
+        self.done += 1
+        result = trial.last_result or {}
+        reward = result.get("reward")
+        if reward is not None and (self.best is None or reward > self.best):
+            self.best = reward
+        print(f"[raynas] trial {self.done}/{self.total} {trial.trial_id}: tokens={result.get('tokens')} "
+              f"params={result.get('params')} reward={_fmt(reward)} best={_fmt(self.best)}", flush=True)
+
+    def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+        self.done += 1
+        print(f"[raynas] trial {self.done}/{self.total} {trial.trial_id} failed: see {trial.local_path}",
+              flush=True)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _connect(settings: SearchSettings) -> None:
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=True, logging_level="WARNING")
+    except ConnectionError as exc:
+        raise ConnectionError(f"cannot reach the Ray cluster at --address {settings.address}: "
+                              f"{str(exc).splitlines()[0]}") from None
+
+
+def _run_config(settings: SearchSettings, callbacks: list) -> tune.RunConfig:
+    return tune.RunConfig(
+        name=settings.name, storage_path=storage.normalize(settings.storage_path), verbose=0,
+        callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
+
+
+def run(settings: SearchSettings) -> Outcome:
+    """Run the search described by ``settings`` to the end and write its outputs."""
+    space = make_space(settings)
+    searcher = make_searcher(settings, space)
+    _connect(settings)
+    storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
+    tuner = tune.Tuner(
+        make_trainable(settings, space),
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=settings.num_samples,
+                                    max_concurrent_trials=settings.concurrency, reuse_actors=True),
+        run_config=_run_config(settings, [Progress(settings.num_samples)]))
+    return finish(settings, space, tuner.fit())
+
+
+def load_settings(storage_path: str, name: str) -> SearchSettings:
+    """The settings a search at ``storage_path/name`` was started with."""
+    text = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
+    if text is None:
+        raise FileNotFoundError(f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
+                                f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name")
+    return SearchSettings.from_dict(json.loads(text))
+
+
+def resume(storage_path: str, name: str, address: str | None = None) -> Outcome:
+    """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it."""
+    settings = load_settings(storage_path, name)
+    settings.storage_path, settings.address = storage_path, address
+    space = make_space(settings)
+    _connect(settings)
+    path = f"{storage.normalize(storage_path).rstrip('/')}/{name}"
+    tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space), resume_errored=True)
+    return finish(settings, space, tuner.fit())
+
+
+def results_frame(grid: tune.ResultGrid) -> pd.DataFrame:
+    """One row per trial with the columns of :data:`RESULT_COLUMNS`."""
+    rows = []
+    for result in grid:
+        m = result.metrics or {}
+        trial_id = m.get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1]
+        rows.append({
+            "trial_id": trial_id, "status": "ERROR" if result.error else "TERMINATED",
+            "tokens": json.dumps(list(result.config.get("tokens", []))), "params": m.get("params"),
+            "reward": m.get("reward"), "val_acc": m.get("val_acc"), "epochs": m.get("epoch"),
+            "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"), "node_id": m.get("node_id"),
+            "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
+            "error": str(result.error).strip().splitlines()[-1] if result.error else None})
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS).sort_values("trial_id", ignore_index=True)
+
+
+def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
+    """Write results.csv and best_arch.json for a fitted grid and print a summary."""
+    frame = results_frame(grid)
+    results_path = storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}",
+                                      frame.to_csv(index=False))
+    done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
+    if done.empty:
+        print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)
+        return Outcome(frame, None, results_path, None)
+    row = done.loc[done.reward.idxmax()]
+    result = next(r for r in grid if (r.metrics or {}).get("trial_id") == row.trial_id)
+    tokens = json.loads(row.tokens)
+    best = {"space": space.name, "space_kwargs": space.kwargs(), "tokens": tokens, "arch": space.to_arch(tokens),
+            "params": int(row.params), "reward": float(row.reward), "val_acc": float(row.val_acc),
+            "test_acc": _test_accuracy(settings, space, tokens, result), "trial_id": row.trial_id,
+            "data": settings.data}
+    best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}",
+                                   json.dumps(best, indent=2))
+    print(f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
+          f"[raynas]   {json.dumps(best['arch'])}\n"
+          f"[raynas]   params {best['params']:,}  reward {best['reward']:.4f}  "
+          f"val acc {best['val_acc']:.4f}  test acc {_fmt(best['test_acc'])}\n"
+          f"[raynas] wrote {results_path} and {best_path}", flush=True)
+    return Outcome(frame, best, results_path, best_path)
+
+
+def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[int],
+                   result: tune.Result) -> float | None:
+    """The best architecture's accuracy on the test split (the table's accuracy for a tabular space)."""
+    if settings.space == "tabular":
+        return space.accuracy(tokens)
+    if result.checkpoint is None:
+        return None
+    from raynas.trainables.retrain import test_accuracy
+
+    task = ray.remote(test_accuracy).options(num_cpus=settings.cpus_per_trial, num_gpus=settings.gpus_per_trial)
+    return ray.get(task.remote(result.checkpoint, {**settings.to_dict(), "space_kwargs": space.kwargs()}))

@@ -1,0 +1,110 @@
+"""Everything a search is run with: one dataclass, shared by the CLI, config files and ``raynas resume``.
+
+Example:
+    >>> s = SearchSettings.from_dict({"searcher": "sanas", "max-params": "20k", "num_samples": 6})
+    >>> s.max_params, s.num_samples
+    (20000, 6)
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+SETTINGS_FILE = "raynas_search.json"
+
+
+@dataclass
+class SearchSettings:
+    """One architecture search: what to search, on what data, with what budget and resources."""
+    searcher: str = "sanas"
+    space: str = "small_channel"
+    space_kwargs: dict[str, Any] = field(default_factory=dict)
+    data: str = "digits"
+    data_dir: str | None = None
+    max_params: int | None = None
+    min_params: int | None = None
+    num_samples: int = 20
+    epochs: int = 3
+    concurrency: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    storage_path: str = "./runs"
+    name: str = "search"
+    seed: int = 0
+    # training recipe (SANAS / DARTS defaults)
+    batch_size: int = 96
+    lr: float = 0.025
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    aux_weight: float = 0.4
+    drop_path: float = 0.2
+    reward_epochs: int = 2
+    val_fraction: float = 0.2
+    # simulated annealing
+    init_temperature: float = 0.005
+    decay: float = 0.97
+    reward_scale: float = 1.0
+    # cluster and fault tolerance
+    address: str | None = None
+    max_failures: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "SearchSettings":
+        """Build from a dict whose keys are field names (``-`` or ``_``); unknown keys are an error."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in names:
+                raise ValueError(f"unknown setting {key!r}; known settings: {', '.join(sorted(names))}")
+            kwargs[name] = value
+        settings = cls(**kwargs)
+        settings.normalize()
+        return settings
+
+    def normalize(self) -> None:
+        """Coerce types and make paths absolute (trials run in their own directories)."""
+        for name in ("max_params", "min_params"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, parse_count(value, name))
+        if self.data_dir:
+            self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
+        if "path" in self.space_kwargs:
+            self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(self.space_kwargs["path"]))
+        for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
+                          ("batch_size", 1), ("max_failures", -1)):
+            if int(getattr(self, name)) < low:
+                raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
+            raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def parse_count(value: Any, name: str = "count") -> int:
+    """``12000``, ``"12000"``, ``"12k"``, ``"3.77M"`` -> int.
+
+    Example:
+        >>> parse_count("3.77M")
+        3770000
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number like 20000, 20k or 3.5M, got {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip().lower().replace("_", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    try:
+        return int(round(float(text[:-1] if scale > 1 else text) * scale))
+    except ValueError:
+        raise ValueError(f"{name.replace('_', '-')} must be a number like 20000, 20k or 3.5M, "
+                         f"got {value!r}") from None

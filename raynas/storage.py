@@ -1,0 +1,49 @@
+"""Files of a search under ``--storage-path``: a local folder or any URI pyarrow understands."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pyarrow.fs
+
+
+def normalize(storage_path: str) -> str:
+    """Absolute local path, or the URI unchanged."""
+    return storage_path if "://" in storage_path else os.path.abspath(os.path.expanduser(storage_path))
+
+
+def _fs(storage_path: str) -> tuple[pyarrow.fs.FileSystem, str]:
+    return pyarrow.fs.FileSystem.from_uri(normalize(storage_path))
+
+
+def write_text(storage_path: str, relpath: str, text: str) -> str:
+    """Write ``text`` to ``storage_path/relpath`` (atomically on a local disk); returns the full path."""
+    fs, root = _fs(storage_path)
+    path = f"{root.rstrip('/')}/{relpath}"
+    fs.create_dir(os.path.dirname(path), recursive=True)
+    if isinstance(fs, pyarrow.fs.LocalFileSystem):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    else:
+        with fs.open_output_stream(path) as f:
+            f.write(text.encode())
+    return path
+
+
+def read_text(storage_path: str, relpath: str) -> str | None:
+    """Contents of ``storage_path/relpath``, or ``None`` if it does not exist."""
+    fs, root = _fs(storage_path)
+    path = f"{root.rstrip('/')}/{relpath}"
+    if fs.get_file_info(path).type != pyarrow.fs.FileType.File:
+        return None
+    with fs.open_input_stream(path) as f:
+        return f.read().decode()
+
+
+def list_names(storage_path: str, folder: str, suffix: str) -> list[str]:
+    """Names of files in ``storage_path/folder`` ending in ``suffix``."""
+    fs, root = _fs(storage_path)
+    selector = pyarrow.fs.FileSelector(f"{root.rstrip('/')}/{folder}", allow_not_found=True)
+    return sorted(info.base_name for info in fs.get_file_info(selector) if info.base_name.endswith(suffix))

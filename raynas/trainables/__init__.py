@@ -1,0 +1,1 @@
+"""Tune function trainables: what one trial does."""

@@ -1,0 +1,100 @@
+"""Train a fixed architecture from scratch and report its validation accuracy every epoch.
+
+The trial's config holds ``tokens``; everything else comes from ``settings`` (see :data:`RECIPE` for the
+training keys and their SANAS defaults). The reward is the mean validation accuracy of the last
+``reward_epochs`` epochs. Each epoch is checkpointed, and a restarted trial continues from its last one.
+
+Example:
+    >>> from ray import tune
+    >>> trainable = tune.with_parameters(retrain, settings={"space": "small_channel", "epochs": 3})
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from raynas import data, spaces
+from raynas.checkpoints import from_checkpoint, to_checkpoint
+from raynas.devices import pick_device
+from raynas.trainables.loops import evaluate, make_loader, train_epoch
+
+#: training settings and their defaults (the SANAS / DARTS retraining recipe)
+RECIPE: dict[str, Any] = {
+    "space": "small_channel", "space_kwargs": {},
+    "data": "digits", "data_dir": None, "val_fraction": 0.2, "seed": 0,
+    "epochs": 3, "batch_size": 96, "lr": 0.025, "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 5.0,
+    "aux_weight": 0.4, "drop_path": 0.2, "reward_epochs": 2,
+}
+
+
+def where() -> dict[str, Any]:
+    """The node and devices this process runs on, for the results table."""
+    context = ray.get_runtime_context()
+    return {"node_ip": ray.util.get_node_ip_address(), "node_id": context.get_node_id(),
+            "gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids())}
+
+
+def build_model(settings: dict[str, Any], tokens: list[int]) -> tuple[torch.nn.Module, int]:
+    """The network for ``tokens`` and its parameter count."""
+    space = spaces.get(settings["space"], **settings["space_kwargs"])
+    tokens = space.validate(tokens)
+    return space.build(tokens), space.num_params(tokens)
+
+
+def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Tune function trainable: train ``config["tokens"]`` for ``settings["epochs"]`` epochs."""
+    s = {**RECIPE, **settings}
+    tokens = list(config["tokens"])
+    splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
+    device = pick_device()
+    torch.manual_seed(s["seed"])
+    model, params = build_model(s, tokens)
+    model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=s["lr"], momentum=s["momentum"],
+                                weight_decay=s["weight_decay"])
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=s["epochs"])
+    history: list[float] = []
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        state = from_checkpoint(checkpoint, device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = list(state["history"])
+    val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
+    place = {**where(), "device": device}
+    for epoch in range(len(history), s["epochs"]):
+        start = time.perf_counter()
+        if hasattr(model, "drop_path_prob"):
+            model.drop_path_prob = s["drop_path"] * epoch / s["epochs"]
+        train_loader = make_loader(splits.train, s["batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
+        train_loss = train_epoch(model, train_loader, optimizer, device, s["grad_clip"], s["aux_weight"])
+        scheduler.step()
+        val_acc, val_loss = evaluate(model, val_loader, device)
+        history.append(val_acc)
+        last = history[-s["reward_epochs"]:]
+        metrics = {"reward": sum(last) / len(last), "val_acc": val_acc, "val_loss": val_loss,
+                   "train_loss": train_loss, "params": params, "tokens": tokens, "epoch": epoch + 1,
+                   "epoch_time_s": time.perf_counter() - start, **place}
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "history": history, "tokens": tokens}
+        with tempfile.TemporaryDirectory() as folder:
+            tune.report(metrics, checkpoint=to_checkpoint(state, folder))
+
+
+def test_accuracy(checkpoint: tune.Checkpoint, settings: dict[str, Any]) -> float:
+    """Accuracy on the test split of the model saved in a :func:`retrain` checkpoint."""
+    s = {**RECIPE, **settings}
+    device = pick_device()
+    state = from_checkpoint(checkpoint, device)
+    model, _ = build_model(s, list(state["tokens"]))
+    model.load_state_dict(state["model"])
+    model.to(device)
+    splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
+    return evaluate(model, make_loader(splits.test, s["batch_size"], shuffle=False), device)[0]
+
