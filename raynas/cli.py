@@ -88,7 +88,28 @@ def parser() -> argparse.ArgumentParser:
     _search_parser(sub)
     _resume_parser(sub)
     sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
+    p_params = sub.add_parser("params", help="exact parameter count of one architecture",
+                              description="Print the exact parameter count and the choices of TOKENS.")
+    p_params.add_argument("--space", default="small_channel", help="search space (default small_channel)")
+    p_params.add_argument("--table", help="benchmark table JSON for --space tabular")
+    p_params.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
+    p_params.add_argument("--tokens", required=True, type=_tokens, help="comma-separated tokens, e.g. 3,3,4,4")
     return p
+
+
+def _tokens(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.replace(" ", "").strip("[]").split(",") if t]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tokens must be comma-separated integers, got {text!r}") from None
+
+
+def _params(args: argparse.Namespace) -> None:
+    from raynas.search import space_for
+
+    space = space_for(args.space, {"path": args.table} if args.table else {}, args.data)
+    tokens = space.validate(args.tokens)
+    print(f"{space.num_params(tokens):,} params  {json.dumps(space.to_arch(tokens))}")
 
 
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
@@ -122,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "spaces":
             _list_spaces()
+            return 0
+        if args.command == "params":
+            _params(args)
             return 0
         if args.command == "resume":
             outcome = search.resume(args.storage_path, args.name, args.address)

@@ -45,15 +45,22 @@ class Outcome:
     best_path: str | None
 
 
+def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
+    """Space ``name``; a network space gets the input channels of ``dataset`` unless ``kwargs`` say."""
+    kwargs = dict(kwargs)
+    if name == "tabular":
+        if "path" not in kwargs:
+            raise ValueError("space 'tabular' needs a benchmark table: pass --table PATH")
+    elif dataset in data.SHAPES:
+        kwargs.setdefault("in_channels", data.SHAPES[dataset][0])
+    return spaces.get(name, **kwargs)
+
+
 def make_space(settings: SearchSettings) -> SearchSpace:
-    """The space of ``settings``; network spaces get the dataset's input channels by default."""
-    kwargs = dict(settings.space_kwargs)
+    """The space of ``settings``, after checking that its data can be loaded."""
     if settings.space != "tabular":
         data.check(settings.data, settings.data_dir)
-        kwargs.setdefault("in_channels", data.SHAPES[settings.data][0])
-    elif "path" not in kwargs:
-        raise ValueError("space 'tabular' needs a benchmark table: pass --table PATH")
-    return spaces.get(settings.space, **kwargs)
+    return space_for(settings.space, settings.space_kwargs, settings.data)
 
 
 def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher:
@@ -126,6 +133,10 @@ def run(settings: SearchSettings) -> Outcome:
     """Run the search described by ``settings`` to the end and write its outputs."""
     space = make_space(settings)
     searcher = make_searcher(settings, space)
+    if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is not None:
+        raise FileExistsError(f"a search named {settings.name!r} already exists under "
+                              f"{storage.normalize(settings.storage_path)}; continue it with `raynas resume "
+                              f"--storage-path {settings.storage_path} --name {settings.name}` or pick another --name")
     _connect(settings)
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
     tuner = tune.Tuner(

@@ -1,0 +1,44 @@
+"""Shared fixtures: one Ray session for the whole run, small benchmark tables, the real shared data."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CHANNEL_BENCH = SHARED_DATA / "channel_bench_macro_resnet.json"
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance for every test: 4 logical CPUs and 2 fake GPUs."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level="WARNING")
+    yield ray
+    ray.shutdown()
+
+
+def write_table(path: Path, positions: int = 3, choices: int = 3, field: str = "mean",
+                percent: bool = True, skip: int = 0) -> Path:
+    """A synthetic benchmark table whose accuracy and params grow with every digit (minus ``skip`` rows)."""
+    table = {}
+    for i, digits in enumerate(itertools.product(range(1, choices + 1), repeat=positions)):
+        if i < skip:
+            continue
+        key = "".join(str(d) for d in digits)
+        score = sum(d * (p + 1) for p, d in enumerate(digits))
+        acc = 0.5 + score / 100
+        table[key] = {field: acc * 100 if percent else acc, "params": 1000 * score, "flops": 1}
+    path.write_text(json.dumps(table))
+    return path
+
+
+@pytest.fixture
+def small_table(tmp_path) -> Path:
+    return write_table(tmp_path / "table.json")
