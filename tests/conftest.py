@@ -10,6 +10,10 @@ import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CHANNEL_BENCH = SHARED_DATA / "channel_bench_macro_resnet.json"
+TESTS = Path(__file__).resolve().parent
+# workers import trainables defined in test modules
+TEST_RUNTIME_ENV = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS),
+                                                                          os.environ.get("PYTHONPATH")]))}}
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +23,7 @@ def ray_session():
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level="WARNING")
+             logging_level="WARNING", runtime_env=TEST_RUNTIME_ENV)
     yield ray
     ray.shutdown()
 
@@ -42,3 +46,11 @@ def write_table(path: Path, positions: int = 3, choices: int = 3, field: str = "
 @pytest.fixture
 def small_table(tmp_path) -> Path:
     return write_table(tmp_path / "table.json")
+
+
+def run_search(tmp_path: Path, name: str = "s", **values):
+    """``raynas.search.run`` with settings ``values``, stored under ``tmp_path``."""
+    from raynas.search import run
+    from raynas.settings import SearchSettings
+
+    return run(SearchSettings.from_dict({"storage_path": str(tmp_path), "name": name, **values}))

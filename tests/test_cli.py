@@ -1,0 +1,88 @@
+"""The ``raynas`` command line: an end-to-end search on digits, config files, and bad inputs."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from raynas import cli, spaces
+
+from conftest import write_table
+
+SMALL = spaces.get("small_channel")
+LOW, HIGH = SMALL.params_range()
+BUDGET = LOW + (HIGH - LOW) // 3
+
+
+@pytest.mark.slow
+def test_sanas_search_on_digits_end_to_end(ray_session, tmp_path, capsys):
+    code = cli.main(["search", "sanas", "--data", "digits", "--max-params", str(BUDGET), "--num-samples", "6",
+                     "--epochs", "3", "--concurrency", "2", "--storage-path", str(tmp_path), "--name", "digits"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "trial 6/6" in out and "best architecture" in out
+    results = pd.read_csv(tmp_path / "digits" / "results.csv")
+    assert len(results) == 6 and (results.status == "TERMINATED").all()
+    assert results.tokens.nunique() == 6
+    assert (results.params <= BUDGET).all()
+    assert all(SMALL.num_params(json.loads(t)) == p for t, p in zip(results.tokens, results.params))
+    assert {"trial_id", "reward", "val_acc", "wall_time_s"} <= set(results.columns)
+    best = json.loads((tmp_path / "digits" / "best_arch.json").read_text())
+    top = results.loc[results.reward.idxmax()]
+    assert best["tokens"] == json.loads(top.tokens) and best["reward"] == pytest.approx(top.reward)
+    assert best["arch"] == SMALL.to_arch(best["tokens"]) and best["params"] == top.params
+    assert best["val_acc"] >= 0.80 and 0.5 <= best["test_acc"] <= 1
+    # the same name again is refused, with what to do instead
+    again = cli.main(["search", "sanas", "--storage-path", str(tmp_path), "--name", "digits"])
+    assert again == 2 and "raynas resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix,text", [
+    (".yaml", "space: tabular\nmax-params: 20k\nnum_samples: 5\nseed: 4\n"),
+    (".toml", 'space = "tabular"\nmax-params = "20k"\nnum_samples = 5\nseed = 4\n'),
+])
+def test_config_file_keys_mirror_flags_and_flags_win(ray_session, tmp_path, suffix, text):
+    table = write_table(tmp_path / "table.json")
+    config = tmp_path / f"search{suffix}"
+    config.write_text(text)
+    code = cli.main(["search", "random", "--config", str(config), "--table", str(table), "--num-samples", "7",
+                     "--storage-path", str(tmp_path), "--name", "cfg"])
+    assert code == 0
+    results = pd.read_csv(tmp_path / "cfg" / "results.csv")
+    assert len(results) == 7 and (results.params <= 20_000).all()
+    saved = json.loads((tmp_path / "cfg" / "raynas_search.json").read_text())
+    assert saved["seed"] == 4 and saved["num_samples"] == 7 and saved["max_params"] == 20_000
+
+
+def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "raynas.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["params", "--tokens", "3,3,4"], "takes 4 tokens, got 3"),
+    (["params", "--tokens", "3,3,4,8"], "token 3 (conv4_width) must be in [0, 7], got 8"),
+    (["search", "sanas", "--max-params", "100"], f"below the smallest architecture of space 'small_channel' "
+                                                 f"({LOW} params)"),
+    (["search", "sanas", "--data", "mnist", "--data-dir", "no/such/dir"], "MNIST/raw/train-images-idx3-ubyte"),
+    (["search", "sanas", "--space", "nope"], "unknown space 'nope'; choose one of"),
+    (["search", "sanas", "--max-params", "lots"], "max-params must be a number like 20000"),
+    (["search", "sanas", "--bogus-flag", "1"], "unrecognized arguments: --bogus-flag"),
+    (["search", "sanas", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, args, message):
+    done = raynas(*args, "--storage-path", str(tmp_path)) if args[0] == "search" else raynas(*args)
+    assert done.returncode != 0
+    error_lines = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and message in error_lines[0], done.stderr
+    assert not (tmp_path / "search").exists()  # nothing was started
+
+
+def test_help_lists_every_flag():
+    done = raynas("search", "--help")
+    for flag in ("--space", "--data", "--data-dir", "--max-params", "--num-samples", "--epochs", "--concurrency",
+                 "--cpus-per-trial", "--gpus-per-trial", "--storage-path", "--name", "--seed", "--config"):
+        assert flag in done.stdout

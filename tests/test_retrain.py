@@ -1,0 +1,36 @@
+"""The retrain trainable through Tune: per-epoch reports, reward, checkpoints, resume, NaN losses."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from raynas import spaces
+
+from conftest import run_search
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def test_trial_reports_each_epoch_and_rewards_last_two(tmp_path):
+    outcome = run_search(tmp_path, searcher="random", max_params="30k", num_samples=1, epochs=3,
+                         concurrency=1)
+    row = outcome.results.iloc[0]
+    tokens = json.loads(row.tokens)
+    assert row.params == spaces.get("small_channel").num_params(tokens) <= 30_000
+    assert row.epochs == 3 and row.device == "cpu"
+    progress = pd.read_csv(next((tmp_path / "s").glob("*/progress.csv")))
+    assert list(progress.epoch) == [1, 2, 3]
+    assert row.reward == pytest.approx(progress.val_acc.iloc[-2:].mean())
+    assert progress.reward.iloc[0] == pytest.approx(progress.val_acc.iloc[0])
+    assert len(list((tmp_path / "s").glob("*/checkpoint_*/state.pt"))) == 1  # only the newest is kept
+    assert 0 <= outcome.best["test_acc"] <= 1
+
+
+def test_nan_loss_fails_the_trial_with_a_clear_error(tmp_path):
+    outcome = run_search(tmp_path, searcher="random", num_samples=1, epochs=1, concurrency=1, lr=1e30)
+    assert outcome.best is None
+    row = outcome.results.iloc[0]
+    assert row.status == "ERROR"
+    assert "training loss became nan" in row.error and "--lr" in row.error
