@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import ray
@@ -34,6 +35,7 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 RESULT_COLUMNS = ["trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs", "wall_time_s",
                   "node_ip", "node_id", "gpu_ids", "device", "error"]
 RESULTS_FILE, BEST_FILE = "results.csv", "best_arch.json"
+TrialFunction = Callable[[dict, dict], None]
 
 
 @dataclass
@@ -75,36 +77,45 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
     return SEARCHERS[settings.searcher](space, **kwargs)
 
 
-def make_trainable(settings: SearchSettings, space: SearchSpace):
-    """The Tune trainable, with the settings bound and the per-trial resources attached."""
+def make_trainable(settings: SearchSettings, space: SearchSpace, function: TrialFunction | None = None):
+    """The Tune trainable, with the settings bound and the per-trial resources attached.
+
+    ``function(config, settings)`` replaces the default trial (retraining, or a table lookup for a tabular
+    space); ``config["tokens"]`` is the architecture and ``settings`` the search settings as a dict.
+    """
     train_settings = {**settings.to_dict(), "space_kwargs": space.kwargs()}
-    if settings.space == "tabular":
+    if function is None and settings.space == "tabular":
         from raynas.trainables.lookup import lookup as function
-    else:
+    elif function is None:
         from raynas.trainables.retrain import retrain as function
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
     return tune.with_resources(tune.with_parameters(function, settings=train_settings), resources)
 
 
 class Progress(tune.Callback):
-    """Prints one line per finished trial, with the best reward so far."""
+    """Prints one line per finished trial and rewrites results.csv, so a killed search loses no row."""
 
-    def __init__(self, total: int):
-        self.total, self.done, self.best = total, 0, None
+    def __init__(self, settings: SearchSettings):
+        self.settings, self.best = settings, None
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
-        self.done += 1
-        result = trial.last_result or {}
-        reward = result.get("reward")
-        if reward is not None and (self.best is None or reward > self.best):
-            self.best = reward
-        print(f"[raynas] trial {self.done}/{self.total} {trial.trial_id}: tokens={result.get('tokens')} "
-              f"params={result.get('params')} reward={_fmt(reward)} best={_fmt(self.best)}", flush=True)
+        self._report(trials, trial, "TERMINATED")
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
-        self.done += 1
-        print(f"[raynas] trial {self.done}/{self.total} {trial.trial_id} failed: see {trial.local_path}",
-              flush=True)
+        self._report(trials, trial, "ERROR")
+
+    def _report(self, trials: list, trial, status: str) -> None:
+        rows = [_trial_row(t, status if t is trial else t.status) for t in trials
+                if t is trial or t.status in ("TERMINATED", "ERROR")]
+        write_results(self.settings, pd.DataFrame(rows, columns=RESULT_COLUMNS))
+        result = trial.last_result or {}
+        reward = result.get("reward") if status == "TERMINATED" else None
+        if reward is not None and (self.best is None or reward > self.best):
+            self.best = reward
+        what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={_fmt(reward)}"
+                if status == "TERMINATED" else f"FAILED: {_last_line(trial.get_error())}")
+        print(f"[raynas] trial {len(rows)}/{self.settings.num_samples} {trial.trial_id}: {what} "
+              f"best={_fmt(self.best)}", flush=True)
 
 
 def _fmt(value: float | None) -> str:
@@ -112,14 +123,26 @@ def _fmt(value: float | None) -> str:
 
 
 def _connect(settings: SearchSettings) -> None:
+    """Start Ray locally, or join the cluster at ``settings.address`` after checking it answers."""
     if ray.is_initialized():
         return
+    if settings.address and settings.address != "auto":
+        _check_reachable(settings.address)
+    ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
+             configure_logging=True, logging_level="WARNING")
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast with one line when nothing listens at ``address`` (Ray itself waits minutes)."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConnectionError(f"--address must look like HOST:PORT or ray://HOST:PORT, got {address!r}")
     try:
-        ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=True, logging_level="WARNING")
-    except ConnectionError as exc:
-        raise ConnectionError(f"cannot reach the Ray cluster at --address {settings.address}: "
-                              f"{str(exc).splitlines()[0]}") from None
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConnectionError(f"cannot reach the Ray cluster at --address {address} ({exc.strerror or exc}); "
+                              "start it with `ray start --head` or fix the address") from None
 
 
 def _run_config(settings: SearchSettings, callbacks: list) -> tune.RunConfig:
@@ -129,7 +152,7 @@ def _run_config(settings: SearchSettings, callbacks: list) -> tune.RunConfig:
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
 
 
-def run(settings: SearchSettings) -> Outcome:
+def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outcome:
     """Run the search described by ``settings`` to the end and write its outputs."""
     space = make_space(settings)
     searcher = make_searcher(settings, space)
@@ -137,13 +160,14 @@ def run(settings: SearchSettings) -> Outcome:
         raise FileExistsError(f"a search named {settings.name!r} already exists under "
                               f"{storage.normalize(settings.storage_path)}; continue it with `raynas resume "
                               f"--storage-path {settings.storage_path} --name {settings.name}` or pick another --name")
+    storage.check_writable(settings.storage_path)
     _connect(settings)
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
     tuner = tune.Tuner(
-        make_trainable(settings, space),
+        make_trainable(settings, space, function),
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=settings.num_samples,
                                     max_concurrent_trials=settings.concurrency, reuse_actors=True),
-        run_config=_run_config(settings, [Progress(settings.num_samples)]))
+        run_config=_run_config(settings, [Progress(settings)]))
     return finish(settings, space, tuner.fit())
 
 
@@ -156,38 +180,58 @@ def load_settings(storage_path: str, name: str) -> SearchSettings:
     return SearchSettings.from_dict(json.loads(text))
 
 
-def resume(storage_path: str, name: str, address: str | None = None) -> Outcome:
+def resume(storage_path: str, name: str, address: str | None = None,
+           function: TrialFunction | None = None) -> Outcome:
     """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it."""
     settings = load_settings(storage_path, name)
     settings.storage_path, settings.address = storage_path, address
     space = make_space(settings)
     _connect(settings)
     path = f"{storage.normalize(storage_path).rstrip('/')}/{name}"
-    tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space), resume_errored=True)
+    tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     return finish(settings, space, tuner.fit())
+
+
+def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None) -> dict:
+    m = metrics or {}
+    return {"trial_id": trial_id, "status": status, "tokens": json.dumps(list(config.get("tokens", []))),
+            "params": m.get("params"), "reward": m.get("reward"), "val_acc": m.get("val_acc"),
+            "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
+            "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
+            "error": _last_line(error) if status == "ERROR" else None}
+
+
+def _trial_row(trial, status: str) -> dict:
+    return _row(trial.trial_id, status, trial.config, trial.last_result,
+                trial.get_error() if status == "ERROR" else None)
+
+
+def _last_line(text: Any) -> str:
+    lines = [line.strip() for line in str(text or "unknown error").splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
 
 
 def results_frame(grid: tune.ResultGrid) -> pd.DataFrame:
     """One row per trial with the columns of :data:`RESULT_COLUMNS`."""
     rows = []
     for result in grid:
-        m = result.metrics or {}
-        trial_id = m.get("trial_id") or result.path.rstrip("/").rsplit("/", 1)[-1]
-        rows.append({
-            "trial_id": trial_id, "status": "ERROR" if result.error else "TERMINATED",
-            "tokens": json.dumps(list(result.config.get("tokens", []))), "params": m.get("params"),
-            "reward": m.get("reward"), "val_acc": m.get("val_acc"), "epochs": m.get("epoch"),
-            "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"), "node_id": m.get("node_id"),
-            "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
-            "error": str(result.error).strip().splitlines()[-1] if result.error else None})
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS).sort_values("trial_id", ignore_index=True)
+        # trial folders are named <trainable>_<trial id>_<index>_...
+        trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
+        rows.append(_row(trial_id, "ERROR" if result.error else "TERMINATED", result.config, result.metrics,
+                         result.error))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def write_results(settings: SearchSettings, frame: pd.DataFrame) -> str:
+    """Write ``results.csv`` (sorted by trial id) and return its path."""
+    frame = frame.sort_values("trial_id", ignore_index=True)
+    return storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}", frame.to_csv(index=False))
 
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
     frame = results_frame(grid)
-    results_path = storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}",
-                                      frame.to_csv(index=False))
+    results_path = write_results(settings, frame)
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
     if done.empty:
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)

@@ -47,3 +47,18 @@ def list_names(storage_path: str, folder: str, suffix: str) -> list[str]:
     fs, root = _fs(storage_path)
     selector = pyarrow.fs.FileSelector(f"{root.rstrip('/')}/{folder}", allow_not_found=True)
     return sorted(info.base_name for info in fs.get_file_info(selector) if info.base_name.endswith(suffix))
+
+
+def check_writable(storage_path: str) -> None:
+    """Raise ``PermissionError`` with one clear line if nothing can be written under ``storage_path``."""
+    fs, root = _fs(storage_path)
+    probe = f"{root.rstrip('/')}/.raynas-write-check"
+    try:
+        fs.create_dir(root, recursive=True)
+        with fs.open_output_stream(probe) as f:
+            f.write(b"ok")
+        fs.delete_file(probe)
+    except (OSError, pyarrow.lib.ArrowException) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PermissionError(f"storage path {storage_path} cannot be written ({reason}); "
+                              "pass a writable --storage-path") from None
