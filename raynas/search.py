@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -223,15 +224,30 @@ def results_frame(grid: tune.ResultGrid) -> pd.DataFrame:
 
 
 def write_results(settings: SearchSettings, frame: pd.DataFrame) -> str:
-    """Write ``results.csv`` (sorted by trial id) and return its path."""
-    frame = frame.sort_values("trial_id", ignore_index=True)
-    return storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}", frame.to_csv(index=False))
+    """Write ``results.csv`` sorted by trial id and return its path.
+
+    A row of a trial that already finished is never rewritten: a trial re-run after a crash (it finished after
+    Tune's last experiment snapshot) keeps the row it was first reported with.
+    """
+    rows = _as_text(frame.to_csv(index=False))
+    previous = storage.read_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}")
+    if previous:
+        old = _as_text(previous)
+        kept = old[old.status == "TERMINATED"]
+        rows = pd.concat([kept, rows[~rows.trial_id.isin(kept.trial_id)]])
+    rows = rows.sort_values("trial_id", ignore_index=True)
+    return storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}", rows.to_csv(index=False))
+
+
+def _as_text(csv_text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
 
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
-    frame = results_frame(grid)
-    results_path = write_results(settings, frame)
+    results_path = write_results(settings, results_frame(grid))
+    frame = pd.read_csv(io.StringIO(storage.read_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}")),
+                        dtype={"trial_id": str, "gpu_ids": str})
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
     if done.empty:
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)

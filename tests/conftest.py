@@ -48,9 +48,9 @@ def small_table(tmp_path) -> Path:
     return write_table(tmp_path / "table.json")
 
 
-def run_search(tmp_path: Path, name: str = "s", **values):
-    """``raynas.search.run`` with settings ``values``, stored under ``tmp_path``."""
+def run_search(tmp_path: Path, name: str = "s", function=None, **values):
+    """``raynas.search.run`` with settings ``values`` (and trial ``function``), stored under ``tmp_path``."""
     from raynas.search import run
     from raynas.settings import SearchSettings
 
-    return run(SearchSettings.from_dict({"storage_path": str(tmp_path), "name": name, **values}))
+    return run(SearchSettings.from_dict({"storage_path": str(tmp_path), "name": name, **values}), function)

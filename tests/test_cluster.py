@@ -1,0 +1,173 @@
+"""Cluster operations on one machine: fake GPUs, several nodes, killed drivers, dying workers, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from raynas.devices import pick_device
+
+from conftest import TESTS, run_search
+
+pytestmark = pytest.mark.slow
+
+
+def read_results(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "results.csv", dtype={"trial_id": str, "gpu_ids": str})
+
+
+# -- devices -------------------------------------------------------------------------------------------------
+def test_device_follows_the_gpu_ray_assigned():
+    assert pick_device(["1"], cuda_available=True, visible_devices="1") == "cuda:0"
+    assert pick_device(["2"], cuda_available=True, visible_devices="0,2") == "cuda:1"
+    assert pick_device([3], cuda_available=True, visible_devices="") == "cuda:3"
+    assert pick_device(["1"], cuda_available=False, visible_devices="1") == "cpu"
+    assert pick_device([], cuda_available=True) == "cpu"
+
+
+def test_fake_gpus_half_a_gpu_per_trial_runs_four_at_once(ray_session, tmp_path):
+    from trial_functions import wait_for_peers
+
+    outcome = run_search(tmp_path, searcher="random", num_samples=4, concurrency=4, gpus_per_trial=0.5,
+                         cpus_per_trial=1, function=wait_for_peers)
+    rows = outcome.results
+    assert len(rows) == 4 and (rows.status == "TERMINATED").all(), rows.error.tolist()
+    # four trials were running at the same time (each waited for the other three), two on each fake GPU
+    assert sorted(rows.gpu_ids.astype(str)) == ["0", "0", "1", "1"]
+    assert (rows.device == "cpu").all()  # no CUDA here: the assigned GPU id is recorded, the device falls back
+
+
+def test_retrain_on_a_fake_gpu_records_its_gpu_and_trains_on_cpu(ray_session, tmp_path):
+    outcome = run_search(tmp_path, searcher="random", num_samples=2, concurrency=2, gpus_per_trial=0.5, epochs=1)
+    rows = outcome.results
+    assert (rows.status == "TERMINATED").all() and rows.gpu_ids.notna().all()
+    assert (rows.device == "cpu").all() and outcome.best["test_acc"] > 0
+
+
+# -- dying workers -------------------------------------------------------------------------------------------
+def test_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session, tmp_path):
+    from trial_functions import dies_once_after_first_epoch
+
+    outcome = run_search(tmp_path, searcher="random", num_samples=2, concurrency=2, epochs=3, max_failures=2,
+                         function=dies_once_after_first_epoch)
+    rows = outcome.results
+    assert (rows.status == "TERMINATED").all() and (rows.epochs == 3).all(), rows.error.tolist()
+    assert len(list((tmp_path / "s-markers").iterdir())) == 2  # each trial's worker really died once
+    for progress in (tmp_path / "s").glob("*/progress.csv"):
+        # epoch 1 was reported once, before the death; the restarted worker went on with epochs 2 and 3
+        assert list(pd.read_csv(progress).epoch) == [1, 2, 3]
+
+
+def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path):
+    from trial_functions import fails_for_first_architecture
+
+    outcome = run_search(tmp_path, searcher="sanas", num_samples=4, concurrency=2, epochs=1, max_failures=1,
+                         function=fails_for_first_architecture)
+    rows = outcome.results
+    assert len(rows) == 4
+    failed = rows[rows.status == "ERROR"]
+    assert len(failed) == 1 and "this architecture always fails" in failed.error.iloc[0]
+    assert (rows.status == "TERMINATED").sum() == 3 and outcome.best is not None
+
+
+# -- a killed driver -----------------------------------------------------------------------------------------
+def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp_path):
+    from raynas.search import resume
+
+    address = ray_session.get_runtime_context().gcs_address
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "raynas.cli", "search", "sanas", "--address", address, "--max-params", "38k",
+         "--num-samples", "8", "--epochs", "2", "--concurrency", "1", "--storage-path", str(tmp_path),
+         "--name", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = tmp_path / "killed" / "results.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not results.exists() or len(read_results(tmp_path / "killed")) < 3):
+        assert driver.poll() is None, "the search ended before it could be killed"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = read_results(tmp_path / "killed")
+    assert 3 <= len(before) < 8
+    state_before = searcher_state(tmp_path / "killed")
+
+    outcome = resume(str(tmp_path), "killed")
+
+    after = read_results(tmp_path / "killed")
+    assert len(after) == 8 and (after.status == "TERMINATED").all()
+    assert after.tokens.nunique() == 8  # no architecture trained twice, none restarted from scratch
+    kept = after.set_index("trial_id").loc[before.trial_id]
+    pd.testing.assert_frame_equal(kept.reset_index(), before, check_dtype=False)
+    state_after = searcher_state(tmp_path / "killed")
+    assert state_after["issued"] == 8 and len(state_after["evaluated"]) == 8
+    evaluated_before = {tuple(t) for t, _ in state_before["evaluated"]}
+    assert evaluated_before <= {tuple(t) for t, _ in state_after["evaluated"]}
+    # SA went on from its own state: the same start, more steps, a lower temperature
+    assert state_after["own"]["start_tokens"] == state_before["own"]["start_tokens"]
+    assert state_after["own"]["step"] > state_before["own"]["step"]
+    assert state_after["own"]["temperature"] < state_before["own"]["temperature"]
+    assert outcome.best["tokens"] == json.loads(after.loc[after.reward.astype(float).idxmax(), "tokens"])
+
+
+def searcher_state(folder: Path) -> dict:
+    newest = max(folder.glob("searcher-state-*.pkl"))  # Tune's name, one per session; raynas's JSON inside
+    return json.loads(newest.read_text())
+
+
+# -- several nodes -------------------------------------------------------------------------------------------
+MULTI_NODE = textwrap.dedent("""
+    import sys
+    import ray
+    from ray.cluster_utils import Cluster
+    from raynas import cli
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        code = cli.main(["search", "random", "--address", cluster.address, "--max-params", "38k",
+                         "--num-samples", "6", "--epochs", "1", "--concurrency", "3", "--cpus-per-trial", "1",
+                         "--storage-path", sys.argv[1], "--name", "nodes"])
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    sys.exit(code)
+""")
+
+
+def test_three_node_cluster_spreads_trials_and_stores_everything_in_one_place(tmp_path):
+    done = subprocess.run([sys.executable, "-c", MULTI_NODE, str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_results(tmp_path / "nodes")
+    assert len(rows) == 6 and (rows.status == "TERMINATED").all()
+    assert rows.node_id.nunique() > 1
+    best = json.loads((tmp_path / "nodes" / "best_arch.json").read_text())
+    assert best["trial_id"] in set(rows.trial_id)
+    # every trial's checkpoint reached the shared storage folder, whichever node trained it
+    assert len(list((tmp_path / "nodes").glob("*/checkpoint_*/state.pt"))) == 6
+
+
+# -- bad input -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args,message", [
+    (["search", "sanas", "--address", "127.0.0.1:9", "--name", "x"], "cannot reach the Ray cluster at --address"),
+    (["search", "sanas", "--storage-path", "{file}/sub", "--name", "x"], "cannot be written"),
+    (["resume", "--storage-path", "{tmp}", "--name", "never-ran"], "no raynas search named 'never-ran'"),
+])
+def test_cluster_bad_input_is_one_clear_line(tmp_path, args, message):
+    (tmp_path / "file").write_text("a file, not a folder")
+    args = [a.format(file=tmp_path / "file", tmp=tmp_path) for a in args]
+    if "--storage-path" not in args:
+        args += ["--storage-path", str(tmp_path)]
+    done = subprocess.run([sys.executable, "-m", "raynas.cli", *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], done.stderr

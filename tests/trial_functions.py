@@ -1,0 +1,56 @@
+"""Trial functions used by the tests; importable by Ray workers (tests/ is on their PYTHONPATH)."""
+from __future__ import annotations
+
+import os
+import time
+
+from ray import tune
+
+from raynas import spaces
+from raynas.devices import pick_device
+from raynas.trainables import retrain as retrain_module
+from raynas.trainables.retrain import retrain, where
+
+
+def scratch(settings: dict, what: str) -> str:
+    """A folder of the search's own for a test's bookkeeping."""
+    folder = os.path.join(settings["storage_path"], settings["name"] + "-" + what)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def wait_for_peers(config: dict, settings: dict) -> None:
+    """Report after every trial of the search has started (proves they run at the same time)."""
+    folder = scratch(settings, "barrier")
+    open(os.path.join(folder, "-".join(map(str, config["tokens"]))), "w").close()
+    deadline = time.time() + 60
+    while len(os.listdir(folder)) < settings["num_samples"] and time.time() < deadline:
+        time.sleep(0.05)
+    tune.report({"reward": len(os.listdir(folder)) / settings["num_samples"], "params": 0,
+                 "tokens": config["tokens"], "epoch": 1, "device": pick_device(), **where()})
+
+
+def dies_once_after_first_epoch(config: dict, settings: dict) -> None:
+    """``retrain``, but the worker process dies right after the first epoch's checkpoint, once per trial."""
+    marker = os.path.join(scratch(settings, "markers"), "-".join(map(str, config["tokens"])))
+    real_report = tune.report
+
+    def report(metrics, checkpoint=None):
+        real_report(metrics, checkpoint=checkpoint)
+        if metrics["epoch"] == 1 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+
+    retrain_module.tune = type("TuneWithDeath", (), {"report": staticmethod(report),
+                                                     "get_checkpoint": staticmethod(tune.get_checkpoint)})
+    try:
+        retrain(config, settings)
+    finally:
+        retrain_module.tune = tune
+
+
+def fails_for_first_architecture(config: dict, settings: dict) -> None:
+    """``retrain``, except that the space's start architecture (SA's first proposal) always raises."""
+    if config["tokens"] == spaces.get(settings["space"], **settings["space_kwargs"]).init_tokens():
+        raise RuntimeError("this architecture always fails")
+    retrain(config, settings)
