@@ -171,3 +171,23 @@ def test_cluster_bad_input_is_one_clear_line(tmp_path, args, message):
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+# -- storage given as a URI ----------------------------------------------------------------------------------
+def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
+    from raynas.search import resume
+
+    from conftest import write_table
+
+    uri = f"file://{tmp_path}/store"
+    table = write_table(tmp_path / "table.json")
+    outcome = run_search(tmp_path, searcher="sanas", space="tabular", space_kwargs={"path": str(table)},
+                         num_samples=5, storage_path=uri)
+    folder = tmp_path / "store" / "s"
+    assert {"results.csv", "best_arch.json", "raynas_search.json"} <= {p.name for p in folder.iterdir()}
+    assert list(folder.glob("searcher-state-*.pkl"))
+    first = read_results(folder)
+    assert len(first) == 5
+    again = resume(uri, "s")  # a finished search resumes to the same results
+    assert again.best == outcome.best
+    pd.testing.assert_frame_equal(read_results(folder), first)
