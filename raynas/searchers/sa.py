@@ -5,9 +5,10 @@ chosen value. A result better than the current reward is always accepted; a wors
 ``exp(reward_scale * (reward - current) / T)``, where ``T = init_temperature * decay ** step``
 and ``step`` counts distinct evaluations.
 
-The defaults suit accuracies in [0, 1]: neighbouring architectures differ by about 0.01 in accuracy, so a
-starting temperature of 0.005 keeps worse moves plausible early and rare later (bench/README.md). PaddleSlim's T0 = 1 on the
-same rewards accepts nearly every move for ~40 steps, which makes the search no better than random.
+The defaults suit accuracies in [0, 1], where neighbouring architectures differ by about 0.01: T0 = 0.005
+keeps worse moves plausible early and rare later. PaddleSlim's T0 = 1 on the same rewards accepts nearly
+every move for ~40 steps (a random walk) before turning greedy; on Channel-Bench-Macro both reach the same
+quality at 100 evaluations, a third of random's rank fraction (bench/README.md).
 
 Example:
     >>> from raynas import spaces

@@ -1,0 +1,16 @@
+"""The examples in the docstrings run as written."""
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.spaces", "raynas.spaces.base",
+           "raynas.spaces.channel", "raynas.data"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    failed, attempted = doctest.testmod(importlib.import_module(name))
+    assert attempted > 0 and failed == 0
