@@ -117,9 +117,16 @@ def test_budget_with_no_architecture_inside_is_a_clear_error(name, cls, tmp_path
 
     space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=2, choices=2)))
     low, high = space.params_range()
-    searcher = cls(space, min_params=low + 1, max_params=low + 2, seed=0)  # a gap between rows
-    with pytest.raises(SearchExhausted, match="widen the budget"):
-        searcher.suggest("a")
+    with pytest.raises(SearchExhausted, match="widen the budget"):  # a gap between rows: found at once
+        cls(space, min_params=low + 1, max_params=low + 2, seed=0)
+
+
+@pytest.mark.parametrize("name,cls", ALL)
+def test_tight_budget_in_a_huge_space_is_still_reached(name, cls):
+    space = spaces.get("darts_channel")  # 14^20 architectures from 423,912 to 23M params
+    searcher = cls(space, max_params=600_000, seed=0, num_samples=5)
+    for tokens in drive(searcher, space, 5):
+        assert space.num_params(tokens) <= 600_000
 
 
 def test_sa_acceptance_and_temperature_by_hand():

@@ -29,10 +29,12 @@ Tokens = list[int]
 
 #: how many proposals to draw before giving up on finding a feasible, not yet evaluated architecture
 MAX_ATTEMPTS = 2000
+#: uniform draws before random architectures are repaired towards the budget
+UNIFORM_DRAWS = 200
 
 
-class SearchExhausted(RuntimeError):
-    """No feasible architecture is left that has not been evaluated."""
+class SearchExhausted(ValueError):
+    """No architecture inside the budget could be found."""
 
 
 class TokenSearcher(Searcher):
@@ -79,6 +81,7 @@ class TokenSearcher(Searcher):
                              f"{self.space.name!r} ({high} params); lower it to at most {high}")
         if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
             raise ValueError(f"min_params={self.min_params} is above max_params={self.max_params}")
+        self.random_feasible(random.Random(0))  # raises SearchExhausted now rather than inside a running search
 
     def feasible(self, tokens: Sequence[int]) -> bool:
         """Whether the architecture exists and is inside the parameter budget."""
@@ -90,18 +93,46 @@ class TokenSearcher(Searcher):
         return (self.max_params is None or n <= self.max_params) and \
                (self.min_params is None or n >= self.min_params)
 
-    def sample_feasible(self, draw: Callable[[], Sequence[int]]) -> Tokens:
-        """Call ``draw`` until it returns an architecture inside the budget (bounded)."""
-        for _ in range(MAX_ATTEMPTS):
-            tokens = list(draw())
+    def random_feasible(self, rng: random.Random | None = None) -> Tokens:
+        """A random architecture inside the budget.
+
+        Uniform draws first; when the budget is a small corner of the space, uniform draws repaired by
+        :meth:`repair`, so a tight budget in a huge space (e.g. 14^20 DARTS widths) is still reached.
+        """
+        rng = rng or self.rng
+        for attempt in range(MAX_ATTEMPTS):
+            tokens = self.space.random_tokens(rng)
+            if attempt >= UNIFORM_DRAWS:
+                tokens = self.repair(tokens, rng)
             if self.feasible(tokens):
                 return tokens
-        raise SearchExhausted(f"no architecture within the budget (min_params={self.min_params}, "
-                              f"max_params={self.max_params}) found in {MAX_ATTEMPTS} draws; widen the budget")
+        raise SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
+                              f"(min_params={self.min_params}, max_params={self.max_params}) found in "
+                              f"{MAX_ATTEMPTS} draws; widen the budget")
 
-    def random_feasible(self) -> Tokens:
-        """A uniformly random architecture inside the budget."""
-        return self.sample_feasible(lambda: self.space.random_tokens(self.rng))
+    def repair(self, tokens: Tokens, rng: random.Random) -> Tokens:
+        """Move random tokens down (over budget) or up (under ``min_params``) until the count fits.
+
+        Parameter counts grow with every token in the width spaces, so each move heads towards the budget.
+        """
+        table = self.space.range_table()
+        for _ in range(sum(table)):  # every move changes one token in one direction: this bounds the walk
+            if not self.space.contains(tokens):
+                break
+            n = self.space.num_params(tokens)
+            if self.max_params is not None and n > self.max_params:
+                movable = [i for i, t in enumerate(tokens) if t > 0]
+                down = True
+            elif self.min_params is not None and n < self.min_params:
+                movable = [i for i, t in enumerate(tokens) if t < table[i] - 1]
+                down = False
+            else:
+                break
+            if not movable:
+                break
+            i = rng.choice(movable)
+            tokens[i] = rng.randrange(tokens[i]) if down else rng.randrange(tokens[i] + 1, table[i])
+        return tokens
 
     # -- what subclasses implement ----------------------------------------------------------------------
     def propose(self) -> Tokens:
