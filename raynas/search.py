@@ -131,6 +131,18 @@ def _connect(settings: SearchSettings) -> None:
         _check_reachable(settings.address)
     ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
              configure_logging=True, logging_level="WARNING")
+    if not settings.address:
+        _check_fits(settings, ray.cluster_resources())
+
+
+def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:
+    """On a local Ray (no autoscaler to add nodes), a trial larger than the machine would wait forever."""
+    for flag, need, have in (("--cpus-per-trial", settings.cpus_per_trial, resources.get("CPU", 0)),
+                             ("--gpus-per-trial", settings.gpus_per_trial, resources.get("GPU", 0))):
+        if need > have:
+            ray.shutdown()
+            raise ValueError(f"{flag} {need:g} asks for more than this machine has ({have:g}); lower it, or "
+                             "pass --address of a cluster that has them")
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:

@@ -72,6 +72,7 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--max-params", "lots"], "max-params must be a number like 20000"),
     (["search", "sanas", "--bogus-flag", "1"], "unrecognized arguments: --bogus-flag"),
     (["search", "sanas", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
+    (["search", "sanas", "--gpus-per-trial", "1"], "--gpus-per-trial 1 asks for more than this machine has (0)"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
     done = raynas(*args, "--storage-path", str(tmp_path)) if args[0] == "search" else raynas(*args)
