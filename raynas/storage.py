@@ -12,14 +12,15 @@ def normalize(storage_path: str) -> str:
     return storage_path if "://" in storage_path else os.path.abspath(os.path.expanduser(storage_path))
 
 
-def _fs(storage_path: str) -> tuple[pyarrow.fs.FileSystem, str]:
-    return pyarrow.fs.FileSystem.from_uri(normalize(storage_path))
+def _locate(storage_path: str, relpath: str) -> tuple[pyarrow.fs.FileSystem, str]:
+    """The filesystem of ``storage_path`` and the path of ``relpath`` in it."""
+    fs, root = pyarrow.fs.FileSystem.from_uri(normalize(storage_path))
+    return fs, f"{root.rstrip('/')}/{relpath}"
 
 
 def write_text(storage_path: str, relpath: str, text: str) -> str:
     """Write ``text`` to ``storage_path/relpath`` (atomically on a local disk); returns the full path."""
-    fs, root = _fs(storage_path)
-    path = f"{root.rstrip('/')}/{relpath}"
+    fs, path = _locate(storage_path, relpath)
     fs.create_dir(os.path.dirname(path), recursive=True)
     if isinstance(fs, pyarrow.fs.LocalFileSystem):
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
@@ -34,25 +35,17 @@ def write_text(storage_path: str, relpath: str, text: str) -> str:
 
 def read_text(storage_path: str, relpath: str) -> str | None:
     """Contents of ``storage_path/relpath``, or ``None`` if it does not exist."""
-    fs, root = _fs(storage_path)
-    path = f"{root.rstrip('/')}/{relpath}"
+    fs, path = _locate(storage_path, relpath)
     if fs.get_file_info(path).type != pyarrow.fs.FileType.File:
         return None
     with fs.open_input_stream(path) as f:
         return f.read().decode()
 
 
-def list_names(storage_path: str, folder: str, suffix: str) -> list[str]:
-    """Names of files in ``storage_path/folder`` ending in ``suffix``."""
-    fs, root = _fs(storage_path)
-    selector = pyarrow.fs.FileSelector(f"{root.rstrip('/')}/{folder}", allow_not_found=True)
-    return sorted(info.base_name for info in fs.get_file_info(selector) if info.base_name.endswith(suffix))
-
-
 def check_writable(storage_path: str) -> None:
     """Raise ``PermissionError`` with one clear line if nothing can be written under ``storage_path``."""
-    fs, root = _fs(storage_path)
-    probe = f"{root.rstrip('/')}/.raynas-write-check"
+    fs, probe = _locate(storage_path, ".raynas-write-check")
+    root = os.path.dirname(probe)
     try:
         fs.create_dir(root, recursive=True)
         with fs.open_output_stream(probe) as f:
