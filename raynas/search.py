@@ -84,13 +84,18 @@ def make_trainable(settings: SearchSettings, space: SearchSpace, function: Trial
     ``function(config, settings)`` replaces the default trial (retraining, or a table lookup for a tabular
     space); ``config["tokens"]`` is the architecture and ``settings`` the search settings as a dict.
     """
-    train_settings = {**settings.to_dict(), "space_kwargs": space.kwargs()}
     if function is None and settings.space == "tabular":
         from raynas.trainables.lookup import lookup as function
     elif function is None:
         from raynas.trainables.retrain import retrain as function
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(function, settings=train_settings), resources)
+    return tune.with_resources(tune.with_parameters(function, settings=trial_settings(settings, space)),
+                               resources)
+
+
+def trial_settings(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:
+    """The settings a trial receives: the search's, with the space's full constructor arguments."""
+    return {**settings.to_dict(), "space_kwargs": space.kwargs()}
 
 
 class Progress(tune.Callback):
@@ -235,8 +240,8 @@ def results_frame(grid: tune.ResultGrid) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def write_results(settings: SearchSettings, frame: pd.DataFrame) -> str:
-    """Write ``results.csv`` sorted by trial id and return its path.
+def write_results(settings: SearchSettings, frame: pd.DataFrame) -> tuple[str, str]:
+    """Write ``results.csv`` sorted by trial id; return its path and the text written.
 
     A row of a trial that already finished is never rewritten: a trial re-run after a crash (it finished after
     Tune's last experiment snapshot) keeps the row it was first reported with.
@@ -247,8 +252,8 @@ def write_results(settings: SearchSettings, frame: pd.DataFrame) -> str:
         old = _as_text(previous)
         kept = old[old.status == "TERMINATED"]
         rows = pd.concat([kept, rows[~rows.trial_id.isin(kept.trial_id)]])
-    rows = rows.sort_values("trial_id", ignore_index=True)
-    return storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}", rows.to_csv(index=False))
+    text = rows.sort_values("trial_id", ignore_index=True).to_csv(index=False)
+    return storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}", text), text
 
 
 def _as_text(csv_text: str) -> pd.DataFrame:
@@ -257,9 +262,8 @@ def _as_text(csv_text: str) -> pd.DataFrame:
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
-    results_path = write_results(settings, results_frame(grid))
-    frame = pd.read_csv(io.StringIO(storage.read_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}")),
-                        dtype={"trial_id": str, "gpu_ids": str})
+    results_path, text = write_results(settings, results_frame(grid))
+    frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
     if done.empty:
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)
@@ -291,4 +295,4 @@ def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[in
     from raynas.trainables.retrain import test_accuracy
 
     task = ray.remote(test_accuracy).options(num_cpus=settings.cpus_per_trial, num_gpus=settings.gpus_per_trial)
-    return ray.get(task.remote(result.checkpoint, {**settings.to_dict(), "space_kwargs": space.kwargs()}))
+    return ray.get(task.remote(result.checkpoint, trial_settings(settings, space)))

@@ -106,9 +106,12 @@ class TokenSearcher(Searcher):
                 tokens = self.repair(tokens, rng)
             if self.feasible(tokens):
                 return tokens
-        raise SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
-                              f"(min_params={self.min_params}, max_params={self.max_params}) found in "
-                              f"{MAX_ATTEMPTS} draws; widen the budget")
+        raise self._exhausted()
+
+    def _exhausted(self) -> SearchExhausted:
+        return SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
+                               f"(min_params={self.min_params}, max_params={self.max_params}) found in "
+                               f"{MAX_ATTEMPTS} draws; widen the budget")
 
     def repair(self, tokens: Tokens, rng: random.Random) -> Tokens:
         """Move random tokens down (over budget) or up (under ``min_params``) until the count fits.
@@ -176,9 +179,7 @@ class TokenSearcher(Searcher):
             self.issued += 1
             return {"tokens": list(key)}
         if self.issued == 0:
-            raise SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
-                                  f"(min_params={self.min_params}, max_params={self.max_params}) found in "
-                                  f"{MAX_ATTEMPTS} draws; widen the budget")
+            raise self._exhausted()
         return None if self.pending else Searcher.FINISHED
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
