@@ -2,7 +2,7 @@
 
 A search writes everything under ``<storage_path>/<name>/``: Tune's experiment state and trial checkpoints,
 the settings (``raynas_search.json``, so ``resume`` needs only the path and name), ``results.csv`` (one row per
-trial) and ``best_arch.json``.
+trial, appended as trials finish, in the searcher's order once the search ends) and ``best_arch.json``.
 
 Example:
     >>> from raynas.search import run
@@ -18,6 +18,7 @@ import json
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,6 +27,7 @@ import ray
 from ray import tune
 
 from raynas import data, spaces, storage
+from raynas.results import RESULTS_FILE, ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.settings import SETTINGS_FILE, SearchSettings
 from raynas.spaces.base import SearchSpace
@@ -33,9 +35,11 @@ from raynas.spaces.base import SearchSpace
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-RESULT_COLUMNS = ["trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs", "wall_time_s",
+RESULT_COLUMNS = ["trial_index", "trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs", "wall_time_s",
                   "node_ip", "node_id", "gpu_ids", "device", "error"]
-RESULTS_FILE, BEST_FILE = "results.csv", "best_arch.json"
+BEST_FILE = "best_arch.json"
+#: trials that get a progress line each; after them, a summary line every SUMMARY_EVERY_S seconds
+PROGRESS_LINES, SUMMARY_EVERY_S = 100, 10.0
 TrialFunction = Callable[[dict, dict], None]
 
 
@@ -99,29 +103,58 @@ def trial_settings(settings: SearchSettings, space: SearchSpace) -> dict[str, An
 
 
 class Progress(tune.Callback):
-    """Prints one line per finished trial and rewrites results.csv, so a killed search loses no row."""
+    """Appends each finished trial's row to results.csv, so a killed search loses no row, and prints progress.
 
-    def __init__(self, settings: SearchSettings):
-        self.settings, self.best = settings, None
+    One line per finished trial for the first ``lines`` trials, then a summary line (trials done, running,
+    best so far, trials per minute) every ``every_s`` seconds. Nothing here grows with the number of trials.
+    """
+
+    def __init__(self, settings: SearchSettings, lines: int = PROGRESS_LINES, every_s: float = SUMMARY_EVERY_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.settings, self.lines, self.every_s, self.clock = settings, lines, every_s, clock
+        self.log = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS)
+        earlier = self.log.rows
+        rewards = pd.to_numeric(earlier.reward[earlier.status == "TERMINATED"], errors="coerce").dropna()
+        self.best = float(rewards.max()) if len(rewards) else None
+        self.done, self.done_here = len(earlier), 0  # done counts the trials of earlier sessions too
+        self.started = self.last_summary = clock()
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
-        self._report(trials, trial, "TERMINATED")
+        self._report(trial, "TERMINATED")
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
-        self._report(trials, trial, "ERROR")
+        self._report(trial, "ERROR")
 
-    def _report(self, trials: list, trial, status: str) -> None:
-        rows = [_trial_row(t, status if t is trial else t.status) for t in trials
-                if t is trial or t.status in ("TERMINATED", "ERROR")]
-        write_results(self.settings, pd.DataFrame(rows, columns=RESULT_COLUMNS))
+    def on_step_end(self, iteration: int, trials: list, **info) -> None:
+        if self.done > self.lines and self.clock() - self.last_summary >= self.every_s:
+            self.summary(trials)
+
+    def _report(self, trial, status: str) -> None:
+        if not self.log.append([_trial_row(trial, status)]):
+            return  # re-run after a crash: its row is already written
+        self.done += 1
+        self.done_here += 1
         result = trial.last_result or {}
         reward = result.get("reward") if status == "TERMINATED" else None
         if reward is not None and (self.best is None or reward > self.best):
             self.best = reward
-        what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={_fmt(reward)}"
-                if status == "TERMINATED" else f"FAILED: {_last_line(trial.get_error())}")
-        print(f"[raynas] trial {len(rows)}/{self.settings.num_samples} {trial.trial_id}: {what} "
-              f"best={_fmt(self.best)}", flush=True)
+        if self.done <= self.lines:
+            what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={_fmt(reward)}"
+                    if status == "TERMINATED" else f"FAILED: {_last_line(trial.get_error())}")
+            print(f"[raynas] trial {self.done}/{self.settings.num_samples} {trial.trial_id}: {what} "
+                  f"best={_fmt(self.best)}", flush=True)
+        elif self.done == self.lines + 1:
+            print(f"[raynas] more than {self.lines} trials: a summary line every {self.every_s:g} s from now on",
+                  flush=True)
+
+    def summary(self, trials: list) -> None:
+        """Print trials done, running, the best reward so far and trials per minute."""
+        now = self.clock()
+        running = sum(1 for t in trials if t.status == "RUNNING")
+        rate = 60 * self.done_here / max(now - self.started, 1e-9)
+        print(f"[raynas] {self.done}/{self.settings.num_samples} trials done, {running} running, "
+              f"best={_fmt(self.best)}, {rate:.1f} trials/min", flush=True)
+        self.last_summary = now
 
 
 def _fmt(value: float | None) -> str:
@@ -212,7 +245,7 @@ def resume(storage_path: str, name: str, address: str | None = None,
 
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None) -> dict:
     m = metrics or {}
-    return {"trial_id": trial_id, "status": status, "tokens": json.dumps(list(config.get("tokens", []))),
+    return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status, "tokens": json.dumps(list(config.get("tokens", []))),
             "params": m.get("params"), "reward": m.get("reward"), "val_acc": m.get("val_acc"),
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
@@ -229,7 +262,7 @@ def _last_line(text: Any) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def results_frame(grid: tune.ResultGrid) -> pd.DataFrame:
+def results_rows(grid: tune.ResultGrid) -> list[dict]:
     """One row per trial with the columns of :data:`RESULT_COLUMNS`."""
     rows = []
     for result in grid:
@@ -237,32 +270,14 @@ def results_frame(grid: tune.ResultGrid) -> pd.DataFrame:
         trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
         rows.append(_row(trial_id, "ERROR" if result.error else "TERMINATED", result.config, result.metrics,
                          result.error))
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
-
-
-def write_results(settings: SearchSettings, frame: pd.DataFrame) -> tuple[str, str]:
-    """Write ``results.csv`` sorted by trial id; return its path and the text written.
-
-    A row of a trial that already finished is never rewritten: a trial re-run after a crash (it finished after
-    Tune's last experiment snapshot) keeps the row it was first reported with.
-    """
-    rows = _as_text(frame.to_csv(index=False))
-    previous = storage.read_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}")
-    if previous:
-        old = _as_text(previous)
-        kept = old[old.status == "TERMINATED"]
-        rows = pd.concat([kept, rows[~rows.trial_id.isin(kept.trial_id)]])
-    text = rows.sort_values("trial_id", ignore_index=True).to_csv(index=False)
-    return storage.write_text(settings.storage_path, f"{settings.name}/{RESULTS_FILE}", text), text
-
-
-def _as_text(csv_text: str) -> pd.DataFrame:
-    return pd.read_csv(io.StringIO(csv_text), dtype=str, keep_default_na=False)
+    return rows
 
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
-    results_path, text = write_results(settings, results_frame(grid))
+    log = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS)
+    log.append(results_rows(grid))  # a trial that finished right before a crash has no row yet
+    results_path, text = log.sort()
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
     if done.empty:

@@ -33,6 +33,26 @@ def write_text(storage_path: str, relpath: str, text: str) -> str:
     return path
 
 
+def append_text(storage_path: str, relpath: str, text: str) -> str:
+    """Append ``text`` to ``storage_path/relpath``, creating it; returns the full path.
+
+    Constant-time on a local disk or a filesystem that appends; an object store without appends (S3, GCS)
+    gets the file rewritten whole.
+    """
+    fs, path = _locate(storage_path, relpath)
+    fs.create_dir(os.path.dirname(path), recursive=True)
+    if isinstance(fs, pyarrow.fs.LocalFileSystem):
+        with open(path, "a") as f:
+            f.write(text)
+        return path
+    try:
+        with fs.open_append_stream(path) as f:
+            f.write(text.encode())
+    except (NotImplementedError, pyarrow.lib.ArrowNotImplementedError):
+        return write_text(storage_path, relpath, (read_text(storage_path, relpath) or "") + text)
+    return path
+
+
 def read_text(storage_path: str, relpath: str) -> str | None:
     """Contents of ``storage_path/relpath``, or ``None`` if it does not exist."""
     fs, path = _locate(storage_path, relpath)

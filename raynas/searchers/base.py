@@ -160,7 +160,8 @@ class TokenSearcher(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict | None:
-        """A config ``{"tokens": [...]}`` for a new trial, or ``Searcher.FINISHED``."""
+        """A config ``{"tokens": [...], "trial_index": i}`` for the ``i``-th trial issued (from 0), or
+        ``Searcher.FINISHED``."""
         if self.num_samples is not None and self.issued >= self.num_samples:
             return Searcher.FINISHED
         taken = {tuple(t) for t in self.pending.values()}
@@ -177,7 +178,8 @@ class TokenSearcher(Searcher):
                 continue
             self.pending[trial_id] = list(key)
             self.issued += 1
-            return {"tokens": list(key)}
+            # the trial's place in the search, kept in Tune's saved config so it survives a resume
+            return {"tokens": list(key), "trial_index": self.issued - 1}
         if self.issued == 0:
             raise self._exhausted()
         return None if self.pending else Searcher.FINISHED

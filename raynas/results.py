@@ -1,0 +1,79 @@
+"""``results.csv``: one row per finished trial, appended as trials finish and never read back per trial.
+
+Rows are appended in the order trials finish; :meth:`ResultsLog.sort` rewrites the file once, at the end of a
+search, in the order the searcher proposed the trials (``trial_index``). Opening a log reads the file once:
+it drops a partial last line (a driver killed mid-write) and remembers the trial ids already written, so a
+trial re-run after a crash is not written twice. :func:`parse` reads complete lines only, so the file of a
+search that is still running reads as its finished rows.
+
+Example:
+    >>> parse("trial_index,trial_id\\n0,a\\n1,b\\n2,").trial_id.tolist()
+    ['a', 'b']
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from raynas import storage
+
+RESULTS_FILE = "results.csv"
+
+
+def parse(text: str) -> pd.DataFrame:
+    """The complete lines of a results file as strings (a partial last line is ignored)."""
+    complete = text[: text.rfind("\n") + 1]
+    if not complete.strip():
+        return pd.DataFrame()
+    return pd.read_csv(io.StringIO(complete), dtype=str, keep_default_na=False)
+
+
+def read(storage_path: str, name: str) -> str | None:
+    """The text of the results file of search ``name``, or ``None`` if there is none."""
+    return storage.read_text(storage_path, f"{name}/{RESULTS_FILE}")
+
+
+class ResultsLog:
+    """Appends rows (dicts keyed by ``columns``) to a search's results file, each trial id once."""
+
+    def __init__(self, storage_path: str, name: str, columns: Sequence[str]):
+        self.storage_path, self.relpath, self.columns = storage_path, f"{name}/{RESULTS_FILE}", list(columns)
+        self.rows = self._open()
+        self.written: set[str] = set(self.rows.trial_id)
+
+    def _open(self) -> pd.DataFrame:
+        """The rows already written; repairs the file once if it ends mid-line, repeats a trial or lacks columns."""
+        text = storage.read_text(self.storage_path, self.relpath)
+        frame = parse(text or "")
+        if frame.empty and not len(frame.columns):
+            frame = pd.DataFrame(columns=self.columns)
+        unique = frame.drop_duplicates("trial_id", keep="first")
+        if text is None or not text.endswith("\n") or len(unique) < len(frame) or list(frame.columns) != self.columns:
+            unique = unique.reindex(columns=self.columns, fill_value="")
+            storage.write_text(self.storage_path, self.relpath, unique.to_csv(index=False))
+        return unique
+
+    def append(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Append the rows of trials not written yet; returns how many were appended."""
+        new = [row for row in rows if row["trial_id"] not in self.written]
+        if not new:
+            return 0
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for row in new:
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in self.columns])
+            self.written.add(row["trial_id"])
+        storage.append_text(self.storage_path, self.relpath, buffer.getvalue())
+        return len(new)
+
+    def sort(self) -> tuple[str, str]:
+        """Rewrite the file in ``trial_index`` order (once, at the end of a search); its path and text."""
+        text = storage.read_text(self.storage_path, self.relpath) or ""
+        frame = parse(text).reindex(columns=self.columns, fill_value="")
+        order = pd.to_numeric(frame.trial_index, errors="coerce").to_numpy(dtype=float)
+        text = frame.iloc[np.argsort(order, kind="stable")].to_csv(index=False)  # blanks (NaN) last
+        return storage.write_text(self.storage_path, self.relpath, text), text
