@@ -5,6 +5,7 @@ Examples:
     raynas search random --space tabular --table channel_bench_macro_resnet.json --max-params 4.2M
     raynas search sanas --config search.yaml --seed 3     # flags override the file
     raynas resume --storage-path ./runs --name search
+    raynas analyze --storage-path ./runs --name search --max-params 15k
     raynas spaces
 """
 from __future__ import annotations
@@ -81,12 +82,24 @@ def _resume_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="address of a running Ray cluster")
 
 
+def _analyze_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="summary, Pareto front, plots and best architecture of searches",
+                       description="Load searches (finished or still running) without Ray: print a summary, "
+                                   "write PNG plots and the best architecture as best_arch.json.")
+    p.add_argument("--storage-path", default="./runs", help="where the searches are stored (default ./runs)")
+    p.add_argument("--name", required=True, action="append",
+                   help="a search's --name; repeat it to compare searches on one best-so-far plot")
+    p.add_argument("--max-params", help="export the best architecture within this tighter budget, e.g. 15k")
+    p.add_argument("--out", help="folder for the plots and best_arch.json (default <storage-path>/<name>/analysis)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="raynas", description="Neural architecture search on Ray Tune.",
                                 epilog="Outputs: <storage-path>/<name>/results.csv and best_arch.json.")
     sub = p.add_subparsers(dest="command", required=True)
     _search_parser(sub)
     _resume_parser(sub)
+    _analyze_parser(sub)
     sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
     p_params = sub.add_parser("params", help="exact parameter count of one architecture",
                               description="Print the exact parameter count and the choices of TOKENS.")
@@ -146,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "params":
             _params(args)
+            return 0
+        if args.command == "analyze":
+            from raynas.analysis import analyze
+            from raynas.settings import parse_count
+
+            budget = None if args.max_params is None else parse_count(args.max_params, "max_params")
+            analyze(args.storage_path, args.name, budget, args.out)
             return 0
         if args.command == "resume":
             outcome = search.resume(args.storage_path, args.name, args.address)

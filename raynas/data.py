@@ -1,7 +1,9 @@
 """Datasets and their fixed-seed splits.
 
-``digits`` (scikit-learn's bundled 8x8 handwritten digits) needs no files and is the default. ``mnist``,
-``fashion_mnist`` and ``cifar10`` load through torchvision from a local folder; nothing is downloaded.
+``digits`` (scikit-learn's bundled 8x8 handwritten digits) needs no files and is the default. ``mnist`` and
+``fashion_mnist`` are read from the four idx files in a local folder, in any layout users have them:
+torchvision's (``FashionMNIST/raw/...``), flat (the files directly in the folder, as Debian and Keras keep
+them) and gzipped (``*.gz``, as published). ``cifar10`` loads through torchvision. Nothing is downloaded.
 The validation split is carved from the training data with a fixed seed: search rewards use it only.
 The test split is touched only to report the final best architecture.
 
@@ -13,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import gzip
 import os
 from dataclasses import dataclass
 
@@ -34,6 +37,11 @@ EXPECTED_FILES = {
                 ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
                  "batches.meta")],
 }
+#: the four idx files of an MNIST-like dataset, and torchvision's folder for each dataset
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+#: where Debian's packages put a dataset (``apt-get install dataset-fashion-mnist``)
+DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
@@ -58,11 +66,17 @@ def check(name: str, data_dir: str | None) -> None:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if name == "digits":
         return
+    debian = f"; on Debian: apt-get install dataset-{name.replace('_', '-')}, then --data-dir " \
+             f"{DEBIAN_DIRS[name]}" if name in DEBIAN_DIRS else ""
     if not data_dir:
         raise DataError(f"dataset {name!r} needs --data-dir, a folder holding {EXPECTED_FILES[name][0]} "
-                        "and the other files of the dataset (nothing is downloaded)")
+                        f"and the other files of the dataset (nothing is downloaded){debian}")
     if not os.path.isdir(data_dir):
-        raise DataError(f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}")
+        raise DataError(f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}"
+                        f"{_or_flat(name)}{debian}")
+    if name in TORCHVISION_FOLDERS:
+        idx_paths(name, data_dir)
+        return
     missing = [f for f in EXPECTED_FILES[name] if not os.path.isfile(os.path.join(data_dir, f))]
     if missing:
         raise DataError(f"dataset {name!r} is incomplete in {data_dir}: missing {', '.join(missing)}")
@@ -110,21 +124,43 @@ def _digits(val_fraction: float, seed: int) -> Splits:
                   test=TensorDataset(images[test], labels[test]), in_channels=1, image_size=8)
 
 
+def _or_flat(name: str) -> str:
+    return " (or the same four files directly in it; each may be gzipped, *.gz)" if name in TORCHVISION_FOLDERS else ""
+
+
+def idx_paths(name: str, data_dir: str) -> list[str]:
+    """The four idx files of ``name`` in ``data_dir``: torchvision's layout, flat, each plain or ``.gz``."""
+    folders = [os.path.join(data_dir, TORCHVISION_FOLDERS[name], "raw"), data_dir]
+    paths = []
+    for file in IDX_FILES:
+        found = [os.path.join(folder, file + ext) for folder in folders for ext in ("", ".gz")
+                 if os.path.isfile(os.path.join(folder, file + ext))]
+        if not found:
+            raise DataError(f"dataset {name!r} is incomplete in {data_dir}: missing "
+                            f"{TORCHVISION_FOLDERS[name]}/raw/{file}{_or_flat(name)}")
+        paths.append(found[0])
+    return paths
+
+
+def read_idx(path: str) -> np.ndarray:
+    """An idx file of unsigned bytes (the MNIST format), plain or gzipped, as an array of its shape."""
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[:3] != b"\0\0\x08":
+        raise DataError(f"{path} is not an idx file of unsigned bytes (bad header); replace it with the "
+                        "original dataset file")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise DataError(f"{path} holds {body.size} values, its header says {shape}; the file is truncated")
+    return body.reshape(shape)
+
+
 def _mnist_like(name: str, root: str, val_fraction: float, seed: int) -> Splits:
-    from torchvision import datasets
-
-    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
-    try:
-        train_set, test_set = cls(root, train=True, download=False), cls(root, train=False, download=False)
-    except (RuntimeError, OSError, ValueError) as exc:
-        raise DataError(f"dataset {name!r} in {root} cannot be read ({exc}); expected "
-                        f"{', '.join(EXPECTED_FILES[name])}") from None
-
-    def tensors(ds) -> tuple[torch.Tensor, torch.Tensor]:
-        return ds.data.unsqueeze(1).float() / 255.0, ds.targets.long()
-
-    x, y = tensors(train_set)
-    x_test, y_test = tensors(test_set)
+    train_x, train_y, test_x, test_y = (torch.from_numpy(read_idx(p).copy()) for p in idx_paths(name, root))
+    x, y = train_x.unsqueeze(1).float() / 255.0, train_y.long()
+    x_test, y_test = test_x.unsqueeze(1).float() / 255.0, test_y.long()
     mean, std = x.mean(), x.std()
     train, val = _split(len(y), val_fraction, seed)
     return Splits(train=TensorDataset((x[train] - mean) / std, y[train]),

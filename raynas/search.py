@@ -286,10 +286,7 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     row = done.loc[done.reward.idxmax()]
     result = next(r for r in grid if (r.metrics or {}).get("trial_id") == row.trial_id)
     tokens = json.loads(row.tokens)
-    best = {"space": space.name, "space_kwargs": space.kwargs(), "tokens": tokens, "arch": space.to_arch(tokens),
-            "params": int(row.params), "reward": float(row.reward), "val_acc": float(row.val_acc),
-            "test_acc": _test_accuracy(settings, space, tokens, result), "trial_id": row.trial_id,
-            "data": settings.data}
+    best = best_arch(settings, space, row, _test_accuracy(settings, space, tokens, result))
     best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}",
                                    json.dumps(best, indent=2))
     print(f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
@@ -298,6 +295,14 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
           f"val acc {best['val_acc']:.4f}  test acc {_fmt(best['test_acc'])}\n"
           f"[raynas] wrote {results_path} and {best_path}", flush=True)
     return Outcome(frame, best, results_path, best_path)
+
+
+def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: float | None) -> dict[str, Any]:
+    """The ``best_arch.json`` record of one results row (its ``tokens`` a JSON list or a list)."""
+    tokens = json.loads(row.tokens) if isinstance(row.tokens, str) else list(row.tokens)
+    return {"space": space.name, "space_kwargs": space.kwargs(), "tokens": tokens, "arch": space.to_arch(tokens),
+            "params": int(row.params), "reward": float(row.reward), "val_acc": float(row.val_acc),
+            "test_acc": test_acc, "trial_id": row.trial_id, "data": settings.data}
 
 
 def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[int],

@@ -1,6 +1,8 @@
 """Datasets: the bundled digits, torchvision folders read without downloading, clear errors."""
 from __future__ import annotations
 
+import gzip
+import os
 import struct
 
 import numpy as np
@@ -8,6 +10,8 @@ import pytest
 import torch
 
 from raynas import data
+
+from conftest import run_search
 
 
 def test_digits_splits_are_fixed_and_complete():
@@ -22,27 +26,53 @@ def test_digits_splits_are_fixed_and_complete():
     assert (len(a.train), len(a.val), len(a.test)) == (1150, 288, 359)
 
 
-def _idx(path, array: np.ndarray):
+def _idx(path, array: np.ndarray, gzipped: bool = False):
     path.parent.mkdir(parents=True, exist_ok=True)
     code = 0x08  # unsigned byte
     header = struct.pack(">HBB", 0, code, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
+    content = header + array.astype(np.uint8).tobytes()
+    if gzipped:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(content))
+    else:
+        path.write_bytes(content)
 
 
-def make_mnist(root, folder="MNIST", n=50):
+def make_mnist(root, folder="MNIST", n=50, flat=False, gzipped=False):
+    """The four idx files of random images: torchvision's layout (``folder/raw``) or flat, plain or gzipped."""
     rng = np.random.default_rng(0)
-    raw = root / folder / "raw"
+    raw = root if flat else root / folder / "raw"
     for split, count in (("train", n), ("t10k", n // 2)):
-        _idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 255, (count, 28, 28)))
-        _idx(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, (count,)))
+        _idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 255, (count, 28, 28)), gzipped)
+        _idx(raw / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, (count,)), gzipped)
     return root
 
 
+@pytest.mark.parametrize("flat,gzipped", [(False, False), (True, False), (True, True), (False, True)])
 @pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
-def test_mnist_like_loads_from_a_local_folder(tmp_path, name, folder):
-    splits = data.load(name, str(make_mnist(tmp_path, folder)), 0.2, 0)
+def test_mnist_like_loads_from_every_layout(tmp_path, name, folder, flat, gzipped):
+    splits = data.load(name, str(make_mnist(tmp_path, folder, flat=flat, gzipped=gzipped)), 0.2, 0)
     assert (len(splits.train), len(splits.val), len(splits.test)) == (40, 10, 25)
     assert splits.train.tensors[0].shape[1:] == (1, 28, 28)
+    # the same pixels and labels whatever the layout
+    reference = data.load(name, str(make_mnist(tmp_path / "reference", folder)), 0.2, 0)
+    assert torch.equal(splits.test.tensors[0], reference.test.tensors[0])
+    assert torch.equal(splits.train.tensors[1], reference.train.tensors[1])
+
+
+def test_truncated_idx_file_is_one_clear_line(tmp_path):
+    make_mnist(tmp_path, flat=True)
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(data.DataError, match="header says .* the file is truncated"):
+        data.load("mnist", str(tmp_path), 0.2, 1)
+
+
+def test_folder_without_the_files_names_every_layout(tmp_path):
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"")
+    with pytest.raises(data.DataError) as err:
+        data.check("fashion_mnist", str(tmp_path))
+    message = str(err.value)
+    assert "FashionMNIST/raw/train-images-idx3-ubyte" in message and "*.gz" in message and "\n" not in message
 
 
 def test_missing_data_dir_is_one_clear_line(tmp_path):
@@ -68,3 +98,19 @@ def test_dataset_needing_files_without_data_dir():
 def test_unknown_dataset():
     with pytest.raises(data.DataError, match="choose one of: digits, mnist"):
         data.check("imagenet", None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(data.DEBIAN_DIRS["fashion_mnist"]),
+                    reason="apt-get install dataset-fashion-mnist (the real dataset) to run this")
+def test_short_search_on_debians_real_fashion_mnist(ray_session, tmp_path):
+    splits = data.load("fashion_mnist", data.DEBIAN_DIRS["fashion_mnist"])  # four .gz files in one folder
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (48_000, 12_000, 10_000)
+    outcome = run_search(tmp_path, searcher="random", data="fashion_mnist",
+                         data_dir=data.DEBIAN_DIRS["fashion_mnist"], max_params=1_500, num_samples=2, epochs=1,
+                         concurrency=2, batch_size=256, lr=0.1)
+    rows = outcome.results
+    assert len(rows) == 2 and (rows.status == "TERMINATED").all(), rows.error.tolist()
+    assert (rows.params <= 1_500).all()
+    # ten classes of clothing: a tiny network after one epoch is far above chance (0.1)
+    assert outcome.best["val_acc"] > 0.5 and outcome.best["test_acc"] > 0.5

@@ -1,0 +1,241 @@
+"""A search's results as a pandas DataFrame, its Pareto front, PNG plots and a best-architecture export.
+
+Everything here reads the files a search wrote and needs no running Ray, so it works on a finished search, on
+one whose driver is still running (its finished rows), and in a notebook::
+
+    from raynas import analysis
+    df = analysis.load("./runs", "digits-sanas")   # one row per trial, one column per label
+    front = analysis.pareto(df)                     # fewest params for the reward, ties kept
+
+Example:
+    >>> table = pd.DataFrame({"params": [100, 200, 200, 300, 100], "reward": [0.5, 0.7, 0.7, 0.6, 0.4],
+    ...                       "status": "TERMINATED"})
+    >>> pareto(table).index.tolist()
+    [0, 1, 2]
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Sequence
+
+import pandas as pd
+
+from raynas import results, storage
+from raynas.search import BEST_FILE, RESULT_COLUMNS, best_arch, load_settings, space_for
+from raynas.settings import SearchSettings
+from raynas.spaces.base import SearchSpace
+
+#: the columns analysis needs; any other column (another kind of search adds its own) is kept as it is
+REQUIRED_COLUMNS = ("trial_index", "trial_id", "status", "tokens", "params", "reward")
+NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall_time_s")
+#: share of the finished trials, by reward, whose chosen values are plotted
+TOP_SHARE = 0.10
+PARAMS_AXIS = "parameters (count)"
+REWARD_AXIS = "reward (validation accuracy, fraction)"
+
+
+def load(storage_path: str, name: str) -> pd.DataFrame:
+    """One row per trial of search ``name``, in the order the searcher proposed them.
+
+    Columns: ``search``, the results.csv columns (``trial_index, trial_id, status, tokens, params, reward,
+    val_acc, epochs, wall_time_s, node_ip, node_id, gpu_ids, device, error``, and any a search kind adds),
+    with ``tokens`` as lists and one column per label of the space holding the chosen value.
+    """
+    return _load(storage_path, name)[0]
+
+
+def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, SearchSettings, SearchSpace]:
+    settings = load_settings(storage_path, name)
+    space = space_for(settings.space, settings.space_kwargs, settings.data)
+    text = results.read(storage_path, name) or ""
+    frame = results.parse(text) if text.strip() else pd.DataFrame(columns=RESULT_COLUMNS)
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"results file of search {name!r} ({storage.normalize(storage_path)}/{name}/"
+                         f"{results.RESULTS_FILE}) has no column {', '.join(missing)}; it needs "
+                         f"{', '.join(REQUIRED_COLUMNS)}")
+    frame = frame.replace({"": None})
+    for column in NUMERIC_COLUMNS:
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["tokens"] = [json.loads(t) for t in frame.tokens]
+    arches = pd.DataFrame([space.to_arch(t) for t in frame.tokens], columns=space.labels(), index=frame.index)
+    at = frame.columns.get_loc("tokens") + 1
+    frame = pd.concat([frame.iloc[:, :at], arches, frame.iloc[:, at:]], axis=1)
+    frame.insert(0, "search", name)
+    return frame.sort_values("trial_index", kind="stable", ignore_index=True), settings, space
+
+
+def finished(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trials that finished with a reward and a parameter count."""
+    return frame[(frame.status == "TERMINATED") & frame.reward.notna() & frame.params.notna()]
+
+
+def pareto(frame: pd.DataFrame) -> pd.DataFrame:
+    """The finished trials no other trial beats with fewer or equal params and a higher or equal reward.
+
+    Trials with the same params and the same reward are all kept. Sorted by params.
+    """
+    done = finished(frame).sort_values(["params", "reward"], ascending=[True, False], kind="stable")
+    keep, best = [], -math.inf
+    for _, group in done.groupby("params", sort=True):
+        top = group.reward.iloc[0]
+        if top > best:
+            keep.extend(group.index[group.reward == top])
+            best = top
+    return done.loc[keep]
+
+
+def best_row(frame: pd.DataFrame, max_params: int | None = None) -> pd.Series:
+    """The finished trial with the highest reward (then fewer params, then earliest) within ``max_params``."""
+    done = finished(frame)
+    if done.empty:
+        raise ValueError(f"search {_name(frame)!r} has no finished trial yet; analyze it once one has finished")
+    if max_params is not None:
+        smallest = int(done.params.min())
+        done = done[done.params <= max_params]
+        if done.empty:
+            raise ValueError(f"--max-params {max_params:,} is below every finished trial of search "
+                             f"{_name(frame)!r} (the smallest has {smallest:,} params); raise it")
+    return done.sort_values(["reward", "params", "trial_index"], ascending=[False, True, True]).iloc[0]
+
+
+def _name(frame: pd.DataFrame) -> str:
+    return str(frame.search.iloc[0]) if len(frame) else "?"
+
+
+def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: SearchSettings, space: SearchSpace,
+                max_params: int | None = None) -> dict[str, Any]:
+    """The best_arch.json record of the best trial (within ``max_params``), in the format the search writes.
+
+    The test accuracy is the search's own when it is the same trial, the table's for a tabular space, else
+    ``None`` (measuring it needs the trial's checkpoint and Ray).
+    """
+    row = best_row(frame, max_params)
+    saved = json.loads(storage.read_text(storage_path, f"{name}/{BEST_FILE}") or "{}")
+    if saved.get("trial_id") == row.trial_id:
+        test_acc = saved.get("test_acc")
+    else:
+        test_acc = space.accuracy(row.tokens) if hasattr(space, "accuracy") else None
+    return best_arch(settings, space, row, test_acc)
+
+
+# -- plots -----------------------------------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str) -> str:
+    """Best reward so far against the trial's place in the search, one curve per search."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, frame in frames.items():
+        done = finished(frame).sort_values("trial_index")
+        ax.step(done.trial_index + 1, done.reward.cummax(), where="post", label=f"{name} ({len(done)} trials)")
+    ax.set_xlabel("trial (in the order the searcher proposed it)")
+    ax.set_ylabel(f"best {REWARD_AXIS} so far")
+    ax.set_title("Best reward so far by trial")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_params_reward(frame: pd.DataFrame, path: str, budgets: dict[str, int | None]) -> str:
+    """Every finished trial's params against its reward, the Pareto front highlighted, budgets as lines."""
+    from matplotlib.ticker import EngFormatter
+
+    plt = _pyplot()
+    done, front = finished(frame), pareto(frame)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(done.params, done.reward, s=18, color="0.6", label=f"trials ({len(done)})")
+    ax.step(front.params, front.reward, where="post", color="C3", alpha=0.6)
+    ax.scatter(front.params, front.reward, s=36, color="C3", zorder=3, label=f"Pareto front ({len(front)})")
+    for (what, budget), style in zip(budgets.items(), ("--", ":")):
+        if budget is not None:
+            ax.axvline(budget, color="k", linestyle=style, label=f"{what} {budget:,}")
+    ax.xaxis.set_major_formatter(EngFormatter())
+    ax.set_xlabel(PARAMS_AXIS)
+    ax.set_ylabel(REWARD_AXIS)
+    ax.set_title(f"{_name(frame)}: parameters against reward")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: float = TOP_SHARE) -> str:
+    """For each label, how often each choice was picked among the top ``share`` of finished trials."""
+    plt = _pyplot()
+    done = finished(frame)
+    top = done.nlargest(max(1, math.ceil(share * len(done))), "reward")
+    labels, choices = space.labels(), space.choices()
+    cols = min(4, len(labels))
+    rows = math.ceil(len(labels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows + 0.8), squeeze=False)
+    for ax, label, options in zip(axes.flat, labels, choices):
+        counts = top[label].value_counts()
+        ax.bar([str(o) for o in options], [int(counts.get(o, 0)) for o in options], color="C0")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("chosen value", fontsize=8)
+        ax.set_ylabel("trials", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(labels):]:
+        ax.axis("off")
+    fig.suptitle(f"{_name(frame)}: chosen values among the top {share:.0%} of trials by reward "
+                 f"({len(top)} of {len(done)})")
+    return _save(fig, path)
+
+
+def _save(fig, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+# -- the command -----------------------------------------------------------------------------------------------
+def default_out(storage_path: str, name: str) -> str:
+    """``<storage-path>/<name>/analysis`` for a local storage path."""
+    if "://" in storage_path and not storage_path.startswith("file://"):
+        raise ValueError(f"--storage-path {storage_path} is not a local folder; pass --out DIR for the plots")
+    return os.path.join(storage.normalize(storage_path).removeprefix("file://"), name, "analysis")
+
+
+def analyze(storage_path: str, names: Sequence[str], max_params: int | None = None,
+            out: str | None = None) -> pd.DataFrame:
+    """Load each search, write its plots and best_arch.json under ``out``, print and return a summary.
+
+    ``out`` (default: ``analysis`` in the first search's folder) gets ``best_so_far.png`` (one curve per
+    search) and, per search, ``<name>/params_reward.png``, ``<name>/top_labels.png`` and
+    ``<name>/best_arch.json`` (the best within ``max_params`` when given).
+    """
+    out = out or default_out(storage_path, names[0])
+    loaded = {name: _load(storage_path, name) for name in dict.fromkeys(names)}
+    bests = {name: export_best(storage_path, name, frame, settings, space, max_params)
+             for name, (frame, settings, space) in loaded.items()}  # every bad input fails before any write
+    rows = []
+    for name, (frame, settings, space) in loaded.items():
+        folder = os.path.join(out, name)
+        best_path = storage.write_text(folder, BEST_FILE, json.dumps(bests[name], indent=2))
+        budgets = {"search budget": settings.max_params, "--max-params": max_params}
+        plots = [plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets),
+                 plot_top_labels(frame, space, os.path.join(folder, "top_labels.png"))]
+        rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}",
+                     "best reward": round(bests[name]["reward"], 4), "its params": bests[name]["params"],
+                     "Pareto front": len(pareto(frame)), "best_arch.json": best_path, "plots": plots})
+    combined = plot_best_so_far({name: frame for name, (frame, _, _) in loaded.items()},
+                                os.path.join(out, "best_so_far.png"))
+    summary = pd.DataFrame(rows)
+    within = f" within {max_params:,} params" if max_params is not None else ""
+    print(summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False))
+    for row in rows:
+        print(f"{row['search']}: best{within} -> {row['best_arch.json']}; plots {', '.join(row['plots'])}")
+    print(f"best reward so far, every search: {combined}")
+    return summary

@@ -1,0 +1,148 @@
+"""Analysis of a search: the DataFrame of a real search, the Pareto front, plots, exports and bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from raynas import analysis, cli, spaces
+from raynas.search import RESULT_COLUMNS
+from raynas.settings import SearchSettings
+from raynas.spaces.channel import WIDTHS
+from raynas.spaces.tabular import TabularSpace
+
+from conftest import run_search, write_table
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SMALL = spaces.get("small_channel")
+
+
+def assert_png(path: Path) -> None:
+    data = Path(path).read_bytes()
+    assert len(data) > 1000 and data.startswith(PNG_SIGNATURE), path
+
+
+# -- a real small search ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_search(ray_session, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("analysis")
+    outcome = run_search(folder, name="digits", searcher="sanas", max_params=38_000, num_samples=5, epochs=2,
+                         concurrency=2)
+    return folder, outcome
+
+
+@pytest.mark.slow
+def test_dataframe_of_a_real_search(digits_search):
+    folder, outcome = digits_search
+    df = analysis.load(str(folder), "digits")
+    labels = SMALL.labels()
+    assert list(df.columns) == ["search", "trial_index", "trial_id", "status", "tokens", *labels,
+                                *RESULT_COLUMNS[4:]]
+    assert df.trial_index.tolist() == [0, 1, 2, 3, 4]  # the order the searcher proposed them
+    assert df.tokens.iloc[0] == SMALL.init_tokens()  # SA starts from the space's start architecture
+    assert (df.status == "TERMINATED").all() and (df.search == "digits").all()
+    for _, row in df.iterrows():
+        assert [row[label] for label in labels] == [WIDTHS[t] for t in row.tokens]
+        assert row.params == SMALL.num_params(row.tokens) <= 38_000
+        assert row.epochs == 2 and row.wall_time_s > 0 and row.device == "cpu" and row.node_ip
+        assert 0 < row.val_acc <= 1
+    expected = outcome.results.set_index("trial_id").loc[df.trial_id]
+    assert df.reward.tolist() == pytest.approx(expected.reward.tolist())
+    best = df.loc[df.reward.idxmax()]
+    assert best.trial_id == outcome.best["trial_id"]
+
+
+@pytest.mark.slow
+def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digits_search, capsys):
+    folder, outcome = digits_search
+    df = analysis.load(str(folder), "digits")
+    tighter = int(df.params.min())  # only the smallest architecture fits
+    assert cli.main(["analyze", "--storage-path", str(folder), "--name", "digits", "--max-params",
+                     str(tighter), "--out", str(folder / "out")]) == 0
+    exported = json.loads((folder / "out" / "digits" / "best_arch.json").read_text())
+    smallest = df.loc[df.params.idxmin()]
+    assert exported["trial_id"] == smallest.trial_id and exported["params"] == tighter
+    assert exported["tokens"] == smallest.tokens and exported["arch"] == SMALL.to_arch(smallest.tokens)
+    assert set(exported) == set(outcome.best)  # the format the search writes
+    for plot in ("best_so_far.png", "digits/params_reward.png", "digits/top_labels.png"):
+        assert_png(folder / "out" / plot)
+    out = capsys.readouterr().out
+    assert "Pareto front" in out and "best_so_far.png" in out and f"within {tighter:,} params" in out
+
+    # without a tighter budget the export is the search's own best_arch.json, test accuracy included
+    assert cli.main(["analyze", "--storage-path", str(folder), "--name", "digits"]) == 0
+    assert json.loads((folder / "digits" / "analysis" / "digits" / "best_arch.json").read_text()) == outcome.best
+
+
+# -- the Pareto front ------------------------------------------------------------------------------------------
+def test_pareto_front_of_a_hand_made_table_with_ties():
+    table = pd.DataFrame({
+        "trial_id": list("abcdefghij"),
+        "params": [100, 100, 200, 200, 300, 150, 400, 400, 50, 500],
+        "reward": [0.6, 0.6, 0.8, 0.7, 0.8, 0.6, 0.9, None, 0.1, 0.95],
+        "status": ["TERMINATED"] * 9 + ["ERROR"],
+    })
+    front = analysis.pareto(table)
+    # a and b tie exactly (both kept); f has more params for the same reward as a; d loses to c; e has more
+    # params for c's reward; h has no reward; the failed j does not count
+    assert front.trial_id.tolist() == ["i", "a", "b", "c", "g"]
+    assert front.params.is_monotonic_increasing and front.reward.is_monotonic_increasing
+
+
+# -- hand-made searches: fast, no Ray --------------------------------------------------------------------------
+def fake_search(root: Path, name: str, table: Path, rewards: dict[str, float], **changes) -> pd.DataFrame:
+    """A stored search on ``table``: its settings and a results.csv with one row per key of ``rewards``."""
+    space = TabularSpace(str(table))
+    (root / name).mkdir(parents=True)
+    settings = SearchSettings(space="tabular", space_kwargs={"path": str(table)}, name=name, max_params=15_000)
+    (root / name / "raynas_search.json").write_text(settings.to_json())
+    rows = []
+    for i, (key, reward) in enumerate(rewards.items()):
+        tokens = [int(d) - 1 for d in key]
+        rows.append({"trial_index": i, "trial_id": f"{name}{i:03d}", "status": "TERMINATED",
+                     "tokens": json.dumps(tokens), "params": space.num_params(tokens), "reward": reward,
+                     "val_acc": reward, "epochs": 1})
+    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    frame = frame.drop(columns=changes.get("drop", []))
+    (root / name / "results.csv").write_text(frame.to_csv(index=False) + changes.get("tail", ""))
+    return frame
+
+
+REWARDS = {"111": 0.55, "213": 0.62, "131": 0.60, "222": 0.66, "311": 0.58, "123": 0.61}
+
+
+def test_running_search_loads_its_finished_rows_only(tmp_path):
+    table = write_table(tmp_path / "table.json")
+    fake_search(tmp_path, "live", table, REWARDS, tail="6,live006,TERMIN")  # the driver is writing a row
+    df = analysis.load(str(tmp_path), "live")
+    assert df.trial_id.tolist() == [f"live{i:03d}" for i in range(6)]
+    assert df[["position_0", "position_1", "position_2"]].iloc[1].tolist() == [2, 1, 3]
+
+
+def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
+    table = write_table(tmp_path / "table.json")
+    fake_search(tmp_path, "one", table, REWARDS)
+    fake_search(tmp_path, "two", table, dict(reversed(REWARDS.items())))
+    summary = analysis.analyze(str(tmp_path), ["one", "two"], out=str(tmp_path / "both"))
+    assert summary["search"].tolist() == ["one", "two"] and summary["best reward"].tolist() == [0.66, 0.66]
+    assert_png(tmp_path / "both" / "best_so_far.png")
+    # a table replay's export gets the table's accuracy as its test accuracy
+    best = json.loads((tmp_path / "both" / "two" / "best_arch.json").read_text())
+    assert best["tokens"] == [1, 1, 1] and best["test_acc"] == TabularSpace(str(table)).accuracy([1, 1, 1])
+
+
+@pytest.mark.parametrize("setup,args,message", [
+    ("ok", ["--name", "nope"], "no raynas search named 'nope'"),
+    ("no-reward", ["--name", "s"], "has no column reward; it needs trial_index"),
+    ("ok", ["--name", "s", "--max-params", "1k"], "--max-params 1,000 is below every finished trial of "
+                                                   "search 's' (the smallest has 6,000 params)"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, capsys, setup, args, message):
+    table = write_table(tmp_path / "table.json")
+    fake_search(tmp_path, "s", table, REWARDS, drop=["reward"] if setup == "no-reward" else [])
+    assert cli.main(["analyze", "--storage-path", str(tmp_path), *args]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("raynas: error: ") and message in lines[0], lines
+    assert not (tmp_path / "s" / "analysis").exists()  # nothing half-written
