@@ -112,12 +112,16 @@ class Progress(tune.Callback):
     def __init__(self, settings: SearchSettings, lines: int = PROGRESS_LINES, every_s: float = SUMMARY_EVERY_S,
                  clock: Callable[[], float] = time.monotonic):
         self.settings, self.lines, self.every_s, self.clock = settings, lines, every_s, clock
-        self.log = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS)
+
+    def setup(self, **info) -> None:
+        """Open results.csv; Tune calls this when a search starts and when it resumes (with this object
+        unpickled from the experiment's start, so nothing is kept from __init__ but the arguments)."""
+        self.log = ResultsLog(self.settings.storage_path, self.settings.name, RESULT_COLUMNS)
         earlier = self.log.rows
         rewards = pd.to_numeric(earlier.reward[earlier.status == "TERMINATED"], errors="coerce").dropna()
         self.best = float(rewards.max()) if len(rewards) else None
         self.done, self.done_here = len(earlier), 0  # done counts the trials of earlier sessions too
-        self.started = self.last_summary = clock()
+        self.started = self.last_summary = self.clock()
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self._report(trial, "TERMINATED")

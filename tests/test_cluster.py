@@ -1,6 +1,7 @@
 """Cluster operations on one machine: fake GPUs, several nodes, killed drivers, dying workers, bad input."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 def read_results(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(folder / "results.csv", dtype={"trial_id": str, "gpu_ids": str})
+    """The complete rows of results.csv (a search still running may be in the middle of appending one)."""
+    text = (folder / "results.csv").read_text()
+    return pd.read_csv(io.StringIO(text[: text.rfind("\n") + 1]), dtype={"trial_id": str, "gpu_ids": str})
 
 
 # -- devices -------------------------------------------------------------------------------------------------
@@ -80,6 +83,7 @@ def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path)
 
 # -- a killed driver -----------------------------------------------------------------------------------------
 def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp_path):
+    from raynas import analysis
     from raynas.search import resume
 
     address = ray_session.get_runtime_context().gcs_address
@@ -92,6 +96,10 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     while time.time() < deadline and (not results.exists() or len(read_results(tmp_path / "killed")) < 3):
         assert driver.poll() is None, "the search ended before it could be killed"
         time.sleep(0.2)
+    running = analysis.load(str(tmp_path), "killed")  # while the driver runs: its finished rows
+    assert len(running) >= 3 and (running.status == "TERMINATED").all()
+    assert running.trial_index.tolist() == list(range(len(running)))  # one at a time: proposed = finished order
+    assert running.conv1_width.notna().all() and running.reward.notna().all()
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     before = read_results(tmp_path / "killed")
@@ -102,9 +110,10 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
 
     after = read_results(tmp_path / "killed")
     assert len(after) == 8 and (after.status == "TERMINATED").all()
+    assert after.trial_id.is_unique and after.trial_index.tolist() == list(range(8))  # none lost, none twice
     assert after.tokens.nunique() == 8  # no architecture trained twice, none restarted from scratch
     kept = after.set_index("trial_id").loc[before.trial_id]
-    pd.testing.assert_frame_equal(kept.reset_index(), before, check_dtype=False)
+    pd.testing.assert_frame_equal(kept.reset_index()[before.columns], before, check_dtype=False)
     state_after = searcher_state(tmp_path / "killed")
     assert state_after["issued"] == 8 and len(state_after["evaluated"]) == 8
     evaluated_before = {tuple(t) for t, _ in state_before["evaluated"]}

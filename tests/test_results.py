@@ -1,0 +1,84 @@
+"""results.csv appended per trial, repaired after a crash, and progress that stays readable at any size."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+
+from raynas.results import ResultsLog, parse
+from raynas.search import RESULT_COLUMNS, Progress
+from raynas.settings import SearchSettings
+
+
+def row(i: int, reward: float = 0.5) -> dict:
+    return {"trial_index": i, "trial_id": f"t{i:04d}", "status": "TERMINATED", "tokens": f"[{i}, 1]",
+            "params": 100 + i, "reward": reward}
+
+
+def test_rows_are_appended_each_trial_once_and_a_partial_line_is_dropped(tmp_path):
+    log = ResultsLog(str(tmp_path), "s", RESULT_COLUMNS)
+    assert log.append([row(1), row(0)]) == 2 and log.append([row(1)]) == 0
+    path = tmp_path / "s" / "results.csv"
+    before = path.read_text()
+    log.append([row(2)])
+    assert path.read_text().startswith(before)  # appended, not rewritten
+    with open(path, "a") as f:
+        f.write("3,t0003,TERMINATED,\"[3,")  # a driver killed in the middle of a row
+    reopened = ResultsLog(str(tmp_path), "s", RESULT_COLUMNS)  # as `raynas resume` does, once
+    assert sorted(reopened.written) == ["t0000", "t0001", "t0002"]
+    assert reopened.append([row(2), row(3)]) == 1  # the cut row is written again, the others are not
+    _, text = reopened.sort()
+    frame = parse(text)
+    assert frame.trial_id.tolist() == ["t0000", "t0001", "t0002", "t0003"]  # in the searcher's order
+    assert list(frame.columns) == RESULT_COLUMNS and frame.tokens.tolist()[3] == "[3, 1]"
+
+
+def test_a_results_file_with_fewer_columns_gets_the_new_ones_once(tmp_path):
+    (tmp_path / "s").mkdir()
+    old = pd.DataFrame([row(0)]).drop(columns=["trial_index"])
+    (tmp_path / "s" / "results.csv").write_text(old.to_csv(index=False))
+    log = ResultsLog(str(tmp_path), "s", RESULT_COLUMNS)
+    log.append([row(1)])
+    frame = parse((tmp_path / "s" / "results.csv").read_text())
+    assert list(frame.columns) == RESULT_COLUMNS and frame.trial_id.tolist() == ["t0000", "t0001"]
+
+
+def fake_trial(i: int, reward: float) -> SimpleNamespace:
+    return SimpleNamespace(trial_id=f"t{i:04d}", status="TERMINATED", config={"tokens": [i, 1], "trial_index": i},
+                           last_result={"reward": reward, "params": 100 + i, "tokens": [i, 1], "epoch": 1},
+                           get_error=lambda: None)
+
+
+def test_progress_turns_into_a_periodic_summary_past_the_threshold(tmp_path, capsys):
+    now = [0.0]
+    settings = SearchSettings(storage_path=str(tmp_path), name="s", num_samples=500)
+    progress = Progress(settings, lines=5, every_s=10, clock=lambda: now[0])
+    progress.setup()
+    running = [SimpleNamespace(status="RUNNING"), SimpleNamespace(status="RUNNING")]
+    for i in range(300):
+        now[0] = i * 0.1  # ten trials a second
+        progress.on_trial_complete(i, running, fake_trial(i, reward=0.9 if i == 42 else i / 1000))
+        progress.on_step_end(i, running)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[:5]] == [f"[raynas] trial {i}/500 t{i - 1:04d}" for i in
+                                                          range(1, 6)]
+    assert lines[5] == "[raynas] more than 5 trials: a summary line every 10 s from now on"
+    summaries = lines[6:]
+    assert len(summaries) == 2  # at 10 s and 20 s of the 29.9 s
+    assert summaries[0] == "[raynas] 101/500 trials done, 2 running, best=0.9000, 606.0 trials/min"
+    assert summaries[1].startswith("[raynas] 201/500 trials done, 2 running, best=0.9000")
+    assert len(parse((tmp_path / "s" / "results.csv").read_text())) == 300
+
+
+def test_progress_of_a_resumed_search_counts_the_rows_already_written(tmp_path, capsys):
+    settings = SearchSettings(storage_path=str(tmp_path), name="s", num_samples=10)
+    first = Progress(settings)
+    first.setup()
+    for i in range(3):
+        first.on_trial_complete(i, [], fake_trial(i, reward=0.1 * (i + 1)))
+    again = Progress(settings)
+    again.setup()  # what Tune does when the search resumes
+    again.on_trial_complete(3, [], fake_trial(2, reward=0.3))  # re-run after the crash: not counted twice
+    again.on_trial_complete(4, [], fake_trial(3, reward=0.2))
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("[raynas] trial 4/10 t0003") and last.endswith("best=0.3000")
