@@ -9,11 +9,14 @@ own cost is visible too. Both run in the same process, after one ``ray.init(num_
 
     overhead_s_per_trial = (tune_total_s - loop_total_s) / trials
 
-A second, short Tune run (``--small-trials``) splits the Tune time into a fixed part (Tuner and actor
-start-up, shutdown, writing the outputs) and a marginal cost per trial.
+A short Tune run (``--small-trials``) splits the Tune time into a fixed part (Tuner and actor start-up,
+shutdown, writing the outputs) and a marginal cost per trial. With several ``--trials`` (e.g. 200 and 2,000),
+the marginal cost of the trials between two sizes shows whether a trial costs more the later it comes; target:
+the marginal cost per trial up to 2,000 within 1.2x of that up to 200. The searchers' own cost is measured
+too: ``suggest`` plus ``on_trial_complete`` per call, early against late, and saving their state.
 
 Usage:
-    python -m bench.overhead --trials 200 --json bench/results/overhead.json
+    python -m bench.overhead --trials 200,2000 --json bench/results/overhead.json
 """
 from __future__ import annotations
 
@@ -33,13 +36,14 @@ from typing import Any
 import ray
 
 from raynas.search import run
-from raynas.searchers import RandomSearcher
+from raynas.searchers import RandomSearcher, SimulatedAnnealingSearcher
 from raynas.settings import SearchSettings
 from raynas.spaces.tabular import TabularSpace
 
 DEFAULT_TABLE = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "shared", "data",
                              "channel_bench_macro_resnet.json")
 TARGET_S_PER_TRIAL = 0.15
+TARGET_GROWTH = 1.2
 
 
 def synthetic_table(folder: str, positions: int = 7, choices: int = 4) -> str:
@@ -99,18 +103,43 @@ def searcher_loop_once(table: str, trials: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
+def searcher_scaling(table: str, trials: int, window: int = 200) -> dict[str, Any]:
+    """Per searcher: seconds per suggest + complete over the first and the last ``window`` calls of ``trials``,
+    and the time and size of saving the state after ``window`` and after ``trials`` evaluations."""
+    space = TabularSpace.from_json(table)
+    out = {}
+    for cls in (RandomSearcher, SimulatedAnnealingSearcher):
+        searcher = cls(space, seed=0, num_samples=trials)
+        call_s, saves = [], {}
+        with tempfile.TemporaryDirectory() as folder:
+            for i in range(trials):
+                start = time.perf_counter()
+                config = searcher.suggest(f"t{i}")
+                searcher.on_trial_complete(f"t{i}", {"reward": space.accuracy(config["tokens"])})
+                call_s.append(time.perf_counter() - start)
+                if i + 1 in (window, trials):
+                    path = os.path.join(folder, f"state-{i + 1}.json")
+                    start = time.perf_counter()
+                    searcher.save(path)
+                    saves[i + 1] = {"save_s": time.perf_counter() - start, "bytes": os.path.getsize(path)}
+        first, last = statistics.mean(call_s[:window]), statistics.mean(call_s[-window:])
+        out[cls.__name__] = {"call_s_first": first, "call_s_last": last, "growth": last / first, "saves": saves}
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__.split("\n")[0])
-    p.add_argument("--trials", type=int, default=200, help="trivial trials per run")
-    p.add_argument("--repeats", type=int, default=3, help="Tune runs (and loops); medians are reported")
+    p.add_argument("--trials", default="200,2000", help="comma-separated numbers of trivial trials per run")
+    p.add_argument("--repeats", type=int, default=2, help="Tune runs (and loops) per size; medians are reported")
     p.add_argument("--small-trials", type=int, default=10,
-                   help="trials of a second, short Tune run that separates fixed from per-trial cost")
+                   help="trials of a short Tune run that separates fixed from per-trial cost")
     p.add_argument("--concurrency", type=int, default=2, help="max_concurrent_trials of the Tune runs")
     p.add_argument("--table", default=DEFAULT_TABLE, help="benchmark table the trials look up")
     p.add_argument("--json", required=True, help="where to write the results")
     args = p.parse_args(argv)
-    if not 0 < args.small_trials < args.trials or args.repeats < 1:
-        p.error("need 0 < --small-trials < --trials and --repeats >= 1")
+    sizes = sorted(int(t) for t in args.trials.split(","))
+    if not 0 < args.small_trials < sizes[0] or args.repeats < 1:
+        p.error("need 0 < --small-trials < every --trials and --repeats >= 1")
     table = os.path.abspath(args.table)
     scratch = tempfile.TemporaryDirectory(prefix="raynas-bench-table-")
     if not os.path.isfile(table) and args.table == DEFAULT_TABLE:
@@ -118,46 +147,49 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{DEFAULT_TABLE} not found; the trials look up a synthetic table instead")
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    tune_s, inside_s, loop_s, searcher_s, small_s = [], [], [], [], []
+    runs: dict[int, dict[str, list[float]]] = {n: {"tune": [], "loop": [], "searcher": [], "inside": []}
+                                               for n in [args.small_trials, *sizes]}
     try:
         with tempfile.TemporaryDirectory(prefix="raynas-bench-") as storage:
             for r in range(args.repeats):
-                elapsed, token_lists, inside = tune_once(table, args.trials, args.concurrency, r, storage,
-                                                         f"overhead-{r}")
-                tune_s.append(elapsed)
-                inside_s.append(inside)
-                loop_s.append(loop_once(table, token_lists))
-                searcher_s.append(searcher_loop_once(table, args.trials, r))
-                small_s.append(tune_once(table, args.small_trials, args.concurrency, r, storage,
-                                         f"overhead-small-{r}")[0])
-                print(f"  run {r}: tune {elapsed:.2f} s, loop {loop_s[-1]:.3f} s, "
-                      f"searcher loop {searcher_s[-1]:.3f} s, tune with {args.small_trials} trials "
-                      f"{small_s[-1]:.2f} s", flush=True)
+                for n in [args.small_trials, *sizes]:  # interleaved: every repeat runs every size
+                    elapsed, token_lists, inside = tune_once(table, n, args.concurrency, r, storage,
+                                                             f"overhead-{n}-{r}")
+                    run = runs[n]
+                    run["tune"].append(elapsed)
+                    run["inside"].append(inside)
+                    run["loop"].append(loop_once(table, token_lists))
+                    run["searcher"].append(searcher_loop_once(table, n, r))
+                    print(f"  repeat {r}, {n} trials: tune {elapsed:.2f} s, loop {run['loop'][-1]:.3f} s, "
+                          f"searcher loop {run['searcher'][-1]:.3f} s", flush=True)
     finally:
         ray.shutdown()
         scratch.cleanup()
 
-    tune_total, loop_total = statistics.median(tune_s), statistics.median(loop_s)
-    per_trial = (tune_total - loop_total) / args.trials
-    # start-up and shutdown cost the same for any number of trials: two run lengths separate them
-    small_total = statistics.median(small_s)
-    marginal = (tune_total - small_total) / (args.trials - args.small_trials)
+    medians = {n: {k: statistics.median(v) for k, v in run.items()} for n, run in runs.items()}
+    small = args.small_trials
+    per_size, previous = {}, small
+    for n in sizes:
+        m = medians[n]
+        marginal = (m["tune"] - medians[previous]["tune"]) / (n - previous)
+        per_size[n] = {"tune_total_s": m["tune"], "loop_total_s": m["loop"],
+                       "overhead_s_per_trial": (m["tune"] - m["loop"]) / n,
+                       "marginal_s_per_trial": marginal, "marginal_from_trials": previous,
+                       "searcher_loop_total_s": m["searcher"], "tune_inside_trials_s": m["inside"],
+                       "tune_runs_s": runs[n]["tune"], "loop_runs_s": runs[n]["loop"]}
+        previous = n
+    first, last = per_size[sizes[0]], per_size[sizes[-1]]
+    growth = last["marginal_s_per_trial"] / first["marginal_s_per_trial"]
+    searchers = searcher_scaling(table, sizes[-1], window=min(sizes[0], sizes[-1]))
     out = {
-        "trials": args.trials,
-        "tune_total_s": tune_total,
-        "loop_total_s": loop_total,
-        "overhead_s_per_trial": per_trial,
+        "sizes": {str(n): v for n, v in per_size.items()},
+        "tune_small_trials": small, "tune_small_total_s": medians[small]["tune"],
+        "tune_fixed_s": medians[small]["tune"] - first["marginal_s_per_trial"] * small,
         "target_s_per_trial": TARGET_S_PER_TRIAL,
-        "target_met": per_trial <= TARGET_S_PER_TRIAL,
-        "searcher_loop_total_s": statistics.median(searcher_s),
-        "tune_inside_trials_s": statistics.median(inside_s),
-        "tune_small_trials": args.small_trials,
-        "tune_small_total_s": small_total,
-        "tune_fixed_s": small_total - marginal * args.small_trials,
-        "tune_marginal_s_per_trial": marginal,
+        "target_met": all(v["overhead_s_per_trial"] <= TARGET_S_PER_TRIAL for v in per_size.values()),
+        "marginal_growth": growth, "target_growth": TARGET_GROWTH, "growth_target_met": growth <= TARGET_GROWTH,
+        "searchers": searchers,
         "repeats": args.repeats,
-        "tune_runs_s": tune_s,
-        "loop_runs_s": loop_s,
         "table": os.path.relpath(table) if table == os.path.abspath(args.table) else "synthetic",
         "setup": {"searcher": "random", "space": "tabular", "max_concurrent_trials": args.concurrency,
                   "reuse_actors": True, "ray_num_cpus": 2},
@@ -168,14 +200,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with open(args.json, "w") as f:
         json.dump(out, f, indent=2)
         f.write("\n")
-    print(f"\n{'':<24} {'total s':>9} {'s per trial':>12}")
-    print(f"{'raynas through Tune':<24} {tune_total:>9.2f} {tune_total / args.trials:>12.4f}")
-    print(f"{'plain loop':<24} {loop_total:>9.3f} {loop_total / args.trials:>12.5f}")
-    print(f"{'loop with searcher':<24} {out['searcher_loop_total_s']:>9.3f} "
-          f"{out['searcher_loop_total_s'] / args.trials:>12.5f}")
-    print(f"Tune: {out['tune_fixed_s']:.2f} s fixed (start-up, shutdown, outputs) + {marginal:.4f} s per trial")
-    print(f"overhead {per_trial:.4f} s per trial (target <= {TARGET_S_PER_TRIAL}: "
-          f"{'met' if out['target_met'] else 'NOT met'})")
+    print(f"\n{'trials':>7} {'tune s':>8} {'loop s':>8} {'overhead s/trial':>17} {'marginal s/trial':>17}")
+    for n, v in per_size.items():
+        print(f"{n:>7} {v['tune_total_s']:>8.2f} {v['loop_total_s']:>8.3f} {v['overhead_s_per_trial']:>17.4f} "
+              f"{v['marginal_s_per_trial']:>17.4f}")
+    print(f"marginal cost per trial, {sizes[-1]} against {sizes[0]}: {growth:.2f}x (target <= {TARGET_GROWTH}: "
+          f"{'met' if out['growth_target_met'] else 'NOT met'})")
+    for name, v in searchers.items():
+        saves = ", ".join(f"{k} evaluated: {s['save_s'] * 1e3:.1f} ms, {s['bytes']:,} B" for k, s in v["saves"].items())
+        print(f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_last'] * 1e6:.0f} us late; "
+              f"save {saves}")
     print(f"wrote {args.json}")
     return out
 

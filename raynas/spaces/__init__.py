@@ -26,6 +26,14 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def has_network(name: str) -> bool:
+    """Whether space ``name`` builds a network (a table replay has none)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown space {name!r}; choose one of: {', '.join(names())}")
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls).build is not SearchSpace.build
+
+
 def get(name: str, **kwargs: Any) -> SearchSpace:
     """Create the space registered as ``name`` with constructor arguments ``kwargs``."""
     if name not in _REGISTRY:
@@ -34,4 +42,4 @@ def get(name: str, **kwargs: Any) -> SearchSpace:
     return getattr(importlib.import_module(module), cls)(**kwargs)
 
 
-__all__ = ["SearchSpace", "get", "names"]
+__all__ = ["SearchSpace", "get", "has_network", "names"]
