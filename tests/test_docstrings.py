@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.spaces", "raynas.spaces.base",
-           "raynas.spaces.channel", "raynas.data"]
+           "raynas.spaces.channel", "raynas.data", "raynas.results", "raynas.analysis"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,92 @@
+"""Does a second CPU make a real search faster? The same digits search at concurrency 1 and 2 on 2 CPUs.
+
+Both runs are :func:`raynas.search.run` with the random searcher (its proposals do not depend on results, so
+both train the same architectures), ``small_channel`` on ``digits``, one CPU per trial, after one
+``ray.init(num_cpus=2)``. Runs alternate (1, 2, 1, 2, ...) so both see the same machine; medians are reported.
+Target: concurrency 2 at least 1.6x faster. Beside the wall time it reports the time spent inside trials
+(the sum of their ``wall_time_s``), so a shortfall can be traced to fixed costs or to slower trials.
+
+Usage:
+    python -m bench.scaling --json bench/results/scaling.json
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import ray
+
+from raynas.search import run
+from raynas.settings import SearchSettings
+
+TARGET_SPEEDUP = 1.6
+
+
+def search_once(concurrency: int, args: argparse.Namespace, storage: str, name: str) -> dict[str, float]:
+    """One search; its wall time, the time inside its trials and its number of finished trials."""
+    settings = SearchSettings.from_dict({
+        "searcher": "random", "space": "small_channel", "data": "digits", "max_params": args.max_params,
+        "num_samples": args.trials, "epochs": args.epochs, "concurrency": concurrency, "cpus_per_trial": 1,
+        "seed": 0, "storage_path": storage, "name": name})
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        outcome = run(settings)
+    elapsed = time.perf_counter() - start
+    done = outcome.results[outcome.results.status == "TERMINATED"]
+    return {"wall_s": elapsed, "inside_trials_s": float(done.wall_time_s.sum()), "finished": len(done)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.split("\n")[0])
+    p.add_argument("--trials", type=int, default=8, help="architectures per search")
+    p.add_argument("--epochs", type=int, default=4, help="training epochs per architecture")
+    p.add_argument("--max-params", type=int, default=38_000)
+    p.add_argument("--repeats", type=int, default=2, help="runs per concurrency, alternating")
+    p.add_argument("--json", required=True, help="where to write the results")
+    args = p.parse_args(argv)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="raynas-bench-scaling-") as storage:
+            for r in range(args.repeats):
+                for concurrency in (1, 2):
+                    runs[concurrency].append(search_once(concurrency, args, storage, f"c{concurrency}-{r}"))
+                    last = runs[concurrency][-1]
+                    print(f"  repeat {r}, concurrency {concurrency}: {last['wall_s']:.1f} s wall, "
+                          f"{last['inside_trials_s']:.1f} s inside trials", flush=True)
+    finally:
+        ray.shutdown()
+    medians = {c: {k: statistics.median(run[k] for run in rs) for k in ("wall_s", "inside_trials_s")}
+               for c, rs in runs.items()}
+    speedup = medians[1]["wall_s"] / medians[2]["wall_s"]
+    out = {"concurrency_1": medians[1], "concurrency_2": medians[2], "speedup": speedup,
+           "target_speedup": TARGET_SPEEDUP, "target_met": speedup >= TARGET_SPEEDUP,
+           "trial_slowdown_at_2": medians[2]["inside_trials_s"] / medians[1]["inside_trials_s"],
+           "runs": {str(c): rs for c, rs in runs.items()},
+           "setup": {"searcher": "random", "space": "small_channel", "data": "digits", "trials": args.trials,
+                     "epochs": args.epochs, "max_params": args.max_params, "cpus_per_trial": 1,
+                     "ray_num_cpus": 2, "repeats": args.repeats},
+           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
+                       "date": datetime.date.today().isoformat()}}
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+    print(f"concurrency 1: {medians[1]['wall_s']:.1f} s, concurrency 2: {medians[2]['wall_s']:.1f} s -> "
+          f"{speedup:.2f}x (target >= {TARGET_SPEEDUP}: {'met' if out['target_met'] else 'NOT met'}); "
+          f"time inside trials {medians[1]['inside_trials_s']:.1f} s -> {medians[2]['inside_trials_s']:.1f} s")
+    print(f"wrote {args.json}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
