@@ -132,6 +132,12 @@ def _pyplot():
     return plt
 
 
+def _integer_ticks(axis) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str) -> str:
     """Best reward so far against the trial's place in the search, one curve per search."""
     plt = _pyplot()
@@ -139,6 +145,7 @@ def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str) -> str:
     for name, frame in frames.items():
         done = finished(frame).sort_values("trial_index")
         ax.step(done.trial_index + 1, done.reward.cummax(), where="post", label=f"{name} ({len(done)} trials)")
+    _integer_ticks(ax.xaxis)
     ax.set_xlabel("trial (in the order the searcher proposed it)")
     ax.set_ylabel(f"best {REWARD_AXIS} so far")
     ax.set_title("Best reward so far by trial")
@@ -184,6 +191,7 @@ def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: f
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("chosen value", fontsize=8)
         ax.set_ylabel("trials", fontsize=8)
+        _integer_ticks(ax.yaxis)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(labels):]:
         ax.axis("off")

@@ -249,8 +249,8 @@ def resume(storage_path: str, name: str, address: str | None = None,
 
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None) -> dict:
     m = metrics or {}
-    return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status, "tokens": json.dumps(list(config.get("tokens", []))),
-            "params": m.get("params"), "reward": m.get("reward"), "val_acc": m.get("val_acc"),
+    return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status,
+            "tokens": json.dumps(list(config.get("tokens", []))), "params": m.get("params"), "reward": m.get("reward"), "val_acc": m.get("val_acc"),
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
             "error": _last_line(error) if status == "ERROR" else None}
