@@ -88,17 +88,17 @@ def pareto(frame: pd.DataFrame) -> pd.DataFrame:
     return done.loc[keep]
 
 
-def best_row(frame: pd.DataFrame, max_params: int | None = None) -> pd.Series:
+def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | None = None) -> pd.Series:
     """The finished trial with the highest reward (then fewer params, then earliest) within ``max_params``."""
-    done = finished(frame)
+    done, name = finished(frame), name or _name(frame)
     if done.empty:
-        raise ValueError(f"search {_name(frame)!r} has no finished trial yet; analyze it once one has finished")
+        raise ValueError(f"search {name!r} has no finished trial yet; analyze it once one has finished")
     if max_params is not None:
         smallest = int(done.params.min())
         done = done[done.params <= max_params]
         if done.empty:
             raise ValueError(f"--max-params {max_params:,} is below every finished trial of search "
-                             f"{_name(frame)!r} (the smallest has {smallest:,} params); raise it")
+                             f"{name!r} (the smallest has {smallest:,} params); raise it")
     return done.sort_values(["reward", "params", "trial_index"], ascending=[False, True, True]).iloc[0]
 
 
@@ -113,7 +113,7 @@ def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: Sea
     The test accuracy is the search's own when it is the same trial, the table's for a tabular space, else
     ``None`` (measuring it needs the trial's checkpoint and Ray).
     """
-    row = best_row(frame, max_params)
+    row = best_row(frame, max_params, name)
     saved = json.loads(storage.read_text(storage_path, f"{name}/{BEST_FILE}") or "{}")
     if saved.get("trial_id") == row.trial_id:
         test_acc = saved.get("test_acc")
