@@ -35,8 +35,8 @@ from raynas.spaces.base import SearchSpace
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-RESULT_COLUMNS = ["trial_index", "trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs", "wall_time_s",
-                  "node_ip", "node_id", "gpu_ids", "device", "error"]
+RESULT_COLUMNS = ["trial_index", "trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs",
+                  "wall_time_s", "node_ip", "node_id", "gpu_ids", "device", "error"]
 BEST_FILE = "best_arch.json"
 #: trials that get a progress line each; after them, a summary line every SUMMARY_EVERY_S seconds
 PROGRESS_LINES, SUMMARY_EVERY_S = 100, 10.0
@@ -250,7 +250,8 @@ def resume(storage_path: str, name: str, address: str | None = None,
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None) -> dict:
     m = metrics or {}
     return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status,
-            "tokens": json.dumps(list(config.get("tokens", []))), "params": m.get("params"), "reward": m.get("reward"), "val_acc": m.get("val_acc"),
+            "tokens": json.dumps(list(config.get("tokens", []))), "params": m.get("params"),
+            "reward": m.get("reward"), "val_acc": m.get("val_acc"),
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
             "error": _last_line(error) if status == "ERROR" else None}
