@@ -153,6 +153,30 @@ def searcher_scaling(table: str, trials: int, window: int = 200) -> dict[str, An
     return out
 
 
+def results_scaling(trials: int, window: int) -> dict[str, float]:
+    """Seconds per finished trial of raynas's own bookkeeping (the Progress callback appending the row and
+    printing), over the first and the last ``window`` of ``trials``, without Tune."""
+    from types import SimpleNamespace
+
+    from raynas.search import Progress
+
+    with tempfile.TemporaryDirectory() as storage:
+        progress = Progress(SearchSettings(storage_path=storage, name="log", num_samples=trials))
+        progress.setup()
+        spent = []
+        with contextlib.redirect_stdout(io.StringIO()):
+            for i in range(trials):
+                trial = SimpleNamespace(trial_id=f"t{i:05d}", status="TERMINATED",
+                                        config={"tokens": [i % 4] * 7, "trial_index": i}, get_error=lambda: None,
+                                        last_result={"reward": 0.9, "params": 1000 + i, "tokens": [i % 4] * 7})
+                start = time.perf_counter()
+                progress.on_trial_complete(i, [], trial)
+                progress.on_step_end(i, [])
+                spent.append(time.perf_counter() - start)
+    first, last = statistics.mean(spent[:window]), statistics.mean(spent[-window:])
+    return {"s_per_trial_first": first, "s_per_trial_last": last, "growth": last / first}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__.split("\n")[0])
     p.add_argument("--trials", default="200,2000", help="comma-separated numbers of trivial trials per run")
@@ -207,12 +231,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                        "marginal_s_per_trial": marginal, "marginal_from_trials": previous,
                        "searcher_loop_total_s": m["searcher"], "tune_inside_trials_s": m["inside"],
                        "s_per_trial_early": m["early"], "s_per_trial_late": m["late"],
-                       "tune_runs_s": runs[n]["tune"], "loop_runs_s": runs[n]["loop"]}
+                       "tune_runs_s": runs[n]["tune"], "loop_runs_s": runs[n]["loop"],
+                       "early_runs_s_per_trial": runs[n]["early"], "late_runs_s_per_trial": runs[n]["late"]}
         previous = n
     first, last = per_size[sizes[0]], per_size[sizes[-1]]
     growth = last["s_per_trial_late"] / last["s_per_trial_early"]
     window = f"trials {skip + 1}-{sizes[0]} against the last {sizes[0] - skip} of {sizes[-1]}"
     searchers = searcher_scaling(table, sizes[-1], window=min(sizes[0], sizes[-1]))
+    bookkeeping = results_scaling(sizes[-1], window=sizes[0])
     out = {
         "sizes": {str(n): v for n, v in per_size.items()},
         "tune_small_trials": small, "tune_small_total_s": medians[small]["tune"],
@@ -222,7 +248,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "growth": growth, "growth_windows": window, "target_growth": TARGET_GROWTH,
         "growth_target_met": growth <= TARGET_GROWTH,
         "marginal_growth": last["marginal_s_per_trial"] / first["marginal_s_per_trial"],
-        "searchers": searchers,
+        "searchers": searchers, "raynas_bookkeeping": bookkeeping,
         "repeats": args.repeats,
         "table": os.path.relpath(table) if table == os.path.abspath(args.table) else "synthetic",
         "setup": {"searcher": "random", "space": "tabular", "max_concurrent_trials": args.concurrency,
@@ -245,6 +271,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         saves = ", ".join(f"{k} evaluated: {s['save_s'] * 1e3:.1f} ms, {s['bytes']:,} B" for k, s in v["saves"].items())
         print(f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_last'] * 1e6:.0f} us late; "
               f"save {saves}")
+    print(f"raynas's own bookkeeping per finished trial (row appended, progress): "
+          f"{bookkeeping['s_per_trial_first'] * 1e6:.0f} us over the first {sizes[0]}, "
+          f"{bookkeeping['s_per_trial_last'] * 1e6:.0f} us over the last {sizes[0]} of {sizes[-1]}")
     print(f"wrote {args.json}")
     return out
 
