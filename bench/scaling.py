@@ -48,7 +48,7 @@ def search_once(concurrency: int, args: argparse.Namespace, storage: str, name: 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.split("\n")[0])
     p.add_argument("--trials", type=int, default=8, help="architectures per search")
-    p.add_argument("--epochs", type=int, default=4, help="training epochs per architecture")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs per architecture")
     p.add_argument("--max-params", type=int, default=38_000)
     p.add_argument("--repeats", type=int, default=2, help="runs per concurrency, alternating")
     p.add_argument("--json", required=True, help="where to write the results")
