@@ -37,7 +37,7 @@ from typing import Any
 import ray
 
 from raynas.search import run
-from raynas.searchers import RandomSearcher, SimulatedAnnealingSearcher
+from raynas.searchers import SEARCHERS, RandomSearcher
 from raynas.settings import SearchSettings
 from raynas.spaces.tabular import TabularSpace
 
@@ -130,11 +130,11 @@ def searcher_loop_once(table: str, trials: int, seed: int) -> float:
 
 
 def searcher_scaling(table: str, trials: int, window: int = 200) -> dict[str, Any]:
-    """Per searcher: seconds per suggest + complete over the first and the last ``window`` calls of ``trials``,
+    """Per registered searcher: seconds per suggest + complete over the first and the last ``window`` calls of ``trials``,
     and the time and size of saving the state after ``window`` and after ``trials`` evaluations."""
     space = TabularSpace.from_json(table)
     out = {}
-    for cls in (RandomSearcher, SimulatedAnnealingSearcher):
+    for cls in SEARCHERS.values():  # a searcher registered later is measured too
         searcher = cls(space, seed=0, num_samples=trials)
         call_s, saves = [], {}
         with tempfile.TemporaryDirectory() as folder:
