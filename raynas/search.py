@@ -55,7 +55,11 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
         if "path" not in kwargs:
             raise ValueError("space 'tabular' needs a benchmark table: pass --table PATH")
     elif dataset in data.SHAPES:
-        kwargs.setdefault("in_channels", data.SHAPES[dataset][0])
+        channels, size = data.SHAPES[dataset]
+        kwargs.setdefault("in_channels", channels)
+        if spaces.is_model_space(name):  # a model of labelled choices: classes, and a sample for the dry run
+            kwargs.setdefault("num_classes", data.NUM_CLASSES)
+            kwargs.setdefault("input_shape", [channels, size, size])
     return spaces.get(name, **kwargs)
 
 
