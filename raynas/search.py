@@ -139,9 +139,20 @@ def _connect(settings: SearchSettings) -> None:
     if settings.address and settings.address != "auto":
         _check_reachable(settings.address)
     ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-             configure_logging=True, logging_level="WARNING")
+             configure_logging=True, logging_level="WARNING", runtime_env=_user_code_env(settings))
     if not settings.address:
         _check_fits(settings, ray.cluster_resources())
+
+
+def _user_code_env(settings: SearchSettings) -> dict[str, Any] | None:
+    """A local Ray's workers find a user space (``module:factory``) where the driver does: the current folder.
+
+    On a cluster, ``ray job submit --working-dir`` puts the uploaded folder on the workers' path instead.
+    """
+    if ":" not in settings.space or settings.address:
+        return None
+    path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+    return {"env_vars": {"PYTHONPATH": path}}
 
 
 def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:

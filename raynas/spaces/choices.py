@@ -32,6 +32,8 @@ from __future__ import annotations
 import copy
 import importlib
 import itertools
+import os
+import sys
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
@@ -236,10 +238,15 @@ def _count(module: nn.Module) -> int:
 
 
 def load_factory(path: str) -> Callable[..., nn.Module]:
-    """Import ``"package.module:factory"`` by module path (nothing is evaluated)."""
+    """Import ``"package.module:factory"`` by module path (nothing is evaluated).
+
+    As with ``python -m``, the current folder is searched too, after ``PYTHONPATH``.
+    """
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise ValueError(f"a user space must look like package.module:factory, got {path!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
