@@ -16,6 +16,7 @@ from raynas.spaces.base import SearchSpace
 # name -> "module:class"; modules are imported on first use so that importing raynas stays cheap
 _REGISTRY = {
     "darts_channel": "raynas.spaces.channel:DartsChannelSpace",
+    "mobile": "raynas.spaces.mobile:MobileSpace",
     "small_channel": "raynas.spaces.channel:SmallChannelSpace",
     "tabular": "raynas.spaces.tabular:TabularSpace",
 }
