@@ -191,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "params":
             _params(args)
             return 0
-        if args.command == "resume":
+        if args.command == "resume" and search.load_settings(args.storage_path, args.name).searcher == "oneshot":
+            from raynas import oneshot
+
+            outcome = oneshot.resume(args.storage_path, args.name, args.address)
+        elif args.command == "resume":
             outcome = search.resume(args.storage_path, args.name, args.address)
         elif args.command == "retrain":
             outcome = _retrain(args)

@@ -51,6 +51,7 @@ class SearchSettings:
     # one-shot (`raynas search oneshot`): supernet -> subnet search -> retrain of the best
     subnet_searcher: str = "sanas"
     supernet_epochs: int = 10
+    supernet_budget: bool = True
     num_subnets: int = 100
     retrain_top: int = 3
     retrain_epochs: int | None = None
