@@ -62,7 +62,9 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("one-shot (raynas search oneshot)")
     g.add_argument("--searcher", dest="subnet_searcher", metavar="SEARCHER",
                    help=f"searcher of the subnets: {', '.join(SEARCHERS)} (default sanas)")
-    g.add_argument("--supernet-epochs", type=int, help="epochs of single-path supernet training (default 10)")
+    g.add_argument("--supernet-epochs", type=int, help="epochs of single-path supernet training (default 20)")
+    g.add_argument("--supernet-batch-size", type=int, help="supernet batch size (default 32)")
+    g.add_argument("--supernet-lr", type=float, help="supernet SGD learning rate, cosine schedule (default 0.05)")
     g.add_argument("--num-subnets", type=int, help="subnets evaluated on the shared weights (default 100)")
     g.add_argument("--calibration-images", type=int,
                    help="training images that recompute each subnet's BatchNorm statistics (default 2000)")
@@ -162,6 +164,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     given.pop("command")
     values = _config_file(given.pop("config")) if "config" in given else {}
     values.update(given)
+    if values.get("searcher") == "oneshot":
+        values.setdefault("space", "mobile")
     table = values.pop("table", None)
     if table is not None:
         values.setdefault("space", "tabular")

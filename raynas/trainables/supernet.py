@@ -5,7 +5,8 @@ Every batch trains one uniformly sampled path of a :class:`~raynas.spaces.choice
 ``max_params``/``min_params``, drawn as the searchers draw (uniform, then repaired). The paths depend only on
 ``seed`` and the epoch, so every data-parallel worker and every resumed run follows the same sequence. The
 unsampled candidates' gradients are ``None`` for the step, so momentum and weight decay never move them.
-SGD (weight decay on weights of more than one dimension only), cosine schedule stepped per epoch. Every epoch
+SGD (``supernet_lr``, weight decay on weights of more than one dimension only, batches of
+``supernet_batch_size``), cosine schedule stepped per epoch. Every epoch
 reports the training loss and the mean validation accuracy of a few fixed random paths (after BatchNorm
 recalibration), with a checkpoint that a restarted trial continues from.
 
@@ -35,7 +36,8 @@ from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.retrain import RECIPE, where
 
 #: supernet settings and their defaults, beside the retraining recipe
-SUPERNET: dict[str, Any] = {"supernet_epochs": 10, "supernet_budget": True, "eval_paths": 3,
+SUPERNET: dict[str, Any] = {"supernet_epochs": 20, "supernet_batch_size": 32, "supernet_lr": 0.05,
+                            "supernet_budget": True, "eval_paths": 3,
                             "calibration_images": 2000, "max_params": None, "min_params": None}
 
 
@@ -89,7 +91,22 @@ def make_optimizer(model: nn.Module, s: dict[str, Any]) -> torch.optim.SGD:
     params = list(model.parameters())
     return torch.optim.SGD([{"params": [p for p in params if p.dim() > 1], "weight_decay": s["weight_decay"]},
                             {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}],
-                           lr=s["lr"], momentum=s["momentum"])
+                           lr=s["supernet_lr"], momentum=s["momentum"])
+
+
+def train_step(space: ModelSpace, model: nn.Module, optimizer: torch.optim.Optimizer, tokens: list[int],
+               images: torch.Tensor, labels: torch.Tensor, grad_clip: float = 5.0) -> float:
+    """One SGD step of the path ``tokens``; the other candidates' gradients stay ``None``. Returns the loss."""
+    space.set_path(model, tokens)
+    optimizer.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    for p in space.unused_parameters(model, tokens):
+        p.grad = None  # SGD skips them: no momentum or weight decay drift
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return float(loss.detach())
 
 
 def path_accuracy(space: ModelSpace, model: nn.Module, tokens: list[int], images: torch.Tensor,
@@ -124,24 +141,15 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
     eval_paths = sampler.fixed(s["eval_paths"])
     place = {**where(), "device": device}
-    criterion = nn.CrossEntropyLoss()
     for epoch in range(len(history), s["supernet_epochs"]):
         start = time.perf_counter()
-        loader = make_loader(splits.train, s["batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
+        loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
         model.train()
         total, count = 0.0, 0
         for (images_b, labels), tokens in zip(loader, sampler.epoch(epoch, len(loader))):
-            images_b, labels = images_b.to(device), labels.to(device)
-            space.set_path(model, tokens)
-            optimizer.zero_grad(set_to_none=True)
-            loss = criterion(model(images_b), labels)
-            loss.backward()
-            for p in space.unused_parameters(model, tokens):
-                p.grad = None  # SGD skips them: no momentum or weight decay drift
-            if s["grad_clip"]:
-                nn.utils.clip_grad_norm_(model.parameters(), s["grad_clip"])
-            optimizer.step()
-            total += float(loss) * len(labels)
+            loss = train_step(space, model, optimizer, tokens, images_b.to(device), labels.to(device),
+                              s["grad_clip"])
+            total += loss * len(labels)
             count += len(labels)
         scheduler.step()
         train_loss = total / max(count, 1)
