@@ -67,7 +67,11 @@ def run(settings: SearchSettings) -> search.Outcome:
     _claim(settings)
     search._connect(settings)
     checkpoint = train_supernet(settings, space)
+    if checkpoint is None:
+        return search.Outcome(pd.DataFrame(columns=search.RESULT_COLUMNS), None, "", None)
     subnets = search_subnets(settings, space, checkpoint)
+    if subnets.empty:
+        return search.Outcome(subnets, None, f"{root(settings)}/subnets/{search.RESULTS_FILE}", None)
     return retrain_best(settings, space, subnets)
 
 
@@ -103,8 +107,8 @@ def _claim(settings: SearchSettings) -> None:
                          f" re-run it with the same flags, or pick another --name")
 
 
-def train_supernet(settings: SearchSettings, space: ModelSpace) -> str:
-    """Stage 1: the trained supernet's state file (trained now unless it exists)."""
+def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
+    """Stage 1: the trained supernet's state file (trained now unless it exists); ``None`` if training failed."""
     st = stage(settings, "supernet")
     location = f"{root(st)}/{SUPERNET_FILE}"
     if storage.read_bytes(st.storage_path, f"{st.name}/{SUPERNET_FILE}") is not None:
@@ -123,7 +127,9 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str:
         tuner = tune.Tuner(trainable, run_config=search._run_config(st, [SupernetProgress(st.supernet_epochs)]))
     result = tuner.fit()[0]
     if result.error or result.checkpoint is None:
-        raise RuntimeError(f"supernet training failed: {search._last_line(result.error)}")
+        print(f"[raynas] supernet training failed: {search._last_line(result.error)}; see {path}",
+              file=sys.stderr, flush=True)
+        return None
     state = from_checkpoint(result.checkpoint)
     buffer = io.BytesIO()
     torch.save({"model": state["model"], "history": state["history"]}, buffer)
@@ -133,7 +139,8 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str:
 
 
 def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str) -> pd.DataFrame:
-    """Stage 2: evaluate ``num_subnets`` subnets on the shared weights; their finished rows."""
+    """Stage 2: evaluate ``num_subnets`` subnets on the shared weights; their finished rows (``finish`` has
+    told when there are none)."""
     from raynas.trainables.subnet import evaluate_subnet
 
     st = stage(settings, "subnets", num_samples=settings.num_subnets, supernet_checkpoint=checkpoint)
@@ -148,10 +155,7 @@ def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str)
         print(f"[raynas] subnets: done, {root(st)}/{search.RESULTS_FILE}", flush=True)
     frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{search.RESULTS_FILE}")),
                         dtype={"trial_id": str})
-    done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
-    if done.empty:
-        raise RuntimeError(f"no subnet evaluation finished; see {root(st)}/{search.RESULTS_FILE}")
-    return done
+    return frame[(frame.status == "TERMINATED") & frame.reward.notna()]
 
 
 def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFrame) -> search.Outcome:

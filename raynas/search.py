@@ -145,11 +145,12 @@ def _connect(settings: SearchSettings) -> None:
 
 
 def _user_code_env(settings: SearchSettings) -> dict[str, Any] | None:
-    """A local Ray's workers find a user space (``module:factory``) where the driver does: the current folder.
+    """Workers find a user space (``module:factory``) where the driver does: the current folder and the
+    driver's ``PYTHONPATH`` (same machine or shared disk).
 
-    On a cluster, ``ray job submit --working-dir`` puts the uploaded folder on the workers' path instead.
+    In a job of ``ray job submit --working-dir``, the uploaded folder is on the workers' path already.
     """
-    if ":" not in settings.space or settings.address:
+    if ":" not in settings.space or "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:
         return None
     path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
     return {"env_vars": {"PYTHONPATH": path}}

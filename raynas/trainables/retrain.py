@@ -87,11 +87,14 @@ def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
             tune.report(metrics, checkpoint=to_checkpoint(state, folder))
 
 
-def test_accuracy(checkpoint: tune.Checkpoint, settings: dict[str, Any]) -> float:
-    """Accuracy on the test split of the model saved in a :func:`retrain` checkpoint."""
+def test_accuracy(checkpoint: tune.Checkpoint, settings: dict[str, Any]) -> float | None:
+    """Accuracy on the test split of the model saved in a :func:`retrain` checkpoint; ``None`` for a
+    checkpoint without a model (a one-shot subnet evaluation)."""
     s = {**RECIPE, **settings}
     device = pick_device()
     state = from_checkpoint(checkpoint, device)
+    if "model" not in state:
+        return None
     model, _ = build_model(s, list(state["tokens"]))
     model.load_state_dict(state["model"])
     model.to(device)

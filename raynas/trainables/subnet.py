@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from ray import tune
 from torch import nn
 
 from raynas import data, storage
+from raynas.checkpoints import to_checkpoint
 from raynas.devices import pick_device
 from raynas.spaces.choices import ModelSpace
 from raynas.trainables.calibration import calibration_images
@@ -72,6 +74,10 @@ def evaluate_subnet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     images = calibration_images(s["data"], s["data_dir"], s["val_fraction"], s["seed"], s["calibration_images"])
     acc = path_accuracy(space, model, tokens, images, make_loader(splits.val, s["batch_size"], shuffle=False),
                         device)
-    tune.report({"reward": acc, "val_acc": acc, "params": space.num_params(tokens), "tokens": tokens,
-                 "supernet_loads": _LOADS["count"], "pid": os.getpid(),
-                 "eval_time_s": time.perf_counter() - start, **where(), "device": device})
+    metrics = {"reward": acc, "val_acc": acc, "params": space.num_params(tokens), "tokens": tokens,
+               "supernet_loads": _LOADS["count"], "pid": os.getpid(),
+               "eval_time_s": time.perf_counter() - start, **where(), "device": device}
+    # a small checkpoint (no weights) makes Tune snapshot the search after every evaluation, so a killed
+    # search resumes without evaluating anything twice
+    with tempfile.TemporaryDirectory() as folder:
+        tune.report(metrics, checkpoint=to_checkpoint({"tokens": tokens, "reward": acc}, folder))
