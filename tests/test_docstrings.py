@@ -7,7 +7,9 @@ import importlib
 import pytest
 
 MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.spaces", "raynas.spaces.base",
-           "raynas.spaces.channel", "raynas.data"]
+           "raynas.spaces.channel", "raynas.data", "raynas.spaces.choices", "raynas.spaces.mobile",
+           "raynas.spaces.export", "raynas.spaces.sampling", "raynas.trainables.calibration",
+           "raynas.trainables.supernet"]
 
 
 @pytest.mark.parametrize("name", MODULES)
