@@ -21,7 +21,7 @@ from ray import tune
 from raynas import data, spaces
 from raynas.checkpoints import from_checkpoint, to_checkpoint
 from raynas.devices import pick_device
-from raynas.trainables.loops import evaluate, make_loader, train_epoch
+from raynas.trainables.loops import evaluate, make_loader, resume_training, train_epoch
 
 #: training settings and their defaults (the SANAS / DARTS retraining recipe)
 RECIPE: dict[str, Any] = {
@@ -58,14 +58,7 @@ def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
     optimizer = torch.optim.SGD(model.parameters(), lr=s["lr"], momentum=s["momentum"],
                                 weight_decay=s["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=s["epochs"])
-    history: list[float] = []
-    checkpoint = tune.get_checkpoint()
-    if checkpoint:
-        state = from_checkpoint(checkpoint, device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = list(state["history"])
+    history = resume_training(model, optimizer, scheduler, device)
     val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
     place = {**where(), "device": device}
     for epoch in range(len(history), s["epochs"]):

@@ -27,12 +27,12 @@ from ray import tune
 from torch import nn
 
 from raynas import data, spaces
-from raynas.checkpoints import from_checkpoint, to_checkpoint
+from raynas.checkpoints import to_checkpoint
 from raynas.devices import pick_device
 from raynas.spaces.choices import ModelSpace
 from raynas.spaces.sampling import random_feasible
 from raynas.trainables.calibration import calibration_images, recalibrate
-from raynas.trainables.loops import evaluate, make_loader
+from raynas.trainables.loops import evaluate, make_loader, resume_training
 from raynas.trainables.retrain import RECIPE, where
 
 #: supernet settings and their defaults, beside the retraining recipe
@@ -129,14 +129,7 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     model = space.supernet().to(device)
     optimizer = make_optimizer(model, s)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=s["supernet_epochs"])
-    history: list[float] = []
-    checkpoint = tune.get_checkpoint()
-    if checkpoint:
-        state = from_checkpoint(checkpoint, device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = list(state["history"])
+    history = resume_training(model, optimizer, scheduler, device)
     images = calibration_images(s["data"], s["data_dir"], s["val_fraction"], s["seed"], s["calibration_images"])
     val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
     eval_paths = sampler.fixed(s["eval_paths"])
