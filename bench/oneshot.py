@@ -116,7 +116,7 @@ def main() -> None:
     p.add_argument("--subnets", type=int, default=20)
     p.add_argument("--max-params", default="20k")
     p.add_argument("--epochs", type=int, default=5, help="stand-alone training epochs per subnet")
-    p.add_argument("--supernet-epochs", type=int, default=20)
+    p.add_argument("--supernet-epochs", type=int, default=60)
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the rate measurement")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default="bench/results/oneshot.json")

@@ -62,7 +62,7 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("one-shot (raynas search oneshot)")
     g.add_argument("--searcher", dest="subnet_searcher", metavar="SEARCHER",
                    help=f"searcher of the subnets: {', '.join(SEARCHERS)} (default sanas)")
-    g.add_argument("--supernet-epochs", type=int, help="epochs of single-path supernet training (default 20)")
+    g.add_argument("--supernet-epochs", type=int, help="epochs of single-path supernet training (default 60)")
     g.add_argument("--supernet-batch-size", type=int, help="supernet batch size (default 32)")
     g.add_argument("--supernet-lr", type=float, help="supernet SGD learning rate, cosine schedule (default 0.05)")
     g.add_argument("--num-subnets", type=int, help="subnets evaluated on the shared weights (default 100)")

@@ -50,7 +50,7 @@ class SearchSettings:
     reward_scale: float = 1.0
     # one-shot (`raynas search oneshot`): supernet -> subnet search -> retrain of the best
     subnet_searcher: str = "sanas"
-    supernet_epochs: int = 20
+    supernet_epochs: int = 60
     supernet_batch_size: int = 32
     supernet_lr: float = 0.05
     supernet_budget: bool = True

@@ -36,7 +36,7 @@ from raynas.trainables.loops import evaluate, make_loader, resume_training
 from raynas.trainables.retrain import RECIPE, where
 
 #: supernet settings and their defaults, beside the retraining recipe
-SUPERNET: dict[str, Any] = {"supernet_epochs": 20, "supernet_batch_size": 32, "supernet_lr": 0.05,
+SUPERNET: dict[str, Any] = {"supernet_epochs": 60, "supernet_batch_size": 32, "supernet_lr": 0.05,
                             "supernet_budget": True, "eval_paths": 3,
                             "calibration_images": 2000, "max_params": None, "min_params": None}
 
