@@ -6,6 +6,8 @@ Examples:
     raynas search sanas --config search.yaml --seed 3     # flags override the file
     raynas resume --storage-path ./runs --name search
     raynas analyze --storage-path ./runs --name search --max-params 15k
+    raynas search oneshot --space mobile --data digits --num-subnets 100 --retrain-top 3
+    raynas retrain --arch runs/search/best_arch.json --epochs 10
     raynas spaces
 """
 from __future__ import annotations
@@ -42,7 +44,9 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
                        description="Search architectures with Ray Tune under a parameter budget. Settings come "
                                    "from the defaults, then --config, then the flags given.",
                        argument_default=argparse.SUPPRESS)
-    p.add_argument("searcher", choices=sorted(SEARCHERS), help="sanas: simulated annealing; random: baseline")
+    p.add_argument("searcher", choices=sorted(SEARCHERS) + ["oneshot"],
+                   help="sanas: simulated annealing; random: baseline; oneshot: supernet, subnet search on its "
+                        "shared weights, retrain of the best")
     p.add_argument("--config", help="YAML or TOML file whose keys mirror these flags (e.g. max-params: 20k)")
     g = p.add_argument_group("what to search")
     g.add_argument("--space", help=f"search space: {', '.join(spaces.names())} (default small_channel)")
@@ -56,6 +60,17 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--init-temperature", type=float, help="SA starting temperature T0 (default 0.005)")
     g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")
     g.add_argument("--reward-scale", type=float, help="SA multiplies rewards by this (default 1)")
+    g = p.add_argument_group("one-shot (raynas search oneshot)")
+    g.add_argument("--searcher", dest="subnet_searcher", metavar="SEARCHER",
+                   help=f"searcher of the subnets: {', '.join(SEARCHERS)} (default sanas)")
+    g.add_argument("--supernet-epochs", type=int, help="epochs of single-path supernet training (default 60)")
+    g.add_argument("--supernet-batch-size", type=int, help="supernet batch size (default 32)")
+    g.add_argument("--supernet-lr", type=float, help="supernet SGD learning rate, cosine schedule (default 0.05)")
+    g.add_argument("--num-subnets", type=int, help="subnets evaluated on the shared weights (default 100)")
+    g.add_argument("--calibration-images", type=int,
+                   help="training images that recompute each subnet's BatchNorm statistics (default 2000)")
+    g.add_argument("--retrain-top", type=int, help="best subnets retrained from scratch (default 3)")
+    g.add_argument("--retrain-epochs", type=int, help="epochs of that retraining (default: --epochs)")
     g = p.add_argument_group("data and training")
     g.add_argument("--data", help=f"dataset: {', '.join(data.DATASETS)} (default digits, bundled)")
     g.add_argument("--data-dir", help="folder holding the torchvision files of --data (never downloaded)")
@@ -91,6 +106,34 @@ def _analyze_parser(sub: argparse._SubParsersAction) -> None:
                    help="a search's --name; repeat it to compare searches on one best-so-far plot")
     p.add_argument("--max-params", help="export the best architecture within this tighter budget, e.g. 15k")
     p.add_argument("--out", help="folder for the plots and best_arch.json (default <storage-path>/<name>/analysis)")
+def _retrain_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("retrain", help="train the architecture of a JSON file from scratch",
+                       description="Train the architecture of a best_arch.json (or a flat NNI label -> choice "
+                                   "JSON with --space) from scratch; report validation and test accuracy.",
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument("--arch", required=True, help="best_arch.json, or an NNI architecture JSON")
+    p.add_argument("--space", help="the space, when the file does not name it (mobile, package.module:factory)")
+    p.add_argument("--space-kwargs", type=json.loads, help="JSON object of space arguments")
+    p.add_argument("--data", help="dataset (default: the file's, else digits)")
+    p.add_argument("--data-dir", help="folder holding the torchvision files of --data")
+    p.add_argument("--epochs", type=int, help="training epochs (default 3)")
+    p.add_argument("--seed", type=int, help="seed of the initialisation and the data split (default 0)")
+    p.add_argument("--batch-size", type=int, help="default 96")
+    p.add_argument("--lr", type=float, help="SGD learning rate, cosine schedule (default 0.025)")
+    p.add_argument("--cpus-per-trial", type=float, help="default 1")
+    p.add_argument("--gpus-per-trial", type=float, help="default 0")
+    p.add_argument("--address", help="address of a running Ray cluster (default: start Ray locally)")
+    p.add_argument("--storage-path", help="local folder or URI for all outputs (default ./runs)")
+    p.add_argument("--name", default="retrain", help="outputs go to <storage-path>/<name> (default retrain)")
+
+
+def _retrain(args: argparse.Namespace):
+    from raynas import fixed
+
+    values = dict(vars(args))
+    values.pop("command")
+    settings, space, tokens = fixed.settings_for_file(values.pop("arch"), values)
+    return fixed.retrain(settings, space, [tokens])
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
     _search_parser(sub)
     _resume_parser(sub)
     _analyze_parser(sub)
+    _retrain_parser(sub)
     sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
     p_params = sub.add_parser("params", help="exact parameter count of one architecture",
                               description="Print the exact parameter count and the choices of TOKENS.")
@@ -131,6 +175,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     given.pop("command")
     values = _config_file(given.pop("config")) if "config" in given else {}
     values.update(given)
+    if values.get("searcher") == "oneshot":
+        values.setdefault("space", "mobile")
     table = values.pop("table", None)
     if table is not None:
         values.setdefault("space", "tabular")
@@ -167,8 +213,18 @@ def main(argv: list[str] | None = None) -> int:
             budget = None if args.max_params is None else parse_count(args.max_params, "max_params")
             analyze(args.storage_path, args.name, budget, args.out)
             return 0
-        if args.command == "resume":
+        if args.command == "resume" and search.load_settings(args.storage_path, args.name).searcher == "oneshot":
+            from raynas import oneshot
+
+            outcome = oneshot.resume(args.storage_path, args.name, args.address)
+        elif args.command == "resume":
             outcome = search.resume(args.storage_path, args.name, args.address)
+        elif args.command == "retrain":
+            outcome = _retrain(args)
+        elif args.searcher == "oneshot":
+            from raynas import oneshot
+
+            outcome = oneshot.run(settings_from_args(args))
         else:
             outcome = search.run(settings_from_args(args))
     except (ValueError, FileNotFoundError, ConnectionError, PermissionError, OSError) as exc:

@@ -26,6 +26,8 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 #: dataset -> (input channels, image size), known without loading anything
 SHAPES = {"digits": (1, 8), "mnist": (1, 28), "fashion_mnist": (1, 28), "cifar10": (3, 32)}
 DATASETS = tuple(SHAPES)
+#: classes of every bundled dataset
+NUM_CLASSES = 10
 
 # files torchvision needs under --data-dir, per dataset (named in the error when they are missing)
 EXPECTED_FILES = {

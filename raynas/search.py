@@ -59,7 +59,11 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
         if "path" not in kwargs:
             raise ValueError("space 'tabular' needs a benchmark table: pass --table PATH")
     elif dataset in data.SHAPES:
-        kwargs.setdefault("in_channels", data.SHAPES[dataset][0])
+        channels, size = data.SHAPES[dataset]
+        kwargs.setdefault("in_channels", channels)
+        if spaces.is_model_space(name):  # a model of labelled choices: classes, and a sample for the dry run
+            kwargs.setdefault("num_classes", data.NUM_CLASSES)
+            kwargs.setdefault("input_shape", [channels, size, size])
     return spaces.get(name, **kwargs)
 
 
@@ -172,9 +176,21 @@ def _connect(settings: SearchSettings) -> None:
     if settings.address and settings.address != "auto":
         _check_reachable(settings.address)
     ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-             configure_logging=True, logging_level="WARNING")
+             configure_logging=True, logging_level="WARNING", runtime_env=_user_code_env(settings))
     if not settings.address:
         _check_fits(settings, ray.cluster_resources())
+
+
+def _user_code_env(settings: SearchSettings) -> dict[str, Any] | None:
+    """Workers find a user space (``module:factory``) where the driver does: the current folder and the
+    driver's ``PYTHONPATH`` (same machine or shared disk).
+
+    In a job of ``ray job submit --working-dir``, the uploaded folder is on the workers' path already.
+    """
+    if ":" not in settings.space or "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:
+        return None
+    path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+    return {"env_vars": {"PYTHONPATH": path}}
 
 
 def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:

@@ -48,6 +48,17 @@ class SearchSettings:
     init_temperature: float = 0.005
     decay: float = 0.97
     reward_scale: float = 1.0
+    # one-shot (`raynas search oneshot`): supernet -> subnet search -> retrain of the best
+    subnet_searcher: str = "sanas"
+    supernet_epochs: int = 60
+    supernet_batch_size: int = 32
+    supernet_lr: float = 0.05
+    supernet_budget: bool = True
+    num_subnets: int = 100
+    retrain_top: int = 3
+    retrain_epochs: int | None = None
+    calibration_images: int = 2000
+    supernet_checkpoint: str | None = None
     # cluster and fault tolerance
     address: str | None = None
     max_failures: int = 0
@@ -77,7 +88,9 @@ class SearchSettings:
         if "path" in self.space_kwargs:
             self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(self.space_kwargs["path"]))
         for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
-                          ("batch_size", 1), ("max_failures", -1)):
+                          ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
+                          ("supernet_batch_size", 1),
+                          ("retrain_top", 1), ("calibration_images", 1)):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:

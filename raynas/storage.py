@@ -20,16 +20,21 @@ def _locate(storage_path: str, relpath: str) -> tuple[pyarrow.fs.FileSystem, str
 
 def write_text(storage_path: str, relpath: str, text: str) -> str:
     """Write ``text`` to ``storage_path/relpath`` (atomically on a local disk); returns the full path."""
+    return write_bytes(storage_path, relpath, text.encode())
+
+
+def write_bytes(storage_path: str, relpath: str, content: bytes) -> str:
+    """Write ``content`` to ``storage_path/relpath`` (atomically on a local disk); returns the full path."""
     fs, path = _locate(storage_path, relpath)
     fs.create_dir(os.path.dirname(path), recursive=True)
     if isinstance(fs, pyarrow.fs.LocalFileSystem):
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
         os.replace(tmp, path)
     else:
         with fs.open_output_stream(path) as f:
-            f.write(text.encode())
+            f.write(content)
     return path
 
 
@@ -55,11 +60,17 @@ def append_text(storage_path: str, relpath: str, text: str) -> str:
 
 def read_text(storage_path: str, relpath: str) -> str | None:
     """Contents of ``storage_path/relpath``, or ``None`` if it does not exist."""
+    content = read_bytes(storage_path, relpath)
+    return None if content is None else content.decode()
+
+
+def read_bytes(storage_path: str, relpath: str) -> bytes | None:
+    """Contents of ``storage_path/relpath`` as bytes, or ``None`` if it does not exist."""
     fs, path = _locate(storage_path, relpath)
     if fs.get_file_info(path).type != pyarrow.fs.FileType.File:
         return None
     with fs.open_input_stream(path) as f:
-        return f.read().decode()
+        return f.read()
 
 
 def check_writable(storage_path: str) -> None:

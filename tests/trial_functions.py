@@ -30,23 +30,37 @@ def wait_for_peers(config: dict, settings: dict) -> None:
                  "tokens": config["tokens"], "epoch": 1, "device": pick_device(), **where()})
 
 
-def dies_once_after_first_epoch(config: dict, settings: dict) -> None:
-    """``retrain``, but the worker process dies right after the first epoch's checkpoint, once per trial."""
-    marker = os.path.join(scratch(settings, "markers"), "-".join(map(str, config["tokens"])))
+def dies_once_after(module, trial, epoch: int, marker: str, config: dict, settings: dict) -> None:
+    """Run ``trial`` (defined in ``module``), but the worker process dies right after the checkpoint of
+    ``epoch``, once (while ``marker`` does not exist)."""
     real_report = tune.report
 
     def report(metrics, checkpoint=None):
         real_report(metrics, checkpoint=checkpoint)
-        if metrics["epoch"] == 1 and not os.path.exists(marker):
+        if metrics["epoch"] == epoch and not os.path.exists(marker):
             open(marker, "w").close()
             os._exit(1)
 
-    retrain_module.tune = type("TuneWithDeath", (), {"report": staticmethod(report),
-                                                     "get_checkpoint": staticmethod(tune.get_checkpoint)})
+    module.tune = type("TuneWithDeath", (), {"report": staticmethod(report),
+                                             "get_checkpoint": staticmethod(tune.get_checkpoint)})
     try:
-        retrain(config, settings)
+        trial(config, settings)
     finally:
-        retrain_module.tune = tune
+        module.tune = tune
+
+
+def dies_once_after_first_epoch(config: dict, settings: dict) -> None:
+    """``retrain``, but the worker process dies right after the first epoch's checkpoint, once per trial."""
+    marker = os.path.join(scratch(settings, "markers"), "-".join(map(str, config["tokens"])))
+    dies_once_after(retrain_module, retrain, 1, marker, config, settings)
+
+
+def supernet_dies_once_after_second_epoch(config: dict, settings: dict) -> None:
+    """Supernet training whose worker process dies right after the second epoch's checkpoint, once."""
+    from raynas.trainables import supernet
+
+    marker = os.path.join(scratch(settings, "markers"), "supernet")
+    dies_once_after(supernet, supernet.train_supernet, 2, marker, config, settings)
 
 
 def fails_for_first_architecture(config: dict, settings: dict) -> None:

@@ -23,14 +23,9 @@ from typing import Any, Callable, Sequence
 
 from ray.tune.search import Searcher
 
+from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
-
-Tokens = list[int]
-
-#: how many proposals to draw before giving up on finding a feasible, not yet evaluated architecture
-MAX_ATTEMPTS = 2000
-#: uniform draws before random architectures are repaired towards the budget
-UNIFORM_DRAWS = 200
+from raynas.spaces.sampling import MAX_ATTEMPTS, Tokens
 
 
 class SearchExhausted(ValueError):
@@ -85,28 +80,14 @@ class TokenSearcher(Searcher):
 
     def feasible(self, tokens: Sequence[int]) -> bool:
         """Whether the architecture exists and is inside the parameter budget."""
-        if not self.space.contains(tokens):
-            return False
-        if self.max_params is None and self.min_params is None:
-            return True
-        n = self.space.num_params(tokens)
-        return (self.max_params is None or n <= self.max_params) and \
-               (self.min_params is None or n >= self.min_params)
+        return sampling.feasible(self.space, tokens, self.max_params, self.min_params)
 
     def random_feasible(self, rng: random.Random | None = None) -> Tokens:
-        """A random architecture inside the budget.
-
-        Uniform draws first; when the budget is a small corner of the space, uniform draws repaired by
-        :meth:`repair`, so a tight budget in a huge space (e.g. 14^20 DARTS widths) is still reached.
-        """
-        rng = rng or self.rng
-        for attempt in range(MAX_ATTEMPTS):
-            tokens = self.space.random_tokens(rng)
-            if attempt >= UNIFORM_DRAWS:
-                tokens = self.repair(tokens, rng)
-            if self.feasible(tokens):
-                return tokens
-        raise self._exhausted()
+        """A random architecture inside the budget (see :func:`raynas.spaces.sampling.random_feasible`)."""
+        tokens = sampling.random_feasible(self.space, rng or self.rng, self.max_params, self.min_params)
+        if tokens is None:
+            raise self._exhausted()
+        return tokens
 
     def _exhausted(self) -> SearchExhausted:
         return SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
@@ -114,28 +95,8 @@ class TokenSearcher(Searcher):
                                f"{MAX_ATTEMPTS} draws; widen the budget")
 
     def repair(self, tokens: Tokens, rng: random.Random) -> Tokens:
-        """Move random tokens down (over budget) or up (under ``min_params``) until the count fits.
-
-        Parameter counts grow with every token in the width spaces, so each move heads towards the budget.
-        """
-        table = self.space.range_table()
-        for _ in range(sum(table)):  # every move changes one token in one direction: this bounds the walk
-            if not self.space.contains(tokens):
-                break
-            n = self.space.num_params(tokens)
-            if self.max_params is not None and n > self.max_params:
-                movable = [i for i, t in enumerate(tokens) if t > 0]
-                down = True
-            elif self.min_params is not None and n < self.min_params:
-                movable = [i for i, t in enumerate(tokens) if t < table[i] - 1]
-                down = False
-            else:
-                break
-            if not movable:
-                break
-            i = rng.choice(movable)
-            tokens[i] = rng.randrange(tokens[i]) if down else rng.randrange(tokens[i] + 1, table[i])
-        return tokens
+        """Move tokens towards the budget (see :func:`raynas.spaces.sampling.repair`)."""
+        return sampling.repair(self.space, tokens, rng, self.max_params, self.min_params)
 
     # -- what subclasses implement ----------------------------------------------------------------------
     def propose(self) -> Tokens:

@@ -16,6 +16,7 @@ from raynas.spaces.base import SearchSpace
 # name -> "module:class"; modules are imported on first use so that importing raynas stays cheap
 _REGISTRY = {
     "darts_channel": "raynas.spaces.channel:DartsChannelSpace",
+    "mobile": "raynas.spaces.mobile:MobileSpace",
     "small_channel": "raynas.spaces.channel:SmallChannelSpace",
     "tabular": "raynas.spaces.tabular:TabularSpace",
 }
@@ -34,12 +35,32 @@ def has_network(name: str) -> bool:
     return getattr(importlib.import_module(module), cls).build is not SearchSpace.build
 
 
+def is_model_space(name: str) -> bool:
+    """Whether ``name`` is a space of labelled choices (a user ``module:factory`` or a registered ModelSpace)."""
+    if ":" in name:
+        return True
+    from raynas.spaces.choices import ModelSpace
+
+    module, cls = _REGISTRY.get(name, "raynas.spaces.base:SearchSpace").split(":")
+    return issubclass(getattr(importlib.import_module(module), cls), ModelSpace)
+
+
 def get(name: str, **kwargs: Any) -> SearchSpace:
-    """Create the space registered as ``name`` with constructor arguments ``kwargs``."""
+    """Create the space registered as ``name`` with constructor arguments ``kwargs``.
+
+    A name ``"package.module:factory"`` is a user space: the factory is imported by module path and called
+    with ``kwargs`` (all but ``input_shape``) to make a model with labelled choices (see ``ModelSpace``).
+    """
+    if ":" in name:
+        from raynas.spaces.choices import ModelSpace, load_factory
+
+        input_shape = kwargs.pop("input_shape", None)
+        return ModelSpace(load_factory(name), factory_kwargs=kwargs, input_shape=input_shape, name=name)
     if name not in _REGISTRY:
-        raise ValueError(f"unknown space {name!r}; choose one of: {', '.join(names())}")
+        raise ValueError(f"unknown space {name!r}; choose one of: {', '.join(names())}, "
+                         "or a user space package.module:factory")
     module, cls = _REGISTRY[name].split(":")
     return getattr(importlib.import_module(module), cls)(**kwargs)
 
 
-__all__ = ["SearchSpace", "get", "has_network", "names"]
+__all__ = ["SearchSpace", "get", "has_network", "is_model_space", "names"]

@@ -4,8 +4,11 @@ from __future__ import annotations
 import math
 
 import torch
+from ray import tune
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+
+from raynas.checkpoints import from_checkpoint
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
@@ -57,3 +60,16 @@ def evaluate(model: nn.Module, loader: DataLoader, device: str) -> tuple[float, 
         correct += int((logits.argmax(1) == labels).sum())
         count += len(labels)
     return correct / max(count, 1), loss / max(count, 1)
+
+
+def resume_training(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, device: str) -> list[float]:
+    """Load this trial's newest checkpoint, if any, into the model, optimizer and scheduler; return the
+    per-epoch history saved with it (empty for a fresh start)."""
+    checkpoint = tune.get_checkpoint()
+    if not checkpoint:
+        return []
+    state = from_checkpoint(checkpoint, device)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return list(state["history"])

@@ -21,7 +21,7 @@ from ray import tune
 from raynas import data, spaces
 from raynas.checkpoints import from_checkpoint, to_checkpoint
 from raynas.devices import pick_device
-from raynas.trainables.loops import evaluate, make_loader, train_epoch
+from raynas.trainables.loops import evaluate, make_loader, resume_training, train_epoch
 
 #: training settings and their defaults (the SANAS / DARTS retraining recipe)
 RECIPE: dict[str, Any] = {
@@ -58,14 +58,7 @@ def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
     optimizer = torch.optim.SGD(model.parameters(), lr=s["lr"], momentum=s["momentum"],
                                 weight_decay=s["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=s["epochs"])
-    history: list[float] = []
-    checkpoint = tune.get_checkpoint()
-    if checkpoint:
-        state = from_checkpoint(checkpoint, device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = list(state["history"])
+    history = resume_training(model, optimizer, scheduler, device)
     val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
     place = {**where(), "device": device}
     for epoch in range(len(history), s["epochs"]):
@@ -87,11 +80,14 @@ def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
             tune.report(metrics, checkpoint=to_checkpoint(state, folder))
 
 
-def test_accuracy(checkpoint: tune.Checkpoint, settings: dict[str, Any]) -> float:
-    """Accuracy on the test split of the model saved in a :func:`retrain` checkpoint."""
+def test_accuracy(checkpoint: tune.Checkpoint, settings: dict[str, Any]) -> float | None:
+    """Accuracy on the test split of the model saved in a :func:`retrain` checkpoint; ``None`` for a
+    checkpoint without a model (a one-shot subnet evaluation)."""
     s = {**RECIPE, **settings}
     device = pick_device()
     state = from_checkpoint(checkpoint, device)
+    if "model" not in state:
+        return None
     model, _ = build_model(s, list(state["tokens"]))
     model.load_state_dict(state["model"])
     model.to(device)

@@ -1,0 +1,68 @@
+"""Retrain given architectures from scratch through Tune, in parallel trials, and report the best.
+
+The trials are the ordinary retrain trials of a search, so ``<storage_path>/<name>/`` gets the same
+``results.csv`` and ``best_arch.json`` (best by validation reward, with its test accuracy). An interrupted
+run continues with ``Tuner.restore`` when called again with the same settings.
+
+Example:
+    >>> from raynas.settings import SearchSettings
+    >>> from raynas.search import make_space
+    >>> settings = SearchSettings(epochs=2)
+    >>> outcome = retrain(settings, make_space(settings), [[3, 3, 4, 4]])  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ray import tune
+
+from raynas import storage
+from raynas.search import Outcome, Progress, _connect, _run_config, finish, make_space, make_trainable
+from raynas.settings import SearchSettings
+from raynas.spaces.base import SearchSpace
+from raynas.spaces.export import apply_arch, read_arch_file
+
+
+def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[list[int]]) -> Outcome:
+    """Train every token vector of ``architectures`` from scratch, ``settings.concurrency`` at a time."""
+    if not architectures:
+        raise ValueError("no architecture to retrain")
+    architectures = [space.validate(t) for t in architectures]
+    settings.num_samples = len(architectures)
+    storage.check_writable(settings.storage_path)
+    _connect(settings)
+    path = f"{storage.normalize(settings.storage_path).rstrip('/')}/{settings.name}"
+    trainable = make_trainable(settings, space)
+    if tune.Tuner.can_restore(path):
+        tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable, param_space={"tokens": tune.grid_search(architectures)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=settings.concurrency, reuse_actors=True),
+            run_config=_run_config(settings, [Progress(settings)]))
+    return finish(settings, space, tuner.fit())
+
+
+def settings_for_file(path: str, values: dict[str, Any]) -> tuple[SearchSettings, SearchSpace, list[int]]:
+    """Settings, space and tokens to retrain the architecture file at ``path``.
+
+    The file's ``space``, ``space_kwargs`` and ``data`` are used unless ``values`` (setting -> value) give
+    them; a flat NNI architecture needs ``space`` in ``values``.
+    """
+    found = read_arch_file(path)
+    values = dict(values)
+    for key in ("space", "data"):
+        if key in found:
+            values.setdefault(key, found[key])
+    if "space" not in values:
+        raise ValueError(f"{path} does not name its space; pass --space (e.g. mobile or package.module:factory)")
+    same_space = values["space"] == found.get("space")
+    if same_space:
+        values.setdefault("space_kwargs", found.get("space_kwargs", {}))
+    settings = SearchSettings.from_dict(values)
+    space = make_space(settings)
+    tokens = apply_arch(space, found["arch"])
+    if same_space and "tokens" in found and list(found["tokens"]) != tokens:
+        raise ValueError(f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); "
+                         "fix or drop one of them")
+    return settings, space, tokens

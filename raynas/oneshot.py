@@ -1,0 +1,186 @@
+"""One-shot search in three stages: train a supernet, search subnets on its shared weights, retrain the best.
+
+Everything goes under ``<storage_path>/<name>/``:
+
+- ``supernet/``: the supernet trial (a checkpoint per epoch) and ``supernet.pt``, the trained state;
+- ``subnets/``: the subnet search (any registered searcher, under the parameter budget), its ``results.csv``;
+- ``retrain/``: the best ``retrain_top`` subnets trained from scratch in parallel trials, its ``results.csv``;
+- ``best_arch.json``: the best retrained architecture by validation accuracy, with its test accuracy, its
+  one-shot score and the NNI-compatible ``arch``.
+
+A stage whose output exists is skipped; the stage that was running when a run was interrupted continues
+from its Tune state. So re-running the same command (or ``raynas resume``) finishes an interrupted search.
+
+Example:
+    >>> from raynas.settings import SearchSettings
+    >>> settings = SearchSettings(searcher="oneshot", space="mobile", max_params="20k", num_subnets=100)
+    >>> outcome = run(settings)  # doctest: +SKIP
+    >>> outcome.best["arch"]  # doctest: +SKIP
+    {'s1_b1': 'k3_e6', 's1_b2': 'skip', ...}
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sys
+
+import pandas as pd
+import torch
+from ray import tune
+
+from raynas import fixed, search, storage
+from raynas.checkpoints import from_checkpoint
+from raynas.searchers import SEARCHERS
+from raynas.settings import SETTINGS_FILE, SearchSettings
+from raynas.spaces.choices import ModelSpace
+
+SUPERNET_FILE = "supernet.pt"
+STAGES = ("supernet", "subnets", "retrain")
+#: short names accepted for --searcher
+ALIASES = {"sa": "sanas"}
+
+
+class SupernetProgress(tune.Callback):
+    """One line per supernet epoch."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
+        print(f"[raynas] supernet epoch {result.get('epoch')}/{self.epochs}: train loss "
+              f"{result.get('train_loss', float('nan')):.4f}  val acc of fixed paths {result.get('val_acc', 0):.4f}"
+              f"  ({result.get('epoch_time_s', 0):.1f}s)", flush=True)
+
+
+def run(settings: SearchSettings) -> search.Outcome:
+    """Run (or continue) the one-shot search of ``settings`` to the end."""
+    settings.subnet_searcher = ALIASES.get(settings.subnet_searcher, settings.subnet_searcher)
+    if settings.subnet_searcher not in SEARCHERS:
+        raise ValueError(f"unknown subnet searcher {settings.subnet_searcher!r}; choose one of: "
+                         f"{', '.join(SEARCHERS)}")
+    space = search.make_space(settings)
+    if not isinstance(space, ModelSpace):
+        raise ValueError(f"one-shot search needs a space of labelled choices (mobile or package.module:factory), "
+                         f"not {settings.space!r}")
+    search.make_searcher(stage(settings, "subnets"), space)  # a budget no subnet meets fails before training
+    _claim(settings)
+    search._connect(settings)
+    checkpoint = train_supernet(settings, space)
+    if checkpoint is None:
+        return search.Outcome(pd.DataFrame(columns=search.RESULT_COLUMNS), None, "", None)
+    subnets = search_subnets(settings, space, checkpoint)
+    if subnets.empty:
+        return search.Outcome(subnets, None, f"{root(settings)}/subnets/{search.RESULTS_FILE}", None)
+    return retrain_best(settings, space, subnets)
+
+
+def resume(storage_path: str, name: str, address: str | None = None) -> search.Outcome:
+    """Continue the one-shot search stored at ``storage_path/name`` with the settings it was started with."""
+    settings = search.load_settings(storage_path, name)
+    settings.storage_path, settings.address = storage_path, address
+    return run(settings)
+
+
+def root(settings: SearchSettings) -> str:
+    """``<storage_path>/<name>``, the folder of the stages."""
+    return f"{storage.normalize(settings.storage_path).rstrip('/')}/{settings.name}"
+
+
+def stage(settings: SearchSettings, name: str, **changes) -> SearchSettings:
+    """The settings of one stage: stored under ``<storage_path>/<name>/<stage>/``."""
+    values = {"storage_path": root(settings), "name": name, "searcher": settings.subnet_searcher, **changes}
+    return dataclasses.replace(settings, **values)
+
+
+def _claim(settings: SearchSettings) -> None:
+    """Write the settings once; a re-run must ask for the same search."""
+    text = storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}")
+    if text is None:
+        storage.check_writable(settings.storage_path)
+        storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
+        return
+    saved, now = json.loads(text), settings.to_dict()
+    differ = sorted(k for k in now if k not in ("address", "storage_path") and saved.get(k) != now[k])
+    if saved.get("searcher") != "oneshot" or differ:
+        raise ValueError(f"{root(settings)} holds another search (settings differ: {', '.join(differ) or 'searcher'});"
+                         f" re-run it with the same flags, or pick another --name")
+
+
+def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
+    """Stage 1: the trained supernet's state file (trained now unless it exists); ``None`` if training failed."""
+    st = stage(settings, "supernet")
+    location = f"{root(st)}/{SUPERNET_FILE}"
+    if storage.read_bytes(st.storage_path, f"{st.name}/{SUPERNET_FILE}") is not None:
+        print(f"[raynas] supernet: done, {location}", flush=True)
+        return location
+    from raynas.trainables.supernet import train_supernet as trial
+
+    print(f"[raynas] supernet: {settings.supernet_epochs} epochs of single-path training on {settings.data}",
+          flush=True)
+    trainable = tune.with_resources(tune.with_parameters(trial, settings=search.trial_settings(st, space)),
+                                    {"cpu": st.cpus_per_trial, "gpu": st.gpus_per_trial})
+    path = root(st)
+    if tune.Tuner.can_restore(path):
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
+    else:
+        tuner = tune.Tuner(trainable, run_config=search._run_config(st, [SupernetProgress(st.supernet_epochs)]))
+    result = tuner.fit()[0]
+    if result.error or result.checkpoint is None:
+        print(f"[raynas] supernet training failed: {search._last_line(result.error)}; see {path}",
+              file=sys.stderr, flush=True)
+        return None
+    state = from_checkpoint(result.checkpoint)
+    buffer = io.BytesIO()
+    torch.save({"model": state["model"], "history": state["history"]}, buffer)
+    storage.write_bytes(st.storage_path, f"{st.name}/{SUPERNET_FILE}", buffer.getvalue())
+    print(f"[raynas] supernet: wrote {location}", flush=True)
+    return location
+
+
+def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str) -> pd.DataFrame:
+    """Stage 2: evaluate ``num_subnets`` subnets on the shared weights; their finished rows (``finish`` has
+    told when there are none)."""
+    from raynas.trainables.subnet import evaluate_subnet
+
+    st = stage(settings, "subnets", num_samples=settings.num_subnets, supernet_checkpoint=checkpoint)
+    text = storage.read_text(st.storage_path, f"{st.name}/{search.BEST_FILE}")
+    if text is None:
+        print(f"[raynas] subnets: {st.num_samples} subnets by {st.searcher} on the shared weights", flush=True)
+        if storage.read_text(st.storage_path, f"{st.name}/{SETTINGS_FILE}") is None:
+            search.run(st, function=evaluate_subnet)
+        else:
+            search.resume(st.storage_path, st.name, settings.address, function=evaluate_subnet)
+    else:
+        print(f"[raynas] subnets: done, {root(st)}/{search.RESULTS_FILE}", flush=True)
+    frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{search.RESULTS_FILE}")),
+                        dtype={"trial_id": str})
+    return frame[(frame.status == "TERMINATED") & frame.reward.notna()]
+
+
+def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFrame) -> search.Outcome:
+    """Stage 3: retrain the ``retrain_top`` best subnets from scratch; write the final best_arch.json."""
+    top = subnets.sort_values(["reward", "trial_id"], ascending=[False, True]).head(settings.retrain_top)
+    architectures = [json.loads(t) for t in top.tokens]
+    st = stage(settings, "retrain", epochs=settings.retrain_epochs or settings.epochs)
+    if storage.read_text(st.storage_path, f"{st.name}/{search.BEST_FILE}") is None:
+        print(f"[raynas] retrain: the best {len(architectures)} subnets from scratch, {st.epochs} epochs each",
+              flush=True)
+        outcome = fixed.retrain(st, space, architectures)
+    else:
+        print(f"[raynas] retrain: done, {root(st)}/{search.BEST_FILE}", flush=True)
+        frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{search.RESULTS_FILE}")),
+                            dtype={"trial_id": str})
+        best = json.loads(storage.read_text(st.storage_path, f"{st.name}/{search.BEST_FILE}"))
+        outcome = search.Outcome(frame, best, f"{root(st)}/{search.RESULTS_FILE}", f"{root(st)}/{search.BEST_FILE}")
+    if outcome.best is None:
+        print(f"[raynas] no retraining finished; see {outcome.results_path}", file=sys.stderr)
+        return outcome
+    scores = {json.dumps(json.loads(t)): r for t, r in zip(top.tokens, top.reward)}
+    best = {**outcome.best, "oneshot_val_acc": float(scores[json.dumps(outcome.best["tokens"])]),
+            "supernet": f"{root(settings)}/supernet/{SUPERNET_FILE}"}
+    path = storage.write_text(settings.storage_path, f"{settings.name}/{search.BEST_FILE}", json.dumps(best, indent=2))
+    print(f"[raynas] one-shot search done: {json.dumps(best['arch'])}\n"
+          f"[raynas]   params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
+          f"{best['val_acc']:.4f}  test acc {search._fmt(best['test_acc'])}\n[raynas] wrote {path}", flush=True)
+    return search.Outcome(outcome.results, best, outcome.results_path, path)

@@ -1,0 +1,423 @@
+"""Labelled choices inside any torch module, and the :class:`ModelSpace` that searches them.
+
+A user writes an ordinary ``nn.Module`` and marks its open decisions with :class:`LayerChoice` (pick one of
+several candidate modules) and :class:`InputChoice` (pick ``k`` of ``n`` incoming tensors), with NNI's
+semantics. :class:`ModelSpace` turns the model, or a factory returning it, into a token
+:class:`~raynas.spaces.base.SearchSpace`, so every searcher searches it unchanged. The same model is also a
+single-path supernet: :meth:`ModelSpace.set_path` selects the candidates the next ``forward`` follows.
+
+Public names that other algorithms build on (kept stable): :class:`Choice` (base of both choices, with
+``label``, :meth:`Choice.options` and the ``active`` path), :class:`LayerChoice` (``candidates``, a
+``ModuleDict`` keyed by :attr:`LayerChoice.names`), :class:`InputChoice` (``n_candidates``, ``n_chosen``,
+``reduction``, :meth:`InputChoice.reduce`), :func:`named_choices` (every choice of a model with its label, in
+definition order) and :class:`ModelSpace`.
+
+Example:
+    >>> from torch import nn
+    >>> def factory(in_channels=1, num_classes=10):
+    ...     return nn.Sequential(
+    ...         LayerChoice({"conv3": nn.Conv2d(in_channels, 4, 3, padding=1),
+    ...                      "conv5": nn.Conv2d(in_channels, 4, 5, padding=2)}, label="stem"),
+    ...         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+    >>> space = ModelSpace(factory, input_shape=(1, 8, 8))
+    >>> space.labels(), space.choices()
+    (['stem'], [['conv3', 'conv5']])
+    >>> space.num_params([1]) == sum(p.numel() for p in space.build([1]).parameters())
+    True
+    >>> any(isinstance(m, Choice) for m in space.build([1]).modules())
+    False
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import itertools
+import os
+import sys
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from raynas.spaces.base import SearchSpace
+
+REDUCTIONS = ("sum", "mean", "concat")
+
+
+class Choice(nn.Module):
+    """Base of the labelled choices: a label, the list of options, and the option the path selects.
+
+    ``active`` is the index into :meth:`options` that ``forward`` follows (set by :meth:`ModelSpace.set_path`);
+    ``None`` means no path was set and ``forward`` raises.
+    """
+
+    kind = "Choice"
+
+    def __init__(self, label: str | None):
+        super().__init__()
+        self.label = label
+        self.active: int | None = None
+        self._checking = False  # set during ModelSpace's dry run: every candidate runs and shapes are compared
+
+    def options(self) -> list[Any]:
+        """The values a token of this choice indexes."""
+        raise NotImplementedError
+
+    def _index(self) -> int:
+        if self.active is None:
+            raise RuntimeError(f"{self.kind} {self.label!r} has no path set; call ModelSpace.set_path(model, "
+                               "tokens) before forward, or build a fixed network with ModelSpace.build")
+        return self.active
+
+    def _disagree(self, shapes: list[Any], what: str) -> ValueError:
+        return ValueError(f"{self.kind} {self.label!r}: {what} disagree on output shape on a sample input "
+                          f"({', '.join(str(s) for s in shapes)}); every candidate must give the same shape")
+
+
+class LayerChoice(Choice):
+    """Choose one candidate module.
+
+    Args:
+        candidates: a list of modules (options are their indices) or a ``name -> module`` mapping (options
+            are the names).
+        label: the decision's name; defaults to the module's path in the model.
+    """
+
+    kind = "LayerChoice"
+
+    def __init__(self, candidates: Sequence[nn.Module] | Mapping[str, nn.Module], label: str | None = None):
+        super().__init__(label)
+        self.named = isinstance(candidates, Mapping)
+        items = list(candidates.items()) if self.named else [(str(i), m) for i, m in enumerate(candidates)]
+        if not items:
+            raise ValueError(f"LayerChoice {label!r} has an empty candidate list; give at least one module")
+        for name, module in items:
+            if not isinstance(module, nn.Module):
+                raise ValueError(f"LayerChoice {label!r}: candidate {name!r} is a {type(module).__name__}, "
+                                 "not a torch.nn.Module")
+        self.names = [str(name) for name, _ in items]
+        self.candidates = nn.ModuleDict(items)
+
+    def options(self) -> list[Any]:
+        return list(self.names) if self.named else list(range(len(self.names)))
+
+    def chosen(self) -> nn.Module:
+        """The candidate the current path selects."""
+        return self.candidates[self.names[self._index()]]
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self._checking:
+            outs = [m(*args, **kwargs) for m in self.candidates.values()]
+            shapes = [_shape(o) for o in outs]
+            if any(s != shapes[0] for s in shapes):
+                raise self._disagree([f"{n}: {s}" for n, s in zip(self.names, shapes)], "candidates")
+            return outs[0]
+        return self.chosen()(*args, **kwargs)
+
+
+class InputChoice(Choice):
+    """Choose ``n_chosen`` of ``n_candidates`` input tensors and reduce them.
+
+    ``forward(inputs)`` takes the list of all candidate tensors. Options are the ``n_chosen``-subsets in
+    lexicographic order, each a sorted list of indices, or of names when ``candidate_names`` are given.
+
+    Args:
+        n_candidates: number of incoming tensors (or give ``candidate_names``).
+        n_chosen: how many are chosen.
+        reduction: ``"sum"``, ``"mean"`` or ``"concat"`` (along dimension 1) of the chosen tensors.
+        label: the decision's name; defaults to the module's path in the model.
+        candidate_names: optional names of the inputs, e.g. ``["layer1", "layer2", "layer3"]``.
+    """
+
+    kind = "InputChoice"
+
+    def __init__(self, n_candidates: int | None = None, n_chosen: int = 1, reduction: str = "sum",
+                 label: str | None = None, candidate_names: Sequence[str] | None = None):
+        super().__init__(label)
+        if candidate_names is not None:
+            candidate_names = [str(n) for n in candidate_names]
+            if n_candidates is not None and n_candidates != len(candidate_names):
+                raise ValueError(f"InputChoice {label!r}: n_candidates={n_candidates} but "
+                                 f"{len(candidate_names)} candidate_names")
+            n_candidates = len(candidate_names)
+        if not n_candidates or n_candidates < 1:
+            raise ValueError(f"InputChoice {label!r} has no candidates; set n_candidates >= 1")
+        if not 1 <= n_chosen <= n_candidates:
+            raise ValueError(f"InputChoice {label!r}: n_chosen must be in [1, {n_candidates}], got {n_chosen}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"InputChoice {label!r}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        self.n_candidates, self.n_chosen, self.reduction = n_candidates, n_chosen, reduction
+        self.candidate_names = candidate_names
+        self.subsets = list(itertools.combinations(range(n_candidates), n_chosen))
+
+    def options(self) -> list[Any]:
+        names = self.candidate_names
+        return [[names[i] for i in s] if names else list(s) for s in self.subsets]
+
+    def reduce(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Combine chosen tensors with this choice's reduction."""
+        return _reduce(tensors, self.reduction)
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        if len(inputs) != self.n_candidates:
+            raise ValueError(f"InputChoice {self.label!r} expects {self.n_candidates} inputs, got {len(inputs)}")
+        if self._checking:
+            shapes = [_shape(t) for t in inputs]
+            if any(s != shapes[0] for s in shapes):
+                raise self._disagree(shapes, "candidate inputs")
+            return self.reduce([inputs[i] for i in self.subsets[0]])
+        return self.reduce([inputs[i] for i in self.subsets[self._index()]])
+
+
+class ChosenInputs(nn.Module):
+    """What an :class:`InputChoice` becomes in a fixed network: select fixed inputs and reduce them."""
+
+    def __init__(self, indices: Sequence[int], reduction: str):
+        super().__init__()
+        self.indices, self.reduction = list(indices), reduction
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        return _reduce([inputs[i] for i in self.indices], self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"indices={self.indices}, reduction={self.reduction!r}"
+
+
+def _reduce(tensors: Sequence[torch.Tensor], reduction: str) -> torch.Tensor:
+    if reduction == "concat":
+        return torch.cat(list(tensors), dim=1)
+    total = tensors[0]
+    for t in tensors[1:]:
+        total = total + t
+    return total / len(tensors) if reduction == "mean" else total
+
+
+def _shape(out: Any) -> Any:
+    if isinstance(out, torch.Tensor):
+        return tuple(out.shape)
+    if isinstance(out, (tuple, list)):
+        return tuple(_shape(o) for o in out)
+    return type(out).__name__
+
+
+def named_choices(model: nn.Module) -> list[tuple[str, Choice]]:
+    """Every choice in ``model`` with its label, in definition order.
+
+    An unlabelled choice is labelled with its module path. Duplicate labels and choices nested inside
+    another choice's candidates are errors naming the label.
+    """
+    found: list[tuple[str, str, Choice]] = []
+    for path, module in model.named_modules():
+        if isinstance(module, Choice):
+            label = module.label or path or type(module).__name__
+            module.label = label
+            outer = next((lab for p, lab, _ in found if p == "" or path.startswith(p + ".")), None)
+            if outer is not None:
+                raise ValueError(f"{module.kind} {label!r} is nested inside choice {outer!r}; nested choices "
+                                 "are not supported, lift it out or merge the decisions")
+            if any(lab == label for _, lab, _ in found):
+                raise ValueError(f"duplicate choice label {label!r}; every LayerChoice/InputChoice needs its own")
+            found.append((path, label, module))
+    return [(label, module) for _, label, module in found]
+
+
+def _paths(model: nn.Module) -> list[tuple[str, Choice]]:
+    return [(path, m) for path, m in model.named_modules() if isinstance(m, Choice)]
+
+
+def _replace(model: nn.Module, path: str, new: nn.Module) -> nn.Module:
+    if not path:
+        return new
+    parent, _, attr = path.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, attr, new)
+    return model
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def load_factory(path: str) -> Callable[..., nn.Module]:
+    """Import ``"package.module:factory"`` by module path (nothing is evaluated).
+
+    As with ``python -m``, the current folder is searched too, after ``PYTHONPATH``.
+    """
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"a user space must look like package.module:factory, got {path!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r} of space {path!r} ({exc}); put it on "
+                         "PYTHONPATH or run from the folder that holds it") from None
+    factory = module
+    for part in attr.split("."):
+        factory = getattr(factory, part, None)
+    if not callable(factory):
+        raise ValueError(f"module {module_name!r} has no callable {attr!r} (space {path!r})")
+    return factory
+
+
+class ModelSpace(SearchSpace):
+    """A :class:`SearchSpace` over the labelled choices of a model.
+
+    Args:
+        model: an ``nn.Module`` holding choices, or a factory returning one (called with ``factory_kwargs``).
+            Only a factory can build fresh networks for retraining; a module is deep-copied instead.
+        factory_kwargs: keyword arguments of the factory.
+        input_shape: shape of one input sample, e.g. ``(1, 8, 8)``; when given, one dry run checks that
+            every choice's candidates agree on output shape.
+        name: the space's name; ``"package.module:factory"`` makes it recreatable with
+            ``raynas.spaces.get(name, **space.kwargs())`` in any process.
+    """
+
+    def __init__(self, model: nn.Module | Callable[..., nn.Module], factory_kwargs: dict[str, Any] | None = None,
+                 input_shape: Sequence[int] | None = None, name: str | None = None):
+        self.factory_kwargs = dict(factory_kwargs or {})
+        self.factory = None if isinstance(model, nn.Module) else model
+        self.template = model if isinstance(model, nn.Module) else self._call_factory()
+        self.input_shape = list(input_shape) if input_shape is not None else None
+        self.name = name or getattr(self, "name", "") or type(self.template).__name__
+        self._choices = named_choices(self.template)
+        if not self._choices:
+            raise ValueError(f"space {self.name!r} has no LayerChoice or InputChoice; nothing to search")
+        choice_params = 0
+        self._candidate_params: list[list[int]] = []
+        for _, choice in self._choices:
+            counts = [_count(m) for m in choice.candidates.values()] if isinstance(choice, LayerChoice) \
+                else [0] * len(choice.options())
+            self._candidate_params.append(counts)
+            choice_params += _count(choice)
+        self._fixed_params = _count(self.template) - choice_params
+        if self.input_shape is not None:
+            self._dry_run()
+
+    def _call_factory(self) -> nn.Module:
+        model = self.factory(**self.factory_kwargs)
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"space factory {self.factory!r} returned a {type(model).__name__}, not an nn.Module")
+        return model
+
+    def _dry_run(self) -> None:
+        """Run every candidate of every choice once on a sample input; disagreeing shapes raise."""
+        model = self.template
+        was_training = model.training
+        for _, choice in self._choices:
+            choice._checking = True
+        try:
+            model.eval()
+            with torch.no_grad():
+                model(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
+        finally:
+            for _, choice in self._choices:
+                choice._checking = False
+            model.train(was_training)
+
+    # -- SearchSpace ------------------------------------------------------------------------------------------
+    def labels(self) -> list[str]:
+        return [label for label, _ in self._choices]
+
+    def choices(self) -> list[list[Any]]:
+        return [choice.options() for _, choice in self._choices]
+
+    def named_choices(self) -> list[tuple[str, Choice]]:
+        """The template's choices with their labels, in definition order."""
+        return list(self._choices)
+
+    def init_tokens(self) -> list[int]:
+        return [0] * len(self._choices)
+
+    def num_params(self, tokens: Sequence[int]) -> int:
+        tokens = self.validate(tokens)
+        return self._fixed_params + sum(c[t] for c, t in zip(self._candidate_params, tokens))
+
+    def params_range(self) -> tuple[int, int]:
+        return (self._fixed_params + sum(min(c) for c in self._candidate_params),
+                self._fixed_params + sum(max(c) for c in self._candidate_params))
+
+    def kwargs(self) -> dict[str, Any]:
+        return {**self.factory_kwargs, **({"input_shape": self.input_shape} if self.input_shape else {})}
+
+    def fresh(self) -> nn.Module:
+        """A new model with every choice (from the factory, so initialised by torch's current RNG)."""
+        return self._call_factory() if self.factory is not None else copy.deepcopy(self.template)
+
+    def build(self, tokens: Sequence[int], supernet_state: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+        """A plain network with the chosen candidates and no choice modules left.
+
+        With ``supernet_state`` (a supernet's ``state_dict``) the network gets the supernet's weights for
+        that path; BatchNorm affine parameters, absent from an SPOS supernet, stay at 1 and 0.
+        """
+        tokens = self.validate(tokens)
+        net = self.fix(self.fresh(), tokens)
+        if supernet_state is not None:
+            missing, unexpected = net.load_state_dict(self.subnet_state(supernet_state, tokens), strict=False)
+            affine = {f"{p}.{n}" for p, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                      for n in ("weight", "bias")}
+            if unexpected or set(missing) - affine:
+                raise ValueError(f"supernet weights do not fit space {self.name!r}: missing "
+                                 f"{sorted(set(missing) - affine)[:3]}, unexpected {unexpected[:3]}")
+        return net
+
+    def fix(self, model: nn.Module, tokens: Sequence[int]) -> nn.Module:
+        """Replace every choice of ``model`` (in place) by what ``tokens`` choose; returns the model."""
+        tokens = self.validate(tokens)
+        for (path, choice), t in zip(_paths(model), tokens):
+            if isinstance(choice, LayerChoice):
+                new = choice.candidates[choice.names[t]]
+            else:
+                new = ChosenInputs(choice.subsets[t], choice.reduction)
+            model = _replace(model, path, new)
+        return model
+
+    def subnet_state(self, supernet_state: Mapping[str, torch.Tensor], tokens: Sequence[int]) -> dict:
+        """Map a supernet ``state_dict`` to the keys of ``build(tokens)``: chosen candidates only."""
+        tokens = self.validate(tokens)
+        renames: list[tuple[str, str | None]] = []  # key prefix in the supernet -> prefix in the subnet
+        for (path, choice), t in zip(_paths(self.template), tokens):
+            if isinstance(choice, LayerChoice):
+                base = f"{path}." if path else ""
+                for i, name in enumerate(choice.names):
+                    renames.append((f"{base}candidates.{name}.", base if i == t else None))
+        out = {}
+        for key, value in supernet_state.items():
+            for old, new in renames:
+                if key.startswith(old):
+                    if new is not None:
+                        out[new + key[len(old):]] = value
+                    break
+            else:
+                out[key] = value
+        return out
+
+    # -- supernet -----------------------------------------------------------------------------------------------
+    def supernet(self, affine: bool = False) -> nn.Module:
+        """A new model holding every candidate; BatchNorm without affine parameters by default (SPOS)."""
+        model = self.fresh()
+        if not affine:
+            for path, module in list(model.named_modules()):
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
+                    bn = type(module)(module.num_features, eps=module.eps, momentum=module.momentum,
+                                      affine=False, track_running_stats=module.track_running_stats)
+                    model = _replace(model, path, bn)
+        return model
+
+    @staticmethod
+    def set_path(model: nn.Module, tokens: Sequence[int]) -> None:
+        """Make the next ``forward`` of ``model`` (a supernet of this space) follow ``tokens``."""
+        found = _paths(model)
+        if len(found) != len(tokens):
+            raise ValueError(f"the model has {len(found)} choices but {len(tokens)} tokens were given")
+        for (_, choice), t in zip(found, tokens):
+            choice.active = int(t)
+
+    def unused_parameters(self, model: nn.Module, tokens: Sequence[int]) -> Iterator[nn.Parameter]:
+        """Parameters of ``model`` (a supernet) that the path ``tokens`` does not use."""
+        tokens = self.validate(tokens)
+        for (_, choice), t in zip(_paths(model), tokens):
+            if isinstance(choice, LayerChoice):
+                for i, name in enumerate(choice.names):
+                    if i != t:
+                        yield from choice.candidates[name].parameters()

@@ -1,0 +1,79 @@
+"""Random architectures inside a parameter budget: uniform draws, then draws repaired towards the budget.
+
+Shared by the searchers (their random proposals) and by supernet training (its per-batch paths), so both
+respect a budget the same way.
+
+Example:
+    >>> import random
+    >>> from raynas import spaces
+    >>> space = spaces.get("small_channel")
+    >>> tokens = random_feasible(space, random.Random(0), max_params=5000)
+    >>> tokens is not None and space.num_params(tokens) <= 5000
+    True
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from raynas.spaces.base import SearchSpace
+
+Tokens = list[int]
+
+#: how many proposals to draw before giving up on finding a feasible architecture
+MAX_ATTEMPTS = 2000
+#: uniform draws before random architectures are repaired towards the budget
+UNIFORM_DRAWS = 200
+
+
+def feasible(space: SearchSpace, tokens: Sequence[int], max_params: int | None = None,
+             min_params: int | None = None) -> bool:
+    """Whether the architecture exists and is inside the parameter budget."""
+    if not space.contains(tokens):
+        return False
+    if max_params is None and min_params is None:
+        return True
+    n = space.num_params(tokens)
+    return (max_params is None or n <= max_params) and (min_params is None or n >= min_params)
+
+
+def random_feasible(space: SearchSpace, rng: random.Random, max_params: int | None = None,
+                    min_params: int | None = None) -> Tokens | None:
+    """A random architecture inside the budget, or ``None`` after :data:`MAX_ATTEMPTS` draws.
+
+    Uniform draws first; when the budget is a small corner of the space, uniform draws repaired by
+    :func:`repair`, so a tight budget in a huge space (e.g. 14^20 DARTS widths) is still reached.
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        tokens = space.random_tokens(rng)
+        if attempt >= UNIFORM_DRAWS:
+            tokens = repair(space, tokens, rng, max_params, min_params)
+        if feasible(space, tokens, max_params, min_params):
+            return tokens
+    return None
+
+
+def repair(space: SearchSpace, tokens: Tokens, rng: random.Random, max_params: int | None = None,
+           min_params: int | None = None) -> Tokens:
+    """Move random tokens down (over budget) or up (under ``min_params``) until the count fits.
+
+    Parameter counts grow with every token in the width spaces, so each move heads towards the budget.
+    """
+    table = space.range_table()
+    for _ in range(sum(table)):  # every move changes one token in one direction: this bounds the walk
+        if not space.contains(tokens):
+            break
+        n = space.num_params(tokens)
+        if max_params is not None and n > max_params:
+            movable = [i for i, t in enumerate(tokens) if t > 0]
+            down = True
+        elif min_params is not None and n < min_params:
+            movable = [i for i, t in enumerate(tokens) if t < table[i] - 1]
+            down = False
+        else:
+            break
+        if not movable:
+            break
+        i = rng.choice(movable)
+        tokens[i] = rng.randrange(tokens[i]) if down else rng.randrange(tokens[i] + 1, table[i])
+    return tokens

@@ -1,0 +1,158 @@
+"""Single-path one-shot (SPOS) supernet training as a Tune function trainable.
+
+Every batch trains one uniformly sampled path of a :class:`~raynas.spaces.choices.ModelSpace` supernet
+(BatchNorm without affine parameters, as in SPOS). With ``supernet_budget`` the paths stay inside
+``max_params``/``min_params``, drawn as the searchers draw (uniform, then repaired). The paths depend only on
+``seed`` and the epoch, so every data-parallel worker and every resumed run follows the same sequence. The
+unsampled candidates' gradients are ``None`` for the step, so momentum and weight decay never move them.
+SGD (``supernet_lr``, weight decay on weights of more than one dimension only, batches of
+``supernet_batch_size``), cosine schedule stepped per epoch. Every epoch
+reports the training loss and the mean validation accuracy of a few fixed random paths (after BatchNorm
+recalibration), with a checkpoint that a restarted trial continues from.
+
+Example:
+    >>> from ray import tune
+    >>> trainable = tune.with_parameters(train_supernet, settings={"space": "mobile", "supernet_epochs": 2})
+"""
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import time
+from typing import Any, Iterator
+
+import torch
+from ray import tune
+from torch import nn
+
+from raynas import data, spaces
+from raynas.checkpoints import to_checkpoint
+from raynas.devices import pick_device
+from raynas.spaces.choices import ModelSpace
+from raynas.spaces.sampling import random_feasible
+from raynas.trainables.calibration import calibration_images, recalibrate
+from raynas.trainables.loops import evaluate, make_loader, resume_training
+from raynas.trainables.retrain import RECIPE, where
+
+#: supernet settings and their defaults, beside the retraining recipe
+SUPERNET: dict[str, Any] = {"supernet_epochs": 60, "supernet_batch_size": 32, "supernet_lr": 0.05,
+                            "supernet_budget": True, "eval_paths": 3,
+                            "calibration_images": 2000, "max_params": None, "min_params": None}
+
+
+def model_space(settings: dict[str, Any]) -> ModelSpace:
+    """The settings' space, which must be a space of labelled choices."""
+    space = spaces.get(settings["space"], **settings["space_kwargs"])
+    if not isinstance(space, ModelSpace):
+        raise ValueError(f"one-shot search needs a space of labelled choices (mobile or package.module:factory), "
+                         f"not {settings['space']!r}")
+    return space
+
+
+class PathSampler:
+    """Uniform random paths, inside the budget when one is given; the stream of an epoch depends only on
+    ``(seed, epoch)``.
+
+    Example:
+        >>> from raynas import spaces
+        >>> sampler = PathSampler(spaces.get("mobile"), seed=0)
+        >>> list(sampler.epoch(3, 2)) == list(PathSampler(spaces.get("mobile"), seed=0).epoch(3, 2))
+        True
+    """
+
+    def __init__(self, space: ModelSpace, seed: int, max_params: int | None = None, min_params: int | None = None):
+        self.space, self.seed, self.max_params, self.min_params = space, seed, max_params, min_params
+
+    def rng(self, stream: str) -> random.Random:
+        return random.Random(f"{self.seed}/{stream}")
+
+    def draw(self, rng: random.Random) -> list[int]:
+        tokens = random_feasible(self.space, rng, self.max_params, self.min_params)
+        if tokens is None:
+            raise ValueError(f"no path of space {self.space.name!r} within the budget (min_params="
+                             f"{self.min_params}, max_params={self.max_params}); widen the budget")
+        return tokens
+
+    def epoch(self, epoch: int, batches: int) -> Iterator[list[int]]:
+        """The paths of the batches of ``epoch``."""
+        rng = self.rng(f"epoch{epoch}")
+        for _ in range(batches):
+            yield self.draw(rng)
+
+    def fixed(self, n: int) -> list[list[int]]:
+        """``n`` paths that stay the same for the whole training (for validation)."""
+        rng = self.rng("eval")
+        return [self.draw(rng) for _ in range(n)]
+
+
+def make_optimizer(model: nn.Module, s: dict[str, Any]) -> torch.optim.SGD:
+    """SGD whose weight decay applies only to parameters of more than one dimension (SPOS)."""
+    params = list(model.parameters())
+    return torch.optim.SGD([{"params": [p for p in params if p.dim() > 1], "weight_decay": s["weight_decay"]},
+                            {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}],
+                           lr=s["supernet_lr"], momentum=s["momentum"])
+
+
+def train_step(space: ModelSpace, model: nn.Module, optimizer: torch.optim.Optimizer, tokens: list[int],
+               images: torch.Tensor, labels: torch.Tensor, grad_clip: float = 5.0) -> float:
+    """One SGD step of the path ``tokens``; the other candidates' gradients stay ``None``. Returns the loss."""
+    space.set_path(model, tokens)
+    optimizer.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    for p in space.unused_parameters(model, tokens):
+        p.grad = None  # SGD skips them: no momentum or weight decay drift
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return float(loss.detach())
+
+
+def path_accuracy(space: ModelSpace, model: nn.Module, tokens: list[int], images: torch.Tensor,
+                  loader, device: str) -> float:
+    """Validation accuracy of one path on the shared weights, after BatchNorm recalibration."""
+    space.set_path(model, tokens)
+    recalibrate(model, images.to(device))
+    return evaluate(model, loader, device)[0]
+
+
+def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Tune function trainable: train the supernet for ``settings["supernet_epochs"]`` epochs."""
+    s = {**RECIPE, **SUPERNET, **settings}
+    space = model_space(s)
+    budget = (s["max_params"], s["min_params"]) if s["supernet_budget"] else (None, None)
+    sampler = PathSampler(space, s["seed"], *budget)
+    splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
+    device = pick_device()
+    torch.manual_seed(s["seed"])
+    model = space.supernet().to(device)
+    optimizer = make_optimizer(model, s)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=s["supernet_epochs"])
+    history = resume_training(model, optimizer, scheduler, device)
+    images = calibration_images(s["data"], s["data_dir"], s["val_fraction"], s["seed"], s["calibration_images"])
+    val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
+    eval_paths = sampler.fixed(s["eval_paths"])
+    place = {**where(), "device": device}
+    for epoch in range(len(history), s["supernet_epochs"]):
+        start = time.perf_counter()
+        loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
+        model.train()
+        total, count = 0.0, 0
+        for (images_b, labels), tokens in zip(loader, sampler.epoch(epoch, len(loader))):
+            loss = train_step(space, model, optimizer, tokens, images_b.to(device), labels.to(device),
+                              s["grad_clip"])
+            total += loss * len(labels)
+            count += len(labels)
+        scheduler.step()
+        train_loss = total / max(count, 1)
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"supernet loss became {train_loss}; lower the learning rate (--lr)")
+        val_acc = sum(path_accuracy(space, model, t, images, val_loader, device) for t in eval_paths) / len(eval_paths)
+        history.append(val_acc)
+        metrics = {"train_loss": train_loss, "val_acc": val_acc, "epoch": epoch + 1,
+                   "epoch_time_s": time.perf_counter() - start, **place}
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "history": history}
+        with tempfile.TemporaryDirectory() as folder:
+            tune.report(metrics, checkpoint=to_checkpoint(state, folder))

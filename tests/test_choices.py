@@ -1,0 +1,281 @@
+"""Model spaces written with labelled choices: counts, builds, errors, the supernet, architecture JSON."""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+
+import pytest
+import torch
+from torch import nn
+
+from raynas import spaces
+from raynas.spaces.choices import Choice, InputChoice, LayerChoice, ModelSpace, named_choices
+from raynas.spaces.export import apply_arch, export_arch, read_arch_file
+from raynas.trainables.calibration import recalibrate
+from raynas.trainables.supernet import PathSampler, make_optimizer, train_step
+
+import user_spaces
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def user_space() -> ModelSpace:
+    return spaces.get("user_spaces:tiny", in_channels=1, num_classes=10, input_shape=[1, 8, 8])
+
+
+def mobile_space() -> ModelSpace:
+    return spaces.get("mobile", input_shape=[1, 8, 8])
+
+
+@pytest.mark.parametrize("make, n", [(user_space, 300), (mobile_space, 150)], ids=["user", "mobile"])
+def test_num_params_is_exact_without_building(make, n):
+    space = make()
+    rng = random.Random(0)
+    low, high = space.params_range()
+    for tokens in [space.init_tokens()] + [space.random_tokens(rng) for _ in range(n)]:
+        net = space.build(tokens)
+        assert space.num_params(tokens) == count(net), tokens
+        assert low <= count(net) <= high
+        assert not any(isinstance(m, Choice) for m in net.modules())
+    if space.size() < 100:  # the range is the true extremes
+        every = [space.num_params(list(t)) for t in itertools.product(*map(range, space.range_table()))]
+        assert (low, high) == (min(every), max(every))
+
+
+def test_labels_choices_and_kwargs_in_definition_order():
+    space = user_space()
+    assert space.labels() == ["layer1", "layer2", "skip"]
+    assert space.choices() == [["conv3x3", "conv5x5", "identity"], [0, 1], [[0, 1], [0, 2], [1, 2]]]
+    assert space.size() == 18
+    again = spaces.get(space.name, **space.kwargs())  # how a trial on another worker recreates it
+    assert again.labels() == space.labels() and again.params_range() == space.params_range()
+    net = space.build([1, 0, 2])
+    assert net(torch.randn(3, 1, 8, 8)).shape == (3, 10)
+    assert isinstance(net.layer1[0], nn.Conv2d) and net.layer1[0].kernel_size == (5, 5)
+
+
+def test_mobile_skip_only_where_allowed_and_listed():
+    space = mobile_space()
+    assert "mobile" in spaces.names()
+    firsts = [c for label, c in zip(space.labels(), space.choices()) if label.endswith("_b1")]
+    rest = [c for label, c in zip(space.labels(), space.choices()) if not label.endswith("_b1")]
+    assert all("skip" not in c and len(c) == 6 for c in firsts)
+    assert all(c[0] == "skip" and len(c) == 7 for c in rest)
+    deep = spaces.get("mobile", depths=[3, 2, 2], min_depths=[2, 1, 1])
+    assert "skip" not in deep.choices()[1] and "skip" in deep.choices()[2]
+
+
+class Pair(nn.Module):
+    def __init__(self, first: nn.Module, second: nn.Module):
+        super().__init__()
+        self.first, self.second = first, second
+
+    def forward(self, x):
+        return self.second(self.first(x))
+
+
+class Inputs(nn.Module):
+    def __init__(self, widths):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(1, w, 1) for w in widths)
+        self.pick = InputChoice(len(widths), 1, label="pick")
+
+    def forward(self, x):
+        return self.pick([c(x) for c in self.convs])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Pair(LayerChoice([nn.Conv2d(1, 2, 1)], label="a"), LayerChoice([nn.Identity()], label="a")),
+     "duplicate choice label 'a'"),
+    (lambda: LayerChoice([], label="empty"), "LayerChoice 'empty' has an empty candidate list"),
+    (lambda: LayerChoice({"wide": nn.Conv2d(1, 4, 1), "narrow": nn.Conv2d(1, 2, 1)}, label="width"),
+     "LayerChoice 'width': candidates disagree on output shape"),
+    (lambda: Inputs([2, 3]), "InputChoice 'pick': candidate inputs disagree on output shape"),
+    (lambda: LayerChoice([LayerChoice([nn.Identity()], label="inner")], label="outer"),
+     "'inner' is nested inside choice 'outer'"),
+    (lambda: nn.Conv2d(1, 2, 1), "has no LayerChoice or InputChoice"),
+])
+def test_bad_spaces_are_one_clear_error(make, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        ModelSpace(make(), input_shape=(1, 4, 4))
+
+
+def test_user_space_names_that_do_not_import_are_clear():
+    with pytest.raises(ValueError, match="cannot import module 'no_such_module'"):
+        spaces.get("no_such_module:factory")
+    with pytest.raises(ValueError, match="has no callable 'missing'"):
+        spaces.get("user_spaces:missing")
+
+
+def test_forward_without_a_path_says_what_to_do():
+    with pytest.raises(RuntimeError, match="'layer1' has no path set; call ModelSpace.set_path"):
+        user_space().supernet()(torch.randn(2, 1, 8, 8))
+
+
+# -- supernet --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [user_space, mobile_space], ids=["user", "mobile"])
+def test_built_subnet_with_supernet_weights_matches_the_supernet_path(make):
+    space = make()
+    torch.manual_seed(0)
+    supernet = space.supernet()
+    assert not any(m.affine for m in supernet.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+    images, x = torch.randn(64, 1, 8, 8), torch.randn(5, 1, 8, 8)
+    rng = random.Random(1)
+    for tokens in [space.random_tokens(rng) for _ in range(3)]:
+        space.set_path(supernet, tokens)
+        recalibrate(supernet, images, batch_size=64)
+        expected = supernet(x)
+        subnet = space.build(tokens, supernet_state=supernet.state_dict())
+        recalibrate(subnet, images, batch_size=64)
+        torch.testing.assert_close(subnet(x), expected, rtol=1e-5, atol=1e-5)
+        assert count(subnet) == space.num_params(tokens)
+
+
+def test_recalibration_is_the_exact_mean_and_variance_of_the_calibration_activations():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3, momentum=0.5), nn.ReLU(), nn.Conv2d(3, 2, 1),
+                        nn.BatchNorm2d(2))
+    images = torch.randn(203, 1, 8, 8) * 2 + 1
+    net[1].running_mean.fill_(7.0)  # stale statistics from earlier paths must not survive
+    recalibrate(net, images, batch_size=50)  # uneven chunks: 50, 50, 50, 50, 3
+    acts = net[0](images).detach().double()
+    torch.testing.assert_close(net[1].running_mean.double(), acts.mean((0, 2, 3)), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(net[1].running_var.double(), acts.transpose(0, 1).reshape(3, -1).var(1),
+                               rtol=1e-6, atol=1e-6)
+    assert not net.training
+    single = nn.Sequential(*[m for m in net])  # one chunk: the second BatchNorm is exact too
+    recalibrate(single, images, batch_size=len(images))
+    with torch.no_grad():
+        hidden = single[3](single[2](nn.functional.batch_norm(single[0](images), None, None, training=True)))
+    torch.testing.assert_close(single[4].running_mean, hidden.mean((0, 2, 3)), rtol=1e-5, atol=1e-5)
+
+
+def test_path_sampling_reaches_every_choice_and_repeats_for_a_seed():
+    space = mobile_space()
+    paths = [t for epoch in range(3) for t in PathSampler(space, seed=4).epoch(epoch, 60)]
+    for i, n in enumerate(space.range_table()):
+        assert {t[i] for t in paths} == set(range(n))
+    again = [t for epoch in range(3) for t in PathSampler(space, seed=4).epoch(epoch, 60)]
+    assert again == paths
+    assert [t for t in PathSampler(space, seed=5).epoch(0, 60)] != paths[:60]
+    assert PathSampler(space, seed=4).fixed(3) == PathSampler(space, seed=4).fixed(3)
+    budget = 12_000
+    budgeted = list(PathSampler(space, seed=4, max_params=budget).epoch(0, 100))
+    assert all(space.num_params(t) <= budget for t in budgeted) and len(set(map(tuple, budgeted))) > 50
+
+
+def test_unsampled_candidates_are_not_moved_by_momentum_or_weight_decay():
+    space = user_space()
+    torch.manual_seed(0)
+    model = space.supernet()
+    optimizer = make_optimizer(model, {"supernet_lr": 0.1, "momentum": 0.9, "weight_decay": 0.01})
+    images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    train_step(space, model, optimizer, [0, 0, 0], images, labels)  # conv3x3 gets momentum
+    conv3 = [p.detach().clone() for p in model.layer1.candidates["conv3x3"].parameters()]
+    stem = [p.detach().clone() for p in model.stem.parameters()]
+    train_step(space, model, optimizer, [1, 0, 0], images, labels)  # conv5x5 sampled, conv3x3 not
+    assert all(torch.equal(a, b) for a, b in zip(conv3, model.layer1.candidates["conv3x3"].parameters()))
+    assert all(p.grad is None for p in model.layer1.candidates["conv3x3"].parameters())
+    assert not all(torch.equal(a, b) for a, b in zip(stem, model.stem.parameters()))
+    decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    assert all((id(p) in decayed) == (p.dim() > 1) for p in model.parameters())
+
+
+# -- architecture JSON -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [user_space, mobile_space, lambda: spaces.get("small_channel")],
+                         ids=["user", "mobile", "small_channel"])
+def test_export_apply_round_trip(make):
+    space = make()
+    rng = random.Random(2)
+    for tokens in [space.random_tokens(rng) for _ in range(50)]:
+        arch = json.loads(json.dumps(export_arch(space, tokens)))
+        assert apply_arch(space, arch) == tokens
+
+
+def test_export_writes_names_and_lists():
+    assert export_arch(user_space(), [1, 0, 2]) == {"layer1": "conv5x5", "layer2": 0, "skip": [1, 2]}
+
+
+@pytest.mark.parametrize("arch, message", [
+    ({"layer1": "conv3x3", "layer2": 0}, "label 'skip' is missing"),
+    ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 1], "extra": 1}, "unknown label 'extra'"),
+    ({"layer1": 3, "layer2": 0, "skip": [0, 1]}, "layer1: index 3 is out of range"),
+    ({"layer1": "conv9x9", "layer2": 0, "skip": [0, 1]}, "layer1: 'conv9x9' is not one of the candidates"),
+    ({"layer1": [True, False], "layer2": 0, "skip": [0, 1]}, "layer1: a boolean mask needs exactly 3 entries"),
+    ({"layer1": [True, True, False], "layer2": 0, "skip": [0, 1]}, "layer1: choose exactly 1"),
+    ({"layer1": "conv3x3", "layer2": True, "skip": [0, 1]}, "layer2: True is not a candidate name or index"),
+    ({"layer1": "conv3x3", "layer2": 0, "skip": [0]}, "skip: choose exactly 2"),
+    ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 0]}, "skip: choose exactly 2 distinct"),
+    ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 5]}, "skip: index 5 is out of range"),
+    ({"layer1": "conv3x3", "layer2": 0, "skip": [True, True]}, "skip: a boolean mask needs exactly 3 entries"),
+    (["layer1"], "must be a JSON object"),
+])
+def test_every_bad_architecture_is_one_clear_error(arch, message):
+    with pytest.raises(ValueError, match=message):
+        apply_arch(user_space(), arch)
+
+
+def test_every_accepted_form_applies():
+    space = user_space()
+    forms = [{"layer1": 1, "layer2": [1], "skip": [False, True, True]},
+             {"layer1": "conv5x5", "layer2": [False, True], "skip": [2, 1]},
+             {"layer1": [False, True, False], "layer2": 1, "skip": [1, 2]}]
+    assert all(apply_arch(space, arch) == [1, 1, 2] for arch in forms)
+
+
+class NNIDocs(nn.Module):
+    """The labels of the architecture JSON example in NNI's documentation."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10):
+        super().__init__()
+        self.layer1 = LayerChoice({"conv3x3": nn.Conv2d(in_channels, 4, 3, padding=1),
+                                   "conv5x5": nn.Conv2d(in_channels, 4, 5, padding=2)}, label="LayerChoice1")
+        self.layer2 = LayerChoice([nn.Conv2d(4, 4, 1) for _ in range(7)], label="LayerChoice2")
+        self.layer3 = nn.Conv2d(4, 4, 3, padding=1)
+        self.input3 = InputChoice(n_chosen=2, candidate_names=["layer1", "layer2", "layer3"], label="InputChoice3")
+        self.input4 = InputChoice(4, n_chosen=2, reduction="mean", label="InputChoice4")
+        self.input5 = InputChoice(5, n_chosen=2, reduction="concat", label="InputChoice5")
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes))
+
+    def forward(self, x):
+        x1 = self.layer1(x)
+        x2 = self.layer2(x1)
+        x3 = self.layer3(x2)
+        y = self.input3([x1, x2, x3])
+        y = self.input4([x1, x2, x3, y])
+        return self.head(self.input5([x1, x2, x3, y, x1 + y]))
+
+
+def test_the_nni_documentation_example_applies():
+    space = ModelSpace(NNIDocs, input_shape=(1, 8, 8), name="nni_docs")
+    arch = {"LayerChoice1": "conv5x5", "LayerChoice2": 6, "InputChoice3": ["layer1", "layer3"],
+            "InputChoice4": [1, 2], "InputChoice5": [False, True, False, False, True]}
+    tokens = apply_arch(space, arch)
+    assert space.to_arch(tokens) == {"LayerChoice1": "conv5x5", "LayerChoice2": 6,
+                                     "InputChoice3": ["layer1", "layer3"], "InputChoice4": [1, 2],
+                                     "InputChoice5": [1, 4]}
+    net = space.build(tokens)
+    assert net.layer1.kernel_size == (5, 5) and net.input5.indices == [1, 4]
+    assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    assert count(net) == space.num_params(tokens)
+
+
+def test_read_arch_file(tmp_path):
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"layer1": "conv5x5"}))
+    assert read_arch_file(str(flat)) == {"arch": {"layer1": "conv5x5"}}
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        read_arch_file(str(bad))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_arch_file(str(tmp_path / "none.json"))
+
+
+def test_named_choices_labels_unlabelled_choices_by_path():
+    model = Pair(LayerChoice([nn.Identity(), nn.ReLU()]), nn.Identity())
+    assert [label for label, _ in named_choices(model)] == ["first"]
+    assert user_spaces.tiny().layer1.label == "layer1"

@@ -1,0 +1,148 @@
+"""One-shot search through Tune: supernet resume, cached subnet trials, user spaces, the whole command."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+from ray import tune
+
+from raynas import cli, data, spaces
+from raynas.fixed import settings_for_file
+from raynas.search import make_space, trial_settings
+from raynas.settings import SearchSettings
+from raynas.trainables.calibration import calibration_images, recalibrate
+from raynas.trainables.loops import evaluate, make_loader
+from raynas.trainables.subnet import evaluate_subnet, load_supernet_state
+from raynas.trainables.supernet import train_supernet
+
+from conftest import TESTS, run_search
+import trial_functions
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+USER = "user_spaces:tiny"
+
+
+def run_supernet(tmp_path, name: str, function, max_failures: int = 0) -> tune.Result:
+    settings = SearchSettings.from_dict({"space": USER, "supernet_epochs": 3, "supernet_batch_size": 96,
+                                         "calibration_images": 200, "storage_path": str(tmp_path),
+                                         "name": name})
+    trainable = tune.with_parameters(function, settings=trial_settings(settings, make_space(settings)))
+    grid = tune.Tuner(trainable, run_config=tune.RunConfig(
+        name=name, storage_path=str(tmp_path), verbose=0,
+        failure_config=tune.FailureConfig(max_failures=max_failures))).fit()
+    return grid[0]
+
+
+def test_killed_supernet_training_resumes_to_the_same_weights(tmp_path):
+    whole = run_supernet(tmp_path, "whole", train_supernet)
+    killed = run_supernet(tmp_path, "killed", trial_functions.supernet_dies_once_after_second_epoch,
+                          max_failures=1)
+    assert (tmp_path / "killed-markers" / "supernet").exists()  # the worker did die after epoch 2
+    for result in (whole, killed):
+        assert result.error is None
+        assert list(result.metrics_dataframe.epoch) == [1, 2, 3]  # no epoch trained twice
+    pd.testing.assert_frame_equal(whole.metrics_dataframe[["train_loss", "val_acc"]],
+                                  killed.metrics_dataframe[["train_loss", "val_acc"]])
+    states = [torch.load(os.path.join(r.checkpoint.path, "state.pt"), weights_only=True)["model"]
+              for r in (whole, killed)]
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert 0 <= whole.metrics["val_acc"] <= 1 and whole.metrics["train_loss"] > 0
+
+
+def test_subnet_trials_load_the_supernet_once_per_worker_and_score_on_validation(tmp_path):
+    space = spaces.get(USER, in_channels=1, num_classes=10, input_shape=[1, 8, 8])
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "supernet.pt"
+    torch.save({"model": space.supernet().state_dict()}, checkpoint)
+    outcome = run_search(tmp_path, function=evaluate_subnet, searcher="random", space=USER, num_samples=12,
+                         concurrency=2, calibration_images=300, supernet_checkpoint=str(checkpoint))
+    assert (outcome.results.status == "TERMINATED").sum() == 12
+    reports = [json.loads(line) for f in (tmp_path / "s").glob("*/result.json") for line in f.read_text().splitlines()]
+    assert len(reports) == 12
+    loads = pd.DataFrame(reports).groupby("pid").supernet_loads.max()
+    assert (loads == 1).all() and len(loads) <= 4, loads  # actors were reused and never reloaded
+
+    report = reports[0]  # the trial's reward is the built subnet's validation accuracy after recalibration
+    splits = data.load("digits")
+    net = space.build(report["tokens"], supernet_state=load_supernet_state(str(checkpoint))["model"])
+    recalibrate(net, calibration_images("digits", None, 0.2, 0, 300))
+    assert report["reward"] == pytest.approx(evaluate(net, make_loader(splits.val, 96, False), "cpu")[0])
+    assert report["params"] == space.num_params(report["tokens"])
+
+
+def test_user_space_searched_by_sanas_and_retrained_from_its_json(tmp_path, capsys):
+    outcome = run_search(tmp_path, searcher="sanas", space=USER, num_samples=2, epochs=1, concurrency=2)
+    best = json.loads((tmp_path / "s" / "best_arch.json").read_text())
+    assert set(best["arch"]) == {"layer1", "layer2", "skip"} and best["space"] == USER
+    assert best["space_kwargs"] == {"in_channels": 1, "num_classes": 10, "input_shape": [1, 8, 8]}
+    assert best["tokens"] == outcome.best["tokens"]
+
+    code = cli.main(["retrain", "--arch", str(tmp_path / "s" / "best_arch.json"), "--epochs", "1",
+                     "--storage-path", str(tmp_path), "--name", "again"])
+    assert code == 0
+    again = json.loads((tmp_path / "again" / "best_arch.json").read_text())
+    assert again["arch"] == best["arch"] and again["params"] == best["params"]
+    assert 0 <= again["val_acc"] <= 1 and 0 <= again["test_acc"] <= 1
+
+    flat = tmp_path / "flat.json"  # NNI's flat form needs the space named on the command line
+    flat.write_text(json.dumps(best["arch"]))
+    assert cli.main(["retrain", "--arch", str(flat), "--storage-path", str(tmp_path), "--name", "x"]) == 2
+    assert "does not name its space; pass --space" in capsys.readouterr().err
+    assert settings_for_file(str(flat), {"space": USER})[2] == best["tokens"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--space", "small_channel"], "needs a space of labelled choices"),
+    (["--searcher", "nope"], "unknown subnet searcher 'nope'"),
+    (["--max-params", "100"], "below the smallest architecture"),
+])
+def test_oneshot_bad_input_fails_before_any_training(tmp_path, flags, message, capsys):
+    assert cli.main(["search", "oneshot", "--storage-path", str(tmp_path), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "search").exists()
+
+
+@pytest.mark.slow
+def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_session, tmp_path):
+    address = ray_session.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "raynas.cli", "search", "oneshot", "--space", USER, "--data", "digits",
+               "--address", address, "--supernet-epochs", "2", "--num-subnets", "12", "--searcher", "random",
+               "--max-params", "2000", "--retrain-top", "2", "--epochs", "1", "--concurrency", "1",
+               "--calibration-images", "300", "--storage-path", str(tmp_path), "--name", "os"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = tmp_path / "os" / "subnets" / "results.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not results.exists() or len(pd.read_csv(results)) < 3):
+        assert driver.poll() is None, "the search ended before it could be killed"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = pd.read_csv(results, dtype={"trial_id": str})
+    assert 3 <= len(before) < 12 and (tmp_path / "os" / "supernet" / "supernet.pt").exists()
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "[raynas] supernet: done" in rerun.stdout  # finished stages are skipped
+    after = pd.read_csv(results, dtype={"trial_id": str})
+    assert len(after) == 12 and (after.status == "TERMINATED").all() and after.tokens.nunique() == 12
+    assert set(before.trial_id) <= set(after.trial_id)  # the interrupted stage continued, nothing redone
+    space = spaces.get(USER, in_channels=1, num_classes=10, input_shape=[1, 8, 8])
+    assert all(space.num_params(json.loads(t)) <= 2000 for t in after.tokens)
+    retrained = pd.read_csv(tmp_path / "os" / "retrain" / "results.csv")
+    top = after.sort_values("reward", ascending=False).tokens.head(2)
+    assert sorted(retrained.tokens) == sorted(top)
+    best = json.loads((tmp_path / "os" / "best_arch.json").read_text())
+    assert {"space", "space_kwargs", "tokens", "arch", "params", "reward", "val_acc", "test_acc",
+            "oneshot_val_acc"} <= set(best)
+    assert best["arch"] == space.to_arch(best["tokens"]) and best["val_acc"] == max(retrained.val_acc)
+    settings, _, tokens = settings_for_file(str(tmp_path / "os" / "best_arch.json"), {})
+    assert tokens == best["tokens"] and settings.space == USER
