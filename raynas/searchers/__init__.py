@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from raynas.searchers.base import SearchExhausted, TokenSearcher
+from raynas.searchers.evolution import RegularizedEvolutionSearcher
 from raynas.searchers.random import RandomSearcher
 from raynas.searchers.sa import SimulatedAnnealingSearcher
 
@@ -9,6 +10,7 @@ from raynas.searchers.sa import SimulatedAnnealingSearcher
 SEARCHERS: dict[str, type[TokenSearcher]] = {
     "sanas": SimulatedAnnealingSearcher,
     "random": RandomSearcher,
+    "evolution": RegularizedEvolutionSearcher,
 }
 
-__all__ = ["SEARCHERS", "RandomSearcher", "SearchExhausted", "SimulatedAnnealingSearcher", "TokenSearcher"]
+__all__ = ["SEARCHERS", "RandomSearcher", "RegularizedEvolutionSearcher", "SearchExhausted", "SimulatedAnnealingSearcher", "TokenSearcher"]

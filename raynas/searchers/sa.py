@@ -68,21 +68,15 @@ class SimulatedAnnealingSearcher(TokenSearcher):
 
     def propose(self) -> Tokens:
         if self.current_tokens is not None:
-            return self._mutate(self.current_tokens)
+            return self.mutate(self.current_tokens)
         if not self.feasible(self.start_tokens):
             self.start_tokens = self.random_feasible()
         # before the first result arrives, concurrent proposals are mutations of the start
-        return list(self.start_tokens) if self.issued == 0 else self._mutate(self.start_tokens)
+        return list(self.start_tokens) if self.issued == 0 else self.mutate(self.start_tokens)
 
-    def _mutate(self, tokens: Tokens) -> Tokens:
-        table = self.space.range_table()
-        movable = [i for i, n in enumerate(table) if n > 1]
-        out = list(tokens)
-        i = self.rng.choice(movable)
-        out[i] = self.rng.choice([v for v in range(table[i]) if v != tokens[i]])
-        return out
-
-    def observe(self, tokens: Tokens, reward: float) -> None:
+    def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
+        if not full:  # a trial stopped early is a rejected move: never compared with a full reward
+            return
         if self.current_reward is None or \
                 self.rng.random() < self.acceptance_probability(reward, self.current_reward):
             self.current_tokens, self.current_reward = list(tokens), reward
