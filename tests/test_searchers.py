@@ -142,7 +142,7 @@ def test_sa_acceptance_and_temperature_by_hand():
 
 def test_sa_starts_at_init_tokens_and_mutates_one_position():
     space = small_space()
-    sa = SimulatedAnnealingSearcher(space, seed=4, num_samples=50)
+    sa = SimulatedAnnealingSearcher.sanas(space, seed=4, num_samples=50)
     first = sa.suggest("0")["tokens"]
     assert first == space.init_tokens()
     sa.on_trial_complete("0", {"reward": 0.5})
@@ -155,7 +155,7 @@ def test_sa_starts_at_init_tokens_and_mutates_one_position():
 
 def test_sa_concurrent_proposals_come_from_the_current_state():
     space = small_space()
-    sa = SimulatedAnnealingSearcher(space, seed=5, num_samples=50)
+    sa = SimulatedAnnealingSearcher.sanas(space, seed=5, num_samples=50)
     start = sa.suggest("0")["tokens"]
     others = [sa.suggest(str(i))["tokens"] for i in (1, 2, 3)]  # issued before any result
     assert all(sum(a != b for a, b in zip(o, start)) == 1 for o in others)
@@ -164,7 +164,7 @@ def test_sa_concurrent_proposals_come_from_the_current_state():
 
 def test_sa_accepts_better_and_keeps_current_on_much_worse():
     space = small_space()
-    sa = SimulatedAnnealingSearcher(space, seed=0, init_temperature=1e-6)
+    sa = SimulatedAnnealingSearcher.sanas(space, seed=0, init_temperature=1e-6)
     sa.observe([1, 1, 1, 1], 0.5)
     sa.observe([2, 1, 1, 1], 0.6)
     assert sa.current_tokens == [2, 1, 1, 1]
@@ -175,7 +175,7 @@ def test_sa_accepts_better_and_keeps_current_on_much_worse():
 def test_sa_over_budget_init_tokens_start_from_a_feasible_architecture():
     space = small_space()
     budget = space.num_params(space.init_tokens()) - 1
-    sa = SimulatedAnnealingSearcher(space, max_params=budget, seed=0)
+    sa = SimulatedAnnealingSearcher.sanas(space, max_params=budget, seed=0)
     assert space.num_params(sa.suggest("0")["tokens"]) <= budget
 
 
