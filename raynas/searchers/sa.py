@@ -168,6 +168,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
     def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
         if not full:  # a trial stopped early is a rejected move: never compared with a full reward
             return
+        if self.best_reward != self.mark_reward:
+            self.mark, self.mark_reward = self.step, self.best_reward
         if len(self.warm_rewards) < self.warm_start:
             self.warm_rewards.append(reward)
             if self.current_reward is None or reward > self.current_reward:
@@ -176,8 +178,6 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         if self.current_reward is None or \
                 self.rng.random() < self.acceptance_probability(reward, self.current_reward):
             self.current_tokens, self.current_reward = list(tokens), reward
-        if self.best_reward != self.mark_reward:
-            self.mark, self.mark_reward = self.step, self.best_reward
         if self.restart_after is not None and self.step - self.mark >= self.restart_after:
             self.restart()
 
