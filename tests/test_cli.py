@@ -106,6 +106,7 @@ def test_bad_scheduler_and_table_metric_are_one_clear_line(tmp_path, args, messa
 @pytest.mark.slow
 def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
     from conftest import run_search
+    from test_cluster import searcher_state
 
     outcome = run_search(tmp_path, name="asha", searcher="sanas", data="digits", max_params=BUDGET,
                          num_samples=8, epochs=3, concurrency=2, scheduler="asha", grace_epochs=1,
@@ -116,7 +117,40 @@ def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
     assert len(stopped) >= 1 and (stopped.epochs < 3).all() and (full.epochs == 3).all()
     assert outcome.best["tokens"] in [json.loads(t) for t in full.tokens]  # the best is a completed trial
     # the searcher state Tune saved: SA's current architecture is a completed trial, never a stopped one
-    state_files = list((tmp_path / "asha").glob("searcher-state-*"))
-    state = json.loads(state_files[0].read_text())
+    state = searcher_state(tmp_path / "asha")
     assert state["own"]["current_tokens"] in [json.loads(t) for t in full.tokens]
+    assert sorted(state["partial"]) == sorted(json.loads(t) for t in stopped.tokens)
+
+
+@pytest.mark.slow
+def test_killed_search_with_asha_resumes_with_its_scheduler(ray_session, tmp_path):
+    import signal
+    import time
+
+    from raynas.search import resume
+    from test_cluster import read_results, searcher_state
+
+    address = ray_session.get_runtime_context().gcs_address
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "raynas.cli", "search", "sanas", "--address", address, "--max-params", str(BUDGET),
+         "--num-samples", "8", "--epochs", "3", "--concurrency", "1", "--scheduler", "asha", "--grace-epochs",
+         "1", "--reduction-factor", "2", "--warm-start", "2", "--storage-path", str(tmp_path), "--name", "k"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = tmp_path / "k" / "results.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and (not results.exists() or len(read_results(tmp_path / "k")) < 3):
+        assert driver.poll() is None, "the search ended before it could be killed"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    assert 3 <= len(read_results(tmp_path / "k")) < 8
+
+    resume(str(tmp_path), "k")
+
+    after = read_results(tmp_path / "k")
+    assert len(after) == 8 and (after.status == "TERMINATED").all() and after.tokens.nunique() == 8
+    stopped = after[after.stopped]
+    assert len(stopped) >= 1 and (stopped.epochs < 3).all() and (after[~after.stopped].epochs == 3).all()
+    state = searcher_state(tmp_path / "k")
+    assert state["full_epochs"] == 3 and state["issued"] == 8
     assert sorted(state["partial"]) == sorted(json.loads(t) for t in stopped.tokens)
