@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--json", required=True)
     args = p.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, Ray {ray.__version__}")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     runs = []
     try:
         with tempfile.TemporaryDirectory(prefix="raynas-mf-") as storage:

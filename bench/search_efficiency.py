@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.mode == "tune":
         import ray
 
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING")
     search = search_tune if args.mode == "tune" else search_inprocess
     out: dict[str, Any] = {"mode": args.mode, "seeds": args.seeds, "results": []}
     start = time.perf_counter()
