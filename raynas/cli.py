@@ -59,8 +59,8 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--init-temperature", type=float,
                    help="SA starting temperature T0 (default: 0.3 x the interquartile range of the warm start's "
                         "rewards; PaddleSlim's SANAS: 1 with --decay 0.85 --warm-start 0 --restart-after 0)")
-    g.add_argument("--warm-start", type=int, help="SA starts from the best of this many random architectures "
-                                                   "(default 10; 0: from the space's start)")
+    g.add_argument("--warm-start", help="SA starts from the best of this many random architectures "
+                                        "(default auto: 10, at most num-samples/4; 0: from the space's start)")
     g.add_argument("--restart-after", help="SA restarts from the best after this many evaluations without a "
                                           "new best (default auto: num-samples/10, at least 10; 0: never)")
     g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")

@@ -75,18 +75,22 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
                               "full_epochs": full_epochs(settings)}
     if settings.searcher == "sanas":
         kwargs.update(init_temperature=settings.init_temperature, decay=settings.decay,
-                      reward_scale=settings.reward_scale, warm_start=settings.warm_start,
-                      restart_after=_restart_after(settings.restart_after))
+                      reward_scale=settings.reward_scale, warm_start=_auto_count(settings.warm_start, "warm-start"),
+                      restart_after=_auto_count(settings.restart_after, "restart-after") or None)
     return SEARCHERS[settings.searcher](space, **kwargs)
 
 
-def _restart_after(value: int | str) -> int | str | None:
+def _auto_count(value: int | str, flag: str) -> int | str:
+    """``"auto"``, or a count of evaluations >= 0 (0 switches the mechanism off)."""
     if value == "auto":
         return value
     try:
-        return int(value) or None
+        count = int(value)
     except ValueError:
-        raise ValueError(f"restart-after must be a number of evaluations, 0 (never) or auto, got {value!r}") from None
+        count = -1
+    if count < 0:
+        raise ValueError(f"{flag} must be a number of evaluations, 0 (off) or auto, got {value!r}")
+    return count
 
 
 def full_epochs(settings: SearchSettings) -> int | None:

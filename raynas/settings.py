@@ -50,7 +50,7 @@ class SearchSettings:
     init_temperature: float | None = None  # None: calibrated from the warm start
     decay: float = 0.97
     reward_scale: float = 1.0
-    warm_start: int = 10
+    warm_start: int | str = "auto"  # 0: start from the space's start architecture
     restart_after: int | str = "auto"  # 0: never
     # early stopping: a Tune scheduler on the epoch
     scheduler: str | None = None
@@ -85,7 +85,7 @@ class SearchSettings:
         if "path" in self.space_kwargs:
             self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(self.space_kwargs["path"]))
         for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
-                          ("batch_size", 1), ("max_failures", -1), ("warm_start", 0)):
+                          ("batch_size", 1), ("max_failures", -1)):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
         if self.scheduler in ("", "none"):

@@ -124,25 +124,14 @@ def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
 
 @pytest.mark.slow
 def test_killed_search_with_asha_resumes_with_its_scheduler(ray_session, tmp_path):
-    import signal
-    import time
-
     from raynas.search import resume
-    from test_cluster import read_results, searcher_state
+    from test_cluster import kill_search_after_rows, read_results, searcher_state
 
     address = ray_session.get_runtime_context().gcs_address
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "raynas.cli", "search", "sanas", "--address", address, "--max-params", str(BUDGET),
-         "--num-samples", "8", "--epochs", "3", "--concurrency", "1", "--scheduler", "asha", "--grace-epochs",
-         "1", "--reduction-factor", "2", "--warm-start", "2", "--storage-path", str(tmp_path), "--name", "k"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = tmp_path / "k" / "results.csv"
-    deadline = time.time() + 240
-    while time.time() < deadline and (not results.exists() or len(read_results(tmp_path / "k")) < 3):
-        assert driver.poll() is None, "the search ended before it could be killed"
-        time.sleep(0.2)
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    kill_search_after_rows(["--address", address, "--max-params", str(BUDGET), "--num-samples", "8", "--epochs",
+                            "3", "--concurrency", "1", "--scheduler", "asha", "--grace-epochs", "1",
+                            "--reduction-factor", "2", "--warm-start", "2", "--storage-path", str(tmp_path),
+                            "--name", "k"], tmp_path / "k", rows=3)
     assert 3 <= len(read_results(tmp_path / "k")) < 8
 
     resume(str(tmp_path), "k")

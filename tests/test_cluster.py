@@ -70,7 +70,7 @@ def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path)
     from trial_functions import fails_for_first_architecture
 
     outcome = run_search(tmp_path, searcher="sanas", num_samples=4, concurrency=2, epochs=1, max_failures=1,
-                         function=fails_for_first_architecture)
+                         warm_start=0, function=fails_for_first_architecture)
     rows = outcome.results
     assert len(rows) == 4
     failed = rows[rows.status == "ERROR"]
@@ -83,17 +83,9 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     from raynas.search import resume
 
     address = ray_session.get_runtime_context().gcs_address
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "raynas.cli", "search", "sanas", "--address", address, "--max-params", "38k",
-         "--num-samples", "8", "--epochs", "2", "--concurrency", "1", "--storage-path", str(tmp_path),
-         "--name", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = tmp_path / "killed" / "results.csv"
-    deadline = time.time() + 240
-    while time.time() < deadline and (not results.exists() or len(read_results(tmp_path / "killed")) < 3):
-        assert driver.poll() is None, "the search ended before it could be killed"
-        time.sleep(0.2)
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    kill_search_after_rows(["--address", address, "--max-params", "38k", "--num-samples", "8", "--epochs", "2",
+                            "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "killed"],
+                           tmp_path / "killed", rows=3)
     before = read_results(tmp_path / "killed")
     assert 3 <= len(before) < 8
     state_before = searcher_state(tmp_path / "killed")
@@ -114,6 +106,18 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     assert state_after["own"]["step"] > state_before["own"]["step"]
     assert state_after["own"]["temperature"] < state_before["own"]["temperature"]
     assert outcome.best["tokens"] == json.loads(after.loc[after.reward.astype(float).idxmax(), "tokens"])
+
+
+def kill_search_after_rows(flags: list[str], folder: Path, rows: int) -> None:
+    """Start ``raynas search sanas FLAGS`` and SIGKILL its driver once results.csv holds ``rows`` rows."""
+    driver = subprocess.Popen([sys.executable, "-m", "raynas.cli", "search", "sanas", *flags],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and (not (folder / "results.csv").exists() or len(read_results(folder)) < rows):
+        assert driver.poll() is None, "the search ended before it could be killed"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
 
 
 def searcher_state(folder: Path) -> dict:

@@ -37,6 +37,18 @@ from raynas.searchers.base import Tokens, TokenSearcher
 #: PaddleSlim SANAS's schedule (rewards in [0, 1])
 PADDLESLIM = {"init_temperature": 1.0, "decay": 0.85}
 RESTART_FROM = ("best", "random")
+#: T0 when there is no warm start to calibrate from (rewards in [0, 1])
+FIXED_T0 = 0.005
+
+
+def warm_start_size(num_samples: int | None) -> int:
+    """The default warm start: 10 random architectures, but at most a quarter of a short search (at least 2).
+
+    Example:
+        >>> warm_start_size(100), warm_start_size(24), warm_start_size(None)
+        (10, 6, 10)
+    """
+    return 10 if num_samples is None else min(10, max(2, num_samples // 4))
 
 
 def restart_stall(num_samples: int | None) -> int:
@@ -53,12 +65,14 @@ class SimulatedAnnealingSearcher(TokenSearcher):
     """SANAS token mutation with an explicit temperature schedule, warm start and restarts.
 
     Args:
-        init_temperature: T0, in units of the scaled reward; ``None`` calibrates it from the warm start.
+        init_temperature: T0, in units of the scaled reward; ``None`` calibrates it from the warm start
+            (:data:`FIXED_T0` without one).
         decay: T is multiplied by this after every evaluation.
         reward_scale: rewards are multiplied by this before the acceptance test.
         init_tokens: first architecture when there is no warm start; the space's ``init_tokens()`` by
             default (random if over budget).
-        warm_start: random architectures evaluated first; the walk starts from the best (0: off).
+        warm_start: random architectures evaluated first; the walk starts from the best (0: off;
+            ``"auto"``: :func:`warm_start_size` of ``num_samples``).
         restart_after: stall length, in distinct evaluations without a new best, before a restart
             (``None``: never; ``"auto"``: :func:`restart_stall` of ``num_samples``).
         restart_from: ``"best"`` or ``"random"``.
@@ -68,16 +82,18 @@ class SimulatedAnnealingSearcher(TokenSearcher):
     """
 
     def __init__(self, space, *, init_temperature: float | None = None, decay: float = 0.97,
-                 reward_scale: float = 1.0, init_tokens: list[int] | None = None, warm_start: int = 10,
+                 reward_scale: float = 1.0, init_tokens: list[int] | None = None, warm_start: int | str = "auto",
                  restart_after: int | str | None = "auto", restart_from: str = "best",
                  temperature_spread: float = 0.3, **kwargs: Any):
         if restart_after == "auto":
             restart_after = restart_stall(kwargs.get("num_samples"))
+        if warm_start == "auto":
+            warm_start = warm_start_size(kwargs.get("num_samples"))
         if (init_temperature is not None and init_temperature <= 0) or not 0 < decay <= 1 or reward_scale <= 0:
             raise ValueError("need init_temperature > 0, 0 < decay <= 1 and reward_scale > 0, got "
                              f"{init_temperature}, {decay}, {reward_scale}")
-        if init_temperature is None and warm_start < 2:
-            raise ValueError("a calibrated temperature (init_temperature=None) needs warm_start >= 2")
+        if init_temperature is None and warm_start < 2:  # nothing to calibrate from
+            init_temperature = FIXED_T0
         if restart_from not in RESTART_FROM or (restart_after is not None and restart_after < 1):
             raise ValueError(f"restart_from must be one of {RESTART_FROM} and restart_after >= 1 or None, got "
                              f"{restart_from!r}, {restart_after}")
