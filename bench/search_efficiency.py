@@ -1,27 +1,36 @@
-"""How good an architecture each searcher finds on a benchmark table, through Ray Tune.
+"""How good an architecture each searcher finds on benchmark tables.
 
-For every searcher and seed, a search runs on the :class:`~raynas.spaces.tabular.TabularSpace` of the table
-with the parameter budget ``min + frac * (max - min)``, for ``--evals`` distinct evaluations, through the same
-path as a real search (:func:`raynas.search.run`: a ``Tuner`` with the searcher as ``search_alg`` and the
-lookup trainable, ``reuse_actors=True``), one trial at a time so that a seed always gives the same search.
+For every table, budget, number of evaluations, searcher and seed, one search runs on the
+:class:`~raynas.spaces.tabular.TabularSpace` of the table with the parameter budget
+``min + frac * (max - min)`` (or none), for ``evals`` distinct evaluations, one trial at a time so that a
+seed always gives the same search. Two ways to run it:
+
+* ``--mode inprocess`` (default): the searcher objects Tune would drive, driven directly: ``suggest``, then
+  ``on_trial_complete`` with the table's accuracy as the reward. Milliseconds per trial, for big sweeps.
+* ``--mode tune``: the same path as a real search (:func:`raynas.search.run`: a ``Tuner`` with the searcher
+  as ``search_alg`` and the lookup trainable, ``reuse_actors=True``), for a confirmation run.
+
 The best feasible accuracy found is compared with the whole table:
 
 * regret: best feasible accuracy in the table minus the accuracy found (fractions, as the space reports);
 * rank fraction: share of feasible architectures strictly better than the one found;
 * infeasible evaluations: evaluated architectures over the budget (must be 0).
+Median and mean over seeds are reported: the mean shows the bad seeds.
 
 Usage:
-    python -m bench.search_efficiency --table ../shared/data/channel_bench_macro_resnet.json \\
-        --budget-frac 0.3 --evals 100 --seeds 20 --json bench/results/search_efficiency.json
+    python -m bench.search_efficiency --tables ../shared/data/channel_bench_macro_resnet.json,\\
+../shared/data/nas_bench_201_cifar.csv --budgets 0.3,none --evals 50,100,200 --seeds 20 \\
+        --searchers sa,random,evolution,tpe --json bench/results/search_efficiency.json
 
-``--searchers`` takes a comma-separated list of names: ``sa`` (simulated annealing with its class
-defaults), ``random``, or any CLI name of ``raynas.searchers.SEARCHERS`` (``sanas``). Simulated annealing
-settings can be overridden per entry with ``:key=value`` (``sa:init_temperature=1:decay=0.85``); the entry's
-full text is then its name in the output.
+A table may name its accuracy column after ``@`` (``nas_bench_201_cifar.csv@cifar100``). ``--searchers``
+takes a comma-separated list of CLI names of ``raynas.searchers.SEARCHERS`` (``sa`` is ``sanas``); any
+constructor argument can be overridden per entry with ``:key=value`` (``sa:init_temperature=1:decay=0.85``);
+the entry's full text is then its name in the output.
 """
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import inspect
 import io
@@ -35,150 +44,185 @@ import tempfile
 import time
 from typing import Any
 
-import ray
+from ray.tune.search import Searcher
 
-from raynas.search import run
-from raynas.searchers import SEARCHERS, SimulatedAnnealingSearcher
-from raynas.settings import SearchSettings
+from raynas.searchers import SEARCHERS
 from raynas.spaces.tabular import TabularSpace
 
 #: benchmark names that are not CLI names
 ALIASES = {"sa": "sanas"}
-#: settings of the simulated annealing searcher that an entry may override
-SA_FIELDS = ("init_temperature", "decay", "reward_scale")
 
 
-def parse_searcher(entry: str) -> tuple[str, dict[str, float]]:
-    """``"sa:decay=0.85"`` -> (``"sanas"``, ``{"decay": 0.85}``); the SA defaults are the class's own."""
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_searcher(entry: str) -> tuple[str, dict[str, Any]]:
+    """``"sa:decay=0.85"`` -> (``"sanas"``, ``{"decay": 0.85}``); unset arguments keep the class defaults."""
     name, *overrides = entry.strip().split(":")
     cli_name = ALIASES.get(name, name)
     if cli_name not in SEARCHERS:
         raise SystemExit(f"unknown searcher {name!r}; choose from: {', '.join(sorted({*ALIASES, *SEARCHERS}))}")
-    extra: dict[str, float] = {}
-    if SEARCHERS[cli_name] is SimulatedAnnealingSearcher:
-        defaults = inspect.signature(SimulatedAnnealingSearcher.__init__).parameters
-        extra = {f: float(defaults[f].default) for f in SA_FIELDS}
+    settable = [p for p, v in inspect.signature(SEARCHERS[cli_name].__init__).parameters.items()
+                if v.kind is v.KEYWORD_ONLY]
+    extra: dict[str, Any] = {}
     for item in overrides:
         key, _, value = item.partition("=")
-        if key not in extra:
+        if key not in settable:
             raise SystemExit(f"searcher entry {entry!r}: {key!r} is not a setting of {name!r} "
-                             f"(settable: {', '.join(extra) or 'none'})")
-        extra[key] = float(value)
+                             f"(settable: {', '.join(settable) or 'none'})")
+        extra[key] = _value(value)
     return cli_name, extra
 
 
 class Table:
     """The reference numbers of a table under a budget: what a searcher is measured against."""
 
-    def __init__(self, path: str, budget_frac: float):
-        self.space = TabularSpace.from_json(path)
-        low, high = self.space.params_range()
-        self.budget = int(low + budget_frac * (high - low))
-        self.feasible = sorted((acc for acc, params in self.space.rows().values() if params <= self.budget),
-                               reverse=True)
-        self.best = self.feasible[0]
+    def __init__(self, space: TabularSpace, budget_frac: float | None):
+        self.space = space
+        low, high = space.params_range()
+        self.budget = None if budget_frac is None else int(low + budget_frac * (high - low))
+        self._feasible = sorted(acc for acc, params in space.rows().values() if self.within_params(params))
+        self.count = len(self._feasible)
+        self.best = self._feasible[-1]
+
+    def within_params(self, params: int) -> bool:
+        return self.budget is None or params <= self.budget
+
+    def within(self, tokens: list[int]) -> bool:
+        return self.space.contains(tokens) and self.within_params(self.space.num_params(tokens))
 
     def rank_fraction(self, accuracy: float) -> float:
         """Share of feasible architectures strictly better than ``accuracy``."""
-        better = sum(1 for a in self.feasible if a > accuracy)
-        return better / len(self.feasible)
+        return (self.count - bisect.bisect_right(self._feasible, accuracy)) / self.count
 
 
-def _within(table: Table, tokens: list[int]) -> bool:
-    return table.space.contains(tokens) and table.space.num_params(tokens) <= table.budget
+def search_inprocess(table: Table, cli_name: str, extra: dict[str, Any], evals: int,
+                     seed: int) -> list[list[int]]:
+    """The architectures one search evaluates, driving the searcher as Tune would (one trial at a time)."""
+    searcher = SEARCHERS[cli_name](table.space, max_params=table.budget, seed=seed, num_samples=evals, **extra)
+    evaluated = []
+    for i in range(evals):
+        config = searcher.suggest(str(i))
+        if config is None or config is Searcher.FINISHED:
+            break
+        evaluated.append(config["tokens"])
+        searcher.on_trial_complete(str(i), {"reward": table.space.accuracy(config["tokens"])})
+    return evaluated
 
 
-def search_once(table: Table, path: str, cli_name: str, extra: dict[str, float], evals: int, seed: int,
-                storage: str) -> dict[str, Any]:
-    """One search through Tune; the best feasible architecture it evaluated and how many were over budget."""
-    settings = SearchSettings.from_dict({
-        "searcher": cli_name, "space": "tabular", "space_kwargs": {"path": path}, "max_params": table.budget,
-        "num_samples": evals, "concurrency": 1, "seed": seed, "storage_path": storage,
-        "name": f"{cli_name}-seed{seed}", **extra})
-    with contextlib.redirect_stdout(io.StringIO()):  # one progress line per trial otherwise
-        outcome = run(settings)
-    frame = outcome.results
-    done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
-    errors = len(frame) - len(done)
-    if errors:
-        print(f"  warning: {cli_name} seed {seed}: {errors} trial(s) failed", file=sys.stderr)
-    tokens = [json.loads(t) for t in done.tokens]
-    if len({tuple(t) for t in tokens}) != len(tokens):
-        print(f"  warning: {cli_name} seed {seed}: an architecture was evaluated twice", file=sys.stderr)
-    # every results row counts, failed trials included: an over-budget architecture must never be handed out
-    infeasible = sum(1 for t in frame.tokens if not _within(table, json.loads(t)))
-    feasible = [t for t in tokens if table.space.num_params(t) <= table.budget]
+def search_tune(table: Table, cli_name: str, extra: dict[str, Any], evals: int, seed: int) -> list[list[int]]:
+    """The architectures one search through Tune evaluates (:func:`raynas.search.run`)."""
+    from raynas.search import run
+    from raynas.settings import SearchSettings
+
+    if extra:
+        raise SystemExit("--mode tune runs searchers with their CLI settings; drop the :key=value overrides")
+    with tempfile.TemporaryDirectory(prefix="raynas-bench-") as storage:
+        settings = SearchSettings.from_dict({
+            "searcher": cli_name, "space": "tabular", "space_kwargs": table.space.kwargs(),
+            "max_params": table.budget, "num_samples": evals, "concurrency": 1, "seed": seed,
+            "storage_path": storage, "name": f"{cli_name}-seed{seed}"})
+        with contextlib.redirect_stdout(io.StringIO()):  # one progress line per trial otherwise
+            frame = run(settings).results
+    failed = frame[(frame.status != "TERMINATED") | frame.reward.isna()]
+    if len(failed):
+        print(f"  warning: {cli_name} seed {seed}: {len(failed)} trial(s) failed", file=sys.stderr)
+    return [json.loads(t) for t in frame.tokens]
+
+
+def score(table: Table, evaluated: list[list[int]]) -> dict[str, Any]:
+    """Best feasible architecture among ``evaluated`` and how it compares with the table."""
+    if len({tuple(t) for t in evaluated}) != len(evaluated):
+        print("  warning: an architecture was evaluated twice", file=sys.stderr)
+    feasible = [t for t in evaluated if table.within(t)]
     best = max(feasible, key=table.space.accuracy) if feasible else None
-    best_acc = table.space.accuracy(best) if best else None
-    return {"seed": seed, "best_tokens": best, "best_acc": best_acc,
-            "regret": None if best is None else table.best - best_acc,
-            "rank_fraction": 1.0 if best is None else table.rank_fraction(best_acc),
-            "evaluations": len(done), "_infeasible": infeasible}
+    acc = table.space.accuracy(best) if best else None
+    return {"best_acc": acc, "regret": None if best is None else table.best - acc,
+            "rank_fraction": 1.0 if best is None else table.rank_fraction(acc),
+            "evaluations": len(evaluated), "infeasible": len(evaluated) - len(feasible)}
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ranks = [r["rank_fraction"] for r in rows]
+    regrets = [r["regret"] for r in rows if r["regret"] is not None]
+    return {"median_rank_fraction": statistics.median(ranks), "mean_rank_fraction": statistics.fmean(ranks),
+            "median_regret": statistics.median(regrets) if regrets else None,
+            "mean_regret": statistics.fmean(regrets) if regrets else None,
+            "worst_rank_fraction": max(ranks), "infeasible_evaluations": sum(r["infeasible"] for r in rows),
+            "rank_fractions": [round(r, 6) for r in ranks]}
 
 
 def dumps(value: Any) -> str:
-    """Indented JSON with each token list on one line."""
+    """Indented JSON with each list of numbers on one line."""
     text = json.dumps(value, indent=2)
-    return re.sub(r"\[\s*([-\d,\s]*?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+    return re.sub(r"\[\s*([-\d.e,\s]*?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+
+
+def _budgets(text: str) -> list[float | None]:
+    return [None if b.strip() == "none" else float(b) for b in text.split(",")]
+
+
+def load_table(entry: str) -> TabularSpace:
+    """``path`` or ``path@metric``."""
+    path, _, metric = entry.partition("@")
+    return TabularSpace(os.path.abspath(path), metric or None)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.search_efficiency", description=__doc__.split("\n")[0])
-    p.add_argument("--table", required=True, help="benchmark table JSON (key -> {mean|mean_acc, params})")
-    p.add_argument("--budget-frac", type=float, default=0.3, help="budget = min + frac * (max - min) params")
-    p.add_argument("--evals", type=int, default=100, help="distinct evaluations per search")
+    p.add_argument("--tables", "--table", required=True, help="comma-separated tables, each PATH or PATH@METRIC")
+    p.add_argument("--budgets", "--budget-frac", default="0.3",
+                   help="comma-separated budget fractions (min + frac * (max - min) params) or 'none'")
+    p.add_argument("--evals", default="100", help="comma-separated numbers of distinct evaluations per search")
     p.add_argument("--seeds", type=int, default=20, help="seeds 0 .. seeds-1")
-    p.add_argument("--searchers", default="sa,random", help="comma-separated, e.g. sa,random")
+    p.add_argument("--searchers", default="sa,random", help="comma-separated, e.g. sa,random,evolution,tpe")
+    p.add_argument("--mode", choices=["inprocess", "tune"], default="inprocess")
     p.add_argument("--json", required=True, help="where to write the results")
     args = p.parse_args(argv)
 
-    entries = [e.strip() for e in args.searchers.split(",") if e.strip()]
-    parsed = {e: parse_searcher(e) for e in entries}
-    table = Table(args.table, args.budget_frac)
-    print(f"table {args.table}: {table.space.size()} architectures, budget {table.budget:,} params "
-          f"({len(table.feasible)} feasible, best feasible accuracy {table.best:.4f})")
-    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, Ray {ray.__version__}")
+    parsed = {e.strip(): parse_searcher(e) for e in args.searchers.split(",") if e.strip()}
+    budgets, evals = _budgets(args.budgets), [int(e) for e in args.evals.split(",")]
+    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; mode {args.mode}")
+    if args.mode == "tune":
+        import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    out: dict[str, Any] = {"table": args.table, "budget": table.budget, "evals": args.evals,
-                           "seeds": args.seeds, "searchers": {}}
-    timings = {}
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING")
+    search = search_tune if args.mode == "tune" else search_inprocess
+    out: dict[str, Any] = {"mode": args.mode, "seeds": args.seeds, "results": []}
+    start = time.perf_counter()
     try:
-        for entry, (cli_name, extra) in parsed.items():
-            start = time.perf_counter()
-            per_seed = []
-            for seed in range(args.seeds):
-                with tempfile.TemporaryDirectory(prefix="raynas-bench-") as storage:
-                    row = search_once(table, os.path.abspath(args.table), cli_name, extra, args.evals,
-                                      seed, storage)
-                per_seed.append(row)
-                print(f"  {entry} seed {seed}: best {_fmt(row['best_acc'])} rank fraction "
-                      f"{row['rank_fraction']:.4f} ({row['evaluations']} evaluations)", flush=True)
-            timings[entry] = time.perf_counter() - start
-            regrets = [r["regret"] for r in per_seed if r["regret"] is not None]
-            out["searchers"][entry] = {
-                "median_regret": statistics.median(regrets) if regrets else None,
-                "median_rank_fraction": statistics.median(r["rank_fraction"] for r in per_seed),
-                "infeasible_evaluations": sum(r.pop("_infeasible") for r in per_seed),
-                "per_seed": per_seed,
-            }
+        for entry in args.tables.split(","):
+            space = load_table(entry)
+            for frac in budgets:
+                table = Table(space, frac)
+                print(f"\n{entry}: budget {table.budget or 'none'} ({table.count} of {space.size()} feasible, "
+                      f"best {table.best:.4f})")
+                print(f"{'evals':>5} {'searcher':<28} {'median rank':>11} {'mean rank':>10} {'median regret':>13} "
+                      f"{'worst':>7} {'infeas':>6} {'s':>6}")
+                for n in evals:
+                    for name, (cli_name, extra) in parsed.items():
+                        t0 = time.perf_counter()
+                        rows = [score(table, search(table, cli_name, extra, n, seed)) for seed in range(args.seeds)]
+                        r = summary(rows)
+                        out["results"].append({"table": entry, "budget_frac": frac, "budget": table.budget,
+                                               "feasible": table.count, "evals": n, "searcher": name, **r})
+                        print(f"{n:>5} {name:<28} {r['median_rank_fraction']:>11.4f} "
+                              f"{r['mean_rank_fraction']:>10.4f} {r['median_regret'] or 0:>13.4f} "
+                              f"{r['worst_rank_fraction']:>7.4f} {r['infeasible_evaluations']:>6} "
+                              f"{time.perf_counter() - t0:>6.1f}", flush=True)
     finally:
-        ray.shutdown()
-
+        if args.mode == "tune":
+            ray.shutdown()
+    out["wall_time_s"] = round(time.perf_counter() - start, 1)
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         f.write(dumps(out))
-
-    print(f"\n{'searcher':<32} {'median regret':>14} {'median rank frac':>17} {'infeasible':>10} {'time s':>8}")
-    for entry, r in out["searchers"].items():
-        regret = "-" if r["median_regret"] is None else f"{r['median_regret']:.4f}"
-        print(f"{entry:<32} {regret:>14} {r['median_rank_fraction']:>17.4f} "
-              f"{r['infeasible_evaluations']:>10} {timings[entry]:>8.1f}")
-    print(f"wrote {args.json}")
+    print(f"wrote {args.json} ({out['wall_time_s']} s)")
     return out
 
 

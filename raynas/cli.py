@@ -45,19 +45,28 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
                                    "from the defaults, then --config, then the flags given.",
                        argument_default=argparse.SUPPRESS)
     p.add_argument("searcher", choices=sorted(SEARCHERS) + ["oneshot"],
-                   help="sanas: simulated annealing; random: baseline; oneshot: supernet, subnet search on its "
-                        "shared weights, retrain of the best")
+                   help="sanas: simulated annealing; evolution: regularized evolution; tpe: Optuna TPE; "
+                        "random: baseline; oneshot: supernet, subnet search on its shared weights, retrain "
+                        "of the best")
     p.add_argument("--config", help="YAML or TOML file whose keys mirror these flags (e.g. max-params: 20k)")
     g = p.add_argument_group("what to search")
     g.add_argument("--space", help=f"search space: {', '.join(spaces.names())} (default small_channel)")
     g.add_argument("--table", help="benchmark table JSON for --space tabular (replayed, nothing is trained)")
+    g.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
+                                          "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
     g.add_argument("--space-kwargs", type=json.loads,
                    help='JSON object of extra space arguments, e.g. \'{"auxiliary": false}\'')
     g.add_argument("--max-params", help="parameter budget, e.g. 20000, 20k, 3.77M (default: none)")
     g.add_argument("--min-params", help="smallest parameter count allowed (default: none)")
     g.add_argument("--num-samples", type=int, help="distinct architectures to evaluate (default 20)")
     g.add_argument("--seed", type=int, help="seed of the searcher and the data split (default 0)")
-    g.add_argument("--init-temperature", type=float, help="SA starting temperature T0 (default 0.005)")
+    g.add_argument("--init-temperature", type=float,
+                   help="SA starting temperature T0 (default: 0.3 x the interquartile range of the warm start's "
+                        "rewards; PaddleSlim's SANAS: 1 with --decay 0.85 --warm-start 0 --restart-after 0)")
+    g.add_argument("--warm-start", help="SA starts from the best of this many random architectures "
+                                        "(default auto: 10, at most num-samples/4; 0: from the space's start)")
+    g.add_argument("--restart-after", help="SA restarts from the best after this many evaluations without a "
+                                          "new best (default auto: num-samples/10, at least 10; 0: never)")
     g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")
     g.add_argument("--reward-scale", type=float, help="SA multiplies rewards by this (default 1)")
     g = p.add_argument_group("one-shot (raynas search oneshot)")
@@ -79,6 +88,10 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--lr", type=float, help="SGD learning rate, cosine schedule (default 0.025)")
     g.add_argument("--reward-epochs", type=int, help="reward = mean val accuracy of the last N epochs (default 2)")
     g.add_argument("--val-fraction", type=float, help="share of training data held out for validation (0.2)")
+    g.add_argument("--scheduler", help="stop weak trials early: asha (Tune's ASHAScheduler on the epoch); "
+                                       "default none")
+    g.add_argument("--grace-epochs", type=int, help="ASHA: epochs every trial trains before a cut (default 1)")
+    g.add_argument("--reduction-factor", type=float, help="ASHA: 1/this of the trials go on at each rung (3)")
     g = p.add_argument_group("resources and storage")
     g.add_argument("--concurrency", type=int, help="trials run at the same time (default 2)")
     g.add_argument("--cpus-per-trial", type=float, help="default 1")
@@ -148,7 +161,8 @@ def parser() -> argparse.ArgumentParser:
     p_params = sub.add_parser("params", help="exact parameter count of one architecture",
                               description="Print the exact parameter count and the choices of TOKENS.")
     p_params.add_argument("--space", default="small_channel", help="search space (default small_channel)")
-    p_params.add_argument("--table", help="benchmark table JSON for --space tabular")
+    p_params.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
+    p_params.add_argument("--table-metric", help="accuracy column of --table")
     p_params.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
     p_params.add_argument("--tokens", required=True, type=_tokens, help="comma-separated tokens, e.g. 3,3,4,4")
     return p
@@ -164,7 +178,10 @@ def _tokens(text: str) -> list[int]:
 def _params(args: argparse.Namespace) -> None:
     from raynas.search import space_for
 
-    space = space_for(args.space, {"path": args.table} if args.table else {}, args.data)
+    kwargs = {"path": args.table} if args.table else {}
+    if args.table_metric:
+        kwargs["metric"] = args.table_metric
+    space = space_for(args.space, kwargs, args.data)
     tokens = space.validate(args.tokens)
     print(f"{space.num_params(tokens):,} params  {json.dumps(space.to_arch(tokens))}")
 
@@ -177,10 +194,12 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     values.update(given)
     if values.get("searcher") == "oneshot":
         values.setdefault("space", "mobile")
-    table = values.pop("table", None)
+    table, metric = values.pop("table", None), values.pop("table_metric", values.pop("table-metric", None))
     if table is not None:
         values.setdefault("space", "tabular")
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "path": table}
+    if metric is not None:
+        values["space_kwargs"] = {**values.get("space_kwargs", {}), "metric": metric}
     return SearchSettings.from_dict(values)
 
 

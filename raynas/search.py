@@ -36,7 +36,7 @@ from raynas.spaces.base import SearchSpace
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 RESULT_COLUMNS = ["trial_index", "trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs",
-                  "wall_time_s", "node_ip", "node_id", "gpu_ids", "device", "error"]
+                  "wall_time_s", "node_ip", "node_id", "gpu_ids", "device", "error", "stopped"]
 BEST_FILE = "best_arch.json"
 #: trials that get a progress line each; after them, a summary line every SUMMARY_EVERY_S seconds
 PROGRESS_LINES, SUMMARY_EVERY_S = 100, 10.0
@@ -79,11 +79,41 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
     if settings.searcher not in SEARCHERS:
         raise ValueError(f"unknown searcher {settings.searcher!r}; choose one of: {', '.join(SEARCHERS)}")
     kwargs: dict[str, Any] = {"max_params": settings.max_params, "min_params": settings.min_params,
-                              "seed": settings.seed, "num_samples": settings.num_samples}
+                              "seed": settings.seed, "num_samples": settings.num_samples,
+                              "full_epochs": full_epochs(settings)}
     if settings.searcher == "sanas":
         kwargs.update(init_temperature=settings.init_temperature, decay=settings.decay,
-                      reward_scale=settings.reward_scale)
+                      reward_scale=settings.reward_scale, warm_start=_auto_count(settings.warm_start, "warm-start"),
+                      restart_after=_auto_count(settings.restart_after, "restart-after") or None)
     return SEARCHERS[settings.searcher](space, **kwargs)
+
+
+def _auto_count(value: int | str, flag: str) -> int | str:
+    """``"auto"``, or a count of evaluations >= 0 (0 switches the mechanism off)."""
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ValueError(f"{flag} must be a number of evaluations, 0 (off) or auto, got {value!r}")
+    return count
+
+
+def full_epochs(settings: SearchSettings) -> int | None:
+    """Epochs of a complete trial when a scheduler may stop trials earlier, else ``None``."""
+    return settings.epochs if settings.scheduler else None
+
+
+def make_scheduler(settings: SearchSettings):
+    """Tune's trial scheduler of ``settings``: ASHA on the epoch (``training_iteration``), or ``None``."""
+    if not settings.scheduler:
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="training_iteration", metric="reward", mode="max", max_t=settings.epochs,
+                         grace_period=settings.grace_epochs, reduction_factor=settings.reduction_factor)
 
 
 def make_trainable(settings: SearchSettings, space: SearchSpace, function: TrialFunction | None = None):
@@ -138,7 +168,7 @@ class Progress(tune.Callback):
             self.summary(trials)
 
     def _report(self, trial, status: str) -> None:
-        if not self.log.append([_trial_row(trial, status)]):
+        if not self.log.append([_trial_row(trial, status, full_epochs(self.settings))]):
             return  # re-run after a crash: its row is already written
         self.done += 1
         self.done_here += 1
@@ -236,7 +266,8 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
     tuner = tune.Tuner(
         make_trainable(settings, space, function),
-        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=settings.num_samples,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(settings),
+                                    num_samples=settings.num_samples,
                                     max_concurrent_trials=settings.concurrency, reuse_actors=True),
         run_config=_run_config(settings, [Progress(settings)]))
     return finish(settings, space, tuner.fit())
@@ -263,19 +294,22 @@ def resume(storage_path: str, name: str, address: str | None = None,
     return finish(settings, space, tuner.fit())
 
 
-def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None) -> dict:
+def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,
+         epochs: int | None = None) -> dict:
+    """One results.csv row; with ``epochs`` (a scheduler ran), ``stopped`` says the trial was cut early."""
     m = metrics or {}
     return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status,
             "tokens": json.dumps(list(config.get("tokens", []))), "params": m.get("params"),
             "reward": m.get("reward"), "val_acc": m.get("val_acc"),
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
-            "error": _last_line(error) if status == "ERROR" else None}
+            "error": _last_line(error) if status == "ERROR" else None,
+            "stopped": bool(epochs and status == "TERMINATED" and (m.get("epoch") or 0) < epochs)}
 
 
-def _trial_row(trial, status: str) -> dict:
+def _trial_row(trial, status: str, epochs: int | None = None) -> dict:
     return _row(trial.trial_id, status, trial.config, trial.last_result,
-                trial.get_error() if status == "ERROR" else None)
+                trial.get_error() if status == "ERROR" else None, epochs)
 
 
 def _last_line(text: Any) -> str:
@@ -283,24 +317,24 @@ def _last_line(text: Any) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def results_rows(grid: tune.ResultGrid) -> list[dict]:
-    """One row per trial with the columns of :data:`RESULT_COLUMNS`."""
+def results_rows(grid: tune.ResultGrid, epochs: int | None = None) -> list[dict]:
+    """One row per trial with the columns of :data:`RESULT_COLUMNS` (``epochs``: see :func:`_row`)."""
     rows = []
     for result in grid:
         # trial folders are named <trainable>_<trial id>_<index>_...
         trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
         rows.append(_row(trial_id, "ERROR" if result.error else "TERMINATED", result.config, result.metrics,
-                         result.error))
+                         result.error, epochs))
     return rows
 
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
     log = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS)
-    log.append(results_rows(grid))  # a trial that finished right before a crash has no row yet
+    log.append(results_rows(grid, full_epochs(settings)))  # a trial that finished right before a crash has no row yet
     results_path, text = log.sort()
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
-    done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
+    done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]
     if done.empty:
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)
         return Outcome(frame, None, results_path, None)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SETTINGS_FILE = "raynas_search.json"
+#: trial schedulers a search accepts (None: every trial trains all epochs)
+SCHEDULERS = (None, "asha")
 
 
 @dataclass
@@ -45,7 +47,7 @@ class SearchSettings:
     reward_epochs: int = 2
     val_fraction: float = 0.2
     # simulated annealing
-    init_temperature: float = 0.005
+    init_temperature: float | None = None  # None: calibrated from the warm start
     decay: float = 0.97
     reward_scale: float = 1.0
     # one-shot (`raynas search oneshot`): supernet -> subnet search -> retrain of the best
@@ -59,6 +61,12 @@ class SearchSettings:
     retrain_epochs: int | None = None
     calibration_images: int = 2000
     supernet_checkpoint: str | None = None
+    warm_start: int | str = "auto"  # 0: start from the space's start architecture
+    restart_after: int | str = "auto"  # 0: never
+    # early stopping: a Tune scheduler on the epoch
+    scheduler: str | None = None
+    grace_epochs: int = 1
+    reduction_factor: float = 3.0
     # cluster and fault tolerance
     address: str | None = None
     max_failures: int = 0
@@ -93,6 +101,15 @@ class SearchSettings:
                           ("retrain_top", 1), ("calibration_images", 1)):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        if self.scheduler in ("", "none"):
+            self.scheduler = None
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of: "
+                             f"{', '.join(s for s in SCHEDULERS if s)} (or none)")
+        if self.scheduler and not 1 <= int(self.grace_epochs) <= int(self.epochs):
+            raise ValueError(f"grace-epochs must be between 1 and --epochs ({self.epochs}), got {self.grace_epochs}")
+        if self.scheduler and float(self.reduction_factor) <= 1:
+            raise ValueError(f"reduction-factor must be above 1, got {self.reduction_factor}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
 

@@ -87,3 +87,37 @@ def test_help_lists_every_flag():
     for flag in ("--space", "--data", "--data-dir", "--max-params", "--num-samples", "--epochs", "--concurrency",
                  "--cpus-per-trial", "--gpus-per-trial", "--storage-path", "--name", "--seed", "--config"):
         assert flag in done.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--scheduler", "hyperband"], "unknown scheduler 'hyperband'; choose one of: asha"),
+    (["--scheduler", "asha", "--epochs", "3", "--grace-epochs", "5"],
+     "grace-epochs must be between 1 and --epochs (3), got 5"),
+    (["--table-metric", "cifar1000"], "unknown --table-metric 'cifar1000' for table"),
+])
+def test_bad_scheduler_and_table_metric_are_one_clear_line(tmp_path, args, message):
+    table = write_table(tmp_path / "table.json")
+    done = raynas("search", "sanas", "--table", str(table), *args, "--storage-path", str(tmp_path))
+    error_lines = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert done.returncode == 2 and len(error_lines) == 1 and message in error_lines[0], done.stderr
+    assert not (tmp_path / "search").exists()
+
+
+@pytest.mark.slow
+def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
+    from conftest import run_search
+    from test_cluster import searcher_state
+
+    outcome = run_search(tmp_path, name="asha", searcher="sanas", data="digits", max_params=BUDGET,
+                         num_samples=8, epochs=3, concurrency=2, scheduler="asha", grace_epochs=1,
+                         reduction_factor=2, warm_start=4)
+    results = pd.read_csv(tmp_path / "asha" / "results.csv")
+    assert len(results) == 8 and (results.status == "TERMINATED").all()
+    stopped, full = results[results.stopped], results[~results.stopped]
+    assert len(stopped) >= 1 and (stopped.epochs < 3).all() and (full.epochs == 3).all()
+    assert outcome.best["tokens"] in [json.loads(t) for t in full.tokens]  # the best is a completed trial
+    # the searcher state Tune saved: SA's current architecture is a completed trial, never a stopped one
+    state = searcher_state(tmp_path / "asha")
+    assert state["own"]["current_tokens"] in [json.loads(t) for t in full.tokens]
+    assert sorted(state["partial"]) == sorted(json.loads(t) for t in stopped.tokens)
+

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import pytest
@@ -73,7 +74,7 @@ def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path)
     from trial_functions import fails_for_first_architecture
 
     outcome = run_search(tmp_path, searcher="sanas", num_samples=4, concurrency=2, epochs=1, max_failures=1,
-                         function=fails_for_first_architecture)
+                         warm_start=0, function=fails_for_first_architecture)
     rows = outcome.results
     assert len(rows) == 4
     failed = rows[rows.status == "ERROR"]
@@ -87,21 +88,15 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     from raynas.search import resume
 
     address = ray_session.get_runtime_context().gcs_address
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "raynas.cli", "search", "sanas", "--address", address, "--max-params", "38k",
-         "--num-samples", "8", "--epochs", "2", "--concurrency", "1", "--storage-path", str(tmp_path),
-         "--name", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = tmp_path / "killed" / "results.csv"
-    deadline = time.time() + 240
-    while time.time() < deadline and (not results.exists() or len(read_results(tmp_path / "killed")) < 3):
-        assert driver.poll() is None, "the search ended before it could be killed"
-        time.sleep(0.2)
-    running = analysis.load(str(tmp_path), "killed")  # while the driver runs: its finished rows
-    assert len(running) >= 3 and (running.status == "TERMINATED").all()
-    assert running.trial_index.tolist() == list(range(len(running)))  # one at a time: proposed = finished order
-    assert running.conv1_width.notna().all() and running.reward.notna().all()
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    def load_while_running() -> None:
+        running = analysis.load(str(tmp_path), "killed")  # while the driver runs: its finished rows
+        assert len(running) >= 3 and (running.status == "TERMINATED").all()
+        assert running.trial_index.tolist() == list(range(len(running)))  # one at a time: proposed = finished
+        assert running.conv1_width.notna().all() and running.reward.notna().all()
+
+    kill_search_after_rows(["--address", address, "--max-params", "38k", "--num-samples", "8", "--epochs", "2",
+                            "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "killed"],
+                           tmp_path / "killed", rows=3, before_kill=load_while_running)
     before = read_results(tmp_path / "killed")
     assert 3 <= len(before) < 8
     state_before = searcher_state(tmp_path / "killed")
@@ -123,6 +118,22 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     assert state_after["own"]["step"] > state_before["own"]["step"]
     assert state_after["own"]["temperature"] < state_before["own"]["temperature"]
     assert outcome.best["tokens"] == json.loads(after.loc[after.reward.astype(float).idxmax(), "tokens"])
+
+
+def kill_search_after_rows(flags: list[str], folder: Path, rows: int,
+                           before_kill: Callable[[], None] | None = None) -> None:
+    """Start ``raynas search sanas FLAGS`` and SIGKILL its driver once results.csv holds ``rows`` rows
+    (after calling ``before_kill``, while the driver still runs)."""
+    driver = subprocess.Popen([sys.executable, "-m", "raynas.cli", "search", "sanas", *flags],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and (not (folder / "results.csv").exists() or len(read_results(folder)) < rows):
+        assert driver.poll() is None, "the search ended before it could be killed"
+        time.sleep(0.2)
+    if before_kill is not None:
+        before_kill()
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
 
 
 def searcher_state(folder: Path) -> dict:

@@ -60,3 +60,45 @@ def test_channel_bench_macro_table():
     assert space.range_table() == [4] * 7 and space.size() == 16_384
     assert space.accuracy(space.from_arch({f"position_{i}": d for i, d in enumerate([4, 4, 3, 2, 2, 1, 4])})) \
         == pytest.approx(0.9344, abs=1e-4)
+
+
+NB201 = CHANNEL_BENCH.parent / "nas_bench_201_cifar.csv"
+
+
+def test_nb201_params_are_exact_per_cell_op():
+    from raynas.spaces import nb201
+
+    # the NAS-Bench-201 CIFAR-10 network with every edge nor_conv_3x3 (C=16, N=5) has 1,531,546 params
+    assert nb201.num_params(["nor_conv_3x3"] * 6) == 1_531_546
+    # one 3x3 conv edge costs 9C^2 + 2C in each of the 15 cells; 1x1: C^2 + 2C; pools and skips nothing
+    base = nb201.num_params(["none"] * 6)
+    assert nb201.num_params(["nor_conv_3x3"] + ["none"] * 5) - base == 5 * sum(9 * c * c + 2 * c for c in (16, 32, 64))
+    assert nb201.num_params(["nor_conv_1x1"] + ["none"] * 5) - base == 5 * sum(c * c + 2 * c for c in (16, 32, 64))
+    assert nb201.num_params(["avg_pool_3x3", "skip_connect"] + ["none"] * 4) == base
+    assert nb201.num_params(["none"] * 6, num_classes=100) - base == 90 * 65
+
+
+@pytest.mark.parametrize("text", ["|nor_conv_3x3~0|+|none~0|", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                                  "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|"])
+def test_nb201_bad_architecture_strings_are_clear_errors(text):
+    from raynas.spaces import nb201
+
+    with pytest.raises(ValueError, match="NAS-Bench-201|edges"):
+        nb201.parse_arch(text)
+
+
+@pytest.mark.skipif(not NB201.exists(), reason="needs ../shared/data beside the repository")
+def test_nb201_table_tokens_labels_and_metrics():
+    space = TabularSpace(str(NB201))
+    assert space.size() == 15_625 and space.range_table() == [5] * 6
+    assert space.labels()[0] == "node1<-node0" and space.labels()[-1] == "node3<-node2"
+    assert space.choices()[0] == ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+    conv = space.from_arch({label: "nor_conv_3x3" for label in space.labels()})
+    assert space.num_params(conv) == 1_531_546 and space.params_range() == (73_306, 1_531_546)
+    assert space.accuracy(conv) == pytest.approx(0.9376, abs=1e-4)
+    cifar100 = spaces.get("tabular", path=str(NB201), metric="cifar100")
+    assert cifar100.accuracy(conv) == pytest.approx(0.7111, abs=1e-4)
+    assert cifar100.num_params(conv) == 1_531_546 + 90 * 65  # a 100-class classifier
+    assert 0.3 < TabularSpace(str(NB201), "ImageNet16-120").accuracy(conv) < 0.5
+    with pytest.raises(ValueError, match="unknown --table-metric 'cifar1000'.*cifar10, cifar100, ImageNet16-120"):
+        TabularSpace(str(NB201), "cifar1000")

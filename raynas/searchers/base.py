@@ -43,11 +43,14 @@ class TokenSearcher(Searcher):
         min_params: smallest parameter count allowed, or ``None``.
         seed: seed of the searcher's random stream.
         num_samples: number of distinct architectures to evaluate; ``None`` lets Tune decide.
+        full_epochs: epochs of a complete trial, when a scheduler may stop trials early: a result whose
+            ``epoch`` is below it is *partial* (the trial was stopped at a rung) and reaches
+            :meth:`observe` with ``full=False``. ``None``: every result is full.
     """
 
     def __init__(self, space: SearchSpace, metric: str = "reward", mode: str = "max",
                  max_params: int | None = None, min_params: int | None = None, seed: int = 0,
-                 num_samples: int | None = None):
+                 num_samples: int | None = None, full_epochs: int | None = None):
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         super().__init__(metric=metric, mode=mode)
@@ -55,8 +58,10 @@ class TokenSearcher(Searcher):
         self.max_params = max_params
         self.min_params = min_params
         self.num_samples = num_samples
+        self.full_epochs = full_epochs
         self.rng = random.Random(seed)
         self.evaluated: dict[tuple[int, ...], float] = {}
+        self.partial: set[tuple[int, ...]] = set()
         self.pending: dict[str, Tokens] = {}
         self.failed: set[tuple[int, ...]] = set()
         self.issued = 0
@@ -98,13 +103,31 @@ class TokenSearcher(Searcher):
         """Move tokens towards the budget (see :func:`raynas.spaces.sampling.repair`)."""
         return sampling.repair(self.space, tokens, rng, self.max_params, self.min_params)
 
+    def mutate(self, tokens: Sequence[int], prob: float = 0.0) -> Tokens:
+        """Each position changes with probability ``prob`` to a different, uniformly chosen value; when
+        none did (always, for ``prob=0``), one uniformly chosen position does."""
+        table = self.space.range_table()
+        movable = [i for i, n in enumerate(table) if n > 1]
+        chosen = [i for i in movable if self.rng.random() < prob] if prob > 0 else []
+        out = list(tokens)
+        for i in chosen or [self.rng.choice(movable)]:
+            out[i] = self.rng.choice([v for v in range(table[i]) if v != tokens[i]])
+        return out
+
     # -- what subclasses implement ----------------------------------------------------------------------
     def propose(self) -> Tokens:
         """The next architecture to try (in range; feasibility and novelty are checked by the caller)."""
         raise NotImplementedError
 
-    def observe(self, tokens: Tokens, reward: float) -> None:
-        """Learn from one evaluation; ``reward`` is already oriented so that larger is better."""
+    def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
+        """Learn from one evaluation; ``reward`` is already oriented so that larger is better.
+
+        ``full`` is False for a trial a scheduler stopped early: its reward is from fewer epochs and is
+        not comparable with a full one.
+        """
+
+    def reject(self, tokens: Tokens, infeasible: bool) -> None:
+        """A proposal was not handed out: over the budget (``infeasible``), or pending or failed already."""
 
     def _state(self) -> dict[str, Any]:
         return {}
@@ -130,12 +153,13 @@ class TokenSearcher(Searcher):
             # half the attempts follow the algorithm; then fall back to uniform sampling, so a search whose
             # neighbourhood is used up still finds the architectures that are left
             tokens = self.propose() if attempt < MAX_ATTEMPTS // 2 else self.space.random_tokens(self.rng)
-            key = tuple(tokens)
-            if not self.feasible(tokens) or key in taken or key in self.failed:
+            key, feasible = tuple(tokens), self.feasible(tokens)
+            if not feasible or key in taken or key in self.failed:
+                self.reject(list(key), infeasible=not feasible)
                 continue
             if key in self.evaluated:  # never pay twice for one architecture
                 self.replays += 1
-                self._learn(list(key), self.evaluated[key])
+                self._learn(list(key), self.evaluated[key], key not in self.partial)
                 continue
             self.pending[trial_id] = list(key)
             self.issued += 1
@@ -153,14 +177,22 @@ class TokenSearcher(Searcher):
             self.failed.add(tuple(tokens))
             return
         reward = float(result[self.metric])
+        full = self.is_full(result)
         self.evaluated[tuple(tokens)] = reward
-        self._learn(tokens, reward)
+        if not full:
+            self.partial.add(tuple(tokens))
+        self._learn(tokens, reward, full)
 
-    def _learn(self, tokens: Tokens, reward: float) -> None:
+    def is_full(self, result: dict) -> bool:
+        """Whether ``result`` comes from a trial that trained all ``full_epochs`` (see the class doc)."""
+        epoch = result.get("epoch", result.get("training_iteration"))
+        return self.full_epochs is None or epoch is None or int(epoch) >= self.full_epochs
+
+    def _learn(self, tokens: Tokens, reward: float, full: bool = True) -> None:
         oriented = reward if self.mode == "max" else -reward
-        if self.best_reward is None or oriented > self.best_reward:
+        if full and (self.best_reward is None or oriented > self.best_reward):
             self.best_reward, self.best_tokens = oriented, list(tokens)
-        self.observe(list(tokens), oriented)
+        self.observe(list(tokens), oriented, full)
 
     # -- state ---------------------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -171,6 +203,7 @@ class TokenSearcher(Searcher):
             "space": self.space.name,
             "metric": self.metric, "mode": self.mode,
             "max_params": self.max_params, "min_params": self.min_params, "num_samples": self.num_samples,
+            "full_epochs": self.full_epochs, "partial": [list(k) for k in self.partial],
             "rng": [version, list(internal), gauss],
             "evaluated": [[list(k), v] for k, v in self.evaluated.items()],
             "pending": self.pending,
@@ -187,7 +220,8 @@ class TokenSearcher(Searcher):
                              f"not {type(self).__name__} on {self.space.name!r}")
         self._metric, self._mode = state["metric"], state["mode"]
         self.max_params, self.min_params = state["max_params"], state["min_params"]
-        self.num_samples = state["num_samples"]
+        self.num_samples, self.full_epochs = state["num_samples"], state["full_epochs"]
+        self.partial = {tuple(k) for k in state["partial"]}
         version, internal, gauss = state["rng"]
         self.rng.setstate((version, tuple(internal), gauss))
         self.evaluated = {tuple(k): v for k, v in state["evaluated"]}

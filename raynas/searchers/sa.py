@@ -1,62 +1,141 @@
-"""Simulated annealing over tokens (the SANAS algorithm).
+"""Simulated annealing over tokens (the SANAS algorithm), made robust on plateaued spaces.
 
-Each step mutates one uniformly chosen position of the current architecture to a different, uniformly
-chosen value. A result better than the current reward is always accepted; a worse one with probability
-``exp(reward_scale * (reward - current) / T)``, where ``T = init_temperature * decay ** step``
-and ``step`` counts distinct evaluations.
+SANAS, as in PaddleSlim: each step mutates one uniformly chosen position of the current architecture to a
+different, uniformly chosen value. A result better than the current reward is always accepted; a worse one
+with probability ``exp(reward_scale * (reward - current) / T)``, where ``T = T0 * decay ** step`` and
+``step`` counts distinct evaluations.
 
-The defaults suit accuracies in [0, 1], where neighbouring architectures differ by about 0.01: T0 = 0.005
-keeps worse moves plausible early and rare later. PaddleSlim's T0 = 1 on the same rewards accepts nearly
-every move for ~40 steps (a random walk) before turning greedy; on Channel-Bench-Macro both reach the same
-quality at 100 evaluations, a third of random's rank fraction (bench/README.md).
+Three additions, each can be switched off (``SimulatedAnnealingSearcher.sanas(...)`` switches all off and
+takes PaddleSlim's T0 = 1, decay = 0.85):
+
+* **warm start**: the first ``warm_start`` evaluations are random architectures inside the budget and the
+  walk starts from the best of them, instead of from one fixed start (for a table, its smallest
+  architecture, which on NAS-Bench-201 is a disconnected cell on a 10 %-accuracy plateau);
+* **restarts**: after ``restart_after`` distinct evaluations without a new best, the walk jumps back to
+  the best architecture found (``restart_from="best"``) or to a fresh random one (``"random"``);
+* **calibrated temperature**: with ``init_temperature=None``, T0 is ``temperature_spread`` times the
+  interquartile range of the warm-start rewards, so the same setting works for rewards in [0, 1] or in
+  percent, on a flat table or a steep one.
+
+A trial stopped early by a scheduler (``full=False``) is a rejected move: its partial reward is never
+compared with a full one and it never becomes the current architecture.
 
 Example:
     >>> from raynas import spaces
-    >>> sa = SimulatedAnnealingSearcher(spaces.get("small_channel"), max_params=20000, seed=1)
+    >>> sa = SimulatedAnnealingSearcher(spaces.get("small_channel"), init_temperature=0.005, seed=1)
     >>> sa.acceptance_probability(reward=0.90, current=0.91, step=0)  # doctest: +ELLIPSIS
     0.1353...
 """
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from raynas.searchers.base import Tokens, TokenSearcher
 
+#: PaddleSlim SANAS's schedule (rewards in [0, 1])
+PADDLESLIM = {"init_temperature": 1.0, "decay": 0.85}
+RESTART_FROM = ("best", "random")
+#: T0 when there is no warm start to calibrate from (rewards in [0, 1])
+FIXED_T0 = 0.005
+
+
+def warm_start_size(num_samples: int | None) -> int:
+    """The default warm start: 10 random architectures, but at most a quarter of a short search (at least 2).
+
+    Example:
+        >>> warm_start_size(100), warm_start_size(24), warm_start_size(None)
+        (10, 6, 10)
+    """
+    return 10 if num_samples is None else min(10, max(2, num_samples // 4))
+
+
+def restart_stall(num_samples: int | None) -> int:
+    """The default stall length: a tenth of the evaluations, at least 10 (20 when unknown).
+
+    Example:
+        >>> restart_stall(50), restart_stall(200), restart_stall(None)
+        (10, 20, 20)
+    """
+    return 20 if num_samples is None else max(10, num_samples // 10)
+
 
 class SimulatedAnnealingSearcher(TokenSearcher):
-    """SANAS token mutation with an explicit temperature schedule and reward scale.
+    """SANAS token mutation with an explicit temperature schedule, warm start and restarts.
 
     Args:
-        init_temperature: T0, in units of the scaled reward.
+        init_temperature: T0, in units of the scaled reward; ``None`` calibrates it from the warm start
+            (:data:`FIXED_T0` without one).
         decay: T is multiplied by this after every evaluation.
-        reward_scale: rewards are multiplied by this before the acceptance test (e.g. 100 for rewards
-            given in percent, so the same T0 applies).
-        init_tokens: first architecture; the space's ``init_tokens()`` by default (random if over budget).
+        reward_scale: rewards are multiplied by this before the acceptance test.
+        init_tokens: first architecture when there is no warm start; the space's ``init_tokens()`` by
+            default (random if over budget).
+        warm_start: random architectures evaluated first; the walk starts from the best (0: off;
+            ``"auto"``: :func:`warm_start_size` of ``num_samples``).
+        restart_after: stall length, in distinct evaluations without a new best, before a restart
+            (``None``: never; ``"auto"``: :func:`restart_stall` of ``num_samples``).
+        restart_from: ``"best"`` or ``"random"``.
+        temperature_spread: T0 = this times the interquartile range of the warm-start rewards, when
+            ``init_temperature`` is ``None``.
         Other arguments: see :class:`TokenSearcher`.
     """
 
-    def __init__(self, space, *, init_temperature: float = 0.005, decay: float = 0.97,
-                 reward_scale: float = 1.0, init_tokens: list[int] | None = None, **kwargs: Any):
-        if init_temperature <= 0 or not 0 < decay <= 1 or reward_scale <= 0:
+    def __init__(self, space, *, init_temperature: float | None = None, decay: float = 0.97,
+                 reward_scale: float = 1.0, init_tokens: list[int] | None = None, warm_start: int | str = "auto",
+                 restart_after: int | str | None = "auto", restart_from: str = "best",
+                 temperature_spread: float = 0.3, **kwargs: Any):
+        if restart_after == "auto":
+            restart_after = restart_stall(kwargs.get("num_samples"))
+        if warm_start == "auto":
+            warm_start = warm_start_size(kwargs.get("num_samples"))
+        if (init_temperature is not None and init_temperature <= 0) or not 0 < decay <= 1 or reward_scale <= 0:
             raise ValueError("need init_temperature > 0, 0 < decay <= 1 and reward_scale > 0, got "
                              f"{init_temperature}, {decay}, {reward_scale}")
+        if init_temperature is None and warm_start < 2:  # nothing to calibrate from
+            init_temperature = FIXED_T0
+        if restart_from not in RESTART_FROM or (restart_after is not None and restart_after < 1):
+            raise ValueError(f"restart_from must be one of {RESTART_FROM} and restart_after >= 1 or None, got "
+                             f"{restart_from!r}, {restart_after}")
         super().__init__(space, **kwargs)
         self.init_temperature = init_temperature
         self.decay = decay
         self.reward_scale = reward_scale
+        self.warm_start = warm_start
+        self.restart_after = restart_after
+        self.restart_from = restart_from
+        self.temperature_spread = temperature_spread
         self.start_tokens = space.validate(init_tokens if init_tokens is not None else space.init_tokens())
         self.current_tokens: Tokens | None = None
         self.current_reward: float | None = None
+        self.warm_rewards: list[float] = []
+        #: step at the last new best or restart, and the best reward then: the stall is measured from it
+        self.mark, self.mark_reward = 0, None
+        self.restarts = 0
+
+    @classmethod
+    def sanas(cls, space, **kwargs: Any) -> "SimulatedAnnealingSearcher":
+        """Plain SANAS with PaddleSlim's schedule: one start, no restarts, T0 = 1, decay = 0.85."""
+        return cls(space, **{**PADDLESLIM, "warm_start": 0, "restart_after": None, **kwargs})
 
     @property
     def step(self) -> int:
         """Number of distinct architectures evaluated so far (a replayed result is not a new step)."""
         return len(self.evaluated)
 
+    def t0(self) -> float:
+        """The starting temperature: given, or calibrated from the warm-start rewards."""
+        if self.init_temperature is not None:
+            return self.init_temperature
+        spread = 0.0
+        if len(self.warm_rewards) > 1:  # interquartile range: a few degenerate outliers do not inflate it
+            low, _, high = statistics.quantiles(self.warm_rewards, n=4, method="inclusive")
+            spread = high - low
+        return self.temperature_spread * self.reward_scale * spread
+
     def temperature(self, step: int | None = None) -> float:
         """T at ``step`` (the current step by default)."""
-        return self.init_temperature * self.decay ** (self.step if step is None else step)
+        return self.t0() * self.decay ** (self.step if step is None else step)
 
     def acceptance_probability(self, reward: float, current: float, step: int | None = None) -> float:
         """Probability of moving from ``current`` to an architecture scoring ``reward``."""
@@ -67,34 +146,81 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         return math.exp(delta / temperature) if temperature > 0 else 0.0
 
     def propose(self) -> Tokens:
+        if self.issued < self.warm_start:
+            return self.random_feasible()
         if self.current_tokens is not None:
-            return self._mutate(self.current_tokens)
+            move = self.fresh_neighbour(self.current_tokens)
+            if move is not None:
+                return move
+            self.restart(exhausted=True)  # every neighbour is known: a local optimum, fully explored
+            return self.propose()
+        if self.warm_start or self.restarts:  # waiting for warm-start results, or restarting afresh
+            return self.random_feasible()
         if not self.feasible(self.start_tokens):
             self.start_tokens = self.random_feasible()
         # before the first result arrives, concurrent proposals are mutations of the start
-        return list(self.start_tokens) if self.issued == 0 else self._mutate(self.start_tokens)
+        return list(self.start_tokens) if self.issued == 0 else self.mutate(self.start_tokens)
 
-    def _mutate(self, tokens: Tokens) -> Tokens:
+    def fresh_neighbour(self, tokens: Tokens) -> Tokens | None:
+        """A one-position mutation of ``tokens`` not evaluated, pending or failed yet and inside the budget:
+        a uniformly chosen position, then a uniformly chosen other value; ``None`` when there is none."""
+        known = set(self.evaluated) | self.failed | {tuple(t) for t in self.pending.values()}
         table = self.space.range_table()
-        movable = [i for i, n in enumerate(table) if n > 1]
-        out = list(tokens)
-        i = self.rng.choice(movable)
-        out[i] = self.rng.choice([v for v in range(table[i]) if v != tokens[i]])
-        return out
+        options = {}
+        for i, n in enumerate(table):
+            values = []
+            for v in range(n):
+                if v != tokens[i]:
+                    move = tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:])
+                    if move not in known and self.feasible(move):
+                        values.append(v)
+            if values:
+                options[i] = values
+        if not options:
+            return None
+        i = self.rng.choice(sorted(options))
+        return [*tokens[:i], self.rng.choice(options[i]), *tokens[i + 1:]]
 
-    def observe(self, tokens: Tokens, reward: float) -> None:
+    def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
+        if not full:  # a trial stopped early is a rejected move: never compared with a full reward
+            return
+        if self.best_reward != self.mark_reward:
+            self.mark, self.mark_reward = self.step, self.best_reward
+        if len(self.warm_rewards) < self.warm_start:
+            self.warm_rewards.append(reward)
+            if self.current_reward is None or reward > self.current_reward:
+                self.current_tokens, self.current_reward = list(tokens), reward
+            return
         if self.current_reward is None or \
                 self.rng.random() < self.acceptance_probability(reward, self.current_reward):
             self.current_tokens, self.current_reward = list(tokens), reward
+        if self.restart_after is not None and self.step - self.mark >= self.restart_after:
+            self.restart()
+
+    def restart(self, exhausted: bool = False) -> None:
+        """Continue from the best architecture found, or from a fresh random one (the next proposal).
+
+        When the neighbourhood of the current architecture is ``exhausted``, a restart from the best that
+        would land on an exhausted neighbourhood too starts from a random architecture instead.
+        """
+        self.mark = self.step
+        self.restarts += 1
+        if self.restart_from == "best" and not (exhausted and self.current_tokens == self.best_tokens):
+            self.current_tokens, self.current_reward = list(self.best_tokens), self.best_reward
+        else:
+            self.current_tokens = self.current_reward = None
 
     def _state(self) -> dict[str, Any]:
         return {"current_tokens": self.current_tokens, "current_reward": self.current_reward,
                 "step": self.step, "temperature": self.temperature(), "start_tokens": self.start_tokens,
                 "init_temperature": self.init_temperature, "decay": self.decay,
-                "reward_scale": self.reward_scale}
+                "reward_scale": self.reward_scale, "warm_start": self.warm_start,
+                "restart_after": self.restart_after, "restart_from": self.restart_from,
+                "temperature_spread": self.temperature_spread, "warm_rewards": self.warm_rewards,
+                "mark": self.mark, "mark_reward": self.mark_reward, "restarts": self.restarts}
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self.current_tokens, self.current_reward = state["current_tokens"], state["current_reward"]
-        self.start_tokens = state["start_tokens"]
-        self.init_temperature, self.decay = state["init_temperature"], state["decay"]
-        self.reward_scale = state["reward_scale"]
+        for name in ("current_tokens", "current_reward", "start_tokens", "init_temperature", "decay",
+                     "reward_scale", "warm_start", "restart_after", "restart_from", "temperature_spread",
+                     "warm_rewards", "mark", "mark_reward", "restarts"):
+            setattr(self, name, state[name])

@@ -1,8 +1,16 @@
 """A search space that replays a benchmark table instead of training.
 
-A table maps architecture keys (one digit per position, e.g. ``"4432214"``) to records holding an accuracy
-(``mean`` or ``mean_acc``) and ``params``. The positions and their choices are inferred from the keys, so
-any table of that shape works. Accuracies given in percent are reported as fractions in [0, 1].
+Two table formats are read:
+
+* JSON: architecture keys (one digit per position, e.g. ``"4432214"``) mapped to records holding an accuracy
+  (``mean`` or ``mean_acc``, or the field named by ``metric``) and ``params``. The positions and their
+  choices are inferred from the keys, so any table of that shape works.
+* NAS-Bench-201 CSV (``ArchitectureString`` and one test accuracy column per dataset): one token per cell
+  edge, choices are the 5 operations, ``metric`` picks ``cifar10`` (default), ``cifar100`` or
+  ``ImageNet16-120``; params are computed exactly for the benchmark's network on that dataset
+  (:mod:`raynas.spaces.nb201`).
+
+Accuracies given in percent are reported as fractions in [0, 1].
 
 Example:
     >>> space = TabularSpace.from_json("channel_bench_macro_resnet.json")  # doctest: +SKIP
@@ -11,13 +19,18 @@ Example:
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 from typing import Any, Sequence
 
+from raynas.spaces import nb201
 from raynas.spaces.base import SearchSpace
 
 ACCURACY_FIELDS = ("mean", "mean_acc")
+#: NAS-Bench-201 CSV: metric -> accuracy column
+NB201_COLUMNS = {"cifar10": "CIFAR10TestAccuracy200Epochs", "cifar100": "CIFAR100TestAccuracy200Epochs",
+                 "ImageNet16-120": "ImageNetTestAccuracy200Epochs"}
 
 
 class TabularSpace(SearchSpace):
@@ -25,32 +38,27 @@ class TabularSpace(SearchSpace):
 
     name = "tabular"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, metric: str | None = None):
         self.path = os.path.abspath(os.path.expanduser(path))
-        table = _read_table(self.path)
-        keys = list(table)
-        width = len(keys[0])
-        digits = [sorted({k[i] for k in keys}) for i in range(width)]
-        self._choices = [[int(d) for d in column] for column in digits]
-        self._index = [{d: j for j, d in enumerate(column)} for column in digits]
-        field = next(f for f in ACCURACY_FIELDS if f in table[keys[0]])
-        scale = 100.0 if max(float(r[field]) for r in table.values()) > 1.0 else 1.0
+        self.metric = metric
+        if self.path.endswith(".csv"):
+            self._labels, self._choices, rows = _read_nb201(self.path, metric)
+        else:
+            self._labels, self._choices, rows = _read_json(self.path, metric)
+        scale = 100.0 if max(acc for acc, _ in rows.values()) > 1.0 else 1.0
         self._rows: dict[tuple[int, ...], tuple[float, int]] = {
-            self._tokens_of(k): (float(r[field]) / scale, int(r["params"])) for k, r in table.items()}
+            tokens: (acc / scale, params) for tokens, (acc, params) in rows.items()}
 
     @classmethod
-    def from_json(cls, path: str) -> "TabularSpace":
-        """Load a JSON table ``{key: {"mean" | "mean_acc": float, "params": int, ...}}``."""
-        return cls(path)
-
-    def _tokens_of(self, key: str) -> tuple[int, ...]:
-        return tuple(self._index[i][c] for i, c in enumerate(key))
+    def from_json(cls, path: str, metric: str | None = None) -> "TabularSpace":
+        """Load a table (JSON ``{key: {"mean" | "mean_acc": float, "params": int, ...}}`` or NB201 CSV)."""
+        return cls(path, metric)
 
     def kwargs(self) -> dict[str, Any]:
-        return {"path": self.path}
+        return {"path": self.path, **({"metric": self.metric} if self.metric is not None else {})}
 
     def labels(self) -> list[str]:
-        return [f"position_{i}" for i in range(len(self._choices))]
+        return list(self._labels)
 
     def choices(self) -> list[list[Any]]:
         return [list(c) for c in self._choices]
@@ -85,6 +93,55 @@ class TabularSpace(SearchSpace):
     def rows(self) -> dict[tuple[int, ...], tuple[float, int]]:
         """All ``tokens -> (accuracy, params)`` rows."""
         return dict(self._rows)
+
+
+Rows = dict[tuple[int, ...], tuple[float, int]]
+
+
+def _unknown_metric(metric: str, path: str, known: Sequence[str]) -> ValueError:
+    return ValueError(f"unknown --table-metric {metric!r} for table {path}; choose one of: {', '.join(known)}")
+
+
+def _read_json(path: str, metric: str | None) -> tuple[list[str], list[list[Any]], Rows]:
+    table = _read_table(path)
+    keys = list(table)
+    first = table[keys[0]]
+    if metric is None:
+        field = next(f for f in ACCURACY_FIELDS if f in first)
+    elif metric in first and all(metric in r for r in table.values()):
+        field = metric
+    else:
+        raise _unknown_metric(metric, path, [f for f, v in first.items() if isinstance(v, (int, float))])
+    digits = [sorted({k[i] for k in keys}) for i in range(len(keys[0]))]
+    index = [{d: j for j, d in enumerate(column)} for column in digits]
+    rows = {tuple(index[i][c] for i, c in enumerate(k)): (float(r[field]), int(r["params"]))
+            for k, r in table.items()}
+    return [f"position_{i}" for i in range(len(digits))], [[int(d) for d in c] for c in digits], rows
+
+
+def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any]], Rows]:
+    """A NAS-Bench-201 table: ``ArchitectureString`` and the test accuracy columns of :data:`NB201_COLUMNS`."""
+    metric = metric or "cifar10"
+    names = {m.lower(): m for m in NB201_COLUMNS}
+    if metric.lower() not in names:
+        raise _unknown_metric(metric, path, list(NB201_COLUMNS))
+    metric = names[metric.lower()]
+    if not os.path.isfile(path):
+        raise ValueError(f"benchmark table {path} does not exist; pass the path of a table")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        needed = ["ArchitectureString", NB201_COLUMNS[metric]]
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"benchmark table {path} is not a NAS-Bench-201 CSV: no column {missing[0]!r}")
+        rows: Rows = {}
+        for record in reader:
+            ops = nb201.parse_arch(record["ArchitectureString"])
+            rows[tuple(nb201.OPS.index(op) for op in ops)] = (
+                float(record[NB201_COLUMNS[metric]]), nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
+    if not rows:
+        raise ValueError(f"benchmark table {path} has no rows")
+    return nb201.edge_labels(), [list(nb201.OPS) for _ in nb201.EDGES], rows
 
 
 def _read_table(path: str) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,85 @@
+"""Regularized evolution (Real et al., 2019, "aging evolution") over tokens.
+
+The first ``population`` architectures are random (inside the budget). After that, each proposal samples
+``sample_size`` members of the population, takes the best as parent and mutates each of its positions with
+probability ``mutation_prob`` to a different value (at least one position always changes). Every evaluated
+child joins the population and the *oldest* member leaves, whatever its reward.
+
+NNI's defaults are population 100, sample 25, mutation probability 0.05. With fewer evaluations than a few
+populations they would spend the whole search on random draws, so when ``num_samples`` is given and small
+the population is scaled to a fifth of it (at least 10) and the sample to a quarter of the population.
+
+A trial stopped early by a scheduler (``full=False``) ranks below every completed member.
+
+Example:
+    >>> from raynas import spaces
+    >>> evo = RegularizedEvolutionSearcher(spaces.get("small_channel"), num_samples=100)
+    >>> evo.population_size, evo.sample_size
+    (20, 5)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from raynas.searchers.base import Tokens, TokenSearcher
+
+#: NNI's regularized evolution defaults
+POPULATION, SAMPLE, MUTATION_PROB = 100, 25, 0.05
+
+
+def scaled_sizes(num_samples: int | None) -> tuple[int, int]:
+    """Population and sample size for a search of ``num_samples`` evaluations.
+
+    Example:
+        >>> scaled_sizes(None), scaled_sizes(50), scaled_sizes(200), scaled_sizes(10_000)
+        ((100, 25), (10, 2), (40, 10), (100, 25))
+    """
+    if num_samples is None:
+        return POPULATION, SAMPLE
+    population = min(POPULATION, max(10, num_samples // 5))
+    return population, max(2, population * SAMPLE // POPULATION)
+
+
+class RegularizedEvolutionSearcher(TokenSearcher):
+    """Aging evolution: tournament selection, per-position mutation, the oldest member dies.
+
+    Args:
+        population: population size P (default: :func:`scaled_sizes` of ``num_samples``).
+        sample_size: tournament size S (default: :func:`scaled_sizes`).
+        mutation_prob: probability that each position of the parent is mutated.
+        Other arguments: see :class:`TokenSearcher`.
+    """
+
+    def __init__(self, space, *, population: int | None = None, sample_size: int | None = None,
+                 mutation_prob: float = MUTATION_PROB, **kwargs: Any):
+        super().__init__(space, **kwargs)
+        default_p, default_s = scaled_sizes(self.num_samples)
+        self.population_size = population or default_p
+        self.sample_size = sample_size or min(default_s, self.population_size)
+        if not 1 <= self.sample_size <= self.population_size or not 0 <= mutation_prob <= 1:
+            raise ValueError(f"need 1 <= sample_size <= population and 0 <= mutation_prob <= 1, got "
+                             f"{self.sample_size}, {self.population_size}, {mutation_prob}")
+        self.mutation_prob = mutation_prob
+        #: members, oldest first: [tokens, reward, full]
+        self.population: list[list[Any]] = []
+
+    def propose(self) -> Tokens:
+        if len(self.population) < self.population_size:
+            return self.random_feasible()
+        contenders = self.rng.sample(self.population, self.sample_size)
+        parent = max(contenders, key=lambda m: (m[2], m[1]))[0]
+        return self.mutate(parent, self.mutation_prob)
+
+    def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
+        self.population.append([list(tokens), reward, full])
+        if len(self.population) > self.population_size:
+            self.population.pop(0)  # ageing: the oldest leaves
+
+    def _state(self) -> dict[str, Any]:
+        return {"population": self.population, "population_size": self.population_size,
+                "sample_size": self.sample_size, "mutation_prob": self.mutation_prob}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.population = [list(m) for m in state["population"]]
+        self.population_size, self.sample_size = state["population_size"], state["sample_size"]
+        self.mutation_prob = state["mutation_prob"]

@@ -1,0 +1,125 @@
+"""Optuna's TPE sampler under the parameter budget, through Optuna's ask-and-tell interface.
+
+Each position is one categorical parameter (``position_i`` -> token index). A suggestion over the budget is
+told to Optuna as failed and asked again: it costs no trial, and :attr:`TPESearcher.infeasible` counts it.
+A suggestion already evaluated is told its known value and asked again, so no architecture is paid twice.
+A trial stopped early by a scheduler (``full=False``) is told as *pruned* with its rung's reward at its
+epoch: TPE ranks pruned trials below every completed one.
+
+The state is JSON: the told trials (params, state, value) and the random stream. :meth:`_load_state`
+rebuilds the study from them, so a restored search continues with the identical stream.
+
+Example:
+    >>> from raynas import spaces
+    >>> tpe = TPESearcher(spaces.get("small_channel"), max_params=20000, seed=0, num_samples=20)
+    >>> len(tpe.suggest("t0")["tokens"])
+    4
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+from raynas.searchers.base import Tokens, TokenSearcher
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+#: TPE suggestions per trial before the rest of the attempts are random feasible draws (every told failure
+#: makes each later ask slower, and a TPE that has converged on known or over-budget architectures repeats)
+TPE_ATTEMPTS = 20
+
+
+class TPESearcher(TokenSearcher):
+    """Tree-structured Parzen Estimator (``optuna.samplers.TPESampler``) behind :class:`TokenSearcher`.
+
+    Args:
+        n_startup_trials: random trials before TPE models the results (Optuna's default 10).
+        multivariate: model the positions jointly (Optuna's default False).
+        Other arguments: see :class:`TokenSearcher`.
+    """
+
+    def __init__(self, space, *, n_startup_trials: int = 10, multivariate: bool = False, **kwargs: Any):
+        super().__init__(space, **kwargs)
+        self.n_startup_trials = n_startup_trials
+        self.multivariate = multivariate
+        self.distributions = {f"position_{i}": CategoricalDistribution(list(range(n)))
+                              for i, n in enumerate(space.range_table())}
+        self.infeasible = 0
+        #: told trials, in order: [tokens, state name, value or None, step or None]
+        self.history: list[list[Any]] = []
+        self.study = self._new_study()
+        self.asked: dict[tuple[int, ...], list[optuna.Trial]] = {}
+        self.attempts, self.attempts_for = 0, 0  # TPE suggestions made for trial number ``attempts_for``
+
+    def _new_study(self) -> optuna.Study:
+        return optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def _sampler(self) -> optuna.samplers.BaseSampler:
+        # a fresh sampler seeded from the searcher's stream: the suggestions depend only on the saved state
+        return optuna.samplers.TPESampler(n_startup_trials=self.n_startup_trials, multivariate=self.multivariate,
+                                          seed=self.rng.randrange(2 ** 31))
+
+    def propose(self) -> Tokens:
+        if self.attempts_for != self.issued:
+            self.attempts, self.attempts_for = 0, self.issued
+        self.attempts += 1
+        if self.attempts > TPE_ATTEMPTS:
+            return self.random_feasible()
+        self.study.sampler = self._sampler()
+        trial = self.study.ask(self.distributions)
+        tokens = [trial.params[name] for name in self.distributions]
+        self._open(trial, tokens)
+        return tokens
+
+    def _open(self, trial: optuna.Trial, tokens: Tokens) -> None:
+        self.history.append([list(tokens), TrialState.RUNNING.name, None, None])
+        self.asked.setdefault(tuple(tokens), []).append(trial)
+
+    def _ask_fixed(self, tokens: Tokens) -> optuna.Trial:
+        """An open trial whose params are ``tokens`` (Optuna's enqueue-then-ask)."""
+        self.study.enqueue_trial(dict(zip(self.distributions, tokens)))
+        return self.study.ask(self.distributions)
+
+    def reject(self, tokens: Tokens, infeasible: bool) -> None:
+        self.infeasible += infeasible
+        self._tell(tokens, TrialState.FAIL)
+
+    def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
+        self._tell(tokens, TrialState.COMPLETE if full else TrialState.PRUNED, reward)
+
+    def _tell(self, tokens: Tokens, state: TrialState, value: float | None = None) -> None:
+        """Tell the open trial that asked for ``tokens``; one is opened for a proposal TPE did not make."""
+        key = tuple(tokens)
+        if not self.asked.get(key):
+            self._open(self._ask_fixed(tokens), tokens)
+        trial = self.asked[key].pop(0)
+        if not self.asked[key]:
+            del self.asked[key]
+        step = 0 if state == TrialState.PRUNED else None
+        if step is not None:
+            trial.report(value, step)
+        self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        self.history[trial.number] = [list(tokens), state.name, value, step]
+
+    def _state(self) -> dict[str, Any]:
+        return {"history": self.history, "infeasible": self.infeasible, "attempts": self.attempts,
+                "attempts_for": self.attempts_for,
+                "n_startup_trials": self.n_startup_trials, "multivariate": self.multivariate}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.n_startup_trials, self.multivariate = state["n_startup_trials"], state["multivariate"]
+        self.infeasible, self.attempts, self.attempts_for = state["infeasible"], state["attempts"], \
+            state["attempts_for"]
+        self.history = [list(h) for h in state["history"]]
+        self.study, self.asked = self._new_study(), {}
+        for tokens, state_name, value, step in self.history:
+            if state_name == TrialState.RUNNING.name:  # asked before the save, not told yet
+                self.asked.setdefault(tuple(tokens), []).append(self._ask_fixed(tokens))
+                continue
+            self.study.add_trial(optuna.trial.create_trial(
+                params=dict(zip(self.distributions, tokens)), distributions=self.distributions,
+                state=TrialState[state_name], value=value if state_name == TrialState.COMPLETE.name else None,
+                intermediate_values={step: value} if step is not None else None))
