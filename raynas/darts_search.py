@@ -96,8 +96,8 @@ def run(settings: DartsSettings) -> pd.DataFrame:
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
                  logging_level="WARNING")
     if settings.workers_per_trial > 1:
-        # the trial only waits for its Ray Train workers, which hold the CPUs or GPUs
-        resources = {"cpu": 0}
+        # the trial only drives its Ray Train workers, which hold the CPUs or GPUs
+        resources = {"cpu": 0.01}
     else:
         resources = {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
     trainable = tune.with_resources(tune.with_parameters(darts_search, settings=settings.recipe()), resources)

@@ -209,7 +209,9 @@ def _data_parallel(s: dict[str, Any]) -> None:
     trainer = TorchTrainer(
         _worker_loop, train_loop_config=s,
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        scaling_config=ray.train.ScalingConfig(num_workers=s["workers_per_trial"], use_gpu=use_gpu),
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=s["workers_per_trial"], use_gpu=use_gpu,
+            resources_per_worker={"CPU": s.get("cpus_per_worker", 1), "GPU": s.get("gpus_per_worker", 0)}),
         # a restarted trial reuses the same Train run folder, so Train hands the workers its last checkpoint
         run_config=ray.train.RunConfig(name="train", storage_path=trial_dir, callbacks=[TuneReportCallback()],
                                        checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1)))
@@ -236,6 +238,11 @@ def _worker_loop(s: dict[str, Any]) -> None:
     place = {**where(), "device": search.device, "workers": world}
 
     def report(metrics: dict[str, Any], state: dict[str, Any]) -> None:
+        # how far apart the workers' architectures are (0 when the all-reduces keep them identical)
+        alphas = torch.cat([a.detach().flatten() for a in search.model.arch_parameters()])
+        gathered = [torch.empty_like(alphas) for _ in range(world)]
+        dist.all_gather(gathered, alphas)
+        metrics["alpha_rank_spread"] = max(float((g - alphas).abs().max()) for g in gathered)
         # every worker reports each epoch (Train waits for all); rank 0 also saves the checkpoint
         with tempfile.TemporaryDirectory() as folder:
             checkpoint = None
