@@ -7,7 +7,9 @@ import importlib
 import pytest
 
 MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.spaces", "raynas.spaces.base",
-           "raynas.spaces.channel", "raynas.data"]
+           "raynas.spaces.channel", "raynas.data", "raynas.spaces.darts", "raynas.spaces.darts.operations",
+           "raynas.spaces.darts.genotypes", "raynas.spaces.darts.network", "raynas.spaces.darts.supernet",
+           "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline"]
 
 
 @pytest.mark.parametrize("name", MODULES)
