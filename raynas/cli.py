@@ -98,30 +98,31 @@ def _retrain_parser(sub: argparse._SubParsersAction) -> None:
                                    "(token search) and report its validation and test accuracy.")
     p.add_argument("--arch", required=True, help="genotype.json or best_arch.json")
     p.add_argument("--layers", type=int, default=20, help="cells of the network built from a genotype (default 20)")
-    p.add_argument("--data", default="digits", help="dataset (default digits)")
-    p.add_argument("--data-dir", help="folder holding the torchvision files of --data")
     p.add_argument("--epochs", type=int, default=10, help="default 10")
     p.add_argument("--batch-size", type=int, default=96, help="default 96")
+    _run_flags(p, "retrain")
+
+
+def _run_flags(p: argparse.ArgumentParser, name: str) -> None:
+    """Data, seed and output flags of the retrain and pipeline commands."""
+    p.add_argument("--data", default="digits", help="dataset (default digits)")
+    p.add_argument("--data-dir", help="folder holding the torchvision files of --data")
     p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--storage-path", default="./runs", help="default ./runs")
-    p.add_argument("--name", default="retrain", help="outputs go to <storage-path>/<name> (default retrain)")
+    p.add_argument("--name", default=name, help=f"outputs go to <storage-path>/<name> (default {name})")
 
 
 def _pipeline_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pipeline", help="DARTS -> SA channel search under a budget -> retrain",
                        description="Each stage writes under <storage-path>/<name>/<stage>/ and is skipped when "
                                    "it has finished, so re-running an interrupted pipeline continues it.")
-    p.add_argument("--data", default="digits", help="dataset (default digits)")
-    p.add_argument("--data-dir", help="folder holding the torchvision files of --data")
     p.add_argument("--max-params", required=True, help="parameter budget of the channel search, e.g. 60k")
     p.add_argument("--order", type=int, default=1, help="DARTS order 1 or 2 (default 1)")
     p.add_argument("--darts-epochs", type=int, default=6, help="default 6")
     p.add_argument("--num-samples", type=int, default=8, help="architectures the SA search trains (default 8)")
     p.add_argument("--search-epochs", type=int, default=3, help="epochs per SA trial (default 3)")
     p.add_argument("--retrain-epochs", type=int, default=10, help="default 10")
-    p.add_argument("--seed", type=int, default=0, help="default 0")
-    p.add_argument("--storage-path", default="./runs", help="default ./runs")
-    p.add_argument("--name", default="pipeline", help="default pipeline")
+    _run_flags(p, "pipeline")
 
 
 def _resume_parser(sub: argparse._SubParsersAction) -> None:
