@@ -8,6 +8,10 @@ Examples:
     raynas analyze --storage-path ./runs --name search --max-params 15k
     raynas search oneshot --space mobile --data digits --num-subnets 100 --retrain-top 3
     raynas retrain --arch runs/search/best_arch.json --epochs 10
+    raynas search darts --data digits --epochs 2 --layers 3 --init-channels 4 --seeds 2
+    raynas search sanas --space darts_channel --genotype runs/darts/genotype.json
+    raynas retrain --arch runs/darts/genotype.json --layers 8
+    raynas pipeline --data digits --max-params 60k
     raynas spaces
 """
 from __future__ import annotations
@@ -44,10 +48,10 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
                        description="Search architectures with Ray Tune under a parameter budget. Settings come "
                                    "from the defaults, then --config, then the flags given.",
                        argument_default=argparse.SUPPRESS)
-    p.add_argument("searcher", choices=sorted(SEARCHERS) + ["oneshot"],
+    p.add_argument("searcher", choices=sorted([*SEARCHERS, "darts", "oneshot"]),
                    help="sanas: simulated annealing; evolution: regularized evolution; tpe: Optuna TPE; "
                         "random: baseline; oneshot: supernet, subnet search on its shared weights, retrain "
-                        "of the best")
+                        "of the best; darts: differentiable search (own flags)")
     p.add_argument("--config", help="YAML or TOML file whose keys mirror these flags (e.g. max-params: 20k)")
     g = p.add_argument_group("what to search")
     g.add_argument("--space", help=f"search space: {', '.join(spaces.names())} (default small_channel)")
@@ -100,6 +104,42 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--storage-path", help="local folder or URI for all outputs (default ./runs)")
     g.add_argument("--name", help="search name; outputs go to <storage-path>/<name> (default search)")
     g.add_argument("--max-failures", type=int, help="retries of a trial whose worker died (default 0)")
+    g = p.add_argument_group("DARTS channel space (search sanas|random --space darts_channel)")
+    g.add_argument("--genotype", help="genotype.json written by `raynas search darts`: the cell of every layer")
+    _darts_flags(p.add_argument_group("DARTS (search darts; also --space darts|module:factory, --data, --epochs, "
+                                      "--batch-size, --seed, --storage-path, --name, --address)"))
+
+
+def _darts_flags(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--order", type=int, help="1: first order, 2: second order (unrolled) (default 1)")
+    g.add_argument("--layers", type=int, help="search cells of the supernet (default 8)")
+    g.add_argument("--init-channels", type=int, help="node width C of the first cells (default 16)")
+    g.add_argument("--arch-lr", type=float, help="Adam learning rate of the architecture (default 3e-4)")
+    g.add_argument("--epochs-no-archopt", type=int, help="warm-up epochs without architecture steps (default 0)")
+    g.add_argument("--seeds", type=int, help="independent searches run as parallel trials (default 1)")
+    g.add_argument("--workers-per-trial", type=int, help="data-parallel Ray Train workers per search (default 1)")
+
+
+def _run_flags(p: argparse.ArgumentParser, name: str) -> None:
+    """Data, seed and output flags of the retrain and pipeline commands."""
+    p.add_argument("--data", default="digits", help="dataset (default digits)")
+    p.add_argument("--data-dir", help="folder holding the torchvision files of --data")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--storage-path", default="./runs", help="default ./runs")
+    p.add_argument("--name", default=name, help=f"outputs go to <storage-path>/<name> (default {name})")
+
+
+def _pipeline_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pipeline", help="DARTS -> SA channel search under a budget -> retrain",
+                       description="Each stage writes under <storage-path>/<name>/<stage>/ and is skipped when "
+                                   "it has finished, so re-running an interrupted pipeline continues it.")
+    p.add_argument("--max-params", required=True, help="parameter budget of the channel search, e.g. 60k")
+    p.add_argument("--order", type=int, default=1, help="DARTS order 1 or 2 (default 1)")
+    p.add_argument("--darts-epochs", type=int, default=6, help="default 6")
+    p.add_argument("--num-samples", type=int, default=8, help="architectures the SA search trains (default 8)")
+    p.add_argument("--search-epochs", type=int, default=3, help="epochs per SA trial (default 3)")
+    p.add_argument("--retrain-epochs", type=int, default=10, help="default 10")
+    _run_flags(p, "pipeline")
 
 
 def _resume_parser(sub: argparse._SubParsersAction) -> None:
@@ -121,10 +161,13 @@ def _analyze_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="folder for the plots and best_arch.json (default <storage-path>/<name>/analysis)")
 def _retrain_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("retrain", help="train the architecture of a JSON file from scratch",
-                       description="Train the architecture of a best_arch.json (or a flat NNI label -> choice "
-                                   "JSON with --space) from scratch; report validation and test accuracy.",
+                       description="Train the architecture of a best_arch.json, a DARTS genotype.json (as the "
+                                   "darts_channel network), or a flat NNI label -> choice JSON with --space, from "
+                                   "scratch; report validation and test accuracy.",
                        argument_default=argparse.SUPPRESS)
-    p.add_argument("--arch", required=True, help="best_arch.json, or an NNI architecture JSON")
+    p.add_argument("--arch", required=True, help="best_arch.json, genotype.json, or an NNI architecture JSON")
+    p.add_argument("--layers", type=int, help="cells of the network built from a genotype.json (default 20, "
+                                              "reductions at 1/3 and 2/3)")
     p.add_argument("--space", help="the space, when the file does not name it (mobile, package.module:factory)")
     p.add_argument("--space-kwargs", type=json.loads, help="JSON object of space arguments")
     p.add_argument("--data", help="dataset (default: the file's, else digits)")
@@ -145,6 +188,10 @@ def _retrain(args: argparse.Namespace):
 
     values = dict(vars(args))
     values.pop("command")
+    layers = values.pop("layers", None)
+    if layers is not None:
+        values["space_kwargs"] = {**values.get("space_kwargs", {}), "num_cells": layers,
+                                  "reduction_cells": [layers // 3, 2 * layers // 3]}
     settings, space, tokens = fixed.settings_for_file(values.pop("arch"), values)
     return fixed.retrain(settings, space, [tokens])
 
@@ -157,6 +204,7 @@ def parser() -> argparse.ArgumentParser:
     _resume_parser(sub)
     _analyze_parser(sub)
     _retrain_parser(sub)
+    _pipeline_parser(sub)
     sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
     p_params = sub.add_parser("params", help="exact parameter count of one architecture",
                               description="Print the exact parameter count and the choices of TOKENS.")
@@ -194,6 +242,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     values.update(given)
     if values.get("searcher") == "oneshot":
         values.setdefault("space", "mobile")
+    if "genotype" in values:
+        values["space_kwargs"] = {**values.get("space_kwargs", {}), "genotype": _read_genotype(values.pop("genotype"))}
     table, metric = values.pop("table", None), values.pop("table_metric", values.pop("table-metric", None))
     if table is not None:
         values.setdefault("space", "tabular")
@@ -201,6 +251,36 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     if metric is not None:
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "metric": metric}
     return SearchSettings.from_dict(values)
+
+
+def _read_genotype(path: str) -> dict[str, Any]:
+    from raynas.spaces.darts import genotype_from_dict, genotype_to_dict
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"genotype file {path} does not exist")
+    with open(path) as f:
+        try:
+            return genotype_to_dict(genotype_from_dict(json.load(f)))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"genotype file {path} is not valid JSON ({exc})") from None
+
+
+def _darts(args: argparse.Namespace) -> int:
+    from raynas import darts_search
+
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "searcher")}
+    values = _config_file(given.pop("config")) if "config" in given else {}
+    values.update(given)
+    frame = darts_search.run(darts_search.DartsSettings.from_dict(values))
+    return 0 if (frame.status == "TERMINATED").any() else 1
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from raynas import pipeline
+
+    values = {k: v for k, v in vars(args).items() if k != "command"}
+    pipeline.run_pipeline(pipeline.PipelineSettings(**values))
+    return 0
 
 
 def _list_spaces() -> None:
@@ -232,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             budget = None if args.max_params is None else parse_count(args.max_params, "max_params")
             analyze(args.storage_path, args.name, budget, args.out)
             return 0
+        if args.command == "search" and args.searcher == "darts":
+            return _darts(args)
+        if args.command == "pipeline":
+            return _pipeline(args)
         if args.command == "resume" and search.load_settings(args.storage_path, args.name).searcher == "oneshot":
             from raynas import oneshot
 

@@ -57,11 +57,11 @@ def settings_for_file(path: str, values: dict[str, Any]) -> tuple[SearchSettings
     if "space" not in values:
         raise ValueError(f"{path} does not name its space; pass --space (e.g. mobile or package.module:factory)")
     same_space = values["space"] == found.get("space")
-    if same_space:
-        values.setdefault("space_kwargs", found.get("space_kwargs", {}))
+    if same_space:  # arguments given override the file's
+        values["space_kwargs"] = {**found.get("space_kwargs", {}), **values.get("space_kwargs", {})}
     settings = SearchSettings.from_dict(values)
     space = make_space(settings)
-    tokens = apply_arch(space, found["arch"])
+    tokens = apply_arch(space, found["arch"]) if "arch" in found else space.init_tokens()
     if same_space and "tokens" in found and list(found["tokens"]) != tokens:
         raise ValueError(f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); "
                          "fix or drop one of them")

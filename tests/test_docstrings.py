@@ -10,7 +10,10 @@ MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.s
            "raynas.spaces.channel", "raynas.data", "raynas.results", "raynas.analysis",
            "raynas.spaces.choices", "raynas.spaces.mobile",
            "raynas.spaces.export", "raynas.spaces.sampling", "raynas.trainables.calibration",
-           "raynas.trainables.supernet"]
+           "raynas.trainables.supernet",
+           "raynas.spaces.darts", "raynas.spaces.darts.operations",
+           "raynas.spaces.darts.genotypes", "raynas.spaces.darts.network", "raynas.spaces.darts.supernet",
+           "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -23,31 +23,40 @@ FILTER_NUM = [4, 8, 12, 16, 20, 36, 54, 72, 90, 108, 144, 180, 216, 252]
 
 
 class DartsChannelSpace(SearchSpace):
-    """20 cells of a fixed genotype; token ``i`` picks the node width of cell ``i`` from ``FILTER_NUM``.
+    """``num_cells`` cells of a fixed genotype; token ``i`` picks the node width of cell ``i`` from ``FILTER_NUM``.
 
-    Cells 6 and 13 are reduction cells; the stem has 108 channels (3 x 36, as for DARTS with C=36) and the
-    auxiliary head, when ``auxiliary``, reads the output of cell 13 and is counted in ``num_params``.
+    The defaults are SANAS's: 20 cells, cells 6 and 13 are reduction cells, the stem has 108 channels
+    (3 x 36, as for DARTS with C=36) and the auxiliary head, when ``auxiliary``, reads the output of the last
+    reduction cell (13) and is counted in ``num_params``. A small variant for 8x8 digits, e.g.
+    ``num_cells=5, reduction_cells=(1, 3), stem_channels=12``, trains in seconds.
     ``genotype`` may be a ``Genotype``, its ``str()`` form, or a dict from ``genotype_to_dict``.
     """
 
     name = "darts_channel"
-    num_cells = 20
-    reduction_cells = (6, 13)
-    aux_after = 13
-    stem_channels = 108
 
     def __init__(self, genotype: Genotype | str | dict = DARTS_V2, in_channels: int = 3, num_classes: int = 10,
-                 auxiliary: bool = True):
+                 auxiliary: bool = True, num_cells: int = 20, reduction_cells: Sequence[int] = (6, 13),
+                 stem_channels: int = 108):
         if isinstance(genotype, str):
             genotype = parse_genotype(genotype)
         elif isinstance(genotype, dict):
             genotype = genotype_from_dict(genotype)
         else:
             genotype = genotype_from_dict(genotype_to_dict(genotype))
+        if isinstance(num_cells, bool) or not isinstance(num_cells, int) or num_cells < 1:
+            raise ValueError(f"num_cells must be a positive integer, got {num_cells!r}")
+        reduction_cells = tuple(sorted(set(reduction_cells)))
+        if any(not 0 <= r < num_cells for r in reduction_cells):
+            raise ValueError(f"reduction_cells must be cell indices in [0, {num_cells - 1}], got {reduction_cells}")
         self.genotype = genotype
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.auxiliary = auxiliary
+        self.num_cells = num_cells
+        self.reduction_cells = reduction_cells
+        self.stem_channels = stem_channels
+        #: the auxiliary head reads the last reduction cell (cell 13 of 20)
+        self.aux_after = max(reduction_cells) if reduction_cells else 2 * num_cells // 3
 
     def labels(self) -> list[str]:
         return [f"cell_{i:02d}" for i in range(self.num_cells)]
@@ -56,7 +65,8 @@ class DartsChannelSpace(SearchSpace):
         return [list(FILTER_NUM) for _ in range(self.num_cells)]
 
     def init_tokens(self) -> list[int]:
-        return [5] * 6 + [7] * 7 + [10] * 7
+        """DARTS's C=36 widths: 36 before the first reduction, 72 from it, 144 from the second on."""
+        return [(5, 7, 10)[min(2, sum(r <= i for r in self.reduction_cells))] for i in range(self.num_cells)]
 
     def network_args(self, tokens: Sequence[int]) -> dict[str, Any]:
         """The ``EvalNetwork`` arguments the tokens describe."""
@@ -84,6 +94,9 @@ class DartsChannelSpace(SearchSpace):
             "in_channels": self.in_channels,
             "num_classes": self.num_classes,
             "auxiliary": self.auxiliary,
+            "num_cells": self.num_cells,
+            "reduction_cells": list(self.reduction_cells),
+            "stem_channels": self.stem_channels,
         }
 
 

@@ -99,8 +99,9 @@ def _candidate(d: _Decision, value: Any) -> int:
 
 
 def read_arch_file(path: str) -> dict[str, Any]:
-    """Read an architecture file: a ``best_arch.json`` (with ``space``, ``space_kwargs``, ``arch``) or a
-    flat NNI ``label -> choice`` object (returned as ``{"arch": ...}``)."""
+    """Read an architecture file: a ``best_arch.json`` (with ``space``, ``space_kwargs``, ``arch``), a DARTS
+    ``genotype.json`` (returned as the ``darts_channel`` space of that genotype, no ``arch``: its start widths)
+    or a flat NNI ``label -> choice`` object (returned as ``{"arch": ...}``)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"architecture file {path} does not exist")
     with open(path) as f:
@@ -110,6 +111,8 @@ def read_arch_file(path: str) -> dict[str, Any]:
             raise ValueError(f"architecture file {path} is not valid JSON ({exc})") from None
     if not isinstance(values, dict):
         raise ValueError(f"architecture file {path} must hold a JSON object")
+    if {"normal", "reduce"} <= set(values):  # a DARTS genotype.json: the darts_channel network of that cell
+        return {"space": "darts_channel", "space_kwargs": {"genotype": values}}
     if "arch" in values:
         if not isinstance(values["arch"], dict):
             raise ValueError(f"'arch' in {path} must be a JSON object of label -> choice")

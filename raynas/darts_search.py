@@ -1,0 +1,144 @@
+"""Run DARTS searches as Tune trials (one per seed, side by side) and write their genotypes.
+
+Under ``<storage_path>/<name>/``: ``results.csv`` (a row per seed: validation accuracy, genotype, time),
+``genotype_seed<N>.json`` per seed and ``genotype.json`` of the seed with the best validation accuracy.
+
+Example:
+    >>> settings = DartsSettings.from_dict({"epochs": 2, "layers": 3, "seeds": 2})
+    >>> outcome = run(settings)  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from ray import tune
+
+from raynas import data, storage
+from raynas.spaces.darts import genotype_from_dict
+
+GENOTYPE_FILE = "genotype.json"
+RESULT_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs", "wall_time_s", "genotype",
+                  "skip_connects_normal", "error"]
+
+
+@dataclass
+class DartsSettings:
+    """One DARTS search: the supernet, the recipe, the seeds, and where it runs."""
+    space: str = "darts"
+    data: str = "digits"
+    data_dir: str | None = None
+    val_fraction: float = 0.2
+    epochs: int = 50
+    order: int = 1
+    layers: int = 8
+    init_channels: int = 16
+    steps: int = 4
+    batch_size: int = 64
+    lr: float = 0.025
+    arch_lr: float = 3e-4
+    epochs_no_archopt: int = 0
+    seed: int = 0
+    seeds: int = 1
+    workers_per_trial: int = 1
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    storage_path: str = "./runs"
+    name: str = "darts"
+    address: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "DartsSettings":
+        """Build from ``flag -> value`` (``-`` or ``_``), checking every value."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            name = key.replace("-", "_")
+            if name not in names:
+                raise ValueError(f"setting {key!r} does not apply to `search darts`; "
+                                 f"its settings are: {', '.join(sorted(names))}")
+            kwargs[name] = value
+        settings = cls(**kwargs)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        from raynas.trainables.darts import check_recipe
+
+        check_recipe(self.recipe())
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
+        data.check(self.data, self.data_dir)
+
+    def recipe(self) -> dict[str, Any]:
+        """The settings a trial receives."""
+        return dataclasses.asdict(self)
+
+
+def run(settings: DartsSettings) -> pd.DataFrame:
+    """Run ``settings.seeds`` DARTS searches as parallel Tune trials; write results and genotypes."""
+    import ray
+
+    from raynas.search import _check_reachable
+    from raynas.trainables.darts import darts_search
+
+    if storage.read_text(settings.storage_path, f"{settings.name}/{GENOTYPE_FILE}") is not None:
+        raise FileExistsError(f"a DARTS search named {settings.name!r} already finished under "
+                              f"{storage.normalize(settings.storage_path)}; pick another --name")
+    storage.check_writable(settings.storage_path)
+    if not ray.is_initialized():
+        if settings.address and settings.address != "auto":
+            _check_reachable(settings.address)
+        ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING")
+    if settings.workers_per_trial > 1:
+        # the trial only drives its Ray Train workers, which hold the CPUs or GPUs
+        resources = {"cpu": 0.01}
+    else:
+        resources = {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
+    trainable = tune.with_resources(tune.with_parameters(darts_search, settings=settings.recipe()), resources)
+    seeds = list(range(settings.seed, settings.seed + settings.seeds))
+    tuner = tune.Tuner(
+        trainable, param_space={"seed": tune.grid_search(seeds)},
+        run_config=tune.RunConfig(name=settings.name, storage_path=storage.normalize(settings.storage_path),
+                                  verbose=0, checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+    return finish(settings, tuner.fit())
+
+
+def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
+    """Write results.csv, each seed's genotype and the best seed's genotype.json."""
+    rows = []
+    for result in grid:
+        m = result.metrics or {}
+        seed = result.config["seed"]
+        rows.append({"seed": seed, "trial_id": m.get("trial_id"), "status": "ERROR" if result.error else "TERMINATED",
+                     "val_acc": m.get("val_acc"), "train_acc": m.get("train_acc"), "epochs": m.get("epoch"),
+                     "wall_time_s": m.get("time_total_s"), "genotype": m.get("genotype"),
+                     "skip_connects_normal": m.get("skip_connects_normal"),
+                     "error": str(result.error).strip().splitlines()[-1] if result.error else None})
+        if m.get("genotype_json") and not result.error:
+            storage.write_text(settings.storage_path, f"{settings.name}/genotype_seed{seed}.json",
+                               _pretty(m["genotype_json"]))
+    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS).sort_values("seed", ignore_index=True)
+    path = storage.write_text(settings.storage_path, f"{settings.name}/results.csv", frame.to_csv(index=False))
+    done = frame[frame.status == "TERMINATED"].dropna(subset=["val_acc"])
+    if done.empty:
+        print(f"[raynas] no DARTS search finished; see {path}", file=sys.stderr)
+        return frame
+    best = done.loc[done.val_acc.astype(float).idxmax()]
+    text = storage.read_text(settings.storage_path, f"{settings.name}/genotype_seed{best.seed}.json")
+    genotype_path = storage.write_text(settings.storage_path, f"{settings.name}/{GENOTYPE_FILE}", text)
+    print(f"[raynas] {len(done)} of {len(frame)} DARTS seeds finished; best seed {best.seed} "
+          f"(val acc {float(best.val_acc):.4f})\n[raynas]   {best.genotype}\n"
+          f"[raynas] wrote {path} and {genotype_path}", flush=True)
+    return frame
+
+
+def _pretty(genotype_json: str) -> str:
+    """The genotype JSON, checked and indented."""
+    genotype_from_dict(json.loads(genotype_json))
+    return json.dumps(json.loads(genotype_json), indent=2)

@@ -1,0 +1,78 @@
+"""DARTS through Tune: seeds as trials, data-parallel workers, the CLI and the pipeline on digits."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from raynas import cli, darts_search
+from raynas.spaces.channel import DartsChannelSpace
+from raynas.spaces.darts import genotype_from_dict
+
+pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
+
+
+def test_two_data_parallel_workers_hold_the_same_alphas(tmp_path):
+    settings = darts_search.DartsSettings.from_dict({
+        "epochs": 1, "layers": 3, "init_channels": 2, "steps": 2, "batch_size": 96, "order": 2,
+        "workers_per_trial": 2, "storage_path": str(tmp_path), "name": "dp"})
+    frame = darts_search.run(settings)
+    assert list(frame.status) == ["TERMINATED"]
+    progress = pd.read_csv(next((tmp_path / "dp").glob("darts_search_*/progress.csv")))
+    assert progress.workers.iloc[-1] == 2
+    assert progress.alpha_rank_spread.iloc[-1] == 0.0  # identical architecture on both ranks
+    genotype = genotype_from_dict(json.loads((tmp_path / "dp" / "genotype.json").read_text()))
+    assert len(genotype.normal) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
+    (["--epochs", "2", "--epochs-no-archopt", "2"], "--epochs-no-archopt (2) must be smaller than --epochs (2)"),
+    (["--max-params", "20k"], "setting 'max_params' does not apply to `search darts`"),
+])
+def test_darts_cli_bad_input(tmp_path, capsys, args, message):
+    assert cli.main(["search", "darts", *args, "--storage-path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "darts").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda g: g["normal"].__setitem__(0, ["conv_9x9", 0]), "unknown operation 'conv_9x9'"),
+    (lambda g: g["normal"].pop(), "two per node"),
+    (lambda g: g["reduce"].__setitem__(3, ["skip_connect", 7]), r"reduce\[3\] input must be an integer in \[0, 2\]"),
+])
+def test_bad_genotype_files(tmp_path, capsys, change, message):
+    genotype = {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["sep_conv_3x3", 2], ["max_pool_3x3", 0]],
+                "normal_concat": [2, 3],
+                "reduce": [["max_pool_3x3", 0], ["skip_connect", 1], ["avg_pool_3x3", 2], ["skip_connect", 1]],
+                "reduce_concat": [2, 3]}
+    change(genotype)
+    path = tmp_path / "genotype.json"
+    path.write_text(json.dumps(genotype))
+    for argv in (["retrain", "--arch", str(path)],
+                 ["search", "sanas", "--space", "darts_channel", "--genotype", str(path)]):
+        assert cli.main([*argv, "--storage-path", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("raynas: error:")
+        assert pytest.importorskip("re").search(message, err[0]), err[0]
+
+
+def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_path, capsys):
+    argv = ["pipeline", "--data", "digits", "--max-params", "60k", "--darts-epochs", "1", "--num-samples", "3",
+            "--search-epochs", "1", "--retrain-epochs", "2", "--storage-path", str(tmp_path), "--name", "p"]
+    assert cli.main(argv) == 0
+    root = tmp_path / "p"
+    genotype = json.loads((root / "darts" / "genotype.json").read_text())
+    results = pd.read_csv(root / "sanas" / "results.csv")
+    assert len(results) == 3 and (results.params <= 60_000).all()
+    best = json.loads((root / "sanas" / "best_arch.json").read_text())
+    assert best["space_kwargs"]["genotype"] == genotype and best["params"] <= 60_000
+    space = DartsChannelSpace(**best["space_kwargs"])
+    assert space.num_params(best["tokens"]) == best["params"]
+    final = json.loads((root / "retrain" / "result.json").read_text())
+    assert final["tokens"] == best["tokens"] and final["epochs"] == 2 and 0 <= final["test_acc"] <= 1
+    capsys.readouterr()
+    assert cli.main(argv) == 0  # everything finished: nothing runs again
+    assert "pipeline finished earlier" in capsys.readouterr().out
