@@ -365,9 +365,28 @@ def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[in
     """The best architecture's accuracy on the test split (the table's accuracy for a tabular space)."""
     if settings.space == "tabular":
         return space.accuracy(tokens)
-    if result.checkpoint is None:
+    checkpoint = newest_checkpoint(result)
+    if checkpoint is None:
         return None
     from raynas.trainables.retrain import test_accuracy
 
     task = ray.remote(test_accuracy).options(num_cpus=settings.cpus_per_trial, num_gpus=settings.gpus_per_trial)
-    return ray.get(task.remote(result.checkpoint, trial_settings(settings, space)))
+    return ray.get(task.remote(checkpoint, trial_settings(settings, space)))
+
+
+def newest_checkpoint(result: tune.Result) -> tune.Checkpoint | None:
+    """The newest checkpoint of ``result``'s trial that is still stored.
+
+    A trial that finished after Tune's last experiment snapshot and before a driver crash is restored with the
+    checkpoint the snapshot named, which keeping only the newest checkpoint has since deleted; its newest
+    checkpoint on storage is the one of its finished run.
+    """
+    import pyarrow.fs
+
+    stored = result.checkpoint
+    if stored is not None and stored.filesystem.get_file_info(stored.path).type != pyarrow.fs.FileType.NotFound:
+        return stored
+    fs = result.filesystem or pyarrow.fs.LocalFileSystem()
+    folders = [info.path for info in fs.get_file_info(pyarrow.fs.FileSelector(result.path, allow_not_found=True))
+               if info.type == pyarrow.fs.FileType.Directory and os.path.basename(info.path).startswith("checkpoint_")]
+    return tune.Checkpoint(max(folders), filesystem=fs) if folders else None

@@ -121,3 +121,27 @@ def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
     assert state["own"]["current_tokens"] in [json.loads(t) for t in full.tokens]
     assert sorted(state["partial"]) == sorted(json.loads(t) for t in stopped.tokens)
 
+
+
+@pytest.mark.slow
+def test_killed_search_with_asha_resumes_with_its_scheduler(ray_session, tmp_path):
+    from raynas.search import resume
+    from test_cluster import kill_search_after_rows, read_results, searcher_state
+
+    address = ray_session.get_runtime_context().gcs_address
+    kill_search_after_rows(["--address", address, "--max-params", str(BUDGET), "--num-samples", "8", "--epochs",
+                            "3", "--concurrency", "1", "--scheduler", "asha", "--grace-epochs", "1",
+                            "--reduction-factor", "2", "--warm-start", "2", "--storage-path", str(tmp_path),
+                            "--name", "k"], tmp_path / "k", rows=3)
+    assert 3 <= len(read_results(tmp_path / "k")) < 8
+
+    outcome = resume(str(tmp_path), "k")
+
+    assert outcome.best is not None and 0 < outcome.best["test_acc"] <= 1  # the best's checkpoint is found
+    after = read_results(tmp_path / "k")
+    assert len(after) == 8 and (after.status == "TERMINATED").all() and after.tokens.nunique() == 8
+    stopped = after[after.stopped]
+    assert len(stopped) >= 1 and (stopped.epochs < 3).all() and (after[~after.stopped].epochs == 3).all()
+    state = searcher_state(tmp_path / "k")
+    assert state["full_epochs"] == 3 and state["issued"] == 8
+    assert sorted(state["partial"]) == sorted(json.loads(t) for t in stopped.tokens)
