@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pandas as pd
+import pyarrow.fs
 import ray
 from ray import tune
 
@@ -178,7 +179,7 @@ class Progress(tune.Callback):
             self.best = reward
         if self.done <= self.lines:
             what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={_fmt(reward)}"
-                    if status == "TERMINATED" else f"FAILED: {_last_line(trial.get_error())}")
+                    if status == "TERMINATED" else f"FAILED: {_last_line(_trial_error(trial))}")
             print(f"[raynas] trial {self.done}/{self.settings.num_samples} {trial.trial_id}: {what} "
                   f"best={_fmt(self.best)}", flush=True)
         elif self.done == self.lines + 1:
@@ -264,13 +265,18 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
     storage.check_writable(settings.storage_path)
     _connect(settings)
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
-    tuner = tune.Tuner(
+    return finish(settings, space, _tuner(settings, space, searcher, function).fit())
+
+
+def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher,
+           function: TrialFunction | None) -> tune.Tuner:
+    """A new Tune experiment of the search, driven by ``searcher``."""
+    return tune.Tuner(
         make_trainable(settings, space, function),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(settings),
                                     num_samples=settings.num_samples,
                                     max_concurrent_trials=settings.concurrency, reuse_actors=True),
         run_config=_run_config(settings, [Progress(settings)]))
-    return finish(settings, space, tuner.fit())
 
 
 def load_settings(storage_path: str, name: str) -> SearchSettings:
@@ -289,9 +295,43 @@ def resume(storage_path: str, name: str, address: str | None = None,
     settings.storage_path, settings.address = storage_path, address
     space = make_space(settings)
     _connect(settings)
-    path = f"{storage.normalize(storage_path).rstrip('/')}/{name}"
-    tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
+    names = storage.list_names(storage_path, name)
+    if _experiment_state_readable(storage_path, name, names):
+        path = f"{storage.normalize(storage_path).rstrip('/')}/{name}"
+        tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
+    else:
+        tuner = _tuner(settings, space, _saved_searcher(settings, space, names), function)
     return finish(settings, space, tuner.fit())
+
+
+def _experiment_state_readable(storage_path: str, name: str, names: list[str]) -> bool:
+    """Whether Tune's newest experiment state parses: Tune writes it in place, so a driver killed at that moment
+    leaves it cut short, and ``Tuner.restore`` would then start the whole search again from nothing."""
+    states = [n for n in names if n.startswith("experiment_state-") and n.endswith(".json")]
+    if not states:
+        return False
+    try:
+        json.loads(storage.read_text(storage_path, f"{name}/{max(states)}") or "")
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[str]) -> TokenSearcher:
+    """The search's searcher as raynas last saved it, for a new Tune experiment that continues the search."""
+    searcher = make_searcher(settings, space)
+    states = [n for n in names if n.startswith("searcher-state-")]
+    if states:
+        searcher.set_state(json.loads(storage.read_text(settings.storage_path, f"{settings.name}/{max(states)}")))
+    rows = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS).rows
+    searcher.recover([(row.trial_id, json.loads(row.tokens),
+                       None if row.status == "ERROR" else {searcher.metric: float(row.reward),
+                                                           "epoch": int(float(row.epochs)) if row.epochs else None})
+                      for row in rows.itertuples() if row.status == "ERROR" or row.reward])
+    print(f"[raynas] Tune's record of {settings.name!r} is damaged or missing (its driver died while writing it); "
+          f"continuing from results.csv and the searcher's saved state ({searcher.issued} trials handed out)",
+          flush=True)
+    return searcher
 
 
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,
@@ -309,7 +349,15 @@ def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: 
 
 def _trial_row(trial, status: str, epochs: int | None = None) -> dict:
     return _row(trial.trial_id, status, trial.config, trial.last_result,
-                trial.get_error() if status == "ERROR" else None, epochs)
+                _trial_error(trial) if status == "ERROR" else None, epochs)
+
+
+def _trial_error(trial) -> str | None:
+    """The text of a failed trial's error: Tune writes it to the trial's local folder first, and to storage later."""
+    if trial.error_file and os.path.isfile(trial.error_file):
+        with open(trial.error_file) as f:
+            return f.read()
+    return trial.get_error()
 
 
 def _last_line(text: Any) -> str:
@@ -339,9 +387,10 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)
         return Outcome(frame, None, results_path, None)
     row = done.loc[done.reward.idxmax()]
-    result = next(r for r in grid if (r.metrics or {}).get("trial_id") == row.trial_id)
+    result = next((r for r in grid if (r.metrics or {}).get("trial_id") == row.trial_id), None)
     tokens = json.loads(row.tokens)
-    best = best_arch(settings, space, row, _test_accuracy(settings, space, tokens, result))
+    checkpoint = trial_checkpoint(settings, result, row.trial_id)
+    best = best_arch(settings, space, row, _test_accuracy(settings, space, tokens, checkpoint))
     best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}",
                                    json.dumps(best, indent=2))
     print(f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
@@ -361,11 +410,10 @@ def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: 
 
 
 def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[int],
-                   result: tune.Result) -> float | None:
+                   checkpoint: tune.Checkpoint | None) -> float | None:
     """The best architecture's accuracy on the test split (the table's accuracy for a tabular space)."""
     if settings.space == "tabular":
         return space.accuracy(tokens)
-    checkpoint = newest_checkpoint(result)
     if checkpoint is None:
         return None
     from raynas.trainables.retrain import test_accuracy
@@ -374,19 +422,25 @@ def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[in
     return ray.get(task.remote(checkpoint, trial_settings(settings, space)))
 
 
-def newest_checkpoint(result: tune.Result) -> tune.Checkpoint | None:
-    """The newest checkpoint of ``result``'s trial that is still stored.
+def trial_checkpoint(settings: SearchSettings, result: tune.Result | None, trial_id: str) -> tune.Checkpoint | None:
+    """The newest stored checkpoint of trial ``trial_id`` (whose Tune result is ``result``, if Tune has it).
 
     A trial that finished after Tune's last experiment snapshot and before a driver crash is restored with the
-    checkpoint the snapshot named, which keeping only the newest checkpoint has since deleted; its newest
-    checkpoint on storage is the one of its finished run.
+    checkpoint the snapshot named, which keeping only the newest checkpoint has since deleted; a trial of an
+    experiment whose record was lost has no result at all. Its newest checkpoint on storage is the one of its
+    finished run.
     """
-    import pyarrow.fs
-
-    stored = result.checkpoint
-    if stored is not None and stored.filesystem.get_file_info(stored.path).type != pyarrow.fs.FileType.NotFound:
-        return stored
-    fs = result.filesystem or pyarrow.fs.LocalFileSystem()
-    folders = [info.path for info in fs.get_file_info(pyarrow.fs.FileSelector(result.path, allow_not_found=True))
-               if info.type == pyarrow.fs.FileType.Directory and os.path.basename(info.path).startswith("checkpoint_")]
-    return tune.Checkpoint(max(folders), filesystem=fs) if folders else None
+    if result is not None and result.checkpoint is not None:
+        stored = result.checkpoint
+        if stored.filesystem.get_file_info(stored.path).type != pyarrow.fs.FileType.NotFound:
+            return stored
+    # trial folders are named <trainable>_<trial id>_<index>_...
+    folder = next((n for n in storage.list_names(settings.storage_path, settings.name) if f"_{trial_id}_" in n), None)
+    if folder is None:
+        return None
+    names = [n for n in storage.list_names(settings.storage_path, f"{settings.name}/{folder}")
+             if n.startswith("checkpoint_")]
+    if not names:
+        return None
+    fs, path = storage.locate(settings.storage_path, f"{settings.name}/{folder}/{max(names)}")
+    return tune.Checkpoint(path, filesystem=fs)

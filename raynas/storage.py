@@ -12,7 +12,7 @@ def normalize(storage_path: str) -> str:
     return storage_path if "://" in storage_path else os.path.abspath(os.path.expanduser(storage_path))
 
 
-def _locate(storage_path: str, relpath: str) -> tuple[pyarrow.fs.FileSystem, str]:
+def locate(storage_path: str, relpath: str) -> tuple[pyarrow.fs.FileSystem, str]:
     """The filesystem of ``storage_path`` and the path of ``relpath`` in it."""
     fs, root = pyarrow.fs.FileSystem.from_uri(normalize(storage_path))
     return fs, f"{root.rstrip('/')}/{relpath}"
@@ -25,7 +25,7 @@ def write_text(storage_path: str, relpath: str, text: str) -> str:
 
 def write_bytes(storage_path: str, relpath: str, content: bytes) -> str:
     """Write ``content`` to ``storage_path/relpath`` (atomically on a local disk); returns the full path."""
-    fs, path = _locate(storage_path, relpath)
+    fs, path = locate(storage_path, relpath)
     fs.create_dir(os.path.dirname(path), recursive=True)
     if isinstance(fs, pyarrow.fs.LocalFileSystem):
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
@@ -44,7 +44,7 @@ def append_text(storage_path: str, relpath: str, text: str) -> str:
     Constant-time on a local disk or a filesystem that appends; an object store without appends (S3, GCS)
     gets the file rewritten whole.
     """
-    fs, path = _locate(storage_path, relpath)
+    fs, path = locate(storage_path, relpath)
     fs.create_dir(os.path.dirname(path), recursive=True)
     if isinstance(fs, pyarrow.fs.LocalFileSystem):
         with open(path, "a") as f:
@@ -58,6 +58,13 @@ def append_text(storage_path: str, relpath: str, text: str) -> str:
     return path
 
 
+def list_names(storage_path: str, relpath: str) -> list[str]:
+    """Names of the entries of the folder ``storage_path/relpath`` (empty if it does not exist)."""
+    fs, path = locate(storage_path, relpath)
+    selector = pyarrow.fs.FileSelector(path, allow_not_found=True)
+    return sorted(os.path.basename(info.path) for info in fs.get_file_info(selector))
+
+
 def read_text(storage_path: str, relpath: str) -> str | None:
     """Contents of ``storage_path/relpath``, or ``None`` if it does not exist."""
     content = read_bytes(storage_path, relpath)
@@ -66,7 +73,7 @@ def read_text(storage_path: str, relpath: str) -> str | None:
 
 def read_bytes(storage_path: str, relpath: str) -> bytes | None:
     """Contents of ``storage_path/relpath`` as bytes, or ``None`` if it does not exist."""
-    fs, path = _locate(storage_path, relpath)
+    fs, path = locate(storage_path, relpath)
     if fs.get_file_info(path).type != pyarrow.fs.FileType.File:
         return None
     with fs.open_input_stream(path) as f:
@@ -75,7 +82,7 @@ def read_bytes(storage_path: str, relpath: str) -> bytes | None:
 
 def check_writable(storage_path: str) -> None:
     """Raise ``PermissionError`` with one clear line if nothing can be written under ``storage_path``."""
-    fs, probe = _locate(storage_path, ".raynas-write-check")
+    fs, probe = locate(storage_path, ".raynas-write-check")
     root = os.path.dirname(probe)
     try:
         fs.create_dir(root, recursive=True)

@@ -231,6 +231,24 @@ class TokenSearcher(Searcher):
         self.best_tokens, self.best_reward = state["best_tokens"], state["best_reward"]
         self._load_state(state["own"])
 
+    def recover(self, finished: list[tuple[str, Tokens, dict | None]]) -> None:
+        """Catch up with trials that finished after this state was saved, then forget the trials still running.
+
+        ``finished`` holds ``(trial_id, tokens, result)`` of every finished trial (``result`` ``None`` for a
+        failed one), as results.csv records them; those the state already knows are skipped. Used when the Tune
+        experiment the searcher belonged to was lost: the trials still running are handed out again.
+        """
+        for trial_id, tokens, result in finished:
+            key = tuple(tokens)
+            if key in self.evaluated or key in self.failed:
+                continue
+            if trial_id not in self.pending:  # issued after the state was saved
+                self.pending[trial_id] = list(key)
+                self.issued += 1
+            self.on_trial_complete(trial_id, result, error=result is None)
+        self.issued -= len(self.pending)
+        self.pending.clear()
+
     def save(self, checkpoint_path: str) -> None:
         """Write the state as JSON atomically (a crash never leaves a half-written file)."""
         folder = os.path.dirname(os.path.abspath(checkpoint_path))

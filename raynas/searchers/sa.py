@@ -164,7 +164,7 @@ class SimulatedAnnealingSearcher(TokenSearcher):
     def fresh_neighbour(self, tokens: Tokens) -> Tokens | None:
         """A one-position mutation of ``tokens`` not evaluated, pending or failed yet and inside the budget:
         a uniformly chosen position, then a uniformly chosen other value; ``None`` when there is none."""
-        known = set(self.evaluated) | self.failed | {tuple(t) for t in self.pending.values()}
+        pending = {tuple(t) for t in self.pending.values()}  # bounded by the concurrency, unlike the history
         table = self.space.range_table()
         options = {}
         for i, n in enumerate(table):
@@ -172,7 +172,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
             for v in range(n):
                 if v != tokens[i]:
                     move = tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:])
-                    if move not in known and self.feasible(move):
+                    if move not in self.evaluated and move not in self.failed and move not in pending \
+                            and self.feasible(move):
                         values.append(v)
             if values:
                 options[i] = values
