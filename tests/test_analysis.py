@@ -29,7 +29,7 @@ def assert_png(path: Path) -> None:
 def digits_search(ray_session, tmp_path_factory):
     folder = tmp_path_factory.mktemp("analysis")
     outcome = run_search(folder, name="digits", searcher="sanas", max_params=38_000, num_samples=5, epochs=2,
-                         concurrency=2)
+                         concurrency=2, warm_start=0)
     return folder, outcome
 
 
@@ -41,7 +41,7 @@ def test_dataframe_of_a_real_search(digits_search):
     assert list(df.columns) == ["search", "trial_index", "trial_id", "status", "tokens", *labels,
                                 *RESULT_COLUMNS[4:]]
     assert df.trial_index.tolist() == [0, 1, 2, 3, 4]  # the order the searcher proposed them
-    assert df.tokens.iloc[0] == SMALL.init_tokens()  # SA starts from the space's start architecture
+    assert df.tokens.iloc[0] == SMALL.init_tokens()  # without a warm start, SA starts from the space's start
     assert (df.status == "TERMINATED").all() and (df.search == "digits").all()
     for _, row in df.iterrows():
         assert [row[label] for label in labels] == [WIDTHS[t] for t in row.tokens]
