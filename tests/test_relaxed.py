@@ -130,3 +130,14 @@ def test_darts_cli_on_a_user_model_space_exports_an_arch_that_retrains(tmp_path)
                      "--storage-path", str(tmp_path), "--name", "retrain"]) == 0
     retrained = json.loads((tmp_path / "retrain" / "best_arch.json").read_text())
     assert retrained["arch"] == best["arch"] and retrained["val_acc"] > 0.2
+
+
+@pytest.mark.parametrize("space, message", [
+    ("small_channel", "DARTS searches the 'darts' cell space or a space of labelled choices"),
+    ("user_spaces:missing", "module 'user_spaces' has no callable 'missing'"),
+])
+def test_darts_cli_rejects_a_space_without_labelled_choices(tmp_path, capsys, space, message):
+    assert cli.main(["search", "darts", "--space", space, "--storage-path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not list(tmp_path.iterdir())
