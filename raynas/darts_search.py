@@ -150,9 +150,10 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
     best = done.loc[done.val_acc.astype(float).idxmax()]
     best_path = storage.write_text(settings.storage_path, f"{settings.name}/{settings.result_file()}",
                                    records[best.seed][1])
+    found = best.genotype if settings.space == "darts" else best.arch
     print(f"[raynas] {len(done)} of {len(frame)} DARTS seeds finished; best seed {best.seed} "
-          f"(val acc {float(best.val_acc):.4f})\n[raynas]   {best.genotype if settings.space == 'darts' else best.arch}\n"
-          f"[raynas] wrote {path} and {best_path}", flush=True)
+          f"(val acc {float(best.val_acc):.4f})\n[raynas]   {found}\n[raynas] wrote {path} and {best_path}",
+          flush=True)
     return frame
 
 
