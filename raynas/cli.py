@@ -106,8 +106,8 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-failures", type=int, help="retries of a trial whose worker died (default 0)")
     g = p.add_argument_group("DARTS channel space (search sanas|random --space darts_channel)")
     g.add_argument("--genotype", help="genotype.json written by `raynas search darts`: the cell of every layer")
-    _darts_flags(p.add_argument_group("DARTS (search darts; also --space darts|module:factory, --data, --epochs, "
-                                      "--batch-size, --seed, --storage-path, --name, --address)"))
+    _darts_flags(p.add_argument_group("DARTS (search darts; also --space darts|mobile|module:factory, --space-kwargs, "
+                                      "--data, --epochs, --batch-size, --seed, --storage-path, --name, --address)"))
 
 
 def _darts_flags(g: argparse._ArgumentGroup) -> None:

@@ -1,7 +1,11 @@
 """Run DARTS searches as Tune trials (one per seed, side by side) and write their genotypes.
 
 Under ``<storage_path>/<name>/``: ``results.csv`` (a row per seed: validation accuracy, genotype, time),
-``genotype_seed<N>.json`` per seed and ``genotype.json`` of the seed with the best validation accuracy.
+``genotype_seed<N>.json`` per seed and ``genotype.json`` of the seed with the best validation accuracy. On a
+labelled-choice model space (``--space mobile`` or ``package.module:factory``, searched through its
+:class:`~raynas.spaces.relaxed.RelaxedSupernet`) the per-seed files are ``arch_seed<N>.json`` and the best
+seed's is ``best_arch.json`` (``space``, ``space_kwargs``, ``tokens``, ``arch``, ``params``, ``val_acc``, the
+softmaxed ``arch_weights``), which ``raynas retrain --arch`` accepts.
 
 Example:
     >>> settings = DartsSettings.from_dict({"epochs": 2, "layers": 3, "seeds": 2})
@@ -12,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -22,14 +26,16 @@ from raynas import data, storage
 from raynas.spaces.darts import genotype_from_dict
 
 GENOTYPE_FILE = "genotype.json"
+BEST_ARCH_FILE = "best_arch.json"
 RESULT_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs", "wall_time_s", "genotype",
-                  "skip_connects_normal", "error"]
+                  "skip_connects_normal", "arch", "params", "error"]
 
 
 @dataclass
 class DartsSettings:
     """One DARTS search: the supernet, the recipe, the seeds, and where it runs."""
     space: str = "darts"
+    space_kwargs: dict[str, Any] = field(default_factory=dict)
     data: str = "digits"
     data_dir: str | None = None
     val_fraction: float = 0.2
@@ -67,12 +73,18 @@ class DartsSettings:
         return settings
 
     def check(self) -> None:
-        from raynas.trainables.darts import check_recipe
+        from raynas.trainables.darts import check_recipe, model_space
 
         check_recipe(self.recipe())
         if self.seeds < 1:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
         data.check(self.data, self.data_dir)
+        if self.space != "darts":
+            model_space(self.recipe())
+
+    def result_file(self) -> str:
+        """The file of the best seed's architecture: genotype.json, or best_arch.json on a model space."""
+        return GENOTYPE_FILE if self.space == "darts" else BEST_ARCH_FILE
 
     def recipe(self) -> dict[str, Any]:
         """The settings a trial receives."""
@@ -86,7 +98,7 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     from raynas.search import _check_reachable
     from raynas.trainables.darts import darts_search
 
-    if storage.read_text(settings.storage_path, f"{settings.name}/{GENOTYPE_FILE}") is not None:
+    if storage.read_text(settings.storage_path, f"{settings.name}/{settings.result_file()}") is not None:
         raise FileExistsError(f"a DARTS search named {settings.name!r} already finished under "
                               f"{storage.normalize(settings.storage_path)}; pick another --name")
     storage.check_writable(settings.storage_path)
@@ -110,19 +122,25 @@ def run(settings: DartsSettings) -> pd.DataFrame:
 
 
 def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
-    """Write results.csv, each seed's genotype and the best seed's genotype.json."""
-    rows = []
+    """Write results.csv, each seed's architecture and the best seed's genotype.json (or best_arch.json)."""
+    rows, records = [], {}
     for result in grid:
         m = result.metrics or {}
         seed = result.config["seed"]
         rows.append({"seed": seed, "trial_id": m.get("trial_id"), "status": "ERROR" if result.error else "TERMINATED",
                      "val_acc": m.get("val_acc"), "train_acc": m.get("train_acc"), "epochs": m.get("epoch"),
                      "wall_time_s": m.get("time_total_s"), "genotype": m.get("genotype"),
-                     "skip_connects_normal": m.get("skip_connects_normal"),
+                     "skip_connects_normal": m.get("skip_connects_normal"), "arch": m.get("arch"),
+                     "params": m.get("params"),
                      "error": str(result.error).strip().splitlines()[-1] if result.error else None})
-        if m.get("genotype_json") and not result.error:
-            storage.write_text(settings.storage_path, f"{settings.name}/genotype_seed{seed}.json",
-                               _pretty(m["genotype_json"]))
+        if result.error:
+            continue
+        if m.get("genotype_json"):
+            records[seed] = (f"genotype_seed{seed}.json", _pretty(m["genotype_json"]))
+        elif m.get("arch"):
+            records[seed] = (f"arch_seed{seed}.json", json.dumps(_arch_record(settings, m), indent=2))
+        if seed in records:
+            storage.write_text(settings.storage_path, f"{settings.name}/{records[seed][0]}", records[seed][1])
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS).sort_values("seed", ignore_index=True)
     path = storage.write_text(settings.storage_path, f"{settings.name}/results.csv", frame.to_csv(index=False))
     done = frame[frame.status == "TERMINATED"].dropna(subset=["val_acc"])
@@ -130,12 +148,24 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
         print(f"[raynas] no DARTS search finished; see {path}", file=sys.stderr)
         return frame
     best = done.loc[done.val_acc.astype(float).idxmax()]
-    text = storage.read_text(settings.storage_path, f"{settings.name}/genotype_seed{best.seed}.json")
-    genotype_path = storage.write_text(settings.storage_path, f"{settings.name}/{GENOTYPE_FILE}", text)
+    best_path = storage.write_text(settings.storage_path, f"{settings.name}/{settings.result_file()}",
+                                   records[best.seed][1])
+    found = best.genotype if settings.space == "darts" else best.arch
     print(f"[raynas] {len(done)} of {len(frame)} DARTS seeds finished; best seed {best.seed} "
-          f"(val acc {float(best.val_acc):.4f})\n[raynas]   {best.genotype}\n"
-          f"[raynas] wrote {path} and {genotype_path}", flush=True)
+          f"(val acc {float(best.val_acc):.4f})\n[raynas]   {found}\n[raynas] wrote {path} and {best_path}",
+          flush=True)
     return frame
+
+
+def _arch_record(settings: DartsSettings, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The best_arch.json record of one seed's search on a model space."""
+    from raynas.trainables.darts import model_space
+
+    space = model_space(settings.recipe())
+    return {"space": space.name, "space_kwargs": space.kwargs(), "tokens": json.loads(metrics["tokens"]),
+            "arch": json.loads(metrics["arch"]), "params": int(metrics["params"]),
+            "val_acc": float(metrics["val_acc"]), "arch_weights": json.loads(metrics["arch_weights"]),
+            "seed": int(metrics["seed"]), "data": settings.data}
 
 
 def _pretty(genotype_json: str) -> str:

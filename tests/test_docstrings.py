@@ -13,7 +13,8 @@ MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.s
            "raynas.trainables.supernet",
            "raynas.spaces.darts", "raynas.spaces.darts.operations",
            "raynas.spaces.darts.genotypes", "raynas.spaces.darts.network", "raynas.spaces.darts.supernet",
-           "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline"]
+           "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline",
+           "raynas.spaces.relaxed"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,6 +1,9 @@
-"""A user-written model space with labelled choices, imported by module path in tests (``user_spaces:tiny``)."""
+"""User-written model spaces with labelled choices, imported by module path in tests (``user_spaces:tiny``,
+``user_spaces:net``)."""
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from raynas.spaces.choices import InputChoice, LayerChoice
@@ -31,3 +34,30 @@ class Tiny(nn.Module):
 
 def tiny(in_channels: int = 1, num_classes: int = 10, width: int = 8) -> nn.Module:
     return Tiny(in_channels, num_classes, width)
+
+
+class Net(nn.Module):
+    """NNI's example model: two searchable convolutions and a searchable skip connection (in or out)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10):
+        super().__init__()
+        self.conv1 = LayerChoice([nn.Conv2d(in_channels, 6, 3, padding=1), nn.Conv2d(in_channels, 6, 5, padding=2)],
+                                 label="conv1")
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = LayerChoice([nn.Conv2d(6, 16, 3, padding=1), nn.Conv2d(6, 16, 5, padding=2)], label="conv2")
+        self.conv3 = nn.Conv2d(16, 16, 1)
+        self.skipconnect = InputChoice(candidate_names=["skip", "none"], n_chosen=1, label="skipconnect")
+        self.bn = nn.BatchNorm2d(16)
+        self.gap = nn.AdaptiveAvgPool2d(2)
+        self.fc = nn.Linear(16 * 2 * 2, num_classes)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x0 = F.relu(self.conv2(x))
+        x1 = F.relu(self.conv3(x0))
+        x1 = x1 + self.skipconnect([x0, torch.zeros_like(x0)])
+        return self.fc(torch.flatten(self.gap(self.bn(x1)), 1))
+
+
+def net(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
+    return Net(in_channels, num_classes)

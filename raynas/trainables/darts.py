@@ -7,6 +7,11 @@ stepped once after each epoch; architecture: Adam. Every epoch reports accuracie
 saves a checkpoint with the weights, the architecture, both optimizers, the scheduler and the RNG states, so a
 restarted trial ends exactly where an uninterrupted one would.
 
+On a labelled-choice model space (``space`` a registered model space such as ``mobile``, or
+``package.module:factory``) the supernet is its :class:`~raynas.spaces.relaxed.RelaxedSupernet`, and every epoch
+reports the ``label -> choice`` dict (``arch``), its ``tokens`` and ``params``, and the softmaxed weights
+(``arch_weights``), all as JSON, instead of the genotype.
+
 With ``workers_per_trial`` W > 1 the trial runs a Ray Train ``TorchTrainer`` of W workers (gloo on CPU, nccl
 on GPU): each worker takes 1/W of each half, gradients are averaged with explicit all-reduces, and every worker
 holds the same architecture. Rank 0's reports reach Tune through Train's Tune callback.
@@ -30,10 +35,12 @@ from ray import tune
 from torch import nn
 from torch.utils.data import Subset
 
-from raynas import data
+from raynas import data, spaces
 from raynas.checkpoints import STATE_FILE, from_checkpoint, save_atomic, to_checkpoint
 from raynas.devices import pick_device
+from raynas.spaces.choices import ModelSpace
 from raynas.spaces.darts import SearchNetwork, genotype_to_dict
+from raynas.spaces.relaxed import RelaxedSupernet
 from raynas.trainables.architect import AllReduce, Architect, no_all_reduce
 from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.retrain import where
@@ -44,6 +51,7 @@ DARTS_RECIPE: dict[str, Any] = {
     "epochs": 50, "order": 1, "layers": 8, "init_channels": 16, "steps": 4, "batch_size": 64,
     "lr": 0.025, "lr_min": 0.001, "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 5.0,
     "arch_lr": 3e-4, "arch_weight_decay": 1e-3, "epochs_no_archopt": 0, "workers_per_trial": 1,
+    "space_kwargs": {},
 }
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
@@ -84,11 +92,21 @@ def split_halves(n: int, seed: int, rank: int = 0, world: int = 1) -> tuple[list
 
 
 def build_supernet(s: dict[str, Any], in_channels: int, num_classes: int) -> nn.Module:
-    """The supernet the settings describe."""
+    """The supernet the settings describe: the DARTS cell supernet, or the relaxation of a model space."""
     if s["space"] != "darts":
-        raise ValueError(f"unknown DARTS space {s['space']!r}; use 'darts'")
+        return RelaxedSupernet(model_space(s))
     return SearchNetwork(C=s["init_channels"], num_classes=num_classes, layers=s["layers"], steps=s["steps"],
                          in_channels=in_channels)
+
+
+def model_space(s: dict[str, Any]) -> ModelSpace:
+    """The labelled-choice model space of ``s["space"]`` (a registered model space or ``module:factory``)."""
+    from raynas.search import space_for
+
+    if not spaces.is_model_space(s["space"]):
+        raise ValueError(f"DARTS searches the 'darts' cell space or a space of labelled choices (e.g. mobile, "
+                         f"package.module:factory), not {s['space']!r}")
+    return space_for(s["space"], s.get("space_kwargs") or {}, s["data"])
 
 
 class DartsSearch:
@@ -157,7 +175,14 @@ class DartsSearch:
                 "reward": val_acc, "seed": s["seed"], **self.export(), "epoch_time_s": time.perf_counter() - start}
 
     def export(self) -> dict[str, Any]:
-        """The architecture found so far: genotype (string and JSON), softmaxed weights, normal-cell skips."""
+        """The architecture found so far: genotype (string and JSON), softmaxed weights, normal-cell skips;
+        on a model space its ``label -> choice`` dict, tokens, parameter count and softmaxed weights (JSON)."""
+        if isinstance(self.model, RelaxedSupernet):
+            tokens = self.model.tokens()
+            return {"arch": json.dumps(self.model.export()), "tokens": json.dumps(tokens),
+                    "params": self.model.space.num_params(tokens),
+                    "arch_weights": json.dumps({k: [round(w, 4) for w in v]
+                                                for k, v in self.model.arch_weights().items()})}
         genotype = self.model.genotype()
         weights = self.model.arch_weights()
         return {"genotype": str(genotype), "genotype_json": json.dumps(genotype_to_dict(genotype)),
