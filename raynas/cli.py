@@ -118,6 +118,7 @@ def _darts_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--epochs-no-archopt", type=int, help="warm-up epochs without architecture steps (default 0)")
     g.add_argument("--seeds", type=int, help="independent searches run as parallel trials (default 1)")
     g.add_argument("--workers-per-trial", type=int, help="data-parallel Ray Train workers per search (default 1)")
+    g.add_argument("--cpus-per-worker", type=float, help="CPUs of each of those workers, fractions allowed (default 1)")
 
 
 def _run_flags(p: argparse.ArgumentParser, name: str) -> None:

@@ -110,6 +110,13 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     if settings.workers_per_trial > 1:
         # the trial only drives its Ray Train workers, which hold the CPUs or GPUs
         resources = {"cpu": 0.01}
+        need = 0.01 + settings.workers_per_trial * settings.cpus_per_worker
+        have = ray.cluster_resources().get("CPU", 0)
+        if not settings.address and need > have:  # a local Ray has no autoscaler: the trial would wait forever
+            raise ValueError(f"--workers-per-trial {settings.workers_per_trial} with --cpus-per-worker "
+                             f"{settings.cpus_per_worker:g} needs {need:g} CPUs and this machine has {have:g}; "
+                             f"lower --cpus-per-worker (e.g. {(have - 0.01) / settings.workers_per_trial:.2f}) or "
+                             "--workers-per-trial")
     else:
         resources = {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
     trainable = tune.with_resources(tune.with_parameters(darts_search, settings=settings.recipe()), resources)

@@ -38,6 +38,15 @@ def test_darts_cli_bad_input(tmp_path, capsys, args, message):
     assert not (tmp_path / "darts").exists()
 
 
+def test_data_parallel_search_larger_than_the_machine_is_one_clear_line(ray_session, tmp_path, capsys):
+    cpus = ray_session.cluster_resources()["CPU"]
+    workers = int(cpus) + 1
+    assert cli.main(["search", "darts", "--workers-per-trial", str(workers), "--storage-path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--workers-per-trial {workers} with --cpus-per-worker 1 needs" in err[0]
+    assert "lower --cpus-per-worker" in err[0]
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda g: g["normal"].__setitem__(0, ["conv_9x9", 0]), "unknown operation 'conv_9x9'"),
     (lambda g: g["normal"].pop(), "two per node"),
