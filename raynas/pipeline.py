@@ -1,4 +1,4 @@
-"""Retrain an architecture file, and the DARTS -> SA channel search -> retrain pipeline.
+"""The DARTS -> SA channel search -> retrain pipeline.
 
 Each pipeline stage writes under ``<storage_path>/<name>/<stage>/`` and is skipped when its output exists, so
 a re-run after an interruption continues with the first unfinished stage:
@@ -8,10 +8,8 @@ a re-run after an interruption continues with the first unfinished stage:
 - ``retrain/result.json``: the best architecture trained longer, with its validation and test accuracy.
 
 Example:
-    >>> genotype_arch({"normal": [["skip_connect", 0], ["sep_conv_3x3", 1]], "normal_concat": [2],
-    ...                "reduce": [["max_pool_3x3", 0], ["skip_connect", 1]], "reduce_concat": [2]},
-    ...               num_cells=5)["tokens"]
-    [5, 7, 7, 10, 10]
+    >>> PipelineSettings(max_params="60k").num_cells  # a small channel space of the found cell, for digits
+    5
 """
 from __future__ import annotations
 
@@ -25,41 +23,20 @@ STAGES = ("darts", "sanas", "retrain")
 RESULT_FILE = "result.json"
 
 
-def genotype_arch(genotype: dict[str, Any], num_cells: int = 20, **space_kwargs: Any) -> dict[str, Any]:
-    """A DARTS genotype as an architecture of the ``darts_channel`` space: DARTS's C=36 evaluation network
-    of ``num_cells`` cells, reductions at 1/3 and 2/3 of the depth."""
-    from raynas.spaces.channel import DartsChannelSpace
+def retrain(best: dict[str, Any], values: dict[str, Any], root: str) -> dict[str, Any]:
+    """Train the architecture of the ``best_arch.json`` record ``best`` from scratch with the retrain command's
+    trials (settings ``values``, outputs in ``root/retrain``); write and return ``retrain/result.json``."""
+    from raynas import fixed
+    from raynas.search import make_space
+    from raynas.settings import SearchSettings
 
-    space = DartsChannelSpace(genotype=genotype, num_cells=num_cells,
-                              reduction_cells=(num_cells // 3, 2 * num_cells // 3), **space_kwargs)
-    return {"space": space.name, "space_kwargs": space.kwargs(), "tokens": space.init_tokens()}
-
-
-def retrain(arch: dict[str, Any], settings: dict[str, Any], storage_path: str, name: str) -> dict[str, Any]:
-    """Train ``arch`` from scratch as one Tune trial; write and return ``<name>/result.json``."""
-    import ray
-    from ray import tune
-
-    from raynas import spaces
-    from raynas.trainables.retrain import retrain as retrain_trial, test_accuracy
-
-    space = spaces.get(arch["space"], **arch["space_kwargs"])
-    tokens = space.validate(arch["tokens"])
-    s = {**settings, "space": arch["space"], "space_kwargs": space.kwargs()}
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    tuner = tune.Tuner(tune.with_resources(tune.with_parameters(retrain_trial, settings=s), {"cpu": 1}),
-                       param_space={"tokens": tokens},
-                       run_config=tune.RunConfig(name=name, storage_path=storage.normalize(storage_path), verbose=0,
-                                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
-    result = tuner.fit()[0]
-    if result.error:
-        raise RuntimeError(f"retraining failed: {str(result.error).strip().splitlines()[-1]}")
-    out = {**arch, "tokens": tokens, "arch": space.to_arch(tokens), "params": space.num_params(tokens),
-           "val_acc": result.metrics["val_acc"], "reward": result.metrics["reward"],
-           "epochs": result.metrics["epoch"],
-           "test_acc": ray.get(ray.remote(test_accuracy).remote(result.checkpoint, s))}
-    path = storage.write_text(storage_path, f"{name}/{RESULT_FILE}", json.dumps(out, indent=2))
+    settings = SearchSettings.from_dict({**values, "space": best["space"], "space_kwargs": best["space_kwargs"],
+                                         "storage_path": root, "name": "retrain"})
+    outcome = fixed.retrain(settings, make_space(settings), [best["tokens"]])
+    if outcome.best is None:
+        raise RuntimeError(f"retraining failed; see {outcome.results_path}")
+    out = {**outcome.best, "epochs": int(outcome.results.epochs.max())}
+    path = storage.write_text(root, f"retrain/{RESULT_FILE}", json.dumps(out, indent=2))
     print(f"[raynas] retrained {out['params']:,} params: val acc {out['val_acc']:.4f}, test acc "
           f"{out['test_acc']:.4f}; wrote {path}", flush=True)
     return out
@@ -125,7 +102,5 @@ def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
         print(f"[raynas] pipeline finished earlier: {root}/retrain/{RESULT_FILE}", flush=True)
         return json.loads(result_text)
     print("[raynas] pipeline stage 3/3: retrain the best architecture", flush=True)
-    best = json.loads(best_text)
-    arch = {"space": best["space"], "space_kwargs": best["space_kwargs"], "tokens": best["tokens"]}
-    return retrain(arch, {"data": p.data, "data_dir": p.data_dir, "epochs": p.retrain_epochs, "seed": p.seed},
-                   root, "retrain")
+    return retrain(json.loads(best_text),
+                   {"data": p.data, "data_dir": p.data_dir, "epochs": p.retrain_epochs, "seed": p.seed}, root)
