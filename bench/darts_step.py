@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
 import json
 import platform
+import re
 import statistics
-import resource
 import subprocess
 import sys
 import time
@@ -79,9 +80,13 @@ def timed(fn) -> float:
 
 
 def peak_rss_mb(impl: str, order: int, args: argparse.Namespace) -> float:
-    """Peak resident memory of a fresh process that builds the network and runs 3 steps of ``impl``, minus the
-    process's peak before the first step (torch's CPU allocator keeps no peak statistics of its own)."""
-    code = (f"import resource, sys; sys.argv = ['x'] + {_argv(args)!r}; import bench.darts_step as b; "
+    """Peak memory of 3 steps of ``impl`` in a fresh process, above its resident memory after a warm-up step.
+
+    torch's CPU allocator keeps no peak statistics of its own, so the probe uses the kernel's: after the
+    warm-up step, freed memory is handed back to the system (``malloc_trim``) and the peak resident size is
+    reset to the current one (``/proc/self/clear_refs``); it is read back (``VmHWM``) after the steps.
+    """
+    code = (f"import sys; sys.argv = ['x'] + {_argv(args)!r}; import bench.darts_step as b; "
             f"b.memory_probe({impl!r}, {order})")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
@@ -91,15 +96,28 @@ def _argv(args: argparse.Namespace) -> list[str]:
     return [f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items() if k not in ("json", "repeats")]
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return int(re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.M).group(1))
+
+
 def memory_probe(impl: str, order: int) -> None:
     args = parser().parse_args()
     net, batches = setup(args, 4)
     w_opt, a_opt = optimizers(net)
     architect = Architect(net, w_opt, a_opt, order=order)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for batch in batches:
+
+    def step(batch: tuple) -> None:
         architect.step(*batch) if impl == "raynas" else plain_step(net, w_opt, a_opt, order, *batch)
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+
+    step(batches[0])  # optimizer state and lazily built parts exist from here on
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak resident size restarts from the current one
+    before = _status_kb("VmRSS")
+    for batch in batches[1:]:
+        step(batch)
+    print((_status_kb("VmHWM") - before) / 1024)
 
 
 def setup(args: argparse.Namespace, n: int) -> tuple[SearchNetwork, list]:

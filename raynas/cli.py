@@ -71,6 +71,8 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
                                         "(default auto: 10, at most num-samples/4; 0: from the space's start)")
     g.add_argument("--restart-after", help="SA restarts from the best after this many evaluations without a "
                                           "new best (default auto: num-samples/10, at least 10; 0: never)")
+    g.add_argument("--far-moves", type=int, help="SA changes this many positions at once when every one-position "
+                                                 "move is known, instead of restarting (default 1: restart)")
     g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")
     g.add_argument("--reward-scale", type=float, help="SA multiplies rewards by this (default 1)")
     g = p.add_argument_group("one-shot (raynas search oneshot)")
@@ -317,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
             return _darts(args)
         if args.command == "pipeline":
             return _pipeline(args)
+        if args.command == "resume":
+            from raynas import darts_search
+
+            frame = darts_search.resume(args.storage_path, args.name, args.address)
+            if frame is not None:
+                return 0 if (frame.status == "TERMINATED").any() else 1
         if args.command == "resume" and search.load_settings(args.storage_path, args.name).searcher == "oneshot":
             from raynas import oneshot
 

@@ -27,6 +27,9 @@ from raynas.spaces.darts import genotype_from_dict
 
 GENOTYPE_FILE = "genotype.json"
 BEST_ARCH_FILE = "best_arch.json"
+SETTINGS_FILE = "raynas_darts.json"
+#: settings that may change when an interrupted search is continued: where it runs and stores, not what it does
+PLACE = ("storage_path", "name", "address")
 RESULT_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs", "wall_time_s", "genotype",
                   "skip_connects_normal", "arch", "params", "error"]
 
@@ -90,17 +93,26 @@ class DartsSettings:
         """The settings a trial receives."""
         return dataclasses.asdict(self)
 
+    def search_settings(self) -> dict[str, Any]:
+        """What the search does, without where it runs: an interrupted search continues only with these."""
+        return {k: v for k, v in self.recipe().items() if k not in PLACE}
+
 
 def run(settings: DartsSettings) -> pd.DataFrame:
-    """Run ``settings.seeds`` DARTS searches as parallel Tune trials; write results and genotypes."""
+    """Run ``settings.seeds`` DARTS searches as parallel Tune trials; write results and genotypes.
+
+    Run again with the same settings after an interruption, the search continues: Tune restores the
+    experiment and every unfinished trial goes on from its last epoch checkpoint.
+    """
     import ray
 
-    from raynas.search import _check_reachable
+    from raynas.search import _check_reachable, _experiment_state_readable
     from raynas.trainables.darts import darts_search
 
     if storage.read_text(settings.storage_path, f"{settings.name}/{settings.result_file()}") is not None:
         raise FileExistsError(f"a DARTS search named {settings.name!r} already finished under "
                               f"{storage.normalize(settings.storage_path)}; pick another --name")
+    interrupted = _check_same_search(settings)
     storage.check_writable(settings.storage_path)
     if not ray.is_initialized():
         if settings.address and settings.address != "auto":
@@ -120,12 +132,44 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     else:
         resources = {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
     trainable = tune.with_resources(tune.with_parameters(darts_search, settings=settings.recipe()), resources)
-    seeds = list(range(settings.seed, settings.seed + settings.seeds))
-    tuner = tune.Tuner(
-        trainable, param_space={"seed": tune.grid_search(seeds)},
-        run_config=tune.RunConfig(name=settings.name, storage_path=storage.normalize(settings.storage_path),
-                                  verbose=0, checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+    storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}",
+                       json.dumps(settings.search_settings(), indent=2))
+    names = storage.list_names(settings.storage_path, settings.name)
+    if interrupted and _experiment_state_readable(settings.storage_path, settings.name, names):
+        print(f"[raynas] continuing the interrupted DARTS search {settings.name!r}", flush=True)
+        tuner = tune.Tuner.restore(f"{storage.normalize(settings.storage_path).rstrip('/')}/{settings.name}",
+                                   trainable=trainable, resume_errored=True)
+    else:
+        seeds = list(range(settings.seed, settings.seed + settings.seeds))
+        tuner = tune.Tuner(
+            trainable, param_space={"seed": tune.grid_search(seeds)},
+            run_config=tune.RunConfig(name=settings.name, storage_path=storage.normalize(settings.storage_path),
+                                      verbose=0, checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
     return finish(settings, tuner.fit())
+
+
+def resume(storage_path: str, name: str, address: str | None = None) -> pd.DataFrame | None:
+    """Continue the interrupted DARTS search ``name`` with the settings it was started with; ``None`` when
+    ``storage_path/name`` holds no DARTS search."""
+    saved = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
+    if saved is None:
+        return None
+    return run(DartsSettings.from_dict({**json.loads(saved), "storage_path": storage_path, "name": name,
+                                        "address": address}))
+
+
+def _check_same_search(settings: DartsSettings) -> bool:
+    """Whether an interrupted search of this name exists; it must have been started with the same settings."""
+    saved = storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}")
+    if saved is None:
+        return False
+    before, now = json.loads(saved), settings.search_settings()
+    changed = [f"--{k.replace('_', '-')} {before.get(k)} -> {now[k]}" for k in now if before.get(k) != now[k]]
+    if changed:
+        raise ValueError(f"an interrupted DARTS search named {settings.name!r} was started with other settings "
+                         f"({', '.join(changed)}); run it again with its settings to continue it, or pick "
+                         "another --name")
+    return True
 
 
 def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:

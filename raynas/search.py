@@ -27,7 +27,7 @@ import pyarrow.fs
 import ray
 from ray import tune
 
-from raynas import data, spaces, storage
+from raynas import data, schedulers, spaces, storage
 from raynas.results import RESULTS_FILE, ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.settings import SETTINGS_FILE, SearchSettings
@@ -85,7 +85,8 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
     if settings.searcher == "sanas":
         kwargs.update(init_temperature=settings.init_temperature, decay=settings.decay,
                       reward_scale=settings.reward_scale, warm_start=_auto_count(settings.warm_start, "warm-start"),
-                      restart_after=_auto_count(settings.restart_after, "restart-after") or None)
+                      restart_after=_auto_count(settings.restart_after, "restart-after") or None,
+                      far_moves=settings.far_moves)
     return SEARCHERS[settings.searcher](space, **kwargs)
 
 
@@ -107,14 +108,12 @@ def full_epochs(settings: SearchSettings) -> int | None:
     return settings.epochs if settings.scheduler else None
 
 
-def make_scheduler(settings: SearchSettings):
-    """Tune's trial scheduler of ``settings``: ASHA on the epoch (``training_iteration``), or ``None``."""
+def make_scheduler(settings: SearchSettings) -> schedulers.LiveTrialsFirst:
+    """The trial scheduler of ``settings``: ASHA on the epoch (``training_iteration``), or first-in first-out."""
     if not settings.scheduler:
-        return None
-    from ray.tune.schedulers import ASHAScheduler
-
-    return ASHAScheduler(time_attr="training_iteration", metric="reward", mode="max", max_t=settings.epochs,
-                         grace_period=settings.grace_epochs, reduction_factor=settings.reduction_factor)
+        return schedulers.FIFO()
+    return schedulers.ASHA(time_attr="training_iteration", metric="reward", mode="max", max_t=settings.epochs,
+                           grace_period=settings.grace_epochs, reduction_factor=settings.reduction_factor)
 
 
 def make_trainable(settings: SearchSettings, space: SearchSpace, function: TrialFunction | None = None):

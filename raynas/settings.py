@@ -63,6 +63,7 @@ class SearchSettings:
     supernet_checkpoint: str | None = None
     warm_start: int | str = "auto"  # 0: start from the space's start architecture
     restart_after: int | str = "auto"  # 0: never
+    far_moves: int = 1  # 2: two-position moves at a one-position local optimum instead of a restart
     # early stopping: a Tune scheduler on the epoch
     scheduler: str | None = None
     grace_epochs: int = 1
@@ -98,7 +99,7 @@ class SearchSettings:
         for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
                           ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
                           ("supernet_batch_size", 1),
-                          ("retrain_top", 1), ("calibration_images", 1)):
+                          ("retrain_top", 1), ("calibration_images", 1), ("far_moves", 1)):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
         if self.scheduler in ("", "none"):

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
+import torch
 
 from raynas import cli, darts_search
 from raynas.spaces.channel import DartsChannelSpace
@@ -85,3 +90,39 @@ def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_pat
     capsys.readouterr()
     assert cli.main(argv) == 0  # everything finished: nothing runs again
     assert "pipeline finished earlier" in capsys.readouterr().out
+
+
+def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_path, capsys):
+    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "2", "--init-channels", "2",
+             "--storage-path", str(tmp_path)]
+    assert cli.main([*flags, "--name", "whole"]) == 0
+    driver = subprocess.Popen([sys.executable, "-m", "raynas.cli", *flags, "--name", "cut"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000")):
+        assert driver.poll() is None, "the search ended before it could be killed"
+        time.sleep(0.2)
+    time.sleep(1.0)  # let Tune record the checkpoint in its experiment state
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    assert not (tmp_path / "cut" / "genotype.json").exists()
+    capsys.readouterr()
+
+    assert cli.main(["search", "darts", "--data", "digits", "--epochs", "4", "--layers", "2", "--init-channels",
+                     "2", "--storage-path", str(tmp_path), "--name", "cut"]) == 2
+    assert "--epochs 3 -> 4" in capsys.readouterr().err
+    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "cut"]) == 0
+    assert "continuing the interrupted DARTS search 'cut'" in capsys.readouterr().out
+    whole, cut = (pd.read_csv(tmp_path / name / "results.csv") for name in ("whole", "cut"))
+    assert list(cut.epochs) == [3] and cut.genotype.tolist() == whole.genotype.tolist()
+    progress = pd.read_csv(next((tmp_path / "cut").glob("darts_search_*/progress.csv")))
+    assert list(progress.epoch) == [1, 2, 3]  # continued from its checkpoint: no epoch trained twice
+    assert cut.val_acc.tolist() == whole.val_acc.tolist()
+    alphas = [final_state(tmp_path / name)["model"] for name in ("whole", "cut")]
+    for key in ("alphas_normal", "alphas_reduce"):
+        assert torch.equal(alphas[0][key], alphas[1][key])  # exactly where the uninterrupted search ended
+
+
+def final_state(folder) -> dict:
+    newest = max(folder.glob("darts_search_*/checkpoint_*"))
+    return torch.load(newest / "state.pt", weights_only=True)

@@ -247,6 +247,45 @@ def test_sa_restarts_from_the_best_after_the_stall_length(tmp_path):
     assert sa.restarts == 1 and sa.current_tokens == sa.best_tokens
 
 
+def test_sa_far_moves_when_every_one_position_move_is_known(tmp_path):
+    from conftest import write_table
+
+    space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=4)))  # 256 rows
+    centre = [1, 1, 1, 1]
+    neighbours = [[*centre[:i], v, *centre[i + 1:]] for i in range(4) for v in range(4) if v != 1]
+
+    def at_local_optimum(**kwargs):
+        sa = SimulatedAnnealingSearcher(space, seed=2, warm_start=0, init_temperature=1e-6, num_samples=100,
+                                        **kwargs)
+        sa.evaluated = {tuple(t): 0.1 for t in neighbours}  # all 12 one-position moves known, all worse
+        sa.evaluated[tuple(centre)] = 0.9
+        sa.best_tokens, sa.best_reward = list(centre), 0.9
+        sa.current_tokens, sa.current_reward = list(centre), 0.9
+        return sa
+
+    sa = at_local_optimum(far_moves=2)
+    for _ in range(20):
+        move = sa.propose()
+        assert sum(a != b for a, b in zip(move, centre)) == 2 and tuple(move) not in sa.evaluated
+    assert sa.restarts == 0 and sa.current_tokens == centre  # still walking from the local optimum
+    sa3 = at_local_optimum(far_moves=3)
+    assert sum(a != b for a, b in zip(sa3.propose(), centre)) == 3
+    plain = at_local_optimum()  # the default, SANAS's one-position walk: a restart, from a random architecture
+    plain.propose()
+    assert plain.far_moves == 1 and plain.restarts == 1 and plain.current_tokens is None
+    assert SimulatedAnnealingSearcher.sanas(space, far_moves=2).far_moves == 2
+    with pytest.raises(ValueError, match="far_moves"):
+        SimulatedAnnealingSearcher(space, far_moves=0)
+    # far_moves is part of the saved state: a restored searcher continues the identical stream
+    reference = SimulatedAnnealingSearcher(space, seed=5, far_moves=2, num_samples=80)
+    drive(reference, space, 40)
+    reference.save(str(tmp_path / "sa.json"))
+    restored = SimulatedAnnealingSearcher(space, seed=0, num_samples=80)
+    restored.restore(str(tmp_path / "sa.json"))
+    assert restored.far_moves == 2
+    assert drive(restored, space, 40, start=40) == drive(reference, space, 40, start=40)
+
+
 def test_sa_calibrates_its_temperature_from_the_warm_start(small_table):
     space = TabularSpace.from_json(str(small_table))
     sa = SimulatedAnnealingSearcher(space, seed=0, warm_start=4, temperature_spread=0.5)
@@ -320,3 +359,13 @@ def drive_table(searcher, space, n, budget):
         config = searcher.suggest(str(i))
         assert space.num_params(config["tokens"]) <= budget
         searcher.on_trial_complete(str(i), {"reward": space.accuracy(config["tokens"])})
+
+
+def test_sa_settings_reach_the_searcher_from_the_cli_flags():
+    from raynas import cli
+    from raynas.search import make_searcher
+
+    settings = cli.settings_from_args(cli.parser().parse_args(
+        ["search", "sanas", "--far-moves", "2", "--restart-after", "15", "--decay", "0.9"]))
+    sa = make_searcher(settings, spaces.get("small_channel"))
+    assert (sa.far_moves, sa.restart_after, sa.decay) == (2, 15, 0.9)
