@@ -129,9 +129,10 @@ def searcher_loop_once(table: str, trials: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def searcher_scaling(table: str, trials: int, window: int = 200) -> dict[str, Any]:
-    """Per registered searcher: seconds per suggest + complete over the first and the last ``window`` calls of ``trials``,
-    and the time and size of saving the state after ``window`` and after ``trials`` evaluations."""
+def searcher_scaling(table: str, trials: int, window: int = 200, limit_s: float = 120.0) -> dict[str, Any]:
+    """Per registered searcher: seconds per suggest + complete over the first and the last ``window`` calls of
+    ``trials``, and the time and size of saving the state after ``window`` and after the last call. A searcher
+    whose calls take more than ``limit_s`` in all is stopped there: ``calls`` says how far it got."""
     space = TabularSpace.from_json(table)
     out = {}
     for cls in SEARCHERS.values():  # a searcher registered later is measured too
@@ -143,13 +144,17 @@ def searcher_scaling(table: str, trials: int, window: int = 200) -> dict[str, An
                 config = searcher.suggest(f"t{i}")
                 searcher.on_trial_complete(f"t{i}", {"reward": space.accuracy(config["tokens"])})
                 call_s.append(time.perf_counter() - start)
-                if i + 1 in (window, trials):
+                last_call = i + 1 == trials or sum(call_s) > limit_s
+                if i + 1 == window or last_call:
                     path = os.path.join(folder, f"state-{i + 1}.json")
                     start = time.perf_counter()
                     searcher.save(path)
                     saves[i + 1] = {"save_s": time.perf_counter() - start, "bytes": os.path.getsize(path)}
+                if last_call:
+                    break
         first, last = statistics.mean(call_s[:window]), statistics.mean(call_s[-window:])
-        out[cls.__name__] = {"call_s_first": first, "call_s_last": last, "growth": last / first, "saves": saves}
+        out[cls.__name__] = {"calls": len(call_s), "call_s_first": first, "call_s_last": last,
+                             "growth": last / first, "saves": saves}
     return out
 
 
@@ -269,7 +274,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"(target <= {TARGET_GROWTH}: {'met' if out['growth_target_met'] else 'NOT met'})")
     for name, v in searchers.items():
         saves = ", ".join(f"{k} evaluated: {s['save_s'] * 1e3:.1f} ms, {s['bytes']:,} B" for k, s in v["saves"].items())
-        print(f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_last'] * 1e6:.0f} us late; "
+        print(f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_last'] * 1e6:.0f} us late "
+              f"({v['calls']} calls); "
               f"save {saves}")
     print(f"raynas's own bookkeeping per finished trial (row appended, progress): "
           f"{bookkeeping['s_per_trial_first'] * 1e6:.0f} us over the first {sizes[0]}, "

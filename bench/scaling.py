@@ -4,7 +4,9 @@ Both runs are :func:`raynas.search.run` with the random searcher (its proposals 
 both train the same architectures), ``small_channel`` on ``digits``, one CPU per trial, after one
 ``ray.init(num_cpus=2)``. Runs alternate (1, 2, 1, 2, ...) so both see the same machine; medians are reported.
 Target: concurrency 2 at least 1.6x faster. Beside the wall time it reports the time spent inside trials
-(the sum of their ``wall_time_s``), so a shortfall can be traced to fixed costs or to slower trials.
+(the sum of their ``wall_time_s``), so a shortfall can be traced to fixed costs or to slower trials, and the
+machine's own ceiling: the same training (one torch thread, no Ray) in one process, then in two processes at
+once, so a slowdown of trials running side by side can be told apart from one that Ray causes.
 
 Usage:
     python -m bench.scaling --json bench/results/scaling.json
@@ -23,10 +25,15 @@ import tempfile
 import time
 from typing import Any
 
-import ray
+import multiprocessing
 
+import ray
+import torch
+
+from raynas import data, spaces
 from raynas.search import run
 from raynas.settings import SearchSettings
+from raynas.trainables.loops import make_loader, train_epoch
 
 TARGET_SPEEDUP = 1.6
 
@@ -45,6 +52,30 @@ def search_once(concurrency: int, args: argparse.Namespace, storage: str, name: 
     return {"wall_s": elapsed, "inside_trials_s": float(done.wall_time_s.sum()), "finished": len(done)}
 
 
+def train_alone(epochs: int) -> float:
+    """Seconds to train one ``small_channel`` network on digits for ``epochs``, on one torch thread."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    space = spaces.get("small_channel")
+    model = space.build(space.init_tokens())
+    loader = make_loader(data.load("digits").train, 32, shuffle=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        train_epoch(model, loader, optimizer, "cpu")
+    return time.perf_counter() - start
+
+
+def machine_ceiling(epochs: int) -> dict[str, float]:
+    """The speed-up two processes training side by side get on this machine, without Ray:
+    ``2 * one / two``, where ``one`` is one process's time alone and ``two`` the time of two at once."""
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(train_alone, [1, 1])  # imports and warm-up in both workers
+        one = pool.apply(train_alone, (epochs,))
+        two = max(pool.map(train_alone, [epochs, epochs]))
+    return {"one_process_s": one, "two_processes_s": two, "ceiling": 2 * one / two}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.split("\n")[0])
     p.add_argument("--trials", type=int, default=8, help="architectures per search")
@@ -53,6 +84,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeats", type=int, default=2, help="runs per concurrency, alternating")
     p.add_argument("--json", required=True, help="where to write the results")
     args = p.parse_args(argv)
+    ceiling = machine_ceiling(args.epochs)
+    print(f"  without Ray: {ceiling['one_process_s']:.1f} s alone, {ceiling['two_processes_s']:.1f} s for two at "
+          f"once -> ceiling {ceiling['ceiling']:.2f}x", flush=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     try:
@@ -71,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = {"concurrency_1": medians[1], "concurrency_2": medians[2], "speedup": speedup,
            "target_speedup": TARGET_SPEEDUP, "target_met": speedup >= TARGET_SPEEDUP,
            "trial_slowdown_at_2": medians[2]["inside_trials_s"] / medians[1]["inside_trials_s"],
+           "machine_ceiling": ceiling,
            "runs": {str(c): rs for c, rs in runs.items()},
            "setup": {"searcher": "random", "space": "small_channel", "data": "digits", "trials": args.trials,
                      "epochs": args.epochs, "max_params": args.max_params, "cpus_per_trial": 1,
