@@ -184,10 +184,13 @@ class SimulatedAnnealingSearcher(TokenSearcher):
             move = list(tokens)
             for i in self.rng.sample(movable, min(self.far_moves, len(movable))):
                 move[i] = self.rng.choice([v for v in range(table[i]) if v != tokens[i]])
-            key = tuple(move)
-            if key not in self.evaluated and key not in self.failed and key not in pending and self.feasible(key):
+            if self.untried(tuple(move), pending):
                 return move
         return None
+
+    def untried(self, move: tuple[int, ...], pending: set[tuple[int, ...]]) -> bool:
+        """Whether ``move`` is inside the budget and neither evaluated, failed nor ``pending``."""
+        return move not in self.evaluated and move not in self.failed and move not in pending and self.feasible(move)
 
     def fresh_neighbour(self, tokens: Tokens) -> Tokens | None:
         """A one-position mutation of ``tokens`` not evaluated, pending or failed yet and inside the budget:
@@ -200,8 +203,7 @@ class SimulatedAnnealingSearcher(TokenSearcher):
             for v in range(n):
                 if v != tokens[i]:
                     move = tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:])
-                    if move not in self.evaluated and move not in self.failed and move not in pending \
-                            and self.feasible(move):
+                    if self.untried(move, pending):
                         values.append(v)
             if values:
                 options[i] = values
