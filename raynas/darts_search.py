@@ -137,8 +137,8 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     names = storage.list_names(settings.storage_path, settings.name)
     if interrupted and _experiment_state_readable(settings.storage_path, settings.name, names):
         print(f"[raynas] continuing the interrupted DARTS search {settings.name!r}", flush=True)
-        tuner = tune.Tuner.restore(f"{storage.normalize(settings.storage_path).rstrip('/')}/{settings.name}",
-                                   trainable=trainable, resume_errored=True)
+        tuner = tune.Tuner.restore(storage.folder(settings.storage_path, settings.name), trainable=trainable,
+                                   resume_errored=True)
     else:
         seeds = list(range(settings.seed, settings.seed + settings.seeds))
         tuner = tune.Tuner(

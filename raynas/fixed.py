@@ -31,7 +31,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     settings.num_samples = len(architectures)
     storage.check_writable(settings.storage_path)
     _connect(settings)
-    path = f"{storage.normalize(settings.storage_path).rstrip('/')}/{settings.name}"
+    path = storage.folder(settings.storage_path, settings.name)
     trainable = make_trainable(settings, space)
     if tune.Tuner.can_restore(path):
         tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)

@@ -84,7 +84,7 @@ def resume(storage_path: str, name: str, address: str | None = None) -> search.O
 
 def root(settings: SearchSettings) -> str:
     """``<storage_path>/<name>``, the folder of the stages."""
-    return f"{storage.normalize(settings.storage_path).rstrip('/')}/{settings.name}"
+    return storage.folder(settings.storage_path, settings.name)
 
 
 def stage(settings: SearchSettings, name: str, **changes) -> SearchSettings:

@@ -70,7 +70,7 @@ def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
 
     if p.max_params is None:
         raise ValueError("raynas pipeline needs --max-params, the parameter budget of the channel search")
-    root = f"{storage.normalize(p.storage_path).rstrip('/')}/{p.name}"
+    root = storage.folder(p.storage_path, p.name)
     storage.check_writable(root)
     if storage.read_text(root, f"darts/{darts_search.GENOTYPE_FILE}") is None:
         print("[raynas] pipeline stage 1/3: DARTS search", flush=True)

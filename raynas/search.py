@@ -296,7 +296,7 @@ def resume(storage_path: str, name: str, address: str | None = None,
     _connect(settings)
     names = storage.list_names(storage_path, name)
     if _experiment_state_readable(storage_path, name, names):
-        path = f"{storage.normalize(storage_path).rstrip('/')}/{name}"
+        path = storage.folder(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     else:
         tuner = _tuner(settings, space, _saved_searcher(settings, space, names), function)

@@ -12,6 +12,16 @@ def normalize(storage_path: str) -> str:
     return storage_path if "://" in storage_path else os.path.abspath(os.path.expanduser(storage_path))
 
 
+def folder(storage_path: str, name: str) -> str:
+    """``<storage_path>/<name>``, normalized: the folder of a named search, as Tune names its experiment.
+
+    Example:
+        >>> folder("s3://bucket/runs/", "digits")
+        's3://bucket/runs/digits'
+    """
+    return f"{normalize(storage_path).rstrip('/')}/{name}"
+
+
 def locate(storage_path: str, relpath: str) -> tuple[pyarrow.fs.FileSystem, str]:
     """The filesystem of ``storage_path`` and the path of ``relpath`` in it."""
     fs, root = pyarrow.fs.FileSystem.from_uri(normalize(storage_path))
