@@ -4,7 +4,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -54,3 +59,18 @@ def run_search(tmp_path: Path, name: str = "s", function=None, **values):
     from raynas.settings import SearchSettings
 
     return run(SearchSettings.from_dict({"storage_path": str(tmp_path), "name": name, **values}), function)
+
+
+def kill_cli_when(args: list[str], ready: Callable[[], bool], before_kill: Callable[[], None] | None = None) -> None:
+    """Start ``raynas ARGS`` in its own process and SIGKILL it once ``ready()`` holds (after calling
+    ``before_kill``, while it still runs)."""
+    driver = subprocess.Popen([sys.executable, "-m", "raynas.cli", *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not ready():
+        assert driver.poll() is None, "the command ended before it could be killed"
+        time.sleep(0.2)
+    if before_kill is not None:
+        before_kill()
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()

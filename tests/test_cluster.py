@@ -4,11 +4,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +15,7 @@ import pytest
 
 from raynas.devices import pick_device
 
-from conftest import TESTS, run_search
+from conftest import TESTS, kill_cli_when, run_search
 
 pytestmark = pytest.mark.slow
 
@@ -129,16 +127,8 @@ def kill_search_after_rows(flags: list[str], folder: Path, rows: int,
                            before_kill: Callable[[], None] | None = None) -> None:
     """Start ``raynas search sanas FLAGS`` and SIGKILL its driver once results.csv holds ``rows`` rows
     (after calling ``before_kill``, while the driver still runs)."""
-    driver = subprocess.Popen([sys.executable, "-m", "raynas.cli", "search", "sanas", *flags],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and (not (folder / "results.csv").exists() or len(read_results(folder)) < rows):
-        assert driver.poll() is None, "the search ended before it could be killed"
-        time.sleep(0.2)
-    if before_kill is not None:
-        before_kill()
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    kill_cli_when(["search", "sanas", *flags],
+                  lambda: (folder / "results.csv").exists() and len(read_results(folder)) >= rows, before_kill)
 
 
 def searcher_state(folder: Path) -> dict:

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -14,6 +11,8 @@ import torch
 from raynas import cli, darts_search
 from raynas.spaces.channel import DartsChannelSpace
 from raynas.spaces.darts import genotype_from_dict
+
+from conftest import kill_cli_when
 
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
@@ -96,15 +95,9 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "2", "--init-channels", "2",
              "--storage-path", str(tmp_path)]
     assert cli.main([*flags, "--name", "whole"]) == 0
-    driver = subprocess.Popen([sys.executable, "-m", "raynas.cli", *flags, "--name", "cut"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline and not list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000")):
-        assert driver.poll() is None, "the search ended before it could be killed"
-        time.sleep(0.2)
-    time.sleep(1.0)  # let Tune record the checkpoint in its experiment state
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    kill_cli_when([*flags, "--name", "cut"],
+                  lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
+                  lambda: time.sleep(1.0))  # let Tune record the checkpoint in its experiment state
     assert not (tmp_path / "cut" / "genotype.json").exists()
     capsys.readouterr()
 
