@@ -339,6 +339,37 @@ def test_tpe_infeasible_suggestions_cost_no_trial():
     assert states.count(optuna.trial.TrialState.COMPLETE) >= 30
 
 
+def test_tpe_holds_each_architecture_once_and_repeats_cost_no_ask_loop(tmp_path):
+    """A converged TPE asks for known architectures: each such ask is told as failed and the next proposal is
+    an untried neighbour, so the model holds every evaluated architecture once and the study (refitted on
+    every ask) grows by a bounded number of trials per evaluation."""
+    import optuna
+
+    from conftest import write_table
+    from raynas.searchers.tpe import TPE_ATTEMPTS
+
+    space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=4)))  # 256 rows
+    tpe = TPESearcher(space, seed=0, num_samples=120)
+    seen = [complete(tpe, str(i), space) for i in range(120)]
+    assert len({tuple(t) for t in seen}) == 120 and tpe.replays > 0
+    completed = [t for t in tpe.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(tuple(t.params.values()) for t in completed) == sorted(tuple(t) for t in seen)
+    assert len(tpe.study.trials) <= (TPE_ATTEMPTS + 1) * 120
+
+
+def test_evolution_replaces_a_known_child_by_an_untried_neighbour(tmp_path):
+    from conftest import write_table
+
+    space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=4)))
+    centre = [1, 1, 1, 1]
+    neighbours = [[*centre[:i], v, *centre[i + 1:]] for i in range(4) for v in range(4) if v != 1]
+    evo = RegularizedEvolutionSearcher(space, seed=0, population=3, sample_size=2, mutation_prob=0.0)
+    evo.population = [[list(centre), 0.9, True] for _ in range(3)]  # converged on one architecture
+    evo.evaluated = {tuple(t): 0.1 for t in neighbours[1:]}  # every child but one is known
+    evo.evaluated[tuple(centre)] = 0.9
+    assert evo.suggest("t")["tokens"] == neighbours[0] and evo.replays == 0
+
+
 def test_evolution_defaults_scale_nni_down_for_short_searches():
     space = small_space()
     assert (RegularizedEvolutionSearcher(space).population_size, RegularizedEvolutionSearcher(space).sample_size,

@@ -19,7 +19,7 @@ import math
 import os
 import random
 import tempfile
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ray.tune.search import Searcher
 
@@ -113,6 +113,30 @@ class TokenSearcher(Searcher):
         for i in chosen or [self.rng.choice(movable)]:
             out[i] = self.rng.choice([v for v in range(table[i]) if v != tokens[i]])
         return out
+
+    def untried(self, move: tuple[int, ...], pending: set[tuple[int, ...]]) -> bool:
+        """Whether ``move`` is inside the budget and neither evaluated, failed nor ``pending``."""
+        return move not in self.evaluated and move not in self.failed and move not in pending and self.feasible(move)
+
+    def fresh_neighbour(self, tokens: Tokens) -> Tokens | None:
+        """A one-position mutation of ``tokens`` not evaluated, pending or failed yet and inside the budget:
+        a uniformly chosen position, then a uniformly chosen other value; ``None`` when there is none."""
+        pending = {tuple(t) for t in self.pending.values()}  # bounded by the concurrency, unlike the history
+        table = self.space.range_table()
+        options = {}
+        for i, n in enumerate(table):
+            values = []
+            for v in range(n):
+                if v != tokens[i]:
+                    move = tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:])
+                    if self.untried(move, pending):
+                        values.append(v)
+            if values:
+                options[i] = values
+        if not options:
+            return None
+        i = self.rng.choice(sorted(options))
+        return [*tokens[:i], self.rng.choice(options[i]), *tokens[i + 1:]]
 
     # -- what subclasses implement ----------------------------------------------------------------------
     def propose(self) -> Tokens:

@@ -68,7 +68,10 @@ class RegularizedEvolutionSearcher(TokenSearcher):
             return self.random_feasible()
         contenders = self.rng.sample(self.population, self.sample_size)
         parent = max(contenders, key=lambda m: (m[2], m[1]))[0]
-        return self.mutate(parent, self.mutation_prob)
+        child = self.mutate(parent, self.mutation_prob)
+        if tuple(child) in self.evaluated:  # known already: an untried neighbour of the parent instead
+            return self.fresh_neighbour(parent) or self.random_feasible()
+        return child
 
     def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
         self.population.append([list(tokens), reward, full])

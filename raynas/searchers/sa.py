@@ -188,30 +188,6 @@ class SimulatedAnnealingSearcher(TokenSearcher):
                 return move
         return None
 
-    def untried(self, move: tuple[int, ...], pending: set[tuple[int, ...]]) -> bool:
-        """Whether ``move`` is inside the budget and neither evaluated, failed nor ``pending``."""
-        return move not in self.evaluated and move not in self.failed and move not in pending and self.feasible(move)
-
-    def fresh_neighbour(self, tokens: Tokens) -> Tokens | None:
-        """A one-position mutation of ``tokens`` not evaluated, pending or failed yet and inside the budget:
-        a uniformly chosen position, then a uniformly chosen other value; ``None`` when there is none."""
-        pending = {tuple(t) for t in self.pending.values()}  # bounded by the concurrency, unlike the history
-        table = self.space.range_table()
-        options = {}
-        for i, n in enumerate(table):
-            values = []
-            for v in range(n):
-                if v != tokens[i]:
-                    move = tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:])
-                    if self.untried(move, pending):
-                        values.append(v)
-            if values:
-                options[i] = values
-        if not options:
-            return None
-        i = self.rng.choice(sorted(options))
-        return [*tokens[:i], self.rng.choice(options[i]), *tokens[i + 1:]]
-
     def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
         if not full:  # a trial stopped early is a rejected move: never compared with a full reward
             return

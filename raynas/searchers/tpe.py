@@ -1,8 +1,13 @@
 """Optuna's TPE sampler under the parameter budget, through Optuna's ask-and-tell interface.
 
 Each position is one categorical parameter (``position_i`` -> token index). A suggestion over the budget is
-told to Optuna as failed and asked again: it costs no trial, and :attr:`TPESearcher.infeasible` counts it.
-A suggestion already evaluated is told its known value and asked again, so no architecture is paid twice.
+told to Optuna as failed: it costs no trial, and :attr:`TPESearcher.infeasible` counts it.
+After a suggestion over the budget, the next proposal is that suggestion repaired into the budget (or an
+untried one-position neighbour of it) rather than another ask.
+A suggestion already evaluated is told as failed too, and the next proposal is an untried one-position
+neighbour of it: no architecture is paid twice, the model holds each evaluated architecture once, and a TPE
+that has converged on known architectures does not ask again and again (each ask refits on every told
+trial; after :data:`TPE_ATTEMPTS` asks for one trial the rest of its attempts are random).
 A trial stopped early by a scheduler (``full=False``) is told as *pruned* with its rung's reward at its
 epoch: TPE ranks pruned trials below every completed one.
 
@@ -27,9 +32,9 @@ from raynas.searchers.base import Tokens, TokenSearcher
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-#: TPE suggestions per trial before the rest of the attempts are random feasible draws (every told failure
-#: makes each later ask slower, and a TPE that has converged on known or over-budget architectures repeats)
-TPE_ATTEMPTS = 20
+#: TPE asks per trial before the rest of the attempts are random feasible draws: every ask is one more told
+#: trial that each later ask refits on, and a TPE that has converged on known architectures repeats them
+TPE_ATTEMPTS = 2
 
 
 class TPESearcher(TokenSearcher):
@@ -53,6 +58,8 @@ class TPESearcher(TokenSearcher):
         self.study = self._new_study()
         self.asked: dict[tuple[int, ...], list[optuna.Trial]] = {}
         self.attempts, self.attempts_for = 0, 0  # TPE suggestions made for trial number ``attempts_for``
+        self.near: Tokens | None = None  # TPE's last suggestion, when it was known or over the budget
+        self.told: set[tuple[int, ...]] = set()  # architectures told as completed or pruned
 
     def _new_study(self) -> optuna.Study:
         return optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
@@ -64,15 +71,31 @@ class TPESearcher(TokenSearcher):
 
     def propose(self) -> Tokens:
         if self.attempts_for != self.issued:
-            self.attempts, self.attempts_for = 0, self.issued
-        self.attempts += 1
-        if self.attempts > TPE_ATTEMPTS:
+            self.attempts, self.attempts_for, self.near = 0, self.issued, None
+        if self.near is not None:  # TPE asked for a known or over-budget architecture: try next to it
+            around, self.near = self.near, None
+            move = self.nearby(around)
+            if move is not None:
+                return move
+        if self.attempts >= TPE_ATTEMPTS:
             return self.random_feasible()
+        self.attempts += 1
         self.study.sampler = self._sampler()
         trial = self.study.ask(self.distributions)
         tokens = [trial.params[name] for name in self.distributions]
         self._open(trial, tokens)
+        if tuple(tokens) in self.evaluated or not self.feasible(tokens):
+            self.near = tokens
         return tokens
+
+    def nearby(self, tokens: Tokens) -> Tokens | None:
+        """An untried architecture inside the budget next to ``tokens``: ``tokens`` repaired into the budget
+        when it is over, else a one-position neighbour; ``None`` when there is none."""
+        if not self.feasible(tokens):
+            repaired = self.repair(list(tokens), self.rng)
+            if self.untried(tuple(repaired), {tuple(t) for t in self.pending.values()}):
+                return repaired
+        return self.fresh_neighbour(tokens)
 
     def _open(self, trial: optuna.Trial, tokens: Tokens) -> None:
         self.history.append([list(tokens), TrialState.RUNNING.name, None, None])
@@ -94,7 +117,11 @@ class TPESearcher(TokenSearcher):
         """Tell the open trial that asked for ``tokens``; one is opened for a proposal TPE did not make."""
         key = tuple(tokens)
         if not self.asked.get(key):
+            if key in self.told:  # a repeat TPE did not ask for: the study knows its value already
+                return
             self._open(self._ask_fixed(tokens), tokens)
+        if key in self.told:  # TPE asked for a known architecture: the model holds each one once
+            state, value = TrialState.FAIL, None
         trial = self.asked[key].pop(0)
         if not self.asked[key]:
             del self.asked[key]
@@ -102,17 +129,20 @@ class TPESearcher(TokenSearcher):
         if step is not None:
             trial.report(value, step)
         self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        if state != TrialState.FAIL:
+            self.told.add(key)
         self.history[trial.number] = [list(tokens), state.name, value, step]
 
     def _state(self) -> dict[str, Any]:
         return {"history": self.history, "infeasible": self.infeasible, "attempts": self.attempts,
-                "attempts_for": self.attempts_for,
+                "attempts_for": self.attempts_for, "near": self.near,
                 "n_startup_trials": self.n_startup_trials, "multivariate": self.multivariate}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.n_startup_trials, self.multivariate = state["n_startup_trials"], state["multivariate"]
         self.infeasible, self.attempts, self.attempts_for = state["infeasible"], state["attempts"], \
             state["attempts_for"]
+        self.near = state.get("near")  # absent from a state saved before neighbours replaced repeats
         self.history = [list(h) for h in state["history"]]
         self.study, self.asked = self._new_study(), {}
         for tokens, state_name, value, step in self.history:
@@ -123,3 +153,5 @@ class TPESearcher(TokenSearcher):
                 params=dict(zip(self.distributions, tokens)), distributions=self.distributions,
                 state=TrialState[state_name], value=value if state_name == TrialState.COMPLETE.name else None,
                 intermediate_values={step: value} if step is not None else None))
+            if state_name != TrialState.FAIL.name:
+                self.told.add(tuple(tokens))
