@@ -31,6 +31,7 @@ from ray import tune
 
 from raynas import fixed, search, storage
 from raynas.checkpoints import from_checkpoint
+from raynas.results import RESULTS_FILE
 from raynas.searchers import SEARCHERS
 from raynas.settings import SETTINGS_FILE, SearchSettings
 from raynas.spaces.choices import ModelSpace
@@ -71,7 +72,7 @@ def run(settings: SearchSettings) -> search.Outcome:
         return search.Outcome(pd.DataFrame(columns=search.RESULT_COLUMNS), None, "", None)
     subnets = search_subnets(settings, space, checkpoint)
     if subnets.empty:
-        return search.Outcome(subnets, None, f"{root(settings)}/subnets/{search.RESULTS_FILE}", None)
+        return search.Outcome(subnets, None, f"{root(settings)}/subnets/{RESULTS_FILE}", None)
     return retrain_best(settings, space, subnets)
 
 
@@ -152,8 +153,8 @@ def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str)
         else:
             search.resume(st.storage_path, st.name, settings.address, function=evaluate_subnet)
     else:
-        print(f"[raynas] subnets: done, {root(st)}/{search.RESULTS_FILE}", flush=True)
-    frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{search.RESULTS_FILE}")),
+        print(f"[raynas] subnets: done, {root(st)}/{RESULTS_FILE}", flush=True)
+    frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{RESULTS_FILE}")),
                         dtype={"trial_id": str})
     return frame[(frame.status == "TERMINATED") & frame.reward.notna()]
 
@@ -169,10 +170,10 @@ def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFr
         outcome = fixed.retrain(st, space, architectures)
     else:
         print(f"[raynas] retrain: done, {root(st)}/{search.BEST_FILE}", flush=True)
-        frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{search.RESULTS_FILE}")),
+        frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{RESULTS_FILE}")),
                             dtype={"trial_id": str})
         best = json.loads(storage.read_text(st.storage_path, f"{st.name}/{search.BEST_FILE}"))
-        outcome = search.Outcome(frame, best, f"{root(st)}/{search.RESULTS_FILE}", f"{root(st)}/{search.BEST_FILE}")
+        outcome = search.Outcome(frame, best, f"{root(st)}/{RESULTS_FILE}", f"{root(st)}/{search.BEST_FILE}")
     if outcome.best is None:
         print(f"[raynas] no retraining finished; see {outcome.results_path}", file=sys.stderr)
         return outcome

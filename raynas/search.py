@@ -28,7 +28,7 @@ import ray
 from ray import tune
 
 from raynas import data, schedulers, spaces, storage
-from raynas.results import RESULTS_FILE, ResultsLog
+from raynas.results import ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.settings import SETTINGS_FILE, SearchSettings
 from raynas.spaces.base import SearchSpace

@@ -15,7 +15,7 @@ import pytest
 
 from raynas.devices import pick_device
 
-from conftest import TESTS, kill_cli_when, run_search
+from conftest import kill_cli_when, run_search
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,6 @@
 """One-shot search through Tune: supernet resume, cached subnet trials, user spaces, the whole command."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal

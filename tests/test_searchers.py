@@ -290,7 +290,7 @@ def test_sa_calibrates_its_temperature_from_the_warm_start(small_table):
     space = TabularSpace.from_json(str(small_table))
     sa = SimulatedAnnealingSearcher(space, seed=0, warm_start=4, temperature_spread=0.5)
     for i, reward in enumerate([0.1, 0.2, 0.3, 0.5]):
-        config = sa.suggest(str(i))
+        sa.suggest(str(i))
         sa.on_trial_complete(str(i), {"reward": reward})
     assert sa.t0() == pytest.approx(0.5 * (0.35 - 0.175))  # 0.5 x the interquartile range
     sa100 = SimulatedAnnealingSearcher(space, seed=0, warm_start=4, temperature_spread=0.5, reward_scale=100)
@@ -309,7 +309,8 @@ def test_partial_results_never_count_as_full():
     assert sa.suggest("c")["tokens"] != b  # never re-issued either
 
     evo = RegularizedEvolutionSearcher(space, seed=0, population=2, sample_size=2, full_epochs=10)
-    x, y = evo.suggest("x")["tokens"], evo.suggest("y")["tokens"]
+    x = evo.suggest("x")["tokens"]
+    evo.suggest("y")
     evo.on_trial_complete("x", {"reward": 0.2, "epoch": 10})
     evo.on_trial_complete("y", {"reward": 0.9, "epoch": 3})
     child = evo.suggest("z")["tokens"]  # the parent is the completed member despite its lower reward
@@ -319,7 +320,7 @@ def test_partial_results_never_count_as_full():
     import optuna
 
     tpe = TPESearcher(space, seed=0, full_epochs=10, num_samples=5)
-    t = tpe.suggest("t")["tokens"]
+    tpe.suggest("t")
     tpe.on_trial_complete("t", {"reward": 0.9, "epoch": 2})
     assert tpe.study.trials[-1].state == optuna.trial.TrialState.PRUNED and tpe.best_tokens is None
 
