@@ -410,13 +410,20 @@ def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: 
 
 def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[int],
                    checkpoint: tune.Checkpoint | None) -> float | None:
-    """The best architecture's accuracy on the test split (the table's accuracy for a tabular space)."""
+    """The best architecture's accuracy on the test split (the table's accuracy for a tabular space).
+
+    On a GPU, as a Ray task with the trials' resources. Without one the driver evaluates it itself: a task
+    would wait for a new worker process to start and import torch (seconds, when the trials' actors have
+    taken the CPUs), which is longer than the evaluation.
+    """
     if settings.space == "tabular":
         return space.accuracy(tokens)
     if checkpoint is None:
         return None
     from raynas.trainables.retrain import test_accuracy
 
+    if not settings.gpus_per_trial:
+        return test_accuracy(checkpoint, trial_settings(settings, space))
     task = ray.remote(test_accuracy).options(num_cpus=settings.cpus_per_trial, num_gpus=settings.gpus_per_trial)
     return ray.get(task.remote(checkpoint, trial_settings(settings, space)))
 
