@@ -3,7 +3,10 @@
 The first ``population`` architectures are random (inside the budget). After that, each proposal samples
 ``sample_size`` members of the population, takes the best as parent and mutates each of its positions with
 probability ``mutation_prob`` to a different value (at least one position always changes). Every evaluated
-child joins the population and the *oldest* member leaves, whatever its reward.
+child joins the population and the *oldest* member leaves, whatever its reward. A child that was evaluated
+already is replaced by an untried one-position neighbour of its parent (a random architecture when there is
+none): a converged population would otherwise mutate into known architectures again and again before a new
+one comes up, so each proposal costs the same at trial 2,000 as at trial 20.
 
 NNI's defaults are population 100, sample 25, mutation probability 0.05. With fewer evaluations than a few
 populations they would spend the whole search on random draws, so when ``num_samples`` is given and small

@@ -57,7 +57,7 @@ class TPESearcher(TokenSearcher):
         self.history: list[list[Any]] = []
         self.study = self._new_study()
         self.asked: dict[tuple[int, ...], list[optuna.Trial]] = {}
-        self.attempts, self.attempts_for = 0, 0  # TPE suggestions made for trial number ``attempts_for``
+        self.attempts, self.attempts_for = 0, 0  # TPE asks made for trial number ``attempts_for``
         self.near: Tokens | None = None  # TPE's last suggestion, when it was known or over the budget
         self.told: set[tuple[int, ...]] = set()  # architectures told as completed or pruned
 
