@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sys
 from dataclasses import dataclass, field
@@ -150,12 +151,20 @@ def run(settings: DartsSettings) -> pd.DataFrame:
 
 def resume(storage_path: str, name: str, address: str | None = None) -> pd.DataFrame | None:
     """Continue the interrupted DARTS search ``name`` with the settings it was started with; ``None`` when
-    ``storage_path/name`` holds no DARTS search."""
+    ``storage_path/name`` holds no DARTS search. A search that finished already is not run again: its
+    results are returned as they are."""
     saved = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
     if saved is None:
         return None
-    return run(DartsSettings.from_dict({**json.loads(saved), "storage_path": storage_path, "name": name,
-                                        "address": address}))
+    settings = DartsSettings.from_dict({**json.loads(saved), "storage_path": storage_path, "name": name,
+                                        "address": address})
+    results = storage.read_text(storage_path, f"{name}/results.csv")
+    if results is not None and storage.read_text(storage_path, f"{name}/{settings.result_file()}") is not None:
+        folder = storage.folder(storage_path, name)
+        print(f"[raynas] the DARTS search {name!r} finished already; its results are {folder}/results.csv and "
+              f"{folder}/{settings.result_file()}", flush=True)
+        return pd.read_csv(io.StringIO(results))
+    return run(settings)
 
 
 def _check_same_search(settings: DartsSettings) -> bool:

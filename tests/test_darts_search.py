@@ -114,6 +114,10 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     alphas = [final_state(tmp_path / name)["model"] for name in ("whole", "cut")]
     for key in ("alphas_normal", "alphas_reduce"):
         assert torch.equal(alphas[0][key], alphas[1][key])  # exactly where the uninterrupted search ended
+    capsys.readouterr()
+    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "whole"]) == 0  # finished: not run again
+    assert "the DARTS search 'whole' finished already" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "whole" / "results.csv").equals(whole)
 
 
 def final_state(folder) -> dict:
