@@ -107,7 +107,8 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     """
     import ray
 
-    from raynas.search import _check_reachable, _experiment_state_readable
+    from raynas.cluster import check_reachable
+    from raynas.search import experiment_state_readable
     from raynas.trainables.darts import darts_search
 
     if storage.read_text(settings.storage_path, f"{settings.name}/{settings.result_file()}") is not None:
@@ -117,7 +118,7 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     storage.check_writable(settings.storage_path)
     if not ray.is_initialized():
         if settings.address and settings.address != "auto":
-            _check_reachable(settings.address)
+            check_reachable(settings.address)
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
                  logging_level="WARNING")
     if settings.workers_per_trial > 1:
@@ -136,7 +137,7 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}",
                        json.dumps(settings.search_settings(), indent=2))
     names = storage.list_names(settings.storage_path, settings.name)
-    if interrupted and _experiment_state_readable(settings.storage_path, settings.name, names):
+    if interrupted and experiment_state_readable(settings.storage_path, settings.name, names):
         print(f"[raynas] continuing the interrupted DARTS search {settings.name!r}", flush=True)
         tuner = tune.Tuner.restore(storage.folder(settings.storage_path, settings.name), trainable=trainable,
                                    resume_errored=True)

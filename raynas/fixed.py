@@ -16,8 +16,8 @@ from typing import Any
 
 from ray import tune
 
-from raynas import storage
-from raynas.search import Outcome, Progress, _connect, _run_config, finish, make_space, make_trainable
+from raynas import cluster, storage
+from raynas.search import Outcome, Progress, finish, make_space, make_trainable, run_config
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.export import apply_arch, read_arch_file
@@ -30,7 +30,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     architectures = [space.validate(t) for t in architectures]
     settings.num_samples = len(architectures)
     storage.check_writable(settings.storage_path)
-    _connect(settings)
+    cluster.connect(settings)
     path = storage.folder(settings.storage_path, settings.name)
     trainable = make_trainable(settings, space)
     if tune.Tuner.can_restore(path):
@@ -39,7 +39,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
         tuner = tune.Tuner(
             trainable, param_space={"tokens": tune.grid_search(architectures)},
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.concurrency, reuse_actors=True),
-            run_config=_run_config(settings, [Progress(settings)]))
+            run_config=run_config(settings, [Progress(settings)]))
     return finish(settings, space, tuner.fit())
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from ray import tune
 
-from raynas import fixed, search, storage
+from raynas import cluster, fixed, search, storage
 from raynas.checkpoints import from_checkpoint
 from raynas.results import RESULTS_FILE
 from raynas.searchers import SEARCHERS
@@ -66,7 +66,7 @@ def run(settings: SearchSettings) -> search.Outcome:
                          f"not {settings.space!r}")
     search.make_searcher(stage(settings, "subnets"), space)  # a budget no subnet meets fails before training
     _claim(settings)
-    search._connect(settings)
+    cluster.connect(settings)
     checkpoint = train_supernet(settings, space)
     if checkpoint is None:
         return search.Outcome(pd.DataFrame(columns=search.RESULT_COLUMNS), None, "", None)
@@ -125,10 +125,10 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
     if tune.Tuner.can_restore(path):
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
-        tuner = tune.Tuner(trainable, run_config=search._run_config(st, [SupernetProgress(st.supernet_epochs)]))
+        tuner = tune.Tuner(trainable, run_config=search.run_config(st, [SupernetProgress(st.supernet_epochs)]))
     result = tuner.fit()[0]
     if result.error or result.checkpoint is None:
-        print(f"[raynas] supernet training failed: {search._last_line(result.error)}; see {path}",
+        print(f"[raynas] supernet training failed: {search.last_line(result.error)}; see {path}",
               file=sys.stderr, flush=True)
         return None
     state = from_checkpoint(result.checkpoint)
@@ -183,5 +183,5 @@ def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFr
     path = storage.write_text(settings.storage_path, f"{settings.name}/{search.BEST_FILE}", json.dumps(best, indent=2))
     print(f"[raynas] one-shot search done: {json.dumps(best['arch'])}\n"
           f"[raynas]   params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
-          f"{best['val_acc']:.4f}  test acc {search._fmt(best['test_acc'])}\n[raynas] wrote {path}", flush=True)
+          f"{best['val_acc']:.4f}  test acc {search.fmt(best['test_acc'])}\n[raynas] wrote {path}", flush=True)
     return search.Outcome(outcome.results, best, outcome.results_path, path)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import pyarrow.fs
 import ray
 from ray import tune
 
-from raynas import data, schedulers, spaces, storage
+from raynas import cluster, data, schedulers, spaces, storage
 from raynas.results import ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.settings import SETTINGS_FILE, SearchSettings
@@ -177,10 +176,10 @@ class Progress(tune.Callback):
         if reward is not None and (self.best is None or reward > self.best):
             self.best = reward
         if self.done <= self.lines:
-            what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={_fmt(reward)}"
-                    if status == "TERMINATED" else f"FAILED: {_last_line(_trial_error(trial))}")
+            what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={fmt(reward)}"
+                    if status == "TERMINATED" else f"FAILED: {last_line(_trial_error(trial))}")
             print(f"[raynas] trial {self.done}/{self.settings.num_samples} {trial.trial_id}: {what} "
-                  f"best={_fmt(self.best)}", flush=True)
+                  f"best={fmt(self.best)}", flush=True)
         elif self.done == self.lines + 1:
             print(f"[raynas] more than {self.lines} trials: a summary line every {self.every_s:g} s from now on",
                   flush=True)
@@ -191,62 +190,15 @@ class Progress(tune.Callback):
         running = sum(1 for t in trials if t.status == "RUNNING")
         rate = 60 * self.done_here / max(now - self.started, 1e-9)
         print(f"[raynas] {self.done}/{self.settings.num_samples} trials done, {running} running, "
-              f"best={_fmt(self.best)}, {rate:.1f} trials/min", flush=True)
+              f"best={fmt(self.best)}, {rate:.1f} trials/min", flush=True)
         self.last_summary = now
 
 
-def _fmt(value: float | None) -> str:
+def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def _connect(settings: SearchSettings) -> None:
-    """Start Ray locally, or join the cluster at ``settings.address`` after checking it answers."""
-    if ray.is_initialized():
-        return
-    if settings.address and settings.address != "auto":
-        _check_reachable(settings.address)
-    ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-             configure_logging=True, logging_level="WARNING", runtime_env=_user_code_env(settings))
-    if not settings.address:
-        _check_fits(settings, ray.cluster_resources())
-
-
-def _user_code_env(settings: SearchSettings) -> dict[str, Any] | None:
-    """Workers find a user space (``module:factory``) where the driver does: the current folder and the
-    driver's ``PYTHONPATH`` (same machine or shared disk).
-
-    In a job of ``ray job submit --working-dir``, the uploaded folder is on the workers' path already.
-    """
-    if ":" not in settings.space or "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:
-        return None
-    path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
-    return {"env_vars": {"PYTHONPATH": path}}
-
-
-def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:
-    """On a local Ray (no autoscaler to add nodes), a trial larger than the machine would wait forever."""
-    for flag, need, have in (("--cpus-per-trial", settings.cpus_per_trial, resources.get("CPU", 0)),
-                             ("--gpus-per-trial", settings.gpus_per_trial, resources.get("GPU", 0))):
-        if need > have:
-            ray.shutdown()
-            raise ValueError(f"{flag} {need:g} asks for more than this machine has ({have:g}); lower it, or "
-                             "pass --address of a cluster that has them")
-
-
-def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Fail fast with one line when nothing listens at ``address`` (Ray itself waits minutes)."""
-    hostport = address.split("://", 1)[-1].rstrip("/")
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConnectionError(f"--address must look like HOST:PORT or ray://HOST:PORT, got {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        raise ConnectionError(f"cannot reach the Ray cluster at --address {address} ({exc.strerror or exc}); "
-                              "start it with `ray start --head` or fix the address") from None
-
-
-def _run_config(settings: SearchSettings, callbacks: list) -> tune.RunConfig:
+def run_config(settings: SearchSettings, callbacks: list) -> tune.RunConfig:
     return tune.RunConfig(
         name=settings.name, storage_path=storage.normalize(settings.storage_path), verbose=0,
         callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=settings.max_failures),
@@ -262,7 +214,7 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
                               f"{storage.normalize(settings.storage_path)}; continue it with `raynas resume "
                               f"--storage-path {settings.storage_path} --name {settings.name}` or pick another --name")
     storage.check_writable(settings.storage_path)
-    _connect(settings)
+    cluster.connect(settings)
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
     return finish(settings, space, _tuner(settings, space, searcher, function).fit())
 
@@ -275,7 +227,7 @@ def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(settings),
                                     num_samples=settings.num_samples,
                                     max_concurrent_trials=settings.concurrency, reuse_actors=True),
-        run_config=_run_config(settings, [Progress(settings)]))
+        run_config=run_config(settings, [Progress(settings)]))
 
 
 def load_settings(storage_path: str, name: str) -> SearchSettings:
@@ -293,9 +245,9 @@ def resume(storage_path: str, name: str, address: str | None = None,
     settings = load_settings(storage_path, name)
     settings.storage_path, settings.address = storage_path, address
     space = make_space(settings)
-    _connect(settings)
+    cluster.connect(settings)
     names = storage.list_names(storage_path, name)
-    if _experiment_state_readable(storage_path, name, names):
+    if experiment_state_readable(storage_path, name, names):
         path = storage.folder(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     else:
@@ -303,7 +255,7 @@ def resume(storage_path: str, name: str, address: str | None = None,
     return finish(settings, space, tuner.fit())
 
 
-def _experiment_state_readable(storage_path: str, name: str, names: list[str]) -> bool:
+def experiment_state_readable(storage_path: str, name: str, names: list[str]) -> bool:
     """Whether Tune's newest experiment state parses: Tune writes it in place, so a driver killed at that moment
     leaves it cut short, and ``Tuner.restore`` would then start the whole search again from nothing."""
     states = [n for n in names if n.startswith("experiment_state-") and n.endswith(".json")]
@@ -342,7 +294,7 @@ def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: 
             "reward": m.get("reward"), "val_acc": m.get("val_acc"),
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
-            "error": _last_line(error) if status == "ERROR" else None,
+            "error": last_line(error) if status == "ERROR" else None,
             "stopped": bool(epochs and status == "TERMINATED" and (m.get("epoch") or 0) < epochs)}
 
 
@@ -359,7 +311,7 @@ def _trial_error(trial) -> str | None:
     return trial.get_error()
 
 
-def _last_line(text: Any) -> str:
+def last_line(text: Any) -> str:
     lines = [line.strip() for line in str(text or "unknown error").splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
 
@@ -395,7 +347,7 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     print(f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
           f"[raynas]   {json.dumps(best['arch'])}\n"
           f"[raynas]   params {best['params']:,}  reward {best['reward']:.4f}  "
-          f"val acc {best['val_acc']:.4f}  test acc {_fmt(best['test_acc'])}\n"
+          f"val acc {best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\n"
           f"[raynas] wrote {results_path} and {best_path}", flush=True)
     return Outcome(frame, best, results_path, best_path)
 

@@ -14,7 +14,7 @@ MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.s
            "raynas.spaces.darts", "raynas.spaces.darts.operations",
            "raynas.spaces.darts.genotypes", "raynas.spaces.darts.network", "raynas.spaces.darts.supernet",
            "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline",
-           "raynas.spaces.relaxed", "raynas.storage", "raynas.schedulers"]
+           "raynas.spaces.relaxed", "raynas.storage", "raynas.schedulers", "raynas.cluster"]
 
 
 @pytest.mark.parametrize("name", MODULES)
