@@ -103,7 +103,9 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     """Run ``settings.seeds`` DARTS searches as parallel Tune trials; write results and genotypes.
 
     Run again with the same settings after an interruption, the search continues: Tune restores the
-    experiment and every unfinished trial goes on from its last epoch checkpoint.
+    experiment and every unfinished trial goes on from its last epoch checkpoint. When Tune's experiment
+    state cannot be read (the driver was killed while writing it), new trials go on from the newest
+    checkpoint each seed left in its trial folder.
     """
     import ray
 
@@ -133,11 +135,19 @@ def run(settings: DartsSettings) -> pd.DataFrame:
                              "--workers-per-trial")
     else:
         resources = {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
-    trainable = tune.with_resources(tune.with_parameters(darts_search, settings=settings.recipe()), resources)
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}",
                        json.dumps(settings.search_settings(), indent=2))
     names = storage.list_names(settings.storage_path, settings.name)
-    if interrupted and experiment_state_readable(settings.storage_path, settings.name, names):
+    restorable = interrupted and experiment_state_readable(settings.storage_path, settings.name, names)
+    # a trial without a checkpoint of its own goes on from the newest its seed left in the trial folders
+    continue_from = newest_checkpoints(settings.storage_path, settings.name, names) if interrupted else {}
+    if interrupted and not restorable and continue_from:  # Tune's record was cut short, not the trial folders
+        print(f"[raynas] Tune's record of the interrupted DARTS search {settings.name!r} was cut short; "
+              f"{len(continue_from)} seed(s) continue from their newest checkpoint", flush=True)
+    trainable = tune.with_resources(
+        tune.with_parameters(darts_search, settings={**settings.recipe(), "continue_from": continue_from}),
+        resources)
+    if restorable:
         print(f"[raynas] continuing the interrupted DARTS search {settings.name!r}", flush=True)
         tuner = tune.Tuner.restore(storage.folder(settings.storage_path, settings.name), trainable=trainable,
                                    resume_errored=True)
@@ -166,6 +176,26 @@ def resume(storage_path: str, name: str, address: str | None = None) -> pd.DataF
               f"{folder}/{settings.result_file()}", flush=True)
         return pd.read_csv(io.StringIO(results))
     return run(settings)
+
+
+def newest_checkpoints(storage_path: str, name: str, names: list[str]) -> dict[str, str]:
+    """Each seed's newest epoch checkpoint among the trial folders ``names`` of search ``name`` (seed -> path
+    under ``storage_path``): where the seeds go on from when Tune's experiment state cannot be read. A seed
+    continued this way before has several folders; its newest checkpoint is the one written last."""
+    newest: dict[str, tuple[float, str]] = {}
+    for trial in (n for n in names if n.startswith("darts_search_")):
+        params = storage.read_text(storage_path, f"{name}/{trial}/params.json")
+        for folder in (f"{name}/{trial}", f"{name}/{trial}/train"):  # a data-parallel trial's Train run
+            checkpoints = [n for n in storage.list_names(storage_path, folder) if n.startswith("checkpoint_")]
+            if params is None or not checkpoints:
+                continue
+            relpath = f"{folder}/{max(checkpoints)}"
+            fs, path = storage.locate(storage_path, relpath)
+            written = fs.get_file_info(path).mtime.timestamp()
+            seed = str(json.loads(params)["seed"])
+            if seed not in newest or written > newest[seed][0]:
+                newest[seed] = (written, relpath)
+    return {seed: relpath for seed, (_, relpath) in newest.items()}
 
 
 def _check_same_search(settings: DartsSettings) -> bool:

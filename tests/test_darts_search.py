@@ -120,6 +120,21 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     assert pd.read_csv(tmp_path / "whole" / "results.csv").equals(whole)
 
 
+def test_darts_search_whose_tune_record_was_cut_short_continues_from_its_checkpoints(tmp_path, capsys):
+    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "2", "--init-channels", "2",
+             "--storage-path", str(tmp_path), "--name", "cut"]
+    kill_cli_when(flags, lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
+                  lambda: time.sleep(1.0))
+    for state in (tmp_path / "cut").glob("experiment_state-*.json"):  # killed while Tune was writing it
+        state.write_text(state.read_text()[:40])
+    capsys.readouterr()
+    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "cut"]) == 0
+    assert "was cut short; 1 seed(s) continue from their newest checkpoint" in capsys.readouterr().out
+    runs = sorted((tmp_path / "cut").glob("darts_search_*/progress.csv"), key=lambda p: p.stat().st_mtime)
+    assert len(runs) == 2 and pd.read_csv(runs[-1]).epoch.iloc[0] >= 2  # the new trial did not start over
+    assert list(pd.read_csv(tmp_path / "cut" / "results.csv").epochs) == [3]
+
+
 def final_state(folder) -> dict:
     newest = max(folder.glob("darts_search_*/checkpoint_*"))
     return torch.load(newest / "state.pt", weights_only=True)

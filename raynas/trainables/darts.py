@@ -35,7 +35,7 @@ from ray import tune
 from torch import nn
 from torch.utils.data import Subset
 
-from raynas import data, spaces
+from raynas import data, spaces, storage
 from raynas.checkpoints import STATE_FILE, from_checkpoint, save_atomic, to_checkpoint
 from raynas.devices import pick_device
 from raynas.spaces.choices import ModelSpace
@@ -211,7 +211,7 @@ def darts_search(config: dict[str, Any], settings: dict[str, Any]) -> None:
     if s["workers_per_trial"] > 1:
         return _data_parallel(s)
     search = DartsSearch(s, pick_device())
-    checkpoint = tune.get_checkpoint()
+    checkpoint = tune.get_checkpoint() or left_checkpoint(s)
     if checkpoint:
         search.load_state(from_checkpoint(checkpoint, search.device))
     place = {**where(), "device": search.device}
@@ -221,6 +221,16 @@ def darts_search(config: dict[str, Any], settings: dict[str, Any]) -> None:
             tune.report({**metrics, **place}, checkpoint=to_checkpoint(state, folder))
 
     search.run(report)
+
+
+def left_checkpoint(s: dict[str, Any]) -> tune.Checkpoint | None:
+    """The checkpoint this trial's seed left in an earlier trial folder of the same search, when Tune's record
+    of that search was lost (``s["continue_from"]``: seed -> checkpoint path under ``s["storage_path"]``)."""
+    relpath = s.get("continue_from", {}).get(str(s["seed"]))
+    if relpath is None:
+        return None
+    fs, path = storage.locate(s["storage_path"], relpath)
+    return tune.Checkpoint(path, filesystem=fs)
 
 
 def _data_parallel(s: dict[str, Any]) -> None:
@@ -257,7 +267,7 @@ def _worker_loop(s: dict[str, Any]) -> None:
             t.div_(world)
 
     search = DartsSearch(s, pick_device(), rank, world, all_reduce)
-    checkpoint = ray.train.get_checkpoint()
+    checkpoint = ray.train.get_checkpoint() or left_checkpoint(s)
     if checkpoint:
         search.load_state(from_checkpoint(checkpoint, search.device))
     place = {**where(), "device": search.device, "workers": world}
