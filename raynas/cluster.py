@@ -17,14 +17,22 @@ import ray
 from raynas.settings import SearchSettings
 
 
-def connect(settings: SearchSettings) -> None:
-    """Start Ray locally, or join the cluster at ``settings.address`` after checking it answers."""
+def start(address: str | None, runtime_env: dict[str, Any] | None = None) -> None:
+    """Start Ray locally (``address`` ``None``), or join the cluster at ``address`` after checking it answers;
+    nothing when Ray is running already."""
     if ray.is_initialized():
         return
-    if settings.address and settings.address != "auto":
-        check_reachable(settings.address)
-    ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-             configure_logging=True, logging_level="WARNING", runtime_env=_user_code_env(settings))
+    if address and address != "auto":
+        check_reachable(address)
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
+             logging_level="WARNING", runtime_env=runtime_env)
+
+
+def connect(settings: SearchSettings) -> None:
+    """:func:`start` Ray for a search; on a local Ray, check that one trial fits on this machine."""
+    if ray.is_initialized():
+        return
+    start(settings.address, _user_code_env(settings))
     if not settings.address:
         _check_fits(settings, ray.cluster_resources())
 

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from ray import tune
 
-from raynas import data, storage
+from raynas import cluster, data, storage
 from raynas.spaces.darts import genotype_from_dict
 
 GENOTYPE_FILE = "genotype.json"
@@ -109,7 +109,6 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     """
     import ray
 
-    from raynas.cluster import check_reachable
     from raynas.search import experiment_state_readable
     from raynas.trainables.darts import darts_search
 
@@ -118,11 +117,7 @@ def run(settings: DartsSettings) -> pd.DataFrame:
                               f"{storage.normalize(settings.storage_path)}; pick another --name")
     interrupted = _check_same_search(settings)
     storage.check_writable(settings.storage_path)
-    if not ray.is_initialized():
-        if settings.address and settings.address != "auto":
-            check_reachable(settings.address)
-        ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
-                 logging_level="WARNING")
+    cluster.start(settings.address)
     if settings.workers_per_trial > 1:
         # the trial only drives its Ray Train workers, which hold the CPUs or GPUs
         resources = {"cpu": 0.01}
@@ -185,14 +180,16 @@ def newest_checkpoints(storage_path: str, name: str, names: list[str]) -> dict[s
     newest: dict[str, tuple[float, str]] = {}
     for trial in (n for n in names if n.startswith("darts_search_")):
         params = storage.read_text(storage_path, f"{name}/{trial}/params.json")
+        if params is None:
+            continue
+        seed = str(json.loads(params)["seed"])
         for folder in (f"{name}/{trial}", f"{name}/{trial}/train"):  # a data-parallel trial's Train run
             checkpoints = [n for n in storage.list_names(storage_path, folder) if n.startswith("checkpoint_")]
-            if params is None or not checkpoints:
+            if not checkpoints:
                 continue
             relpath = f"{folder}/{max(checkpoints)}"
             fs, path = storage.locate(storage_path, relpath)
             written = fs.get_file_info(path).mtime.timestamp()
-            seed = str(json.loads(params)["seed"])
             if seed not in newest or written > newest[seed][0]:
                 newest[seed] = (written, relpath)
     return {seed: relpath for seed, (_, relpath) in newest.items()}
