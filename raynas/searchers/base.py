@@ -106,13 +106,25 @@ class TokenSearcher(Searcher):
     def mutate(self, tokens: Sequence[int], prob: float = 0.0) -> Tokens:
         """Each position changes with probability ``prob`` to a different, uniformly chosen value; when
         none did (always, for ``prob=0``), one uniformly chosen position does."""
-        table = self.space.range_table()
-        movable = [i for i, n in enumerate(table) if n > 1]
+        movable = self.movable_positions()
         chosen = [i for i in movable if self.rng.random() < prob] if prob > 0 else []
+        return self.with_other_values(tokens, chosen or [self.rng.choice(movable)])
+
+    def movable_positions(self) -> list[int]:
+        """The positions with more than one choice."""
+        return [i for i, n in enumerate(self.space.range_table()) if n > 1]
+
+    def with_other_values(self, tokens: Sequence[int], positions: Sequence[int]) -> Tokens:
+        """``tokens`` with each of ``positions`` changed to a different, uniformly chosen value."""
+        table = self.space.range_table()
         out = list(tokens)
-        for i in chosen or [self.rng.choice(movable)]:
+        for i in positions:
             out[i] = self.rng.choice([v for v in range(table[i]) if v != tokens[i]])
         return out
+
+    def pending_keys(self) -> set[tuple[int, ...]]:
+        """The architectures of the trials running now (bounded by the concurrency, unlike the history)."""
+        return {tuple(t) for t in self.pending.values()}
 
     def untried(self, move: tuple[int, ...], pending: set[tuple[int, ...]]) -> bool:
         """Whether ``move`` is inside the budget and neither evaluated, failed nor ``pending``."""
@@ -121,7 +133,7 @@ class TokenSearcher(Searcher):
     def fresh_neighbour(self, tokens: Tokens) -> Tokens | None:
         """A one-position mutation of ``tokens`` not evaluated, pending or failed yet and inside the budget:
         a uniformly chosen position, then a uniformly chosen other value; ``None`` when there is none."""
-        pending = {tuple(t) for t in self.pending.values()}  # bounded by the concurrency, unlike the history
+        pending = self.pending_keys()
         table = self.space.range_table()
         options = {}
         for i, n in enumerate(table):
@@ -172,7 +184,7 @@ class TokenSearcher(Searcher):
         ``Searcher.FINISHED``."""
         if self.num_samples is not None and self.issued >= self.num_samples:
             return Searcher.FINISHED
-        taken = {tuple(t) for t in self.pending.values()}
+        taken = self.pending_keys()
         for attempt in range(MAX_ATTEMPTS):
             # half the attempts follow the algorithm; then fall back to uniform sampling, so a search whose
             # neighbourhood is used up still finds the architectures that are left

@@ -177,13 +177,10 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         """A mutation of ``far_moves`` uniformly chosen positions of ``tokens``, each to a different uniformly
         chosen value, not evaluated, pending or failed yet and inside the budget: up to ``attempts`` draws, then
         ``None``."""
-        pending = {tuple(t) for t in self.pending.values()}
-        table = self.space.range_table()
-        movable = [i for i, n in enumerate(table) if n > 1]
+        pending = self.pending_keys()
+        movable = self.movable_positions()
         for _ in range(attempts):
-            move = list(tokens)
-            for i in self.rng.sample(movable, min(self.far_moves, len(movable))):
-                move[i] = self.rng.choice([v for v in range(table[i]) if v != tokens[i]])
+            move = self.with_other_values(tokens, self.rng.sample(movable, min(self.far_moves, len(movable))))
             if self.untried(tuple(move), pending):
                 return move
         return None

@@ -93,7 +93,7 @@ class TPESearcher(TokenSearcher):
         when it is over, else a one-position neighbour; ``None`` when there is none."""
         if not self.feasible(tokens):
             repaired = self.repair(list(tokens), self.rng)
-            if self.untried(tuple(repaired), {tuple(t) for t in self.pending.values()}):
+            if self.untried(tuple(repaired), self.pending_keys()):
                 return repaired
         return self.fresh_neighbour(tokens)
 
