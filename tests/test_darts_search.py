@@ -17,7 +17,7 @@ from conftest import kill_cli_when
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
 
-def test_two_data_parallel_workers_hold_the_same_alphas(tmp_path):
+def test_two_data_parallel_workers_hold_the_same_alphas_and_continue_from_a_left_checkpoint(tmp_path, capsys):
     settings = darts_search.DartsSettings.from_dict({
         "epochs": 1, "layers": 3, "init_channels": 2, "steps": 2, "batch_size": 96, "order": 2,
         "workers_per_trial": 2, "storage_path": str(tmp_path), "name": "dp"})
@@ -28,6 +28,24 @@ def test_two_data_parallel_workers_hold_the_same_alphas(tmp_path):
     assert progress.alpha_rank_spread.iloc[-1] == 0.0  # identical architecture on both ranks
     genotype = genotype_from_dict(json.loads((tmp_path / "dp" / "genotype.json").read_text()))
     assert len(genotype.normal) == 4
+
+    # the same folder as a two-epoch search killed after its first epoch, while Tune was writing its record:
+    # the new data-parallel trial goes on from the checkpoint the Train run left
+    search = tmp_path / "dp"
+    saved = json.loads((search / darts_search.SETTINGS_FILE).read_text())
+    (search / darts_search.SETTINGS_FILE).write_text(json.dumps({**saved, "epochs": 2}))
+    for finished in ("genotype.json", "results.csv"):
+        (search / finished).unlink()
+    for state in search.glob("experiment_state-*.json"):
+        state.write_text(state.read_text()[:40])
+    capsys.readouterr()
+    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "dp"]) == 0
+    assert "1 seed(s) continue from their newest checkpoint" in capsys.readouterr().out
+    runs = sorted(search.glob("darts_search_*/progress.csv"), key=lambda p: p.stat().st_mtime)
+    assert len(runs) == 2
+    progress = pd.read_csv(runs[-1])
+    assert list(progress.epoch) == [2] and progress.alpha_rank_spread.iloc[-1] == 0.0
+    assert list(pd.read_csv(search / "results.csv").epochs) == [2]
 
 
 @pytest.mark.parametrize("args, message", [

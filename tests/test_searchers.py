@@ -358,6 +358,37 @@ def test_tpe_holds_each_architecture_once_and_repeats_cost_no_ask_loop(tmp_path)
     assert len(tpe.study.trials) <= (TPE_ATTEMPTS + 1) * 120
 
 
+def test_tpe_study_stays_bounded_keeps_the_best_and_restores_across_trims(tmp_path):
+    """TPE's study (refitted on every ask) is trimmed to ``window`` trials: the best 25 completed ones and the
+    newest others. Nothing is evaluated twice, and a search saved between trims continues identically."""
+    import optuna
+
+    from conftest import write_table
+    from raynas.searchers.tpe import KEEP_BEST
+
+    space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=5)))  # 625 rows
+    tpe = TPESearcher(space, seed=0, num_samples=200, window=40)
+    seen = [complete(tpe, str(i), space) for i in range(90)]
+    pending = tpe.suggest("p")["tokens"]
+    tpe.save(str(tmp_path / "state.json"))
+    restored = TPESearcher(space, seed=5, num_samples=200, window=40)
+    restored.restore(str(tmp_path / "state.json"))
+    for s in (tpe, restored):
+        s.on_trial_complete("p", {"reward": space.accuracy(pending)})
+    later = [complete(tpe, str(i), space) for i in range(91, 200)]
+    assert [complete(restored, str(i), space) for i in range(91, 200)] == later
+    everything = seen + [pending] + later
+    assert len({tuple(t) for t in everything}) == 200  # the trims forgot no evaluated architecture
+    assert len(tpe.study.trials) < 2 * 40
+    kept = {tuple(t.params.values()): t.value for t in tpe.study.trials
+            if t.state == optuna.trial.TrialState.COMPLETE}
+    best = sorted(everything, key=space.accuracy, reverse=True)[:KEEP_BEST]
+    assert all(tuple(t) in kept for t in best)
+    assert tuple(later[-1]) in kept  # and the newest
+    with pytest.raises(ValueError, match="window must be at least 25"):
+        TPESearcher(space, window=10)
+
+
 def test_evolution_replaces_a_known_child_by_an_untried_neighbour(tmp_path):
     from conftest import write_table
 

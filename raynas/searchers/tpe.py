@@ -11,7 +11,13 @@ trial; after :data:`TPE_ATTEMPTS` asks for one trial the rest of its attempts ar
 A trial stopped early by a scheduler (``full=False``) is told as *pruned* with its rung's reward at its
 epoch: TPE ranks pruned trials below every completed one.
 
-The state is JSON: the told trials (params, state, value) and the random stream. :meth:`_load_state`
+Each ask refits on every trial of the study, so the study is bounded: once it holds ``2 * window`` trials it
+is rebuilt with the best :data:`KEEP_BEST` completed ones and the newest others, ``window`` in all (failed
+ones carry nothing TPE models and are dropped). Optuna's TPE takes its "good" group from the best 25 and
+weights the others by recency, so what is dropped is the oldest, least weighted part of the "bad" group.
+The architectures evaluated are still all remembered (by :class:`TokenSearcher`): none is paid twice.
+
+The state is JSON: the study's trials (params, state, value) and the random stream. :meth:`_load_state`
 rebuilds the study from them, so a restored search continues with the identical stream.
 
 Example:
@@ -36,6 +42,13 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 #: trial that each later ask refits on, and a TPE that has converged on known architectures repeats them
 TPE_ATTEMPTS = 2
 
+#: trials TPE's study keeps when it is trimmed (see the module doc); ``None`` keeps every trial
+WINDOW = 200
+
+#: completed trials kept first when the study is trimmed: Optuna's default ``gamma`` puts at most 25 trials in
+#: TPE's "good" group
+KEEP_BEST = 25
+
 
 class TPESearcher(TokenSearcher):
     """Tree-structured Parzen Estimator (``optuna.samplers.TPESampler``) behind :class:`TokenSearcher`.
@@ -43,17 +56,22 @@ class TPESearcher(TokenSearcher):
     Args:
         n_startup_trials: random trials before TPE models the results (Optuna's default 10).
         multivariate: model the positions jointly (Optuna's default False).
+        window: trials the study keeps when it is trimmed, at least :data:`KEEP_BEST`; ``None`` never trims.
         Other arguments: see :class:`TokenSearcher`.
     """
 
-    def __init__(self, space, *, n_startup_trials: int = 10, multivariate: bool = False, **kwargs: Any):
+    def __init__(self, space, *, n_startup_trials: int = 10, multivariate: bool = False,
+                 window: int | None = WINDOW, **kwargs: Any):
+        if window is not None and window < KEEP_BEST:
+            raise ValueError(f"window must be at least {KEEP_BEST} (or None), got {window}")
         super().__init__(space, **kwargs)
         self.n_startup_trials = n_startup_trials
         self.multivariate = multivariate
+        self.window = window
         self.distributions = {f"position_{i}": CategoricalDistribution(list(range(n)))
                               for i, n in enumerate(space.range_table())}
         self.infeasible = 0
-        #: told trials, in order: [tokens, state name, value or None, step or None]
+        #: the study's trials, in order: [tokens, state name, value or None, step or None]
         self.history: list[list[Any]] = []
         self.study = self._new_study()
         self.asked: dict[tuple[int, ...], list[optuna.Trial]] = {}
@@ -132,26 +150,45 @@ class TPESearcher(TokenSearcher):
         if state != TrialState.FAIL:
             self.told.add(key)
         self.history[trial.number] = [list(tokens), state.name, value, step]
+        if self.window is not None and len(self.history) >= 2 * self.window:
+            self._rebuild(self._trimmed())
+
+    def _trimmed(self) -> list[list[Any]]:
+        """The study's trials that a trim keeps, in their order: the best :data:`KEEP_BEST` completed ones,
+        the newest completed or pruned others up to ``window``, and the open trials of running ones."""
+        done = [i for i, h in enumerate(self.history) if h[1] in (TrialState.COMPLETE.name, TrialState.PRUNED.name)]
+        complete = [i for i in done if self.history[i][1] == TrialState.COMPLETE.name]
+        best = set(sorted(complete, key=lambda i: -self.history[i][2])[:KEEP_BEST])
+        others = [i for i in done if i not in best]
+        newest = others[max(0, len(others) - (self.window - len(best))):]
+        running = self.pending_keys()
+        keep = best | set(newest) | {i for i, h in enumerate(self.history)
+                                     if h[1] == TrialState.RUNNING.name and tuple(h[0]) in running}
+        return [self.history[i] for i in sorted(keep)]
 
     def _state(self) -> dict[str, Any]:
         return {"history": self.history, "infeasible": self.infeasible, "attempts": self.attempts,
-                "attempts_for": self.attempts_for, "near": self.near,
+                "attempts_for": self.attempts_for, "near": self.near, "window": self.window,
                 "n_startup_trials": self.n_startup_trials, "multivariate": self.multivariate}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.n_startup_trials, self.multivariate = state["n_startup_trials"], state["multivariate"]
+        self.window = state.get("window")  # absent from a state saved before the study was bounded
         self.infeasible, self.attempts, self.attempts_for = state["infeasible"], state["attempts"], \
             state["attempts_for"]
         self.near = state.get("near")  # absent from a state saved before neighbours replaced repeats
-        self.history = [list(h) for h in state["history"]]
-        self.study, self.asked = self._new_study(), {}
-        for tokens, state_name, value, step in self.history:
-            if state_name == TrialState.RUNNING.name:  # asked before the save, not told yet
+        # every architecture told as completed or pruned was evaluated, and the other way round
+        self.told = set(self.evaluated)
+        self._rebuild([list(h) for h in state["history"]])
+
+    def _rebuild(self, history: list[list[Any]]) -> None:
+        """A new study holding ``history``'s trials in order; its open trials are asked again."""
+        self.history, self.study, self.asked = history, self._new_study(), {}
+        for tokens, state_name, value, step in history:
+            if state_name == TrialState.RUNNING.name:  # asked, not told yet
                 self.asked.setdefault(tuple(tokens), []).append(self._ask_fixed(tokens))
                 continue
             self.study.add_trial(optuna.trial.create_trial(
                 params=dict(zip(self.distributions, tokens)), distributions=self.distributions,
                 state=TrialState[state_name], value=value if state_name == TrialState.COMPLETE.name else None,
                 intermediate_values={step: value} if step is not None else None))
-            if state_name != TrialState.FAIL.name:
-                self.told.add(tuple(tokens))
