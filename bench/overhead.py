@@ -13,10 +13,12 @@ A short Tune run (``--small-trials``) splits the Tune time into a fixed part (Tu
 shutdown, writing the outputs) and a marginal cost per trial. With several ``--trials`` (e.g. 200 and 2,000),
 the marginal cost of the trials between two sizes shows whether a trial costs more the later it comes; target:
 the marginal cost per trial up to 2,000 within 1.2x of that up to 200. The searchers' own cost is measured
-too: ``suggest`` plus ``on_trial_complete`` per call, early against late, and saving their state.
+too: ``suggest`` plus ``on_trial_complete`` per call, early, before the middle and late, and saving their
+state (``--searchers-only`` measures just that, without Ray).
 
 Usage:
     python -m bench.overhead --trials 200,2000 --json bench/results/overhead.json
+    python -m bench.overhead --searchers-only --json bench/results/overhead_searchers.json
 """
 from __future__ import annotations
 
@@ -129,37 +131,46 @@ def searcher_loop_once(table: str, trials: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def searcher_scaling(table: str, trials: int, window: int = 200, limit_s: float = 120.0) -> dict[str, Any]:
+def searcher_scaling(table: str, trials: int, window: int = 200, limit_s: float = 120.0,
+                     repeats: int = 1) -> dict[str, Any]:
     """Per registered searcher: seconds per suggest + complete over the first ``window`` calls of ``trials``,
-    the ``window`` calls before the middle one and the last ``window``, and the time and size of saving the
-    state after ``window`` and after the last call. A searcher whose calls take more than ``limit_s`` in all
-    is stopped there: ``calls`` says how far it got."""
+    the ``window`` calls before the middle one and the last ``window`` (medians over ``repeats`` runs), and
+    the time and size of saving the state after ``window`` and after the last call (first run). A searcher
+    whose calls take more than ``limit_s`` in all is stopped there: ``calls`` says how far it got."""
     space = TabularSpace.from_json(table)
     out = {}
     for cls in SEARCHERS.values():  # a searcher registered later is measured too
-        searcher = cls(space, seed=0, num_samples=trials)
-        call_s, saves = [], {}
-        with tempfile.TemporaryDirectory() as folder:
-            for i in range(trials):
-                start = time.perf_counter()
-                config = searcher.suggest(f"t{i}")
-                searcher.on_trial_complete(f"t{i}", {"reward": space.accuracy(config["tokens"])})
-                call_s.append(time.perf_counter() - start)
-                last_call = i + 1 == trials or sum(call_s) > limit_s
-                if i + 1 == window or last_call:
-                    path = os.path.join(folder, f"state-{i + 1}.json")
-                    start = time.perf_counter()
-                    searcher.save(path)
-                    saves[i + 1] = {"save_s": time.perf_counter() - start, "bytes": os.path.getsize(path)}
-                if last_call:
-                    break
-        first, last = statistics.mean(call_s[:window]), statistics.mean(call_s[-window:])
-        half = len(call_s) // 2  # a cost bounded by a fixed size stops growing: the second half is flat
-        middle = statistics.mean(call_s[max(0, half - window):half])
-        out[cls.__name__] = {"calls": len(call_s), "call_s_first": first, "call_s_middle": middle,
+        runs = [_searcher_calls(cls, space, trials, window, limit_s) for _ in range(repeats)]
+        first, middle, last = (statistics.median(r[k] for r in runs) for k in ("first", "middle", "last"))
+        out[cls.__name__] = {"calls": runs[0]["calls"], "call_s_first": first, "call_s_middle": middle,
                              "call_s_last": last, "growth": last / first, "growth_second_half": last / middle,
-                             "saves": saves}
+                             "runs_us": [[round(r[k] * 1e6) for k in ("first", "middle", "last")] for r in runs],
+                             "saves": runs[0]["saves"]}
     return out
+
+
+def _searcher_calls(cls: type, space: TabularSpace, trials: int, window: int, limit_s: float) -> dict[str, Any]:
+    """One run of :func:`searcher_scaling` for one searcher class."""
+    searcher = cls(space, seed=0, num_samples=trials)
+    call_s, saves = [], {}
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(trials):
+            start = time.perf_counter()
+            config = searcher.suggest(f"t{i}")
+            searcher.on_trial_complete(f"t{i}", {"reward": space.accuracy(config["tokens"])})
+            call_s.append(time.perf_counter() - start)
+            last_call = i + 1 == trials or sum(call_s) > limit_s
+            if i + 1 == window or last_call:
+                path = os.path.join(folder, f"state-{i + 1}.json")
+                start = time.perf_counter()
+                searcher.save(path)
+                saves[i + 1] = {"save_s": time.perf_counter() - start, "bytes": os.path.getsize(path)}
+            if last_call:
+                break
+    half = len(call_s) // 2  # a cost bounded by a fixed size stops growing: the second half is flat
+    return {"calls": len(call_s), "first": statistics.mean(call_s[:window]),
+            "middle": statistics.mean(call_s[max(0, half - window):half]),
+            "last": statistics.mean(call_s[-window:]), "saves": saves}
 
 
 def results_scaling(trials: int, window: int) -> dict[str, float]:
@@ -194,16 +205,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="trials of a short Tune run that separates fixed from per-trial cost")
     p.add_argument("--concurrency", type=int, default=2, help="max_concurrent_trials of the Tune runs")
     p.add_argument("--table", default=DEFAULT_TABLE, help="benchmark table the trials look up")
+    p.add_argument("--searcher-repeats", type=int, default=3,
+                   help="runs of each searcher's suggest + complete calls; medians are reported")
+    p.add_argument("--searchers-only", action="store_true",
+                   help="measure only the searchers' calls (no Ray), e.g. after changing a searcher")
     p.add_argument("--json", required=True, help="where to write the results")
     args = p.parse_args(argv)
     sizes = sorted(int(t) for t in args.trials.split(","))
-    if not 0 < args.small_trials < sizes[0] or args.repeats < 1:
-        p.error("need 0 < --small-trials < every --trials and --repeats >= 1")
+    if not 0 < args.small_trials < sizes[0] or args.repeats < 1 or args.searcher_repeats < 1:
+        p.error("need 0 < --small-trials < every --trials, --repeats >= 1 and --searcher-repeats >= 1")
     table = os.path.abspath(args.table)
     scratch = tempfile.TemporaryDirectory(prefix="raynas-bench-table-")
     if not os.path.isfile(table) and args.table == DEFAULT_TABLE:
         table = synthetic_table(scratch.name)
         print(f"{DEFAULT_TABLE} not found; the trials look up a synthetic table instead")
+    if args.searchers_only:
+        searchers = searcher_scaling(table, sizes[-1], window=sizes[0], repeats=args.searcher_repeats)
+        _write(args.json, {"searchers": searchers, "searcher_repeats": args.searcher_repeats,
+                           "machine": _machine()})
+        _print_searchers(searchers)
+        return searchers
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     runs: dict[int, dict[str, list[float]]] = {n: {"tune": [], "loop": [], "searcher": [], "inside": [],
@@ -246,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     first, last = per_size[sizes[0]], per_size[sizes[-1]]
     growth = last["s_per_trial_late"] / last["s_per_trial_early"]
     window = f"trials {skip + 1}-{sizes[0]} against the last {sizes[0] - skip} of {sizes[-1]}"
-    searchers = searcher_scaling(table, sizes[-1], window=min(sizes[0], sizes[-1]))
+    searchers = searcher_scaling(table, sizes[-1], window=sizes[0], repeats=args.searcher_repeats)
     bookkeeping = results_scaling(sizes[-1], window=sizes[0])
     out = {
         "sizes": {str(n): v for n, v in per_size.items()},
@@ -262,13 +283,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "table": os.path.relpath(table) if table == os.path.abspath(args.table) else "synthetic",
         "setup": {"searcher": "random", "space": "tabular", "max_concurrent_trials": args.concurrency,
                   "reuse_actors": True, "ray_num_cpus": 2},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
-                    "date": datetime.date.today().isoformat()},
+        "machine": _machine(),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(out, f, indent=2)
-        f.write("\n")
+    _write(args.json, out)
     print(f"\n{'trials':>7} {'tune s':>8} {'loop s':>8} {'overhead s/trial':>17} {'marginal s/trial':>17} "
           f"{'early s/trial':>14} {'late s/trial':>13}")
     for n, v in per_size.items():
@@ -276,16 +293,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{v['marginal_s_per_trial']:>17.4f} {v['s_per_trial_early']:>14.4f} {v['s_per_trial_late']:>13.4f}")
     print(f"seconds per finished trial in one {sizes[-1]}-trial run, {window}: {growth:.2f}x "
           f"(target <= {TARGET_GROWTH}: {'met' if out['growth_target_met'] else 'NOT met'})")
-    for name, v in searchers.items():
-        saves = ", ".join(f"{k} evaluated: {s['save_s'] * 1e3:.1f} ms, {s['bytes']:,} B" for k, s in v["saves"].items())
-        print(f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_middle'] * 1e6:.0f} us before "
-              f"the middle, {v['call_s_last'] * 1e6:.0f} us late ({v['calls']} calls); "
-              f"save {saves}")
+    _print_searchers(searchers)
     print(f"raynas's own bookkeeping per finished trial (row appended, progress): "
           f"{bookkeeping['s_per_trial_first'] * 1e6:.0f} us over the first {sizes[0]}, "
           f"{bookkeeping['s_per_trial_last'] * 1e6:.0f} us over the last {sizes[0]} of {sizes[-1]}")
-    print(f"wrote {args.json}")
     return out
+
+
+def _machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
+            "date": datetime.date.today().isoformat()}
+
+
+def _write(path: str, out: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+    print(f"wrote {path}")
+
+
+def _print_searchers(searchers: dict[str, Any]) -> None:
+    for name, v in searchers.items():
+        saves = ", ".join(f"{k} evaluated: {s['save_s'] * 1e3:.1f} ms, {s['bytes']:,} B" for k, s in v["saves"].items())
+        print(f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_middle'] * 1e6:.0f} us before "
+              f"the middle, {v['call_s_last'] * 1e6:.0f} us late ({v['calls']} calls); save {saves}")
 
 
 if __name__ == "__main__":
