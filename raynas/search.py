@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -29,6 +30,7 @@ from ray import tune
 from raynas import cluster, data, schedulers, spaces, storage
 from raynas.results import ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
+from raynas.searchers.base import Finished
 from raynas.settings import SETTINGS_FILE, SearchSettings
 from raynas.spaces.base import SearchSpace
 
@@ -222,6 +224,9 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
 def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher,
            function: TrialFunction | None) -> tune.Tuner:
     """A new Tune experiment of the search, driven by ``searcher``."""
+    # when Tune restores the experiment, the searcher catches up with the trials finished after its snapshot
+    searcher.finished_trials = functools.partial(finished_trials, settings.storage_path, settings.name,
+                                                 searcher.metric)
     return tune.Tuner(
         make_trainable(settings, space, function),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(settings),
@@ -274,15 +279,24 @@ def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[st
     states = [n for n in names if n.startswith("searcher-state-")]
     if states:
         searcher.set_state(json.loads(storage.read_text(settings.storage_path, f"{settings.name}/{max(states)}")))
-    rows = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS).rows
-    searcher.recover([(row.trial_id, json.loads(row.tokens),
-                       None if row.status == "ERROR" else {searcher.metric: float(row.reward),
-                                                           "epoch": int(float(row.epochs)) if row.epochs else None})
-                      for row in rows.itertuples() if row.status == "ERROR" or row.reward])
+    searcher.recover(finished_trials(settings.storage_path, settings.name, searcher.metric))
     print(f"[raynas] Tune's record of {settings.name!r} is damaged or missing (its driver died while writing it); "
           f"continuing from results.csv and the searcher's saved state ({searcher.issued} trials handed out)",
           flush=True)
     return searcher
+
+
+def finished_trials(storage_path: str, name: str, metric: str) -> list[Finished]:
+    """The finished trials of results.csv as :meth:`TokenSearcher.recover` takes them."""
+    rows = ResultsLog(storage_path, name, RESULT_COLUMNS).rows
+
+    def number(text: str) -> int | None:
+        return int(float(text)) if text else None
+
+    return [(row.trial_id, json.loads(row.tokens),
+             None if row.status == "ERROR" else {metric: float(row.reward), "epoch": number(row.epochs)},
+             number(row.trial_index))
+            for row in rows.itertuples() if row.status == "ERROR" or row.reward]
 
 
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,

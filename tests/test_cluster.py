@@ -15,7 +15,7 @@ import pytest
 
 from raynas.devices import pick_device
 
-from conftest import kill_cli_when, run_search
+from conftest import CHANNEL_BENCH, kill_cli_when, run_search
 
 pytestmark = pytest.mark.slow
 
@@ -121,6 +121,27 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     assert state_after["own"]["step"] > state_before["own"]["step"]
     assert state_after["own"]["temperature"] < state_before["own"]["temperature"]
     assert outcome.best["tokens"] == json.loads(after.loc[after.reward.astype(float).idxmax(), "tokens"])
+
+
+def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray_session, tmp_path):
+    """Trials without checkpoints (a table replay) do not make Tune snapshot the experiment: it does so every
+    10 s at most, so a killed replay has finished many trials that the snapshot does not know. The restored
+    searcher catches up with them from results.csv instead of proposing them again."""
+    from raynas.search import resume
+
+    address = ray_session.get_runtime_context().gcs_address
+    folder = tmp_path / "replay"
+    kill_cli_when(["search", "random", "--address", address, "--space", "tabular", "--table", str(CHANNEL_BENCH),
+                   "--num-samples", "300", "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "replay"],
+                  lambda: (folder / "results.csv").exists() and len(read_results(folder)) >= 40)
+    before = read_results(folder)
+    assert searcher_state(folder)["issued"] < len(before)  # the snapshot is older than the rows
+
+    after = resume(str(tmp_path), "replay").results
+    assert len(after) == 300 and after.trial_id.is_unique and after.tokens.nunique() == 300
+    assert sorted(after.trial_index.astype(int)) == list(range(300))
+    assert set(before.trial_id) <= set(after.trial_id)
+    assert searcher_state(folder)["issued"] == 300
 
 
 def kill_search_after_rows(flags: list[str], folder: Path, rows: int,

@@ -19,13 +19,17 @@ import math
 import os
 import random
 import tempfile
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ray.tune.search import Searcher
 
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.sampling import MAX_ATTEMPTS, Tokens
+
+
+#: a finished trial as results.csv records it: trial id, tokens, result (``None``: failed), trial_index
+Finished = tuple[str, Tokens, dict | None, int | None]
 
 
 class SearchExhausted(ValueError):
@@ -65,9 +69,12 @@ class TokenSearcher(Searcher):
         self.pending: dict[str, Tokens] = {}
         self.failed: set[tuple[int, ...]] = set()
         self.issued = 0
+        self.next_index = 0  # the next trial's trial_index (trials lost in a crash leave gaps)
         self.replays = 0
         self.best_tokens: Tokens | None = None
         self.best_reward: float | None = None
+        #: the search's finished trials as :meth:`recover` takes them, read when Tune restores this searcher
+        self.finished_trials: Callable[[], list[Finished]] | None = None
         self._check_budget()
 
     # -- budget -----------------------------------------------------------------------------------------
@@ -199,8 +206,9 @@ class TokenSearcher(Searcher):
                 continue
             self.pending[trial_id] = list(key)
             self.issued += 1
+            self.next_index += 1
             # the trial's place in the search, kept in Tune's saved config so it survives a resume
-            return {"tokens": list(key), "trial_index": self.issued - 1}
+            return {"tokens": list(key), "trial_index": self.next_index - 1}
         if self.issued == 0:
             raise self._exhausted()
         return None if self.pending else Searcher.FINISHED
@@ -244,7 +252,7 @@ class TokenSearcher(Searcher):
             "evaluated": [[list(k), v] for k, v in self.evaluated.items()],
             "pending": self.pending,
             "failed": [list(k) for k in self.failed],
-            "issued": self.issued, "replays": self.replays,
+            "issued": self.issued, "next_index": self.next_index, "replays": self.replays,
             "best_tokens": self.best_tokens, "best_reward": self.best_reward,
             "own": self._state(),
         }
@@ -264,26 +272,38 @@ class TokenSearcher(Searcher):
         self.pending = {k: list(v) for k, v in state["pending"].items()}
         self.failed = {tuple(k) for k in state["failed"]}
         self.issued, self.replays = state["issued"], state["replays"]
+        self.next_index = state.get("next_index", self.issued)  # absent from states saved before it existed
         self.best_tokens, self.best_reward = state["best_tokens"], state["best_reward"]
         self._load_state(state["own"])
 
-    def recover(self, finished: list[tuple[str, Tokens, dict | None]]) -> None:
-        """Catch up with trials that finished after this state was saved, then forget the trials still running.
+    def recover(self, finished: list[Finished], keep_running: bool = False) -> None:
+        """Catch up with trials that finished after this state was saved.
 
-        ``finished`` holds ``(trial_id, tokens, result)`` of every finished trial (``result`` ``None`` for a
-        failed one), as results.csv records them; those the state already knows are skipped. Used when the Tune
-        experiment the searcher belonged to was lost: the trials still running are handed out again.
+        ``finished`` holds ``(trial_id, tokens, result, trial_index)`` of every finished trial (``result``
+        ``None`` for a failed one), as results.csv records them; those the state already knows are skipped.
+        Then the trials still running are forgotten and handed out again, when the Tune experiment they
+        belonged to was lost; with ``keep_running`` (Tune restored its experiment and runs them again) they stay.
         """
-        for trial_id, tokens, result in finished:
+        for trial_id, tokens, result, index in finished:
             key = tuple(tokens)
             if key in self.evaluated or key in self.failed:
                 continue
             if trial_id not in self.pending:  # issued after the state was saved
                 self.pending[trial_id] = list(key)
                 self.issued += 1
+            if index is not None:
+                self.next_index = max(self.next_index, index + 1)
             self.on_trial_complete(trial_id, result, error=result is None)
-        self.issued -= len(self.pending)
-        self.pending.clear()
+        if not keep_running:
+            self.issued -= len(self.pending)
+            self.pending.clear()
+
+    def restore_from_dir(self, checkpoint_dir: str) -> None:
+        """Tune's restore: the state saved with the experiment's last snapshot, then the trials that finished
+        after it (:attr:`finished_trials`), which the restored experiment does not know and would run again."""
+        super().restore_from_dir(checkpoint_dir)
+        if self.finished_trials is not None:
+            self.recover(self.finished_trials(), keep_running=True)
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state as JSON atomically (a crash never leaves a half-written file)."""
