@@ -29,7 +29,7 @@ from raynas.spaces.base import SearchSpace
 
 #: the columns analysis needs; any other column (another kind of search adds its own) is kept as it is
 REQUIRED_COLUMNS = ("trial_index", "trial_id", "status", "tokens", "params", "reward")
-NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall_time_s")
+NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall_time_s", "retrained_reward")
 #: share of the finished trials, by reward, whose chosen values are plotted
 TOP_SHARE = 0.10
 PARAMS_AXIS = "parameters (count)"
@@ -41,7 +41,9 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
 
     Columns: ``search``, the results.csv columns (``trial_index, trial_id, status, tokens, params, reward,
     val_acc, epochs, wall_time_s, node_ip, node_id, gpu_ids, device, error``, and any a search kind adds),
-    with ``tokens`` as lists and one column per label of the space holding the chosen value.
+    with ``tokens`` as lists and one column per label of the space holding the chosen value. A one-shot
+    search's trials are its subnets (``reward``: accuracy on the supernet's shared weights), and
+    ``retrained_reward`` holds the reward of those retrained from scratch.
     """
     return _load(storage_path, name)[0]
 
@@ -49,8 +51,7 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
 def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, SearchSettings, SearchSpace]:
     settings = load_settings(storage_path, name)
     space = space_for(settings.space, settings.space_kwargs, settings.data)
-    text = results.read(storage_path, name) or ""
-    frame = results.parse(text) if text.strip() else pd.DataFrame(columns=RESULT_COLUMNS)
+    frame = _rows(storage_path, name, settings)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"results file of search {name!r} ({storage.normalize(storage_path)}/{name}/"
@@ -66,6 +67,24 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, SearchSettings, S
     frame = pd.concat([frame.iloc[:, :at], arches, frame.iloc[:, at:]], axis=1)
     frame.insert(0, "search", name)
     return frame.sort_values("trial_index", kind="stable", ignore_index=True), settings, space
+
+
+def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFrame:
+    """The results file of search ``name`` as strings; for a one-shot search, its subnet trials with the
+    reward of the retrained ones (matched by tokens) as ``retrained_reward``."""
+    if settings.searcher != "oneshot":
+        return _read(storage_path, name)
+    frame = _read(storage_path, f"{name}/subnets")
+    retrained = _read(storage_path, f"{name}/retrain")
+    if {"status", "tokens", "reward"} <= set(retrained.columns) and "tokens" in frame.columns:
+        done = retrained[retrained.status == "TERMINATED"]
+        frame["retrained_reward"] = frame.tokens.map(dict(zip(done.tokens, done.reward)))
+    return frame
+
+
+def _read(storage_path: str, name: str) -> pd.DataFrame:
+    text = results.read(storage_path, name) or ""
+    return results.parse(text) if text.strip() else pd.DataFrame(columns=RESULT_COLUMNS)
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:
@@ -186,8 +205,8 @@ def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: f
     rows = math.ceil(len(labels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows + 0.8), squeeze=False)
     for ax, label, options in zip(axes.flat, labels, choices):
-        counts = top[label].value_counts()
-        ax.bar([str(o) for o in options], [int(counts.get(o, 0)) for o in options], color="C0")
+        counts = top[label].map(str).value_counts()  # an InputChoice's values are lists
+        ax.bar([str(o) for o in options], [int(counts.get(str(o), 0)) for o in options], color="C0")
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("chosen value", fontsize=8)
         ax.set_ylabel("trials", fontsize=8)

@@ -25,6 +25,7 @@ import pandas as pd
 from ray import tune
 
 from raynas import cluster, data, storage
+from raynas.settings import check_name
 from raynas.spaces.darts import genotype_from_dict
 
 GENOTYPE_FILE = "genotype.json"
@@ -87,6 +88,7 @@ class DartsSettings:
         check_recipe(self.recipe())
         if self.seeds < 1:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
+        check_name(self.name)
         data.check(self.data, self.data_dir)
         if self.space != "darts":
             model_space(self.recipe())

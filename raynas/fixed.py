@@ -2,7 +2,8 @@
 
 The trials are the ordinary retrain trials of a search, so ``<storage_path>/<name>/`` gets the same
 ``results.csv`` and ``best_arch.json`` (best by validation reward, with its test accuracy). An interrupted
-run continues with ``Tuner.restore`` when called again with the same settings.
+run continues with ``Tuner.restore`` when called again with the same settings and architectures; other ones
+under the same name are an error (``RETRAIN_FILE`` records what a run trains).
 
 Example:
     >>> from raynas.settings import SearchSettings
@@ -12,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ray import tune
@@ -21,6 +23,10 @@ from raynas.search import Outcome, Progress, finish, make_space, make_trainable,
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.export import apply_arch, read_arch_file
+
+
+#: what a retrain run trains, written when it starts: a run of the same name must train the same
+RETRAIN_FILE = "raynas_retrain.json"
 
 
 def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[list[int]]) -> Outcome:
@@ -33,6 +39,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     cluster.connect(settings)
     path = storage.folder(settings.storage_path, settings.name)
     trainable = make_trainable(settings, space)
+    _claim(settings, architectures)
     if tune.Tuner.can_restore(path):
         tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)
     else:
@@ -41,6 +48,23 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.concurrency, reuse_actors=True),
             run_config=run_config(settings, [Progress(settings)]))
     return finish(settings, space, tuner.fit())
+
+
+def _claim(settings: SearchSettings, architectures: list[list[int]]) -> None:
+    """Record what this run trains; a run of that name before must have trained the same."""
+    now = {"architectures": architectures,
+           "settings": {k: v for k, v in settings.to_dict().items() if k not in ("address", "storage_path")}}
+    saved = storage.read_text(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}")
+    if saved is None:
+        storage.write_text(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}", json.dumps(now, indent=2))
+        return
+    before = json.loads(saved)
+    changed = ["the architectures"] if before.get("architectures") != architectures else []
+    changed += [k.replace("_", "-") for k, v in now["settings"].items() if before.get("settings", {}).get(k) != v]
+    if changed:
+        raise FileExistsError(f"a retrain named {settings.name!r} under {storage.normalize(settings.storage_path)} "
+                              f"trained other settings ({', '.join(changed)}); pick another --name, or give the "
+                              "same ones to continue it")
 
 
 def settings_for_file(path: str, values: dict[str, Any]) -> tuple[SearchSettings, SearchSpace, list[int]]:

@@ -113,12 +113,25 @@ class SearchSettings:
             raise ValueError(f"reduction-factor must be above 1, got {self.reduction_factor}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
+        for name in ("lr", "supernet_lr"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name.replace('_', '-')} must be above 0, got {getattr(self, name)}")
+        if not 0 < float(self.val_fraction) < 1:
+            raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction}")
+        check_name(self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+def check_name(name: str) -> None:
+    """A search's name is one folder under the storage path."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"--name must be a plain folder name (not empty, no '/' or '\\', not '.' or '..'), "
+                         f"got {name!r}")
 
 
 def parse_count(value: Any, name: str = "count") -> int:

@@ -74,6 +74,10 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--bogus-flag", "1"], "unrecognized arguments: --bogus-flag"),
     (["search", "sanas", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
     (["search", "sanas", "--gpus-per-trial", "1"], "--gpus-per-trial 1 asks for more than this machine has (0)"),
+    (["search", "sanas", "--lr", "-1"], "lr must be above 0, got -1"),
+    (["search", "sanas", "--val-fraction", "1.5"], "val-fraction must be between 0 and 1, got 1.5"),
+    (["search", "sanas", "--name", "../elsewhere"], "--name must be a plain folder name"),
+    (["search", "darts", "--name", ""], "--name must be a plain folder name"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
     done = raynas(*args, "--storage-path", str(tmp_path)) if args[0] == "search" else raynas(*args)

@@ -90,6 +90,12 @@ def test_user_space_searched_by_sanas_and_retrained_from_its_json(tmp_path, caps
     again = json.loads((tmp_path / "again" / "best_arch.json").read_text())
     assert again["arch"] == best["arch"] and again["params"] == best["params"]
     assert 0 <= again["val_acc"] <= 1 and 0 <= again["test_acc"] <= 1
+    capsys.readouterr()
+    # the same name for other settings is an error, not the earlier run's result handed back
+    assert cli.main(["retrain", "--arch", str(tmp_path / "s" / "best_arch.json"), "--epochs", "2",
+                     "--storage-path", str(tmp_path), "--name", "again"]) == 2
+    assert "a retrain named 'again'" in capsys.readouterr().err and \
+        json.loads((tmp_path / "again" / "best_arch.json").read_text()) == again
 
     flat = tmp_path / "flat.json"  # NNI's flat form needs the space named on the command line
     flat.write_text(json.dumps(best["arch"]))
@@ -145,3 +151,12 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
     assert best["arch"] == space.to_arch(best["tokens"]) and best["val_acc"] == max(retrained.val_acc)
     settings, _, tokens = settings_for_file(str(tmp_path / "os" / "best_arch.json"), {})
     assert tokens == best["tokens"] and settings.space == USER
+
+    # `raynas analyze` reads the one-shot search: its subnets are the trials, the retrained ones add a column
+    from raynas import analysis
+
+    frame = analysis.load(str(tmp_path), "os")
+    assert len(frame) == 12 and {tuple(t) for t in frame[frame.retrained_reward.notna()].tokens} == \
+        {tuple(json.loads(t)) for t in top}
+    summary = analysis.analyze(str(tmp_path), ["os"])
+    assert summary.loc[0, "trials"] == "12/12" and (tmp_path / "os" / "analysis" / "os" / "params_reward.png").exists()
