@@ -22,14 +22,15 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from raynas import results, storage
+from raynas import darts_search, results, storage
 from raynas.search import BEST_FILE, RESULT_COLUMNS, best_arch, load_settings, space_for
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 
 #: the columns analysis needs; any other column (another kind of search adds its own) is kept as it is
 REQUIRED_COLUMNS = ("trial_index", "trial_id", "status", "tokens", "params", "reward")
-NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall_time_s", "retrained_reward")
+NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall_time_s", "retrained_reward",
+                   "seed", "train_acc")
 #: share of the finished trials, by reward, whose chosen values are plotted
 TOP_SHARE = 0.10
 PARAMS_AXIS = "parameters (count)"
@@ -48,10 +49,14 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
     return _load(storage_path, name)[0]
 
 
-def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, SearchSettings, SearchSpace]:
-    settings = load_settings(storage_path, name)
-    space = space_for(settings.space, settings.space_kwargs, settings.data)
-    frame = _rows(storage_path, name, settings)
+def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace | None]:
+    """The trials of search ``name``, its settings and its space (``None``: the DARTS cell space, no tokens)."""
+    if storage.read_text(storage_path, f"{name}/{darts_search.SETTINGS_FILE}") is not None:
+        settings, space, frame = _darts(storage_path, name)
+    else:
+        settings = load_settings(storage_path, name)
+        space = space_for(settings.space, settings.space_kwargs, settings.data)
+        frame = _rows(storage_path, name, settings)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"results file of search {name!r} ({storage.normalize(storage_path)}/{name}/"
@@ -61,8 +66,12 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, SearchSettings, S
     for column in NUMERIC_COLUMNS:
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    if "stopped" in frame.columns:
+        frame["stopped"] = frame.stopped.map({"True": True, "False": False})
     frame["tokens"] = [json.loads(t) for t in frame.tokens]
-    arches = pd.DataFrame([space.to_arch(t) for t in frame.tokens], columns=space.labels(), index=frame.index)
+    labels = space.labels() if space is not None else []
+    arches = pd.DataFrame([space.to_arch(t) if t else {} for t in frame.tokens] if labels else [],
+                          columns=labels, index=frame.index)
     at = frame.columns.get_loc("tokens") + 1
     frame = pd.concat([frame.iloc[:, :at], arches, frame.iloc[:, at:]], axis=1)
     frame.insert(0, "search", name)
@@ -82,14 +91,37 @@ def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFram
     return frame
 
 
+def _darts(storage_path: str, name: str) -> tuple[darts_search.DartsSettings, SearchSpace | None, pd.DataFrame]:
+    """A DARTS search's seeds as trials: ``trial_index`` counts the seeds, ``reward`` is the validation
+    accuracy of the derived architecture's supernet, and ``genotype`` (cell space) or the labels (a space of
+    labelled choices) say what each seed found."""
+    from raynas.trainables.darts import model_space
+
+    saved = json.loads(storage.read_text(storage_path, f"{name}/{darts_search.SETTINGS_FILE}"))
+    settings = darts_search.DartsSettings.from_dict({**saved, "storage_path": storage_path, "name": name})
+    space = None if settings.space == "darts" else model_space(settings.recipe())
+    frame = _read(storage_path, name)
+    if {"seed", "val_acc", "arch"} <= set(frame.columns):
+        frame.insert(0, "trial_index", [str(int(seed) - settings.seed) for seed in frame.seed])
+        frame.insert(frame.columns.get_loc("status") + 1, "tokens",
+                     [json.dumps(space.from_arch(json.loads(a)) if a and space else []) for a in frame.arch])
+        frame.insert(frame.columns.get_loc("tokens") + 1, "reward", frame.val_acc)
+    return settings, space, frame
+
+
 def _read(storage_path: str, name: str) -> pd.DataFrame:
     text = results.read(storage_path, name) or ""
-    return results.parse(text) if text.strip() else pd.DataFrame(columns=RESULT_COLUMNS)
+    try:
+        return results.parse(text) if text.strip() else pd.DataFrame(columns=RESULT_COLUMNS)
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{results.RESULTS_FILE} cannot be read as CSV "
+                         f"({' '.join(str(exc).split())})") from None
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:
-    """The trials that finished with a reward and a parameter count."""
-    return frame[(frame.status == "TERMINATED") & frame.reward.notna() & frame.params.notna()]
+    """The trials that finished with a reward; not those a scheduler stopped early (a reward of fewer epochs)."""
+    done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
+    return done[~done.stopped.eq(True)] if "stopped" in done.columns else done
 
 
 def pareto(frame: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +129,8 @@ def pareto(frame: pd.DataFrame) -> pd.DataFrame:
 
     Trials with the same params and the same reward are all kept. Sorted by params.
     """
-    done = finished(frame).sort_values(["params", "reward"], ascending=[True, False], kind="stable")
+    done = finished(frame).dropna(subset=["params"]).sort_values(["params", "reward"], ascending=[True, False],
+                                                                 kind="stable")
     keep, best = [], -math.inf
     for _, group in done.groupby("params", sort=True):
         top = group.reward.iloc[0]
@@ -113,6 +146,8 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
     if done.empty:
         raise ValueError(f"search {name!r} has no finished trial yet; analyze it once one has finished")
     if max_params is not None:
+        if done.params.isna().all():
+            raise ValueError(f"search {name!r} has no parameter counts (a DARTS cell search); drop --max-params")
         smallest = int(done.params.min())
         done = done[done.params <= max_params]
         if done.empty:
@@ -125,14 +160,18 @@ def _name(frame: pd.DataFrame) -> str:
     return str(frame.search.iloc[0]) if len(frame) else "?"
 
 
-def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: SearchSettings, space: SearchSpace,
+def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: Any, space: SearchSpace | None,
                 max_params: int | None = None) -> dict[str, Any]:
     """The best_arch.json record of the best trial (within ``max_params``), in the format the search writes.
 
     The test accuracy is the search's own when it is the same trial, the table's for a tabular space, else
-    ``None`` (measuring it needs the trial's checkpoint and Ray).
+    ``None`` (measuring it needs the trial's checkpoint and Ray). For a DARTS search, the best seed's own
+    record: its genotype (cell space) or its best_arch.json record.
     """
     row = best_row(frame, max_params, name)
+    if isinstance(settings, darts_search.DartsSettings):
+        record = f"genotype_seed{int(row.seed)}.json" if space is None else f"arch_seed{int(row.seed)}.json"
+        return json.loads(storage.read_text(storage_path, f"{name}/{record}") or "{}")
     saved = json.loads(storage.read_text(storage_path, f"{name}/{BEST_FILE}") or "{}")
     if saved.get("trial_id") == row.trial_id:
         test_acc = saved.get("test_acc")
@@ -250,12 +289,18 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
     rows = []
     for name, (frame, settings, space) in loaded.items():
         folder = os.path.join(out, name)
-        best_path = storage.write_text(folder, BEST_FILE, json.dumps(bests[name], indent=2))
-        budgets = {"search budget": settings.max_params, "--max-params": max_params}
-        plots = [plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets),
-                 plot_top_labels(frame, space, os.path.join(folder, "top_labels.png"))]
+        record = settings.result_file() if isinstance(settings, darts_search.DartsSettings) else BEST_FILE
+        best_path = storage.write_text(folder, record, json.dumps(bests[name], indent=2))
+        budgets = {"search budget": getattr(settings, "max_params", None), "--max-params": max_params}
+        plots = []
+        if frame.params.notna().any():  # a DARTS cell search has no parameter counts
+            plots.append(plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets))
+        if space is not None and space.labels():
+            plots.append(plot_top_labels(frame, space, os.path.join(folder, "top_labels.png")))
+        best = best_row(frame, max_params, name)
         rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}",
-                     "best reward": round(bests[name]["reward"], 4), "its params": bests[name]["params"],
+                     "best reward": round(float(best.reward), 4),
+                     "its params": None if pd.isna(best.params) else int(best.params),
                      "Pareto front": len(pareto(frame)), "best_arch.json": best_path, "plots": plots})
     combined = plot_best_so_far({name: frame for name, (frame, _, _) in loaded.items()},
                                 os.path.join(out, "best_so_far.png"))

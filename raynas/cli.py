@@ -31,13 +31,13 @@ from raynas.settings import SearchSettings
 def _config_file(path: str) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"config file {path} does not exist")
-    with open(path, "rb") as f:
-        if path.endswith(".toml"):
-            values = tomllib.load(f)
-        else:
-            import yaml
+    import yaml
 
-            values = yaml.safe_load(f) or {}
+    with open(path, "rb") as f:
+        try:
+            values = tomllib.load(f) if path.endswith(".toml") else yaml.safe_load(f) or {}
+        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"config file {path} cannot be read: {' '.join(str(exc).split())}") from None
     if not isinstance(values, dict):
         raise ValueError(f"config file {path} must hold a mapping of setting -> value")
     return values

@@ -85,7 +85,10 @@ def settings_for_file(path: str, values: dict[str, Any]) -> tuple[SearchSettings
         values["space_kwargs"] = {**found.get("space_kwargs", {}), **values.get("space_kwargs", {})}
     settings = SearchSettings.from_dict(values)
     space = make_space(settings)
-    tokens = apply_arch(space, found["arch"]) if "arch" in found else space.init_tokens()
+    if "arch" in found:
+        tokens = apply_arch(space, found["arch"])
+    else:  # a record of tokens only, or a genotype (the start widths of its channel space)
+        tokens = space.validate(list(found["tokens"])) if "tokens" in found else space.init_tokens()
     if same_space and "tokens" in found and list(found["tokens"]) != tokens:
         raise ValueError(f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); "
                          "fix or drop one of them")

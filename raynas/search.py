@@ -66,7 +66,11 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
         if spaces.is_model_space(name):  # a model of labelled choices: classes, and a sample for the dry run
             kwargs.setdefault("num_classes", data.NUM_CLASSES)
             kwargs.setdefault("input_shape", [channels, size, size])
-    return spaces.get(name, **kwargs)
+    try:
+        return spaces.get(name, **kwargs)
+    except TypeError as exc:  # an argument the space does not take, or one of the wrong type
+        raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
+                         "fix --space-kwargs") from None
 
 
 def make_space(settings: SearchSettings) -> SearchSpace:
@@ -241,7 +245,11 @@ def load_settings(storage_path: str, name: str) -> SearchSettings:
     if text is None:
         raise FileNotFoundError(f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
                                 f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name")
-    return SearchSettings.from_dict(json.loads(text))
+    try:
+        return SearchSettings.from_dict(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE} is not valid JSON ({exc}); "
+                         "restore it or start the search again under another --name") from None
 
 
 def resume(storage_path: str, name: str, address: str | None = None,

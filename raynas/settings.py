@@ -92,6 +92,8 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, parse_count(value, name))
+        if not isinstance(self.space_kwargs, dict):
+            raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {self.space_kwargs!r}")
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
         if "path" in self.space_kwargs:

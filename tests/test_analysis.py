@@ -138,10 +138,15 @@ def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
     ("no-reward", ["--name", "s"], "has no column reward; it needs trial_index"),
     ("ok", ["--name", "s", "--max-params", "1k"], "--max-params 1,000 is below every finished trial of "
                                                    "search 's' (the smallest has 6,000 params)"),
+    ("broken-csv", ["--name", "s"], "s/results.csv cannot be read as CSV"),
+    ("broken-settings", ["--name", "s"], "s/raynas_search.json is not valid JSON"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, capsys, setup, args, message):
     table = write_table(tmp_path / "table.json")
-    fake_search(tmp_path, "s", table, REWARDS, drop=["reward"] if setup == "no-reward" else [])
+    fake_search(tmp_path, "s", table, REWARDS, drop=["reward"] if setup == "no-reward" else [],
+                tail='7,"s007,TERMINATED\n' if setup == "broken-csv" else "")
+    if setup == "broken-settings":
+        (tmp_path / "s" / "raynas_search.json").write_text("{bad")
     assert cli.main(["analyze", "--storage-path", str(tmp_path), *args]) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("raynas: error: ") and message in lines[0], lines

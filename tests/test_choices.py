@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from raynas import spaces
+from raynas.fixed import settings_for_file
 from raynas.spaces.choices import Choice, InputChoice, LayerChoice, ModelSpace, named_choices
 from raynas.spaces.export import apply_arch, export_arch, read_arch_file
 from raynas.trainables.calibration import recalibrate
@@ -273,6 +274,12 @@ def test_read_arch_file(tmp_path):
         read_arch_file(str(bad))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_arch_file(str(tmp_path / "none.json"))
+    tokens_only = tmp_path / "tokens.json"  # a best_arch.json record without 'arch': its tokens
+    tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
+    assert settings_for_file(str(tokens_only), {})[2] == [1, 2, 3, 4]
+    tokens_only.write_text(json.dumps({"space": "small_channel"}))
+    with pytest.raises(ValueError, match="names space 'small_channel' but holds neither 'arch'"):
+        read_arch_file(str(tokens_only))
 
 
 def test_named_choices_labels_unlabelled_choices_by_path():

@@ -78,6 +78,8 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--val-fraction", "1.5"], "val-fraction must be between 0 and 1, got 1.5"),
     (["search", "sanas", "--name", "../elsewhere"], "--name must be a plain folder name"),
     (["search", "darts", "--name", ""], "--name must be a plain folder name"),
+    (["search", "sanas", "--space-kwargs", '{"foo": 1}'], "unexpected keyword argument 'foo'); fix --space-kwargs"),
+    (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
     done = raynas(*args, "--storage-path", str(tmp_path)) if args[0] == "search" else raynas(*args)
@@ -85,6 +87,14 @@ def test_bad_input_is_one_clear_line(tmp_path, args, message):
     error_lines = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(error_lines) == 1 and message in error_lines[0], done.stderr
     assert not (tmp_path / "search").exists()  # nothing was started
+
+
+def test_unreadable_config_file_is_one_clear_line(tmp_path, capsys):
+    config = tmp_path / "search.yaml"
+    config.write_text("num-samples: [5\n")
+    assert cli.main(["search", "sanas", "--config", str(config), "--storage-path", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"raynas: error: config file {config} cannot be read") and "\n" not in error
 
 
 def test_help_lists_every_flag():
@@ -99,6 +109,7 @@ def test_help_lists_every_flag():
     (["--scheduler", "asha", "--epochs", "3", "--grace-epochs", "5"],
      "grace-epochs must be between 1 and --epochs (3), got 5"),
     (["--table-metric", "cifar1000"], "unknown --table-metric 'cifar1000' for table"),
+    (["--table-metric", "params"], "unknown --table-metric 'params' for table"),
 ])
 def test_bad_scheduler_and_table_metric_are_one_clear_line(tmp_path, args, message):
     table = write_table(tmp_path / "table.json")

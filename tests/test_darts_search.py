@@ -137,6 +137,19 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     assert "the DARTS search 'whole' finished already" in capsys.readouterr().out
     assert pd.read_csv(tmp_path / "whole" / "results.csv").equals(whole)
 
+    # `raynas analyze` reads a DARTS cell search: a row per seed, its genotype, no parameter counts
+    from raynas import analysis
+
+    frame = analysis.load(str(tmp_path), "whole")
+    assert frame.trial_index.tolist() == [0] and frame.reward.tolist() == whole.val_acc.tolist()
+    assert frame.genotype.tolist() == whole.genotype.tolist()
+    summary = analysis.analyze(str(tmp_path), ["whole"])
+    assert summary.loc[0, "trials"] == "1/1" and (tmp_path / "whole" / "analysis" / "best_so_far.png").exists()
+    assert json.loads((tmp_path / "whole" / "analysis" / "whole" / "genotype.json").read_text()) == \
+        json.loads((tmp_path / "whole" / "genotype.json").read_text())
+    with pytest.raises(ValueError, match="has no parameter counts"):
+        analysis.analyze(str(tmp_path), ["whole"], max_params=1000)
+
 
 def test_darts_search_whose_tune_record_was_cut_short_continues_from_its_checkpoints(tmp_path, capsys):
     flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "2", "--init-channels", "2",

@@ -126,6 +126,15 @@ def test_darts_cli_on_a_user_model_space_exports_an_arch_that_retrains(tmp_path)
     assert list(progress.epoch) == [1, 2]
     assert set(json.loads(progress.arch_weights.iloc[-1])) == {"conv1", "conv2", "skipconnect"}
     assert not (out / "genotype.json").exists()
+    # `raynas analyze` reads the DARTS search: a row per seed, one column per label, the best seed's record
+    from raynas import analysis
+
+    frame = analysis.load(str(tmp_path), "net")
+    assert frame.seed.tolist() == [0, 1] and frame.reward.tolist() == results.val_acc.tolist()
+    assert frame.tokens.tolist() == [space.from_arch(json.loads(a)) for a in results.arch]
+    assert frame.conv1.notna().all() and frame.params.tolist() == results.params.tolist()
+    analysis.analyze(str(tmp_path), ["net"])
+    assert json.loads((out / "analysis" / "net" / "best_arch.json").read_text()) == best
     assert cli.main(["retrain", "--arch", str(out / "best_arch.json"), "--epochs", "1",
                      "--storage-path", str(tmp_path), "--name", "retrain"]) == 0
     retrained = json.loads((tmp_path / "retrain" / "best_arch.json").read_text())

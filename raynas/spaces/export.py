@@ -99,9 +99,9 @@ def _candidate(d: _Decision, value: Any) -> int:
 
 
 def read_arch_file(path: str) -> dict[str, Any]:
-    """Read an architecture file: a ``best_arch.json`` (with ``space``, ``space_kwargs``, ``arch``), a DARTS
-    ``genotype.json`` (returned as the ``darts_channel`` space of that genotype, no ``arch``: its start widths)
-    or a flat NNI ``label -> choice`` object (returned as ``{"arch": ...}``)."""
+    """Read an architecture file: a ``best_arch.json`` (``space``, ``space_kwargs``, ``arch`` or ``tokens``), a
+    DARTS ``genotype.json`` (returned as the ``darts_channel`` space of that genotype, no ``arch``: its start
+    widths) or a flat NNI ``label -> choice`` object (returned as ``{"arch": ...}``)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"architecture file {path} does not exist")
     with open(path) as f:
@@ -116,5 +116,10 @@ def read_arch_file(path: str) -> dict[str, Any]:
     if "arch" in values:
         if not isinstance(values["arch"], dict):
             raise ValueError(f"'arch' in {path} must be a JSON object of label -> choice")
+        return values
+    if "space" in values:  # a best_arch.json record: its tokens say the architecture when 'arch' is absent
+        if "tokens" not in values:
+            raise ValueError(f"architecture file {path} names space {values['space']!r} but holds neither 'arch' "
+                             "(label -> choice) nor 'tokens'; add one of them")
         return values
     return {"arch": values}

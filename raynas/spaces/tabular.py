@@ -102,16 +102,25 @@ def _unknown_metric(metric: str, path: str, known: Sequence[str]) -> ValueError:
     return ValueError(f"unknown --table-metric {metric!r} for table {path}; choose one of: {', '.join(known)}")
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _accuracy_fields(record: dict[str, Any]) -> list[str]:
+    """The fields of a table record that can be its accuracy: numbers, but not its size."""
+    return [f for f, v in record.items() if _number(v) and f not in ("params", "flops")]
+
+
 def _read_json(path: str, metric: str | None) -> tuple[list[str], list[list[Any]], Rows]:
     table = _read_table(path)
     keys = list(table)
     first = table[keys[0]]
     if metric is None:
         field = next(f for f in ACCURACY_FIELDS if f in first)
-    elif metric in first and all(metric in r for r in table.values()):
+    elif metric in _accuracy_fields(first) and all(_number(r.get(metric)) for r in table.values()):
         field = metric
     else:
-        raise _unknown_metric(metric, path, [f for f, v in first.items() if isinstance(v, (int, float))])
+        raise _unknown_metric(metric, path, _accuracy_fields(first))
     digits = [sorted({k[i] for k in keys}) for i in range(len(keys[0]))]
     index = [{d: j for j, d in enumerate(column)} for column in digits]
     rows = {tuple(index[i][c] for i, c in enumerate(k)): (float(r[field]), int(r["params"]))
