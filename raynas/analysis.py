@@ -140,6 +140,11 @@ def pareto(frame: pd.DataFrame) -> pd.DataFrame:
     return done.loc[keep]
 
 
+def within(frame: pd.DataFrame, max_params: int | None) -> pd.DataFrame:
+    """The trials within ``max_params`` (all of them for ``None``)."""
+    return frame if max_params is None else frame[frame.params <= max_params]
+
+
 def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | None = None) -> pd.Series:
     """The finished trial with the highest reward (then fewer params, then earliest) within ``max_params``."""
     done, name = finished(frame), name or _name(frame)
@@ -212,12 +217,14 @@ def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str) -> str:
     return _save(fig, path)
 
 
-def plot_params_reward(frame: pd.DataFrame, path: str, budgets: dict[str, int | None]) -> str:
-    """Every finished trial's params against its reward, the Pareto front highlighted, budgets as lines."""
+def plot_params_reward(frame: pd.DataFrame, path: str, budgets: dict[str, int | None],
+                       max_params: int | None = None) -> str:
+    """Every finished trial's params against its reward, the Pareto front (within ``max_params``) highlighted,
+    budgets as lines."""
     from matplotlib.ticker import EngFormatter
 
     plt = _pyplot()
-    done, front = finished(frame), pareto(frame)
+    done, front = finished(frame), pareto(within(frame, max_params))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter(done.params, done.reward, s=18, color="0.6", label=f"trials ({len(done)})")
     ax.step(front.params, front.reward, where="post", color="C3", alpha=0.6)
@@ -294,20 +301,21 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
         budgets = {"search budget": getattr(settings, "max_params", None), "--max-params": max_params}
         plots = []
         if frame.params.notna().any():  # a DARTS cell search has no parameter counts
-            plots.append(plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets))
-        if space is not None and space.labels():
-            plots.append(plot_top_labels(frame, space, os.path.join(folder, "top_labels.png")))
+            plots.append(plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets, max_params))
+        if space is not None and space.labels():  # the top trials within --max-params
+            plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
         best = best_row(frame, max_params, name)
         rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}",
                      "best reward": round(float(best.reward), 4),
                      "its params": None if pd.isna(best.params) else int(best.params),
-                     "Pareto front": len(pareto(frame)), "best_arch.json": best_path, "plots": plots})
+                     "Pareto front": len(pareto(within(frame, max_params))), "best_arch.json": best_path,
+                     "plots": plots})
     combined = plot_best_so_far({name: frame for name, (frame, _, _) in loaded.items()},
                                 os.path.join(out, "best_so_far.png"))
     summary = pd.DataFrame(rows)
-    within = f" within {max_params:,} params" if max_params is not None else ""
+    limit = f" within {max_params:,} params" if max_params is not None else ""
     print(summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False))
     for row in rows:
-        print(f"{row['search']}: best{within} -> {row['best_arch.json']}; plots {', '.join(row['plots'])}")
+        print(f"{row['search']}: best{limit} -> {row['best_arch.json']}; plots {', '.join(row['plots'])}")
     print(f"best reward so far, every search: {combined}")
     return summary

@@ -161,6 +161,9 @@ class Progress(tune.Callback):
         self.best = float(rewards.max()) if len(rewards) else None
         self.done, self.done_here = len(earlier), 0  # done counts the trials of earlier sessions too
         self.started = self.last_summary = self.clock()
+        if self.done:
+            print(f"[raynas] resuming: {self.done}/{self.settings.num_samples} trials finished before, "
+                  f"best={fmt(self.best)}", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self._report(trial, "TERMINATED")

@@ -89,6 +89,9 @@ def test_pareto_front_of_a_hand_made_table_with_ties():
     # params for c's reward; h has no reward; the failed j does not count
     assert front.trial_id.tolist() == ["i", "a", "b", "c", "g"]
     assert front.params.is_monotonic_increasing and front.reward.is_monotonic_increasing
+    assert analysis.pareto(analysis.within(table, 199)).trial_id.tolist() == ["i", "a", "b"]  # --max-params
+    stopped = table.assign(stopped=[False] * 6 + [True] + [False] * 3)  # g was cut early by ASHA
+    assert analysis.pareto(stopped).trial_id.tolist() == ["i", "a", "b", "c"]
 
 
 # -- hand-made searches: fast, no Ray --------------------------------------------------------------------------

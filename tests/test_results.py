@@ -78,6 +78,7 @@ def test_progress_of_a_resumed_search_counts_the_rows_already_written(tmp_path, 
         first.on_trial_complete(i, [], fake_trial(i, reward=0.1 * (i + 1)))
     again = Progress(settings)
     again.setup()  # what Tune does when the search resumes
+    assert capsys.readouterr().out.splitlines()[-1] == "[raynas] resuming: 3/10 trials finished before, best=0.3000"
     again.on_trial_complete(3, [], fake_trial(2, reward=0.3))  # re-run after the crash: not counted twice
     again.on_trial_complete(4, [], fake_trial(3, reward=0.2))
     last = capsys.readouterr().out.splitlines()[-1]
