@@ -382,7 +382,8 @@ def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: 
     tokens = json.loads(row.tokens) if isinstance(row.tokens, str) else list(row.tokens)
     return {"space": space.name, "space_kwargs": space.kwargs(), "tokens": tokens, "arch": space.to_arch(tokens),
             "params": int(row.params), "reward": float(row.reward), "val_acc": float(row.val_acc),
-            "test_acc": test_acc, "trial_id": row.trial_id, "data": settings.data}
+            "test_acc": test_acc, "trial_id": row.trial_id,
+            "data": None if settings.space == "tabular" else settings.data}  # a table replay trains on nothing
 
 
 def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[int],

@@ -134,6 +134,7 @@ def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
     # a table replay's export gets the table's accuracy as its test accuracy
     best = json.loads((tmp_path / "both" / "two" / "best_arch.json").read_text())
     assert best["tokens"] == [1, 1, 1] and best["test_acc"] == TabularSpace(str(table)).accuracy([1, 1, 1])
+    assert best["data"] is None  # a table replay trains on no dataset
 
 
 @pytest.mark.parametrize("setup,args,message", [
