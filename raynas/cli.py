@@ -215,6 +215,8 @@ def parser() -> argparse.ArgumentParser:
     p_params.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
     p_params.add_argument("--table-metric", help="accuracy column of --table")
     p_params.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
+    p_params.add_argument("--space-kwargs", type=json.loads, default={},
+                          help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\'')
     p_params.add_argument("--tokens", required=True, type=_tokens, help="comma-separated tokens, e.g. 3,3,4,4")
     return p
 
@@ -229,7 +231,9 @@ def _tokens(text: str) -> list[int]:
 def _params(args: argparse.Namespace) -> None:
     from raynas.search import space_for
 
-    kwargs = {"path": args.table} if args.table else {}
+    if not isinstance(args.space_kwargs, dict):
+        raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {args.space_kwargs!r}")
+    kwargs = {**args.space_kwargs, **({"path": args.table} if args.table else {})}
     if args.table_metric:
         kwargs["metric"] = args.table_metric
     space = space_for(args.space, kwargs, args.data)

@@ -89,6 +89,15 @@ def test_bad_input_is_one_clear_line(tmp_path, args, message):
     assert not (tmp_path / "search").exists()  # nothing was started
 
 
+def test_params_of_a_space_with_arguments(capsys):
+    from raynas.search import space_for
+
+    wide = space_for("mobile", {"widths": [16, 32, 48]}, "digits")
+    assert cli.main(["params", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}',
+                     "--tokens", "0,0,0,0,0,0"]) == 0
+    assert capsys.readouterr().out.startswith(f"{wide.num_params([0] * 6):,} params")
+
+
 def test_unreadable_config_file_is_one_clear_line(tmp_path, capsys):
     config = tmp_path / "search.yaml"
     config.write_text("num-samples: [5\n")
