@@ -102,8 +102,14 @@ class SearchSettings:
                           ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
                           ("supernet_batch_size", 1),
                           ("retrain_top", 1), ("calibration_images", 1), ("far_moves", 1)):
-            if int(getattr(self, name)) < low:
-                raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+            value = getattr(self, name)
+            whole = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+            if not whole or isinstance(value, bool):
+                raise ValueError(f"{name.replace('_', '-')} must be a whole number, got {value!r}")
+            value = int(value)
+            setattr(self, name, value)
+            if value < low:
+                raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {value}")
         if self.scheduler in ("", "none"):
             self.scheduler = None
         if self.scheduler not in SCHEDULERS:

@@ -104,6 +104,9 @@ def test_unreadable_config_file_is_one_clear_line(tmp_path, capsys):
     assert cli.main(["search", "sanas", "--config", str(config), "--storage-path", str(tmp_path)]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"raynas: error: config file {config} cannot be read") and "\n" not in error
+    config.write_text("epochs: two\n")
+    assert cli.main(["search", "sanas", "--config", str(config), "--storage-path", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == "raynas: error: epochs must be a whole number, got 'two'"
 
 
 def test_help_lists_every_flag():
