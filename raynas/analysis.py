@@ -149,7 +149,8 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
     """The finished trial with the highest reward (then fewer params, then earliest) within ``max_params``."""
     done, name = finished(frame), name or _name(frame)
     if done.empty:
-        raise ValueError(f"search {name!r} has no finished trial yet; analyze it once one has finished")
+        raise ValueError(f"search {name!r} has no finished trial: none has finished yet, or every one failed or "
+                         "was stopped early (see the status and error columns of its results.csv)")
     if max_params is not None:
         if done.params.isna().all():
             raise ValueError(f"search {name!r} has no parameter counts (a DARTS cell search); drop --max-params")
