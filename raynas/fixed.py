@@ -13,7 +13,6 @@ Example:
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ray import tune
@@ -52,19 +51,12 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
 
 def _claim(settings: SearchSettings, architectures: list[list[int]]) -> None:
     """Record what this run trains; a run of that name before must have trained the same."""
-    now = {"architectures": architectures,
-           "settings": {k: v for k, v in settings.to_dict().items() if k not in ("address", "storage_path")}}
-    saved = storage.read_text(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}")
-    if saved is None:
-        storage.write_text(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}", json.dumps(now, indent=2))
-        return
-    before = json.loads(saved)
-    changed = ["the architectures"] if before.get("architectures") != architectures else []
-    changed += [k.replace("_", "-") for k, v in now["settings"].items() if before.get("settings", {}).get(k) != v]
-    if changed:
+    differ = storage.claim(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}",
+                           {**settings.to_dict(), "architectures": architectures}, ignore=("address", "storage_path"))
+    if differ:
         raise FileExistsError(f"a retrain named {settings.name!r} under {storage.normalize(settings.storage_path)} "
-                              f"trained other settings ({', '.join(changed)}); pick another --name, or give the "
-                              "same ones to continue it")
+                              f"trained other settings ({', '.join(k.replace('_', '-') for k in differ)}); pick "
+                              "another --name, or give the same ones to continue it")
 
 
 def settings_for_file(path: str, values: dict[str, Any]) -> tuple[SearchSettings, SearchSpace, list[int]]:

@@ -96,15 +96,11 @@ def stage(settings: SearchSettings, name: str, **changes) -> SearchSettings:
 
 def _claim(settings: SearchSettings) -> None:
     """Write the settings once; a re-run must ask for the same search."""
-    text = storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}")
-    if text is None:
-        storage.check_writable(settings.storage_path)
-        storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
-        return
-    saved, now = json.loads(text), settings.to_dict()
-    differ = sorted(k for k in now if k not in ("address", "storage_path") and saved.get(k) != now[k])
-    if saved.get("searcher") != "oneshot" or differ:
-        raise ValueError(f"{root(settings)} holds another search (settings differ: {', '.join(differ) or 'searcher'});"
+    storage.check_writable(settings.storage_path)
+    differ = storage.claim(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_dict(),
+                           ignore=("address", "storage_path"))
+    if differ:
+        raise ValueError(f"{root(settings)} holds another search (settings differ: {', '.join(differ)});"
                          f" re-run it with the same flags, or pick another --name")
 
 

@@ -1,8 +1,10 @@
 """Files of a search under ``--storage-path``: a local folder or any URI pyarrow understands."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from typing import Any
 
 import pyarrow.fs
 
@@ -103,3 +105,17 @@ def check_writable(storage_path: str) -> None:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PermissionError(f"storage path {storage_path} cannot be written ({reason}); "
                               "pass a writable --storage-path") from None
+
+
+def claim(storage_path: str, relpath: str, record: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """Write ``record`` as JSON at ``relpath`` unless a record is there already; the keys (but ``ignore``)
+    whose values differ from that earlier record, sorted: none the first time.
+
+    A run under a name used before must be the same run: what differs is the error to show.
+    """
+    text = read_text(storage_path, relpath)
+    if text is None:
+        write_text(storage_path, relpath, json.dumps(record, indent=2))
+        return []
+    saved = json.loads(text)
+    return sorted(k for k in record if k not in ignore and saved.get(k) != record[k])
