@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +31,6 @@ GENOTYPE_FILE = "genotype.json"
 BEST_ARCH_FILE = "best_arch.json"
 SETTINGS_FILE = "raynas_darts.json"
 
-#: the folder of an epoch checkpoint: Tune numbers them (checkpoint_000003), Ray Train stamps them with the
-#: time (checkpoint_2026-12-01_04-37-23.946663)
-CHECKPOINT_NAME = re.compile(r"checkpoint_[0-9][0-9_.:-]*")
 #: settings that may change when an interrupted search is continued: where it runs and stores, not what it does
 PLACE = ("storage_path", "name", "address")
 RESULT_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs", "wall_time_s", "genotype",
@@ -191,11 +187,9 @@ def newest_checkpoints(storage_path: str, name: str, names: list[str]) -> dict[s
             continue
         seed = str(json.loads(params)["seed"])
         for folder in (f"{name}/{trial}", f"{name}/{trial}/train"):  # a data-parallel trial's Train run
-            # not Ray Train's checkpoint_manager_snapshot.json
-            checkpoints = [n for n in storage.list_names(storage_path, folder) if CHECKPOINT_NAME.fullmatch(n)]
-            if not checkpoints:
+            relpath = storage.newest_checkpoint(storage_path, folder)
+            if relpath is None:
                 continue
-            relpath = f"{folder}/{max(checkpoints)}"
             fs, path = storage.locate(storage_path, relpath)
             written = fs.get_file_info(path).mtime.timestamp()
             if seed not in newest or written > newest[seed][0]:

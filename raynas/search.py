@@ -422,9 +422,8 @@ def trial_checkpoint(settings: SearchSettings, result: tune.Result | None, trial
     folder = next((n for n in storage.list_names(settings.storage_path, settings.name) if f"_{trial_id}_" in n), None)
     if folder is None:
         return None
-    names = [n for n in storage.list_names(settings.storage_path, f"{settings.name}/{folder}")
-             if n.startswith("checkpoint_")]
-    if not names:
+    relpath = storage.newest_checkpoint(settings.storage_path, f"{settings.name}/{folder}")
+    if relpath is None:
         return None
-    fs, path = storage.locate(settings.storage_path, f"{settings.name}/{folder}/{max(names)}")
+    fs, path = storage.locate(settings.storage_path, relpath)
     return tune.Checkpoint(path, filesystem=fs)

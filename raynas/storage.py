@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -119,3 +120,14 @@ def claim(storage_path: str, relpath: str, record: dict[str, Any], ignore: tuple
         return []
     saved = json.loads(text)
     return sorted(k for k in record if k not in ignore and saved.get(k) != record[k])
+
+
+#: the folder of an epoch checkpoint: Tune numbers them (checkpoint_000003), Ray Train stamps them with the
+#: time (checkpoint_2026-12-01_04-37-23.946663); Train's checkpoint_manager_snapshot.json is none
+CHECKPOINT_NAME = re.compile(r"checkpoint_[0-9][0-9_.:-]*")
+
+
+def newest_checkpoint(storage_path: str, folder: str) -> str | None:
+    """``folder/<its newest epoch checkpoint>``, or ``None`` when it holds none."""
+    checkpoints = [n for n in list_names(storage_path, folder) if CHECKPOINT_NAME.fullmatch(n)]
+    return f"{folder}/{max(checkpoints)}" if checkpoints else None
