@@ -263,7 +263,7 @@ def resume(storage_path: str, name: str, address: str | None = None,
     space = make_space(settings)
     cluster.connect(settings)
     names = storage.list_names(storage_path, name)
-    if experiment_state_readable(storage_path, name, names):
+    if experiment_state_readable(storage_path, name, names) and _searcher_state_readable(storage_path, name, names):
         path = storage.folder(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     else:
@@ -275,21 +275,33 @@ def experiment_state_readable(storage_path: str, name: str, names: list[str]) ->
     """Whether Tune's newest experiment state parses: Tune writes it in place, so a driver killed at that moment
     leaves it cut short, and ``Tuner.restore`` would then start the whole search again from nothing."""
     states = [n for n in names if n.startswith("experiment_state-") and n.endswith(".json")]
-    if not states:
-        return False
+    return bool(states) and _json(storage_path, f"{name}/{max(states)}") is not None
+
+
+def _searcher_state_readable(storage_path: str, name: str, names: list[str]) -> bool:
+    """Whether the searcher's newest saved state (Tune's searcher-state file, raynas's JSON inside) parses, if
+    there is one: a driver killed while Tune copied it to the storage path leaves it cut short, and Tune would
+    then continue the experiment without its searcher."""
+    states = [n for n in names if n.startswith("searcher-state-")]
+    return not states or _json(storage_path, f"{name}/{max(states)}") is not None
+
+
+def _json(storage_path: str, relpath: str) -> Any:
+    """The JSON at ``relpath``; ``None`` when it is missing or does not parse."""
     try:
-        json.loads(storage.read_text(storage_path, f"{name}/{max(states)}") or "")
+        return json.loads(storage.read_text(storage_path, relpath) or "")
     except json.JSONDecodeError:
-        return False
-    return True
+        return None
 
 
 def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[str]) -> TokenSearcher:
     """The search's searcher as raynas last saved it, for a new Tune experiment that continues the search."""
     searcher = make_searcher(settings, space)
-    states = [n for n in names if n.startswith("searcher-state-")]
-    if states:
-        searcher.set_state(json.loads(storage.read_text(settings.storage_path, f"{settings.name}/{max(states)}")))
+    states = sorted((n for n in names if n.startswith("searcher-state-")), reverse=True)
+    # the newest state that parses: a driver killed while Tune copied one leaves it cut short
+    saved = next((s for s in (_json(settings.storage_path, f"{settings.name}/{n}") for n in states) if s), None)
+    if saved is not None:
+        searcher.set_state(saved)
     searcher.recover(finished_trials(settings.storage_path, settings.name, searcher.metric))
     print(f"[raynas] Tune's record of {settings.name!r} is damaged or missing (its driver died while writing it); "
           f"continuing from results.csv and the searcher's saved state ({searcher.issued} trials handed out)",

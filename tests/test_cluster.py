@@ -81,7 +81,8 @@ def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path)
 
 
 # -- a killed driver -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("damaged_record", [False, True], ids=["intact", "experiment-state-cut-short"])
+@pytest.mark.parametrize("damaged_record", [None, "experiment_state-", "searcher-state-"],
+                         ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short"])
 def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp_path, damaged_record, capsys):
     from raynas import analysis
     from raynas.search import resume
@@ -99,12 +100,13 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     before = read_results(tmp_path / "killed")
     assert 3 <= len(before) < 8
     state_before = searcher_state(tmp_path / "killed")
-    if damaged_record:  # the driver died while Tune wrote its experiment state (Tune writes it in place)
-        record = max((tmp_path / "killed").glob("experiment_state-*.json"))
-        record.write_text(record.read_text()[:100])
+    if damaged_record:  # the driver died while Tune wrote or copied its record (neither is atomic)
+        record = max((tmp_path / "killed").glob(f"{damaged_record}*"))
+        record.write_text(record.read_text()[:100] if damaged_record == "experiment_state-" else "")
 
     outcome = resume(str(tmp_path), "killed")
-    assert ("continuing from results.csv and the searcher's saved state" in capsys.readouterr().out) == damaged_record
+    assert ("continuing from results.csv and the searcher's saved state" in capsys.readouterr().out) == \
+        bool(damaged_record)
 
     after = read_results(tmp_path / "killed")
     assert len(after) == 8 and (after.status == "TERMINATED").all()
