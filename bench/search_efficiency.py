@@ -166,6 +166,10 @@ def _budgets(text: str) -> list[float | None]:
     return [None if b.strip() == "none" else float(b) for b in text.split(",")]
 
 
+def _offsets(text: str) -> list[int]:
+    return [int(o) for o in text.split(",")]
+
+
 def load_table(entry: str) -> TabularSpace:
     """``path`` or ``path@metric``."""
     path, _, metric = entry.partition("@")
@@ -179,8 +183,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="comma-separated budget fractions (min + frac * (max - min) params) or 'none'")
     p.add_argument("--evals", default="100", help="comma-separated numbers of distinct evaluations per search")
     p.add_argument("--seeds", type=int, default=20, help="number of seeds: --seed-offset .. --seed-offset + seeds - 1")
-    p.add_argument("--seed-offset", type=int, default=0,
-                   help="first seed (another set of seeds checks that defaults were not fitted to seeds 0..19)")
+    p.add_argument("--seed-offset", type=_offsets, default=[0],
+                   help="first seed (another set of seeds checks that defaults were not fitted to seeds 0..19); "
+                        "comma-separated: --seeds from each, pooled (0,20: seeds 0..39)")
     p.add_argument("--searchers", default="sa,random", help="comma-separated, e.g. sa,random,evolution,tpe")
     p.add_argument("--mode", choices=["inprocess", "tune"], default="inprocess")
     p.add_argument("--json", required=True, help="where to write the results")
@@ -195,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
                  logging_level="WARNING")
     search = search_tune if args.mode == "tune" else search_inprocess
+    seeds = [offset + i for offset in args.seed_offset for i in range(args.seeds)]
     out: dict[str, Any] = {"mode": args.mode, "seeds": args.seeds, "seed_offset": args.seed_offset, "results": []}
     start = time.perf_counter()
     try:
@@ -210,7 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     for name, (cli_name, extra) in parsed.items():
                         t0 = time.perf_counter()
                         rows = [score(table, search(table, cli_name, extra, n, seed))
-                                for seed in range(args.seed_offset, args.seed_offset + args.seeds)]
+                                for seed in seeds]
                         r = summary(rows)
                         out["results"].append({"table": entry, "budget_frac": frac, "budget": table.budget,
                                                "feasible": table.count, "evals": n, "searcher": name, **r})

@@ -66,13 +66,18 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, help="seed of the searcher and the data split (default 0)")
     g.add_argument("--init-temperature", type=float,
                    help="SA starting temperature T0 (default: 0.3 x the interquartile range of the warm start's "
-                        "rewards; PaddleSlim's SANAS: 1 with --decay 0.85 --warm-start 0 --restart-after 0)")
+                        "rewards; PaddleSlim's SANAS: 1 with --decay 0.85 --warm-start 0 --restart-after 0 "
+                        "--screened 0)")
     g.add_argument("--warm-start", help="SA starts from the best of this many random architectures "
                                         "(default auto: 10, at most num-samples/4; 0: from the space's start)")
     g.add_argument("--restart-after", help="SA restarts from the best after this many evaluations without a "
                                           "new best (default auto: num-samples/10, at least 10; 0: never)")
     g.add_argument("--far-moves", type=int, help="SA changes this many positions at once when every one-position "
                                                  "move is known, instead of restarting (default 1: restart)")
+    g.add_argument("--screened", type=float,
+                   help="share of SA's moves that draw --screen-size untried mutations and take the one whose new "
+                        "value has the best mean reward so far (default 0.5; 0: SANAS's uniform moves)")
+    g.add_argument("--screen-size", type=int, help="untried mutations drawn per screened SA move (default 5)")
     g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")
     g.add_argument("--reward-scale", type=float, help="SA multiplies rewards by this (default 1)")
     g = p.add_argument_group("one-shot (raynas search oneshot)")

@@ -91,7 +91,8 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
         kwargs.update(init_temperature=settings.init_temperature, decay=settings.decay,
                       reward_scale=settings.reward_scale, warm_start=_auto_count(settings.warm_start, "warm-start"),
                       restart_after=_auto_count(settings.restart_after, "restart-after") or None,
-                      far_moves=settings.far_moves)
+                      far_moves=settings.far_moves, screened=float(settings.screened),
+                      screen_size=settings.screen_size)
     return SEARCHERS[settings.searcher](space, **kwargs)
 
 

@@ -64,6 +64,8 @@ class SearchSettings:
     warm_start: int | str = "auto"  # 0: start from the space's start architecture
     restart_after: int | str = "auto"  # 0: never
     far_moves: int = 1  # 2: two-position moves at a one-position local optimum instead of a restart
+    screened: float = 0.5  # share of SA's moves screened by the mean reward of each value (0: SANAS's)
+    screen_size: int = 5  # untried mutations drawn per screened move
     # early stopping: a Tune scheduler on the epoch
     scheduler: str | None = None
     grace_epochs: int = 1
@@ -101,7 +103,8 @@ class SearchSettings:
         for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
                           ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
                           ("supernet_batch_size", 1),
-                          ("retrain_top", 1), ("calibration_images", 1), ("far_moves", 1)):
+                          ("retrain_top", 1), ("calibration_images", 1), ("far_moves", 1),
+                          ("screen_size", 1)):
             value = getattr(self, name)
             whole = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
             if not whole or isinstance(value, bool):
@@ -126,6 +129,8 @@ class SearchSettings:
                 raise ValueError(f"{name.replace('_', '-')} must be above 0, got {getattr(self, name)}")
         if not 0 < float(self.val_fraction) < 1:
             raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction}")
+        if not 0 <= float(self.screened) <= 1:
+            raise ValueError(f"screened must be between 0 and 1, got {self.screened}")
         check_name(self.name)
 
     def to_dict(self) -> dict[str, Any]:

@@ -71,6 +71,8 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--space", "nope"], "unknown space 'nope'; choose one of"),
     (["search", "sanas", "--max-params", "lots"], "max-params must be a number like 20000"),
     (["search", "sanas", "--far-moves", "0"], "far-moves must be at least 1, got 0"),
+    (["search", "sanas", "--screened", "1.5"], "screened must be between 0 and 1, got 1.5"),
+    (["search", "sanas", "--screen-size", "0"], "screen-size must be at least 1, got 0"),
     (["search", "sanas", "--bogus-flag", "1"], "unrecognized arguments: --bogus-flag"),
     (["search", "sanas", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
     (["search", "sanas", "--gpus-per-trial", "1"], "--gpus-per-trial 1 asks for more than this machine has (0)"),

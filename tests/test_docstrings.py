@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.spaces", "raynas.spaces.base",
+MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.searchers.choice_means",
+           "raynas.spaces", "raynas.spaces.base",
            "raynas.spaces.channel", "raynas.data", "raynas.results", "raynas.analysis",
            "raynas.spaces.choices", "raynas.spaces.mobile",
            "raynas.spaces.export", "raynas.spaces.sampling", "raynas.trainables.calibration",

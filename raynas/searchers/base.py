@@ -137,21 +137,22 @@ class TokenSearcher(Searcher):
         """Whether ``move`` is inside the budget and neither evaluated, failed nor ``pending``."""
         return move not in self.evaluated and move not in self.failed and move not in pending and self.feasible(move)
 
+    def untried_neighbours(self, tokens: Tokens) -> dict[int, list[int]]:
+        """Position -> the values it can move to: one-position mutations of ``tokens`` inside the budget and
+        not evaluated, pending or failed yet."""
+        pending = self.pending_keys()
+        options = {}
+        for i, n in enumerate(self.space.range_table()):
+            values = [v for v in range(n) if v != tokens[i]
+                      and self.untried(tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:]), pending)]
+            if values:
+                options[i] = values
+        return options
+
     def fresh_neighbour(self, tokens: Tokens) -> Tokens | None:
         """A one-position mutation of ``tokens`` not evaluated, pending or failed yet and inside the budget:
         a uniformly chosen position, then a uniformly chosen other value; ``None`` when there is none."""
-        pending = self.pending_keys()
-        table = self.space.range_table()
-        options = {}
-        for i, n in enumerate(table):
-            values = []
-            for v in range(n):
-                if v != tokens[i]:
-                    move = tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:])
-                    if self.untried(move, pending):
-                        values.append(v)
-            if values:
-                options[i] = values
+        options = self.untried_neighbours(tokens)
         if not options:
             return None
         i = self.rng.choice(sorted(options))

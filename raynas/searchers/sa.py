@@ -5,7 +5,7 @@ different, uniformly chosen value. A result better than the current reward is al
 with probability ``exp(reward_scale * (reward - current) / T)``, where ``T = T0 * decay ** step`` and
 ``step`` counts distinct evaluations.
 
-Three additions, each can be switched off (``SimulatedAnnealingSearcher.sanas(...)`` switches all off and
+Four additions, each can be switched off (``SimulatedAnnealingSearcher.sanas(...)`` switches all off and
 takes PaddleSlim's T0 = 1, decay = 0.85), and one option that is off by default:
 
 * **warm start**: the first ``warm_start`` evaluations are random architectures inside the budget and the
@@ -16,6 +16,10 @@ takes PaddleSlim's T0 = 1, decay = 0.85), and one option that is off by default:
 * **calibrated temperature**: with ``init_temperature=None``, T0 is ``temperature_spread`` times the
   interquartile range of the warm-start rewards, so the same setting works for rewards in [0, 1] or in
   percent, on a flat table or a steep one;
+* **screened moves**: a share ``screened`` of the moves (half by default) draws ``screen_size`` untried
+  one-position mutations instead of one and takes the one whose new value has the best mean reward so
+  far at its position, relative to the value it replaces (:class:`~raynas.searchers.choice_means.ChoiceMeans`);
+  the other moves are SANAS's uniform ones, and every move still goes through the Metropolis test;
 * **far moves** (``far_moves=2``; off by default): when every one-position move from the current
   architecture is known (evaluated, pending, failed or over the budget), the walk tries moves of
   ``far_moves`` positions at once, still through the Metropolis test, instead of restarting. Measured in
@@ -38,6 +42,7 @@ import statistics
 from typing import Any
 
 from raynas.searchers.base import Tokens, TokenSearcher
+from raynas.searchers.choice_means import ChoiceMeans
 
 #: PaddleSlim SANAS's schedule (rewards in [0, 1])
 PADDLESLIM = {"init_temperature": 1.0, "decay": 0.85}
@@ -83,6 +88,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         restart_from: ``"best"`` or ``"random"``.
         far_moves: positions changed at once when every one-position move from the current architecture
             is known (1: restart instead, as SANAS's one-position walk would).
+        screened: share of moves screened by the mean reward of each value (0: SANAS's uniform moves only).
+        screen_size: untried one-position mutations drawn for a screened move; the best estimated is taken.
         temperature_spread: T0 = this times the interquartile range of the warm-start rewards, when
             ``init_temperature`` is ``None``.
         Other arguments: see :class:`TokenSearcher`.
@@ -91,7 +98,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
     def __init__(self, space, *, init_temperature: float | None = None, decay: float = 0.97,
                  reward_scale: float = 1.0, init_tokens: list[int] | None = None, warm_start: int | str = "auto",
                  restart_after: int | str | None = "auto", restart_from: str = "best",
-                 temperature_spread: float = 0.3, far_moves: int = 1, **kwargs: Any):
+                 temperature_spread: float = 0.3, far_moves: int = 1, screened: float = 0.5,
+                 screen_size: int = 5, **kwargs: Any):
         if restart_after == "auto":
             restart_after = restart_stall(kwargs.get("num_samples"))
         if warm_start == "auto":
@@ -106,6 +114,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
                              f"{restart_from!r}, {restart_after}")
         if far_moves < 1:
             raise ValueError(f"far_moves must be >= 1, got {far_moves}")
+        if not 0 <= screened <= 1 or screen_size < 1:
+            raise ValueError(f"need 0 <= screened <= 1 and screen_size >= 1, got {screened}, {screen_size}")
         super().__init__(space, **kwargs)
         self.init_temperature = init_temperature
         self.decay = decay
@@ -115,6 +125,9 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         self.restart_from = restart_from
         self.temperature_spread = temperature_spread
         self.far_moves = far_moves
+        self.screened = screened
+        self.screen_size = screen_size
+        self.means = ChoiceMeans()
         self.start_tokens = space.validate(init_tokens if init_tokens is not None else space.init_tokens())
         self.current_tokens: Tokens | None = None
         self.current_reward: float | None = None
@@ -125,8 +138,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
 
     @classmethod
     def sanas(cls, space, **kwargs: Any) -> "SimulatedAnnealingSearcher":
-        """Plain SANAS with PaddleSlim's schedule: one start, no restarts, T0 = 1, decay = 0.85."""
-        return cls(space, **{**PADDLESLIM, "warm_start": 0, "restart_after": None, **kwargs})
+        """Plain SANAS with PaddleSlim's schedule: one start, no restarts, uniform moves, T0 = 1, decay = 0.85."""
+        return cls(space, **{**PADDLESLIM, "warm_start": 0, "restart_after": None, "screened": 0.0, **kwargs})
 
     @property
     def step(self) -> int:
@@ -159,7 +172,10 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         if self.issued < self.warm_start:
             return self.random_feasible()
         if self.current_tokens is not None:
-            move = self.fresh_neighbour(self.current_tokens)
+            if self.screened and self.rng.random() < self.screened:
+                move = self.screened_neighbour(self.current_tokens)
+            else:
+                move = self.fresh_neighbour(self.current_tokens)
             if move is None and self.far_moves > 1:  # a local optimum for one-position moves: look further
                 move = self.fresh_far_move(self.current_tokens)
             if move is not None:
@@ -185,9 +201,23 @@ class SimulatedAnnealingSearcher(TokenSearcher):
                 return move
         return None
 
+    def screened_neighbour(self, tokens: Tokens) -> Tokens | None:
+        """Of ``screen_size`` uniformly drawn untried one-position mutations of ``tokens``, the one with the
+        largest estimated gain (:class:`ChoiceMeans`; ties broken at random); ``None`` when there is none."""
+        options = self.untried_neighbours(tokens)
+        moves = [(i, v) for i in sorted(options) for v in options[i]]
+        if not moves:
+            return None
+        drawn = [(self.means.gain(tokens, i, v), i, v)
+                 for i, v in self.rng.sample(moves, min(self.screen_size, len(moves)))]
+        top = max(gain for gain, _, _ in drawn)
+        _, i, v = self.rng.choice([move for move in drawn if move[0] == top])
+        return [*tokens[:i], v, *tokens[i + 1:]]
+
     def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
         if not full:  # a trial stopped early is a rejected move: never compared with a full reward
             return
+        self.means.add(tokens, reward)
         if self.best_reward != self.mark_reward:
             self.mark, self.mark_reward = self.step, self.best_reward
         if len(self.warm_rewards) < self.warm_start:
@@ -222,11 +252,18 @@ class SimulatedAnnealingSearcher(TokenSearcher):
                 "restart_after": self.restart_after, "restart_from": self.restart_from,
                 "temperature_spread": self.temperature_spread, "warm_rewards": self.warm_rewards,
                 "mark": self.mark, "mark_reward": self.mark_reward, "restarts": self.restarts,
-                "far_moves": self.far_moves}
+                "far_moves": self.far_moves, "screened": self.screened, "screen_size": self.screen_size}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         for name in ("current_tokens", "current_reward", "start_tokens", "init_temperature", "decay",
                      "reward_scale", "warm_start", "restart_after", "restart_from", "temperature_spread",
                      "warm_rewards", "mark", "mark_reward", "restarts"):
             setattr(self, name, state[name])
-        self.far_moves = state.get("far_moves", 1)  # a state saved before far moves: the one-position walk
+        # states saved before these options existed: the walk they ran
+        self.far_moves = state.get("far_moves", 1)
+        self.screened, self.screen_size = state.get("screened", 0.0), state.get("screen_size", 1)
+        sign = 1 if self.mode == "max" else -1
+        self.means = ChoiceMeans()
+        for key, reward in self.evaluated.items():  # in the order they were observed: the identical model
+            if key not in self.partial:
+                self.means.add(key, sign * reward)
