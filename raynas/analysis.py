@@ -26,6 +26,7 @@ from raynas import darts_search, results, storage
 from raynas.search import BEST_FILE, RESULT_COLUMNS, best_arch, load_settings, space_for
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
+from raynas.spaces.tabular import TabularSpace
 
 #: the columns analysis needs; any other column (another kind of search adds its own) is kept as it is
 REQUIRED_COLUMNS = ("trial_index", "trial_id", "status", "tokens", "params", "reward")
@@ -35,6 +36,18 @@ NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall
 TOP_SHARE = 0.10
 PARAMS_AXIS = "parameters (count)"
 REWARD_AXIS = "reward (validation accuracy, fraction)"
+
+
+def reward_axis(space: SearchSpace | None) -> str:
+    """What the reward of a search over ``space`` is: a table's accuracy, or the validation accuracy.
+
+    Example:
+        >>> reward_axis(None)
+        'reward (validation accuracy, fraction)'
+    """
+    if isinstance(space, TabularSpace):
+        return f"reward ({space.metric or 'default'} accuracy of the table, fraction)"
+    return REWARD_AXIS
 
 
 def load(storage_path: str, name: str) -> pd.DataFrame:
@@ -202,7 +215,7 @@ def _integer_ticks(axis) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str) -> str:
+def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str, reward_label: str = REWARD_AXIS) -> str:
     """Best reward so far against the trial's place in the search, one curve per search."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -211,7 +224,7 @@ def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str) -> str:
         ax.step(done.trial_index + 1, done.reward.cummax(), where="post", label=f"{name} ({len(done)} trials)")
     _integer_ticks(ax.xaxis)
     ax.set_xlabel("trial (in the order the searcher proposed it)")
-    ax.set_ylabel(f"best {REWARD_AXIS} so far")
+    ax.set_ylabel(f"best {reward_label} so far")
     ax.set_title("Best reward so far by trial")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -219,7 +232,7 @@ def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str) -> str:
 
 
 def plot_params_reward(frame: pd.DataFrame, path: str, budgets: dict[str, int | None],
-                       max_params: int | None = None) -> str:
+                       max_params: int | None = None, reward_label: str = REWARD_AXIS) -> str:
     """Every finished trial's params against its reward, the Pareto front (within ``max_params``) highlighted,
     budgets as lines."""
     from matplotlib.ticker import EngFormatter
@@ -235,7 +248,7 @@ def plot_params_reward(frame: pd.DataFrame, path: str, budgets: dict[str, int | 
             ax.axvline(budget, color="k", linestyle=style, label=f"{what} {budget:,}")
     ax.xaxis.set_major_formatter(EngFormatter())
     ax.set_xlabel(PARAMS_AXIS)
-    ax.set_ylabel(REWARD_AXIS)
+    ax.set_ylabel(reward_label)
     ax.set_title(f"{_name(frame)}: parameters against reward")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -302,7 +315,8 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
         budgets = {"search budget": getattr(settings, "max_params", None), "--max-params": max_params}
         plots = []
         if frame.params.notna().any():  # a DARTS cell search has no parameter counts
-            plots.append(plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets, max_params))
+            plots.append(plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets, max_params,
+                                            reward_axis(space)))
         if space is not None and space.labels():  # the top trials within --max-params
             plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
         best = best_row(frame, max_params, name)
@@ -311,8 +325,9 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
                      "its params": None if pd.isna(best.params) else int(best.params),
                      "Pareto front": len(pareto(within(frame, max_params))), "best_arch.json": best_path,
                      "plots": plots})
+    labels = {reward_axis(space) for _, _, space in loaded.values()}
     combined = plot_best_so_far({name: frame for name, (frame, _, _) in loaded.items()},
-                                os.path.join(out, "best_so_far.png"))
+                                os.path.join(out, "best_so_far.png"), labels.pop() if len(labels) == 1 else "reward")
     summary = pd.DataFrame(rows)
     limit = f" within {max_params:,} params" if max_params is not None else ""
     print(summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False))

@@ -32,6 +32,7 @@ from raynas.results import ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.searchers.base import Finished
 from raynas.settings import SETTINGS_FILE, SearchSettings
+from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
@@ -226,6 +227,11 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
     storage.check_writable(settings.storage_path)
     cluster.connect(settings)
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
+    available = sampling.count_feasible(space, settings.max_params, settings.min_params)
+    if available is not None and available < settings.num_samples:
+        print(f"[raynas] only {available} architectures of space {space.name!r} are inside the budget: the search "
+              f"ends after {available} trials, not --num-samples {settings.num_samples} (widen the budget for more)",
+              flush=True)
     return finish(settings, space, _tuner(settings, space, searcher, function).fit())
 
 

@@ -137,6 +137,21 @@ def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
     assert best["data"] is None  # a table replay trains on no dataset
 
 
+def test_a_table_replay_is_plotted_as_the_tables_accuracy(tmp_path, monkeypatch):
+    table = write_table(tmp_path / "table.json")
+    fake_search(tmp_path, "replay", table, REWARDS)
+    labels = []
+    for plot in ("plot_params_reward", "plot_best_so_far"):
+        def recording(*args, _real=getattr(analysis, plot), **kwargs):
+            labels.append(args[-1])
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(analysis, plot, recording)
+    analysis.analyze(str(tmp_path), ["replay"])
+    assert labels == ["reward (default accuracy of the table, fraction)"] * 2  # not a validation accuracy
+    assert analysis.reward_axis(TabularSpace(str(table), metric="mean")) == "reward (mean accuracy of the table, fraction)"
+    assert analysis.reward_axis(None) == analysis.REWARD_AXIS == "reward (validation accuracy, fraction)"
+
+
 @pytest.mark.parametrize("setup,args,message", [
     ("ok", ["--name", "nope"], "no raynas search named 'nope'"),
     ("no-reward", ["--name", "s"], "has no column reward; it needs trial_index"),

@@ -212,6 +212,22 @@ def test_cluster_bad_input_is_one_clear_line(tmp_path, args, message):
 
 
 # -- storage given as a URI ----------------------------------------------------------------------------------
+def test_a_budget_with_fewer_architectures_than_num_samples_says_so(ray_session, tmp_path, capsys):
+    from raynas.spaces.sampling import count_feasible
+    from raynas.spaces.tabular import TabularSpace
+
+    from conftest import write_table
+
+    table = write_table(tmp_path / "table.json")  # 27 architectures, params grow with every digit
+    available = count_feasible(TabularSpace(str(table)), max_params=9_000)
+    assert 1 < available < 10
+    outcome = run_search(tmp_path, searcher="sanas", space="tabular", space_kwargs={"path": str(table)},
+                         num_samples=10, max_params=9_000)
+    assert len(outcome.results) == available and outcome.results.tokens.nunique() == available  # all of them
+    assert (f"only {available} architectures of space 'tabular' are inside the budget: the search ends after "
+            f"{available} trials, not --num-samples 10") in capsys.readouterr().out
+
+
 def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
     from raynas.search import resume
 

@@ -13,6 +13,8 @@ Example:
 """
 from __future__ import annotations
 
+import itertools
+import math
 import random
 from typing import Sequence
 
@@ -24,6 +26,8 @@ Tokens = list[int]
 MAX_ATTEMPTS = 2000
 #: uniform draws before random architectures are repaired towards the budget
 UNIFORM_DRAWS = 200
+#: largest space whose architectures inside a budget are counted one by one
+COUNT_LIMIT = 50_000
 
 
 def feasible(space: SearchSpace, tokens: Sequence[int], max_params: int | None = None,
@@ -77,3 +81,19 @@ def repair(space: SearchSpace, tokens: Tokens, rng: random.Random, max_params: i
         i = rng.choice(movable)
         tokens[i] = rng.randrange(tokens[i]) if down else rng.randrange(tokens[i] + 1, table[i])
     return tokens
+
+
+def count_feasible(space: SearchSpace, max_params: int | None = None, min_params: int | None = None,
+                   limit: int = COUNT_LIMIT) -> int | None:
+    """How many architectures are inside the budget; ``None`` for a space of more than ``limit`` token vectors.
+
+    Example:
+        >>> from raynas import spaces
+        >>> space = spaces.get("small_channel")
+        >>> count_feasible(space), count_feasible(space, max_params=1000)
+        (4096, 8)
+    """
+    table = space.range_table()
+    if math.prod(table) > limit:
+        return None
+    return sum(feasible(space, tokens, max_params, min_params) for tokens in itertools.product(*map(range, table)))
