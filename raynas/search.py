@@ -30,7 +30,7 @@ from ray import tune
 from raynas import cluster, data, schedulers, spaces, storage
 from raynas.results import ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
-from raynas.searchers.base import Finished
+from raynas.searchers.base import Finished, Running
 from raynas.settings import SETTINGS_FILE, SearchSettings
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
@@ -241,6 +241,7 @@ def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher
     # when Tune restores the experiment, the searcher catches up with the trials finished after its snapshot
     searcher.finished_trials = functools.partial(finished_trials, settings.storage_path, settings.name,
                                                  searcher.metric)
+    searcher.running_trials = functools.partial(running_trials, settings.storage_path, settings.name)
     return tune.Tuner(
         make_trainable(settings, space, function),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(settings),
@@ -281,8 +282,13 @@ def resume(storage_path: str, name: str, address: str | None = None,
 def experiment_state_readable(storage_path: str, name: str, names: list[str]) -> bool:
     """Whether Tune's newest experiment state parses: Tune writes it in place, so a driver killed at that moment
     leaves it cut short, and ``Tuner.restore`` would then start the whole search again from nothing."""
+    return _experiment_state(storage_path, name, names) is not None
+
+
+def _experiment_state(storage_path: str, name: str, names: list[str]) -> dict | None:
+    """Tune's newest experiment state (the one ``Tuner.restore`` reads); ``None`` when missing or cut short."""
     states = [n for n in names if n.startswith("experiment_state-") and n.endswith(".json")]
-    return bool(states) and _json(storage_path, f"{name}/{max(states)}") is not None
+    return _json(storage_path, f"{name}/{max(states)}") if states else None
 
 
 def _searcher_state_readable(storage_path: str, name: str, names: list[str]) -> bool:
@@ -327,6 +333,14 @@ def finished_trials(storage_path: str, name: str, metric: str) -> list[Finished]
              None if row.status == "ERROR" else {metric: float(row.reward), "epoch": number(row.epochs)},
              number(row.trial_index))
             for row in rows.itertuples() if row.status == "ERROR" or row.reward]
+
+
+def running_trials(storage_path: str, name: str) -> list[Running]:
+    """The trials Tune's newest experiment state left unfinished, which ``Tuner.restore`` runs again."""
+    state = _experiment_state(storage_path, name, storage.list_names(storage_path, name)) or {}
+    trials = [json.loads(data) for data, _ in state.get("trial_data", [])]
+    return [(t["trial_id"], t["config"]["tokens"], t["config"].get("trial_index")) for t in trials
+            if t["status"] not in ("TERMINATED", "ERROR")]
 
 
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,

@@ -85,7 +85,7 @@ def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path)
                          ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short"])
 def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp_path, damaged_record, capsys):
     from raynas import analysis
-    from raynas.search import resume
+    from raynas.search import resume, running_trials
 
     address = ray_session.get_runtime_context().gcs_address
     def load_while_running() -> None:
@@ -100,6 +100,8 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     before = read_results(tmp_path / "killed")
     assert 3 <= len(before) < 8
     state_before = searcher_state(tmp_path / "killed")
+    for _, tokens, index in running_trials(str(tmp_path), "killed"):  # Tune's record, read as a restore does
+        assert len(tokens) == 4 and isinstance(index, int)
     if damaged_record:  # the driver died while Tune wrote or copied its record (neither is atomic)
         record = max((tmp_path / "killed").glob(f"{damaged_record}*"))
         record.write_text(record.read_text()[:100] if damaged_record == "experiment_state-" else "")

@@ -333,6 +333,37 @@ def test_sa_calibrates_its_temperature_from_the_warm_start(small_table):
     assert sa100.acceptance_probability(0.4, 0.5, step=0) == pytest.approx(sa.acceptance_probability(0.4, 0.5, 0))
 
 
+@pytest.mark.parametrize("name,cls", ALL)
+def test_restored_searcher_follows_the_trials_tunes_experiment_runs_again(name, cls, tmp_path):
+    """Tune copies its experiment state and the searcher's state one after the other: a kill between the two
+    leaves the searcher a trial behind or ahead of the experiment it is restored with."""
+    space = small_space()
+    searcher = cls(space, max_params=30_000, seed=3, num_samples=10)
+    drive(searcher, space, 3)
+    searcher.save(str(tmp_path / "behind.json"))  # saved before trial t3 was handed out
+    running = searcher.suggest("t3")
+    behind = cls(space, max_params=30_000, seed=0, num_samples=10)
+    behind.restore(str(tmp_path / "behind.json"))
+    behind.follow([("t3", running["tokens"], running["trial_index"])])  # the experiment runs t3 again
+    assert behind.pending == {"t3": running["tokens"]} and behind.issued == 4
+    nxt = behind.suggest("t4")
+    assert nxt["tokens"] != running["tokens"] and nxt["trial_index"] == 4
+    behind.on_trial_complete("t3", {"reward": 0.5})
+    assert tuple(running["tokens"]) in behind.evaluated  # its result is learnt, not ignored
+    # ahead: the searcher handed out t3, the experiment never heard of it; t3's place is handed out again
+    ahead = cls(space, max_params=30_000, seed=3, num_samples=10)
+    drive(ahead, space, 3)
+    ahead.suggest("t3")
+    ahead.follow([])
+    assert ahead.pending == {} and ahead.issued == 3
+    ahead.recover([], keep_running=False)
+    again = ahead.suggest("t5")
+    assert again["trial_index"] == 3
+    ahead.on_trial_complete("t5", {"reward": reward_of(space, again["tokens"])})
+    drive(ahead, space, 7, start=6)
+    assert ahead.suggest("last") is Searcher.FINISHED and ahead.issued == 10 and not ahead.pending
+
+
 def test_partial_results_never_count_as_full():
     space = small_space()
     sa = SimulatedAnnealingSearcher(space, seed=0, warm_start=2, full_epochs=10, num_samples=20)

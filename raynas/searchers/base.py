@@ -30,6 +30,8 @@ from raynas.spaces.sampling import MAX_ATTEMPTS, Tokens
 
 #: a finished trial as results.csv records it: trial id, tokens, result (``None``: failed), trial_index
 Finished = tuple[str, Tokens, dict | None, int | None]
+#: a trial Tune's restored experiment runs again: trial id, tokens, trial_index
+Running = tuple[str, Tokens, int | None]
 
 
 class SearchExhausted(ValueError):
@@ -75,6 +77,8 @@ class TokenSearcher(Searcher):
         self.best_reward: float | None = None
         #: the search's finished trials as :meth:`recover` takes them, read when Tune restores this searcher
         self.finished_trials: Callable[[], list[Finished]] | None = None
+        #: the trials Tune's restored experiment runs again, read when Tune restores this searcher
+        self.running_trials: Callable[[], list[Running]] | None = None
         self._check_budget()
 
     # -- budget -----------------------------------------------------------------------------------------
@@ -298,13 +302,38 @@ class TokenSearcher(Searcher):
         if not keep_running:
             self.issued -= len(self.pending)
             self.pending.clear()
+            indices = [index for *_, index in finished if index is not None]
+            self.next_index = max(indices) + 1 if indices else self.issued  # their places are handed out again
+
+    def follow(self, running: list[Running]) -> None:
+        """Make the pending trials exactly those Tune's restored experiment runs again (``running``).
+
+        Tune copies its experiment state and this searcher's state one after the other, so a kill between the
+        two copies leaves them out of step: a trial the searcher never heard of would be proposed again, and
+        one the experiment lost would be waited for forever.
+        """
+        ids = {trial_id for trial_id, _, _ in running}
+        for trial_id in [t for t in self.pending if t not in ids]:
+            del self.pending[trial_id]
+            self.issued -= 1
+        for trial_id, tokens, index in running:
+            key = tuple(tokens)
+            if trial_id in self.pending or key in self.evaluated or key in self.failed:
+                continue
+            self.pending[trial_id] = list(key)
+            self.issued += 1
+            if index is not None:
+                self.next_index = max(self.next_index, index + 1)
 
     def restore_from_dir(self, checkpoint_dir: str) -> None:
         """Tune's restore: the state saved with the experiment's last snapshot, then the trials that finished
-        after it (:attr:`finished_trials`), which the restored experiment does not know and would run again."""
+        after it (:attr:`finished_trials`), which the restored experiment does not know and would run again,
+        then the trials the experiment runs again (:attr:`running_trials`, see :meth:`follow`)."""
         super().restore_from_dir(checkpoint_dir)
         if self.finished_trials is not None:
             self.recover(self.finished_trials(), keep_running=True)
+        if self.running_trials is not None:
+            self.follow(self.running_trials())
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state as JSON atomically (a crash never leaves a half-written file)."""
