@@ -351,12 +351,15 @@ def test_restored_searcher_follows_the_trials_tunes_experiment_runs_again(name, 
     behind.on_trial_complete("t3", {"reward": 0.5})
     assert tuple(running["tokens"]) in behind.evaluated  # its result is learnt, not ignored
     # ahead: the searcher handed out t3, the experiment never heard of it; t3's place is handed out again
-    ahead = cls(space, max_params=30_000, seed=3, num_samples=10)
-    drive(ahead, space, 3)
-    ahead.suggest("t3")
-    ahead.follow([])
+    first = cls(space, max_params=30_000, seed=3, num_samples=10)
+    finished = [(f"t{i}", tokens, {"reward": reward_of(space, tokens)}, i)
+                for i, tokens in enumerate(drive(first, space, 3))]
+    first.suggest("t3")
+    first.save_to_dir(str(tmp_path), session_str="ahead")
+    ahead = cls(space, max_params=30_000, seed=0, num_samples=10)
+    ahead.finished_trials, ahead.running_trials = (lambda: finished), (lambda: [])
+    ahead.restore_from_dir(str(tmp_path))  # as Tune restores it
     assert ahead.pending == {} and ahead.issued == 3
-    ahead.recover([], keep_running=False)
     again = ahead.suggest("t5")
     assert again["trial_index"] == 3
     ahead.on_trial_complete("t5", {"reward": reward_of(space, again["tokens"])})

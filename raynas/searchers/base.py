@@ -302,8 +302,13 @@ class TokenSearcher(Searcher):
         if not keep_running:
             self.issued -= len(self.pending)
             self.pending.clear()
-            indices = [index for *_, index in finished if index is not None]
-            self.next_index = max(indices) + 1 if indices else self.issued  # their places are handed out again
+            self.rewind(finished)
+
+    def rewind(self, trials: list[Finished] | list[Running]) -> None:
+        """The next trial_index follows the last of ``trials`` (every trial that still exists, finished or
+        running): the places of trials handed out after it and lost in a crash are handed out again."""
+        indices = [trial[-1] for trial in trials if trial[-1] is not None]
+        self.next_index = max(indices) + 1 if indices else self.issued
 
     def follow(self, running: list[Running]) -> None:
         """Make the pending trials exactly those Tune's restored experiment runs again (``running``).
@@ -330,10 +335,12 @@ class TokenSearcher(Searcher):
         after it (:attr:`finished_trials`), which the restored experiment does not know and would run again,
         then the trials the experiment runs again (:attr:`running_trials`, see :meth:`follow`)."""
         super().restore_from_dir(checkpoint_dir)
-        if self.finished_trials is not None:
-            self.recover(self.finished_trials(), keep_running=True)
+        finished = self.finished_trials() if self.finished_trials is not None else []
+        self.recover(finished, keep_running=True)
         if self.running_trials is not None:
-            self.follow(self.running_trials())
+            running = self.running_trials()
+            self.follow(running)
+            self.rewind([*finished, *running])
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state as JSON atomically (a crash never leaves a half-written file)."""
