@@ -71,7 +71,7 @@ class TokenSearcher(Searcher):
         self.pending: dict[str, Tokens] = {}
         self.failed: set[tuple[int, ...]] = set()
         self.issued = 0
-        self.next_index = 0  # the next trial's trial_index (trials lost in a crash leave gaps)
+        self.next_index = 0  # the next trial's trial_index (after a crash, see :meth:`rewind`)
         self.replays = 0
         self.best_tokens: Tokens | None = None
         self.best_reward: float | None = None
