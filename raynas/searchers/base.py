@@ -299,9 +299,8 @@ class TokenSearcher(Searcher):
             if index is not None:
                 self.next_index = max(self.next_index, index + 1)
             self.on_trial_complete(trial_id, result, error=result is None)
-        if not keep_running:
-            self.issued -= len(self.pending)
-            self.pending.clear()
+        if not keep_running:  # no trial runs again
+            self.follow([])
             self.rewind(finished)
 
     def rewind(self, trials: list[Finished] | list[Running]) -> None:
