@@ -11,7 +11,7 @@ from raynas.searchers import (SEARCHERS, RandomSearcher, RegularizedEvolutionSea
                               SimulatedAnnealingSearcher, TPESearcher)
 from raynas.spaces.tabular import TabularSpace
 
-from conftest import CHANNEL_BENCH
+from conftest import CHANNEL_BENCH, write_table
 
 NB201 = CHANNEL_BENCH.parent / "nas_bench_201_cifar.csv"
 
@@ -95,6 +95,16 @@ def test_known_architecture_is_replayed_not_retrained(name, cls, small_table):
     assert len(issued) == len({tuple(t) for t in issued}) == space.size()
     assert tokens[-1] is Searcher.FINISHED
 
+
+@pytest.mark.parametrize("name,cls", ALL)
+@pytest.mark.parametrize("positions,choices", [(2, 1), (1, 2), (3, 2)])
+def test_tiny_spaces_are_searched_out_then_finished(name, cls, positions, choices, tmp_path):
+    """A space with one architecture, or with positions of one choice, is searched out, in both modes."""
+    space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=positions, choices=choices)))
+    for mode in ("max", "min"):
+        tokens = drive(cls(space, seed=0, num_samples=20, mode=mode), space, 20)
+        issued = [tuple(t) for t in tokens if isinstance(t, list)]
+        assert sorted(issued) == sorted(space.rows()) and tokens[-1] is Searcher.FINISHED
 
 @pytest.mark.parametrize("name,cls", ALL)
 def test_failed_trial_is_not_learnt_from(name, cls):

@@ -116,8 +116,11 @@ class TokenSearcher(Searcher):
 
     def mutate(self, tokens: Sequence[int], prob: float = 0.0) -> Tokens:
         """Each position changes with probability ``prob`` to a different, uniformly chosen value; when
-        none did (always, for ``prob=0``), one uniformly chosen position does."""
+        none did (always, for ``prob=0``), one uniformly chosen position does (none can in a space of one
+        architecture)."""
         movable = self.movable_positions()
+        if not movable:
+            return list(tokens)
         chosen = [i for i in movable if self.rng.random() < prob] if prob > 0 else []
         return self.with_other_values(tokens, chosen or [self.rng.choice(movable)])
 
