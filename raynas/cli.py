@@ -216,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
     p_params = sub.add_parser("params", help="exact parameter count of one architecture",
                               description="Print the exact parameter count and the choices of TOKENS.")
-    p_params.add_argument("--space", default="small_channel", help="search space (default small_channel)")
+    p_params.add_argument("--space", help="search space (default small_channel; tabular with --table)")
     p_params.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
     p_params.add_argument("--table-metric", help="accuracy column of --table")
     p_params.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
@@ -238,10 +238,11 @@ def _params(args: argparse.Namespace) -> None:
 
     if not isinstance(args.space_kwargs, dict):
         raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {args.space_kwargs!r}")
+    name = _table_space(args.space, args.table)
     kwargs = {**args.space_kwargs, **({"path": args.table} if args.table else {})}
     if args.table_metric:
         kwargs["metric"] = args.table_metric
-    space = space_for(args.space, kwargs, args.data)
+    space = space_for(name, kwargs, args.data)
     tokens = space.validate(args.tokens)
     print(f"{space.num_params(tokens):,} params  {json.dumps(space.to_arch(tokens))}")
 
@@ -258,11 +259,21 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "genotype": _read_genotype(values.pop("genotype"))}
     table, metric = values.pop("table", None), values.pop("table_metric", values.pop("table-metric", None))
     if table is not None:
-        values.setdefault("space", "tabular")
+        values["space"] = _table_space(values.get("space"), table)
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "path": table}
     if metric is not None:
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "metric": metric}
     return SearchSettings.from_dict(values)
+
+
+def _table_space(space: str | None, table: str | None) -> str:
+    """The space to build: ``tabular`` for a ``--table``, which no other space takes."""
+    if table is None:
+        return space or "small_channel"
+    if space not in (None, "tabular"):
+        raise ValueError(f"--table replays a benchmark table and needs no --space (or --space tabular), "
+                         f"got --space {space}")
+    return "tabular"
 
 
 def _read_genotype(path: str) -> dict[str, Any]:

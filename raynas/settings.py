@@ -154,14 +154,14 @@ def parse_count(value: Any, name: str = "count") -> int:
         >>> parse_count("3.77M")
         3770000
     """
+    message = f"{name.replace('_', '-')} must be a number like 20000, 20k or 3.5M, got {value!r}"
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number like 20000, 20k or 3.5M, got {value!r}")
-    if isinstance(value, (int, float)):
-        return int(value)
+        raise ValueError(message)
+    if isinstance(value, int):
+        return value
     text = str(value).strip().lower().replace("_", "")
     scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
     try:
         return int(round(float(text[:-1] if scale > 1 else text) * scale))
-    except ValueError:
-        raise ValueError(f"{name.replace('_', '-')} must be a number like 20000, 20k or 3.5M, "
-                         f"got {value!r}") from None
+    except (ValueError, OverflowError):  # not a number, or inf / nan
+        raise ValueError(message) from None

@@ -70,6 +70,9 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--data", "mnist", "--data-dir", "no/such/dir"], "MNIST/raw/train-images-idx3-ubyte"),
     (["search", "sanas", "--space", "nope"], "unknown space 'nope'; choose one of"),
     (["search", "sanas", "--max-params", "lots"], "max-params must be a number like 20000"),
+    (["search", "sanas", "--max-params", "inf"], "max-params must be a number like 20000"),
+    (["search", "sanas", "--space", "small_channel", "--table", "t.json"],
+     "--table replays a benchmark table and needs no --space (or --space tabular), got --space small_channel"),
     (["search", "sanas", "--far-moves", "0"], "far-moves must be at least 1, got 0"),
     (["search", "sanas", "--screened", "1.5"], "screened must be between 0 and 1, got 1.5"),
     (["search", "sanas", "--screen-size", "0"], "screen-size must be at least 1, got 0"),
@@ -98,6 +101,12 @@ def test_params_of_a_space_with_arguments(capsys):
     assert cli.main(["params", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}',
                      "--tokens", "0,0,0,0,0,0"]) == 0
     assert capsys.readouterr().out.startswith(f"{wide.num_params([0] * 6):,} params")
+
+
+def test_params_of_a_table_architecture_needs_no_space(tmp_path, capsys):
+    table = write_table(tmp_path / "table.json")  # key "123": score 1 + 4 + 9 = 14
+    assert cli.main(["params", "--table", str(table), "--tokens", "0,1,2"]) == 0
+    assert capsys.readouterr().out.startswith("14,000 params")
 
 
 def test_unreadable_config_file_is_one_clear_line(tmp_path, capsys):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 
 import pytest
 
@@ -46,6 +48,28 @@ def test_bad_tables_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(ValueError, match=message):
+        TabularSpace.from_json(str(path))
+
+
+def test_rows_without_accuracy_are_left_out_and_the_scale_ignores_them(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text('{"11": {"mean": NaN, "params": 1}, "12": {"mean": null, "params": 2}, '
+                    '"21": {"mean": 90.0, "params": 3}, "22": {"mean_acc": 92.5, "params": 4}}')
+    space = TabularSpace.from_json(str(path))  # a NaN first does not hide the percent scale; fields may differ
+    assert space.size() == 2 and not space.contains([0, 0]) and not space.contains([0, 1])
+    assert space.accuracy([1, 0]) == pytest.approx(0.9) and space.accuracy([1, 1]) == pytest.approx(0.925)
+    assert all(space.contains(space.random_tokens(random.Random(seed))) for seed in range(20))
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"1": {"mean": NaN, "params": 1}, "2": {"mean": null, "params": 2}}', "has no row with an accuracy"),
+    ('{"1": {"mean": "high", "params": 1}}', "the accuracy of '1' is 'high', not a number; fix that row"),
+    ('{"1": {"mean": 90, "params": null}}', "the params of '1' are None, not a whole number; fix that row"),
+])
+def test_rows_that_cannot_be_read_are_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=re.escape(message)):
         TabularSpace.from_json(str(path))
 
 
@@ -102,3 +126,18 @@ def test_nb201_table_tokens_labels_and_metrics():
     assert 0.3 < TabularSpace(str(NB201), "ImageNet16-120").accuracy(conv) < 0.5
     with pytest.raises(ValueError, match="unknown --table-metric 'cifar1000'.*cifar10, cifar100, ImageNet16-120"):
         TabularSpace(str(NB201), "cifar1000")
+
+
+@pytest.mark.skipif(not NB201.exists(), reason="needs ../shared/data beside the repository")
+def test_nb201_subset_draws_only_its_rows_and_skips_untrained_ones(tmp_path):
+    lines = NB201.read_text().splitlines()
+    header, rows = lines[0], lines[1:21]
+    column = header.split(",").index("CIFAR10TestAccuracy200Epochs")
+    untrained = rows[0].split(",")
+    untrained[column] = ""
+    subset = tmp_path / "nb201_subset.csv"
+    subset.write_text("\n".join([header, ",".join(untrained), *rows[1:]]) + "\n")
+    space = TabularSpace(str(subset))
+    assert space.size() == 19 and space.range_table() == [5] * 6
+    draws = {tuple(space.random_tokens(random.Random(seed))) for seed in range(200)}
+    assert draws == set(space.rows())  # uniform over the 19 rows, never a vector the table lacks

@@ -10,7 +10,8 @@ Two table formats are read:
   ``ImageNet16-120``; params are computed exactly for the benchmark's network on that dataset
   (:mod:`raynas.spaces.nb201`).
 
-Accuracies given in percent are reported as fractions in [0, 1].
+Accuracies given in percent are reported as fractions in [0, 1]. A row without an accuracy (empty, ``null`` or
+NaN: an architecture the benchmark did not train) is left out of the space, which then has a gap there.
 
 Example:
     >>> space = TabularSpace.from_json("channel_bench_macro_resnet.json")  # doctest: +SKIP
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
+import random
 from typing import Any, Sequence
 
 from raynas.spaces import nb201
@@ -45,9 +48,14 @@ class TabularSpace(SearchSpace):
             self._labels, self._choices, rows = _read_nb201(self.path, metric)
         else:
             self._labels, self._choices, rows = _read_json(self.path, metric)
+        if not rows:
+            raise ValueError(f"benchmark table {self.path} has no row with an accuracy"
+                             f"{f' in {metric!r}' if metric else ''}; pass a table with accuracies")
         scale = 100.0 if max(acc for acc, _ in rows.values()) > 1.0 else 1.0
         self._rows: dict[tuple[int, ...], tuple[float, int]] = {
             tokens: (acc / scale, params) for tokens, (acc, params) in rows.items()}
+        #: the architectures, in key order, when the table has gaps (uniform draws go through them)
+        self._keys = sorted(self._rows) if len(self._rows) < math.prod(self.range_table()) else None
 
     @classmethod
     def from_json(cls, path: str, metric: str | None = None) -> "TabularSpace":
@@ -69,6 +77,10 @@ class TabularSpace(SearchSpace):
 
     def contains(self, tokens: Sequence[int]) -> bool:
         return tuple(tokens) in self._rows
+
+    def random_tokens(self, rng: random.Random) -> list[int]:
+        """A uniformly random architecture of the table (a table with gaps is not the product of its columns)."""
+        return list(rng.choice(self._keys)) if self._keys else super().random_tokens(rng)
 
     def _row(self, tokens: Sequence[int]) -> tuple[float, int]:
         tokens = tuple(self.validate(tokens))
@@ -106,6 +118,25 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _accuracy(value: Any, path: str, key: str) -> float | None:
+    """A record's accuracy as a float; ``None`` when the benchmark has none (empty, null or NaN)."""
+    if value is None or value == "":
+        return None
+    try:
+        accuracy = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"benchmark table {path}: the accuracy of {key!r} is {value!r}, not a number; "
+                         "fix that row") from None
+    return accuracy if math.isfinite(accuracy) else None
+
+
+def _params(value: Any, path: str, key: str) -> int:
+    if not _number(value) or value != int(value) or value < 0:
+        raise ValueError(f"benchmark table {path}: the params of {key!r} are {value!r}, not a whole number; "
+                         "fix that row")
+    return int(value)
+
+
 def _accuracy_fields(record: dict[str, Any]) -> list[str]:
     """The fields of a table record that can be its accuracy: numbers, but not its size."""
     return [f for f, v in record.items() if _number(v) and f not in ("params", "flops")]
@@ -115,16 +146,17 @@ def _read_json(path: str, metric: str | None) -> tuple[list[str], list[list[Any]
     table = _read_table(path)
     keys = list(table)
     first = table[keys[0]]
-    if metric is None:
-        field = next(f for f in ACCURACY_FIELDS if f in first)
-    elif metric in _accuracy_fields(first) and all(_number(r.get(metric)) for r in table.values()):
-        field = metric
-    else:
+    if metric is not None and not (metric in _accuracy_fields(first)
+                                   and all(metric in r for r in table.values())):
         raise _unknown_metric(metric, path, _accuracy_fields(first))
     digits = [sorted({k[i] for k in keys}) for i in range(len(keys[0]))]
     index = [{d: j for j, d in enumerate(column)} for column in digits]
-    rows = {tuple(index[i][c] for i, c in enumerate(k)): (float(r[field]), int(r["params"]))
-            for k, r in table.items()}
+    rows: Rows = {}
+    for key, record in table.items():
+        field = metric or next(f for f in ACCURACY_FIELDS if f in record)  # records may name it either way
+        accuracy = _accuracy(record[field], path, key)
+        if accuracy is not None:
+            rows[tuple(index[i][c] for i, c in enumerate(key))] = (accuracy, _params(record["params"], path, key))
     return [f"position_{i}" for i in range(len(digits))], [[int(d) for d in c] for c in digits], rows
 
 
@@ -146,10 +178,10 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
         rows: Rows = {}
         for record in reader:
             ops = nb201.parse_arch(record["ArchitectureString"])
-            rows[tuple(nb201.OPS.index(op) for op in ops)] = (
-                float(record[NB201_COLUMNS[metric]]), nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
-    if not rows:
-        raise ValueError(f"benchmark table {path} has no rows")
+            accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, record["ArchitectureString"])
+            if accuracy is not None:
+                rows[tuple(nb201.OPS.index(op) for op in ops)] = (
+                    accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
     return nb201.edge_labels(), [list(nb201.OPS) for _ in nb201.EDGES], rows
 
 
