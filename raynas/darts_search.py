@@ -24,6 +24,7 @@ import pandas as pd
 from ray import tune
 
 from raynas import cluster, data, storage
+from raynas.results import DARTS_COLUMNS
 from raynas.settings import check_name
 from raynas.spaces.darts import genotype_from_dict
 
@@ -33,8 +34,7 @@ SETTINGS_FILE = "raynas_darts.json"
 
 #: settings that may change when an interrupted search is continued: where it runs and stores, not what it does
 PLACE = ("storage_path", "name", "address")
-RESULT_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs", "wall_time_s", "genotype",
-                  "skip_connects_normal", "arch", "params", "error"]
+RESULT_COLUMNS = DARTS_COLUMNS
 
 
 @dataclass

@@ -22,6 +22,14 @@ import pandas as pd
 from raynas import storage
 
 RESULTS_FILE = "results.csv"
+#: results.csv of a token search (one column per choice label is added by raynas.analysis)
+SEARCH_COLUMNS = ["trial_index", "trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs",
+                  "wall_time_s", "node_ip", "node_id", "gpu_ids", "device", "error", "stopped"]
+#: results.csv of a DARTS search
+DARTS_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs", "wall_time_s", "genotype",
+                 "skip_connects_normal", "arch", "params", "error"]
+#: the names a choice label cannot take: its column sits beside these in the tables of raynas.analysis
+RESERVED_LABELS = tuple(dict.fromkeys([*SEARCH_COLUMNS, *DARTS_COLUMNS, "search", "retrained_reward"]))
 
 
 def parse(text: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -28,7 +29,7 @@ import ray
 from ray import tune
 
 from raynas import cluster, data, schedulers, spaces, storage
-from raynas.results import ResultsLog
+from raynas.results import SEARCH_COLUMNS, ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.searchers.base import Finished, Running
 from raynas.settings import SETTINGS_FILE, SearchSettings
@@ -38,8 +39,7 @@ from raynas.spaces.base import SearchSpace
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-RESULT_COLUMNS = ["trial_index", "trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs",
-                  "wall_time_s", "node_ip", "node_id", "gpu_ids", "device", "error", "stopped"]
+RESULT_COLUMNS = SEARCH_COLUMNS
 BEST_FILE = "best_arch.json"
 #: trials that get a progress line each; after them, a summary line every SUMMARY_EVERY_S seconds
 PROGRESS_LINES, SUMMARY_EVERY_S = 100, 10.0
@@ -72,6 +72,23 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
     except TypeError as exc:  # an argument the space does not take, or one of the wrong type
         raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
                          "fix --space-kwargs") from None
+
+
+def few_architectures(space: str, available: int, max_params: int | None, min_params: int | None) -> str:
+    """What limits a search to ``available`` architectures: the budget, or the space itself.
+
+    Example:
+        >>> few_architectures("tabular", 1, None, None)
+        "space 'tabular' has only 1 architecture"
+    """
+    if max_params is None and min_params is None:
+        return f"space {space!r} has only {_plural(available, 'architecture')}"
+    return (f"only {_plural(available, 'architecture')} of space {space!r} "
+            f"{'is' if available == 1 else 'are'} inside the budget (widen it for more)")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def make_space(settings: SearchSettings) -> SearchSpace:
@@ -184,7 +201,7 @@ class Progress(tune.Callback):
         self.done_here += 1
         result = trial.last_result or {}
         reward = result.get("reward") if status == "TERMINATED" else None
-        if reward is not None and (self.best is None or reward > self.best):
+        if reward is not None and math.isfinite(reward) and (self.best is None or reward > self.best):
             self.best = reward
         if self.done <= self.lines:
             what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={fmt(reward)}"
@@ -229,8 +246,8 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
     available = sampling.count_feasible(space, settings.max_params, settings.min_params)
     if available is not None and available < settings.num_samples:
-        print(f"[raynas] only {available} architectures of space {space.name!r} are inside the budget: the search "
-              f"ends after {available} trials, not --num-samples {settings.num_samples} (widen the budget for more)",
+        print(f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
+              f"the search ends after {_plural(available, 'trial')}, not --num-samples {settings.num_samples}",
               flush=True)
     return finish(settings, space, _tuner(settings, space, searcher, function).fit())
 

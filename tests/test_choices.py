@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 
 import pytest
 import torch
@@ -88,6 +89,20 @@ class Inputs(nn.Module):
         return self.pick([c(x) for c in self.convs])
 
 
+def placed_twice() -> nn.Module:
+    """One LayerChoice object at two places of the model."""
+    shared = LayerChoice([nn.Conv2d(1, 1, 1), nn.Identity()], label="shared")
+    return Pair(shared, nn.Sequential(shared, nn.ReLU()))
+
+
+def tied(between_choices: bool) -> nn.Module:
+    """A conv that is a candidate of two choices, or a candidate and a fixed layer."""
+    conv = nn.Conv2d(1, 1, 3, padding=1)
+    if between_choices:
+        return Pair(LayerChoice([conv, nn.Identity()], label="a"), LayerChoice([conv, nn.Identity()], label="b"))
+    return Pair(conv, LayerChoice([conv, nn.Identity()], label="op"))
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: Pair(LayerChoice([nn.Conv2d(1, 2, 1)], label="a"), LayerChoice([nn.Identity()], label="a")),
      "duplicate choice label 'a'"),
@@ -98,10 +113,57 @@ class Inputs(nn.Module):
     (lambda: LayerChoice([LayerChoice([nn.Identity()], label="inner")], label="outer"),
      "'inner' is nested inside choice 'outer'"),
     (lambda: nn.Conv2d(1, 2, 1), "has no LayerChoice or InputChoice"),
+    (placed_twice,
+     "LayerChoice 'shared' sits at two places in the model ('first' and 'second.0'); create one LayerChoice per place"),
+    (lambda: tied(between_choices=True),
+     "LayerChoice 'b' shares parameter 'first.candidates.0.weight' with LayerChoice 'a'; give each choice"),
+    (lambda: tied(between_choices=False),
+     "LayerChoice 'op' shares parameter 'first.weight' with the fixed part of the model"),
+    (lambda: Pair(LayerChoice([nn.Identity()], label="params"), LayerChoice([nn.Identity()], label="reward")),
+     "choice label 'params' is the name of a results column; rename it (reserved: trial_index, "),
 ])
 def test_bad_spaces_are_one_clear_error(make, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         ModelSpace(make(), input_shape=(1, 4, 4))
+
+
+def test_every_results_column_is_a_reserved_label():
+    from raynas import darts_search, search
+
+    for column in [*search.RESULT_COLUMNS, *darts_search.RESULT_COLUMNS, "search", "retrained_reward"]:
+        with pytest.raises(ValueError, match=f"choice label {column!r} is the name of a results column"):
+            ModelSpace(Pair(nn.Identity(), LayerChoice([nn.Identity(), nn.ReLU()], label=column)))
+
+
+class Reused(nn.Module):
+    """Weights shared where counts stay exact: within one choice's candidates, and within the fixed part."""
+
+    def __init__(self):
+        super().__init__()
+        stem = nn.Conv2d(1, 2, 3, padding=1)
+        self.stem, self.again = stem, nn.Sequential(stem)
+        conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.op = LayerChoice({"conv": conv, "conv_bn": nn.Sequential(conv, nn.BatchNorm2d(2)),
+                               "wide": nn.Conv2d(2, 2, 5, padding=2), "id": nn.Identity()}, label="op")
+        self.pick = InputChoice(3, n_chosen=2, reduction="sum", label="pick")
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+
+    def forward(self, x):
+        x0 = self.stem(x)
+        x1 = self.op(x0)
+        return self.head(self.pick([x0, x1, self.again[0](x)]))
+
+
+def test_counts_are_exact_for_every_architecture_with_weights_shared_where_allowed():
+    space = ModelSpace(Reused(), input_shape=(1, 4, 4))
+    every = list(itertools.product(*map(range, space.range_table())))
+    counts = [count(space.build(list(t))) for t in every]
+    assert [space.num_params(list(t)) for t in every] == counts
+    assert space.params_range() == (min(counts), max(counts))
+    supernet = space.supernet()
+    unused = {id(p) for p in space.unused_parameters(supernet, [1, 0])}  # conv_bn chosen: its conv is used
+    assert not any(id(p) in unused for p in supernet.op.candidates["conv_bn"].parameters())
+    assert all(id(p) in unused for p in supernet.op.candidates["wide"].parameters())
 
 
 def test_user_space_names_that_do_not_import_are_clear():

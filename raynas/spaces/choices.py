@@ -203,12 +203,17 @@ def _shape(out: Any) -> Any:
 def named_choices(model: nn.Module) -> list[tuple[str, Choice]]:
     """Every choice in ``model`` with its label, in definition order.
 
-    An unlabelled choice is labelled with its module path. Duplicate labels and choices nested inside
-    another choice's candidates are errors naming the label.
+    An unlabelled choice is labelled with its module path. Duplicate labels, one choice object at two places
+    of the model and choices nested inside another choice's candidates are errors naming the label.
     """
     found: list[tuple[str, str, Choice]] = []
-    for path, module in model.named_modules():
+    seen: dict[int, str] = {}  # id of a choice -> its first path
+    for path, module in model.named_modules(remove_duplicate=False):
         if isinstance(module, Choice):
+            if id(module) in seen:
+                raise ValueError(f"{module.kind} {module.label!r} sits at two places in the model "
+                                 f"({seen[id(module)]!r} and {path!r}); create one {module.kind} per place")
+            seen[id(module)] = path
             label = module.label or path or type(module).__name__
             module.label = label
             outer = next((lab for p, lab, _ in found if p == "" or path.startswith(p + ".")), None)
@@ -219,6 +224,42 @@ def named_choices(model: nn.Module) -> list[tuple[str, Choice]]:
                 raise ValueError(f"duplicate choice label {label!r}; every LayerChoice/InputChoice needs its own")
             found.append((path, label, module))
     return [(label, module) for _, label, module in found]
+
+
+def _check_labels(labels: Sequence[str]) -> None:
+    """Raise if a label is the name of a results column (its own column would collide with it)."""
+    from raynas.results import RESERVED_LABELS  # imported when needed: it loads pandas
+
+    clash = next((label for label in labels if label in RESERVED_LABELS), None)
+    if clash is not None:
+        raise ValueError(f"choice label {clash!r} is the name of a results column; rename it (reserved: "
+                         f"{', '.join(RESERVED_LABELS)})")
+
+
+def _fixed_parameters(model: nn.Module) -> dict[int, nn.Parameter]:
+    """The parameters of ``model`` outside every choice, by identity."""
+    out: dict[int, nn.Parameter] = {}
+    stack, visited = [model], set()
+    while stack:
+        module = stack.pop()
+        if isinstance(module, Choice) or id(module) in visited:
+            continue
+        visited.add(id(module))
+        out.update((id(p), p) for p in module.parameters(recurse=False))
+        stack.extend(module.children())
+    return out
+
+
+def _check_unshared(model: nn.Module, choices: Sequence[tuple[str, Choice]]) -> None:
+    """Raise if a parameter is reachable from two choices, or from a choice and the fixed part of ``model``."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    owner = {i: "the fixed part of the model" for i in _fixed_parameters(model)}
+    for label, choice in choices:
+        for p in choice.parameters():
+            other = owner.setdefault(id(p), f"{choice.kind} {label!r}")
+            if other != f"{choice.kind} {label!r}":
+                raise ValueError(f"{choice.kind} {label!r} shares parameter {names[id(p)]!r} with {other}; give "
+                                 "each choice its own candidate modules, shared weights make parameter counts wrong")
 
 
 def _paths(model: nn.Module) -> list[tuple[str, Choice]]:
@@ -283,14 +324,13 @@ class ModelSpace(SearchSpace):
         self._choices = named_choices(self.template)
         if not self._choices:
             raise ValueError(f"space {self.name!r} has no LayerChoice or InputChoice; nothing to search")
-        choice_params = 0
-        self._candidate_params: list[list[int]] = []
-        for _, choice in self._choices:
-            counts = [_count(m) for m in choice.candidates.values()] if isinstance(choice, LayerChoice) \
-                else [0] * len(choice.options())
-            self._candidate_params.append(counts)
-            choice_params += _count(choice)
-        self._fixed_params = _count(self.template) - choice_params
+        _check_labels(self.labels())
+        _check_unshared(self.template, self._choices)
+        # with no parameter shared across choices or with the fixed part, a network's count is additive
+        self._candidate_params: list[list[int]] = [
+            [_count(m) for m in choice.candidates.values()] if isinstance(choice, LayerChoice)
+            else [0] * len(choice.options()) for _, choice in self._choices]
+        self._fixed_params = sum(p.numel() for p in _fixed_parameters(self.template).values())
         if self.input_shape is not None:
             self._dry_run()
 
@@ -418,6 +458,5 @@ class ModelSpace(SearchSpace):
         tokens = self.validate(tokens)
         for (_, choice), t in zip(_paths(model), tokens):
             if isinstance(choice, LayerChoice):
-                for i, name in enumerate(choice.names):
-                    if i != t:
-                        yield from choice.candidates[name].parameters()
+                used = {id(p) for p in choice.candidates[choice.names[t]].parameters()}
+                yield from (p for p in choice.parameters() if id(p) not in used)
