@@ -158,9 +158,18 @@ def within(frame: pd.DataFrame, max_params: int | None) -> pd.DataFrame:
     return frame if max_params is None else frame[frame.params <= max_params]
 
 
+def ranking(frame: pd.DataFrame) -> str:
+    """The column the best trial is chosen by: ``retrained_reward`` for a one-shot search whose retraining
+    finished (its shared-weight ``reward`` ranks the very best poorly), else ``reward``."""
+    retrained = "retrained_reward" in frame.columns and frame.retrained_reward.notna().any()
+    return "retrained_reward" if retrained else "reward"
+
+
 def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | None = None) -> pd.Series:
-    """The finished trial with the highest reward (then fewer params, then earliest) within ``max_params``."""
-    done, name = finished(frame), name or _name(frame)
+    """The finished trial with the highest :func:`ranking` column (then fewer params, then earliest) within
+    ``max_params``; for a one-shot search, the best of the retrained subnets."""
+    done, name, key = finished(frame), name or _name(frame), ranking(frame)
+    done = done[done[key].notna()]
     if done.empty:
         raise ValueError(f"search {name!r} has no finished trial: none has finished yet, or every one failed or "
                          "was stopped early (see the status and error columns of its results.csv)")
@@ -172,7 +181,7 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
         if done.empty:
             raise ValueError(f"--max-params {max_params:,} is below every finished trial of search "
                              f"{name!r} (the smallest has {smallest:,} params); raise it")
-    return done.sort_values(["reward", "params", "trial_index"], ascending=[False, True, True]).iloc[0]
+    return done.sort_values([key, "params", "trial_index"], ascending=[False, True, True]).iloc[0]
 
 
 def _name(frame: pd.DataFrame) -> str:
@@ -192,6 +201,8 @@ def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: Any
         record = f"genotype_seed{int(row.seed)}.json" if space is None else f"arch_seed{int(row.seed)}.json"
         return json.loads(storage.read_text(storage_path, f"{name}/{record}") or "{}")
     saved = json.loads(storage.read_text(storage_path, f"{name}/{BEST_FILE}") or "{}")
+    if ranking(frame) == "retrained_reward" and saved.get("tokens") == list(row.tokens):
+        return saved  # the one-shot search's own record of that retrained architecture
     if saved.get("trial_id") == row.trial_id:
         test_acc = saved.get("test_acc")
     else:
@@ -321,7 +332,7 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
             plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
         best = best_row(frame, max_params, name)
         rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}",
-                     "best reward": round(float(best.reward), 4),
+                     "best reward": round(float(best[ranking(frame)]), 4),
                      "its params": None if pd.isna(best.params) else int(best.params),
                      "Pareto front": len(pareto(within(frame, max_params))), "best_arch.json": best_path,
                      "plots": plots})

@@ -94,6 +94,16 @@ def test_pareto_front_of_a_hand_made_table_with_ties():
     assert analysis.pareto(stopped).trial_id.tolist() == ["i", "a", "b", "c"]
 
 
+def test_a_one_shot_search_is_ranked_by_its_retrained_subnets():
+    subnets = pd.DataFrame({"trial_index": [0, 1, 2], "trial_id": list("abc"), "params": [100, 200, 300],
+                            "reward": [0.9, 0.5, 0.7], "status": ["TERMINATED"] * 3,
+                            "retrained_reward": [0.80, None, 0.85]})  # a and c retrained; c trains better
+    assert analysis.ranking(subnets) == "retrained_reward" and analysis.best_row(subnets, name="os").trial_id == "c"
+    assert analysis.best_row(subnets, max_params=250, name="os").trial_id == "a"
+    not_yet = subnets.assign(retrained_reward=None)  # retraining has not finished: the shared-weight score
+    assert analysis.ranking(not_yet) == "reward" and analysis.best_row(not_yet, name="os").trial_id == "a"
+
+
 # -- hand-made searches: fast, no Ray --------------------------------------------------------------------------
 def fake_search(root: Path, name: str, table: Path, rewards: dict[str, float], **changes) -> pd.DataFrame:
     """A stored search on ``table``: its settings and a results.csv with one row per key of ``rewards``."""

@@ -226,8 +226,8 @@ def test_a_budget_with_fewer_architectures_than_num_samples_says_so(ray_session,
     outcome = run_search(tmp_path, searcher="sanas", space="tabular", space_kwargs={"path": str(table)},
                          num_samples=10, max_params=9_000)
     assert len(outcome.results) == available and outcome.results.tokens.nunique() == available  # all of them
-    assert (f"only {available} architectures of space 'tabular' are inside the budget: the search ends after "
-            f"{available} trials, not --num-samples 10") in capsys.readouterr().out
+    assert (f"only {available} architectures of space 'tabular' are inside the budget (widen it for more): the "
+            f"search ends after {available} trials, not --num-samples 10") in capsys.readouterr().out
 
 
 def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):

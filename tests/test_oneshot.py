@@ -160,3 +160,6 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
         {tuple(json.loads(t)) for t in top}
     summary = analysis.analyze(str(tmp_path), ["os"])
     assert summary.loc[0, "trials"] == "12/12" and (tmp_path / "os" / "analysis" / "os" / "params_reward.png").exists()
+    # its best is the search's own: the best retrained subnet, not the best shared-weight score
+    assert json.loads((tmp_path / "os" / "analysis" / "os" / "best_arch.json").read_text()) == best
+    assert summary.loc[0, "best reward"] == round(best["reward"], 4)

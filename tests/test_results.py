@@ -83,3 +83,12 @@ def test_progress_of_a_resumed_search_counts_the_rows_already_written(tmp_path, 
     again.on_trial_complete(4, [], fake_trial(3, reward=0.2))
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("[raynas] trial 4/10 t0003") and last.endswith("best=0.3000")
+
+
+def test_progress_best_ignores_a_nan_reward(tmp_path, capsys):
+    progress = Progress(SearchSettings(storage_path=str(tmp_path), name="s", num_samples=3))
+    progress.setup()
+    for i, reward in enumerate([float("nan"), 0.4, 0.2]):
+        progress.on_trial_complete(i, [], fake_trial(i, reward=reward))
+    assert [line.rsplit(" ", 1)[-1] for line in capsys.readouterr().out.splitlines()] == \
+        ["best=-", "best=0.4000", "best=0.4000"]

@@ -1,6 +1,7 @@
 """One conformance suite run over every searcher, plus the simulated annealing math."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -105,6 +106,20 @@ def test_tiny_spaces_are_searched_out_then_finished(name, cls, positions, choice
         tokens = drive(cls(space, seed=0, num_samples=20, mode=mode), space, 20)
         issued = [tuple(t) for t in tokens if isinstance(t, list)]
         assert sorted(issued) == sorted(space.rows()) and tokens[-1] is Searcher.FINISHED
+
+@pytest.mark.parametrize("name,cls", ALL)
+def test_sparse_table_is_searched_out_then_finished(name, cls, tmp_path):
+    """12 rows of a 5^4 product: random draws, moves and repairs only ever hand out rows of the table."""
+    keys = ["1111", "1234", "2345", "3451", "4512", "5123", "1352", "2413", "3524", "4131", "5242", "5555"]
+    path = tmp_path / "sparse.json"
+    path.write_text(json.dumps({k: {"mean": 50 + i, "params": 100 * (i + 1)} for i, k in enumerate(keys)}))
+    space = TabularSpace.from_json(str(path))
+    assert space.size() == 12 and space.range_table() == [5, 5, 5, 5]
+    tokens = drive(cls(space, seed=0, num_samples=20, max_params=900), space, 20)
+    issued = [tuple(t) for t in tokens if isinstance(t, list)]
+    assert sorted(issued) == sorted(t for t, (_, params) in space.rows().items() if params <= 900)
+    assert tokens[-1] is Searcher.FINISHED
+
 
 @pytest.mark.parametrize("name,cls", ALL)
 def test_failed_trial_is_not_learnt_from(name, cls):
