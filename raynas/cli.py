@@ -258,8 +258,8 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     if "genotype" in values:
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "genotype": _read_genotype(values.pop("genotype"))}
     table, metric = values.pop("table", None), values.pop("table_metric", values.pop("table-metric", None))
-    if table is not None:
-        values["space"] = _table_space(values.get("space"), table)
+    if table is not None:  # a --table flag overrides the config file's space; one from the file goes with its space
+        values["space"] = _table_space(given.get("space") if "table" in given else values.get("space"), table)
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "path": table}
     if metric is not None:
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "metric": metric}

@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -170,6 +171,16 @@ class Progress(tune.Callback):
     def __init__(self, settings: SearchSettings, lines: int = PROGRESS_LINES, every_s: float = SUMMARY_EVERY_S,
                  clock: Callable[[], float] = time.monotonic):
         self.settings, self.lines, self.every_s, self.clock = settings, lines, every_s, clock
+        self.space: SearchSpace | None = None  # built when a trial function reports no params
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "space": None}  # Tune pickles this callback; the space is rebuilt when needed
+
+    def params_of(self, tokens: list[int]) -> int:
+        """The exact parameter count of ``tokens``, for a trial function that does not report it."""
+        if self.space is None:
+            self.space = space_for(self.settings.space, self.settings.space_kwargs, self.settings.data)
+        return self.space.num_params(tokens)
 
     def setup(self, **info) -> None:
         """Open results.csv; Tune calls this when a search starts and when it resumes (with this object
@@ -195,7 +206,8 @@ class Progress(tune.Callback):
             self.summary(trials)
 
     def _report(self, trial, status: str) -> None:
-        if not self.log.append([_trial_row(trial, status, full_epochs(self.settings))]):
+        row = _trial_row(trial, status, full_epochs(self.settings), self.params_of)
+        if not self.log.append([row]):
             return  # re-run after a crash: its row is already written
         self.done += 1
         self.done_here += 1
@@ -204,7 +216,7 @@ class Progress(tune.Callback):
         if reward is not None and math.isfinite(reward) and (self.best is None or reward > self.best):
             self.best = reward
         if self.done <= self.lines:
-            what = (f"tokens={result.get('tokens')} params={result.get('params')} reward={fmt(reward)}"
+            what = (f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}"
                     if status == "TERMINATED" else f"FAILED: {last_line(_trial_error(trial))}")
             print(f"[raynas] trial {self.done}/{self.settings.num_samples} {trial.trial_id}: {what} "
                   f"best={fmt(self.best)}", flush=True)
@@ -243,6 +255,8 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
                               f"--storage-path {settings.storage_path} --name {settings.name}` or pick another --name")
     storage.check_writable(settings.storage_path)
     cluster.connect(settings)
+    if function is not None:  # recorded, so a resume without it is a clear error, not Tune's
+        settings = dataclasses.replace(settings, trial_function=f"{function.__module__}:{function.__qualname__}")
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
     available = sampling.count_feasible(space, settings.max_params, settings.min_params)
     if available is not None and available < settings.num_samples:
@@ -284,6 +298,9 @@ def resume(storage_path: str, name: str, address: str | None = None,
            function: TrialFunction | None = None) -> Outcome:
     """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it."""
     settings = load_settings(storage_path, name)
+    if function is None and settings.trial_function:
+        raise ValueError(f"search {name!r} ran your trial function {settings.trial_function}; resume it from Python "
+                         "with raynas.search.resume(storage_path, name, function=<that function>)")
     settings.storage_path, settings.address = storage_path, address
     space = make_space(settings)
     cluster.connect(settings)
@@ -361,11 +378,15 @@ def running_trials(storage_path: str, name: str) -> list[Running]:
 
 
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,
-         epochs: int | None = None) -> dict:
-    """One results.csv row; with ``epochs`` (a scheduler ran), ``stopped`` says the trial was cut early."""
-    m = metrics or {}
+         epochs: int | None = None, params_of: Callable[[list[int]], int] | None = None) -> dict:
+    """One results.csv row; with ``epochs`` (a scheduler ran), ``stopped`` says the trial was cut early;
+    ``params_of(tokens)`` counts the parameters when the trial did not report them."""
+    m, tokens = metrics or {}, list(config.get("tokens", []))
+    params = m.get("params")
+    if params is None and tokens and params_of is not None:
+        params = params_of(tokens)
     return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status,
-            "tokens": json.dumps(list(config.get("tokens", []))), "params": m.get("params"),
+            "tokens": json.dumps(tokens), "params": params,
             "reward": m.get("reward"), "val_acc": m.get("val_acc"),
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
@@ -373,9 +394,10 @@ def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: 
             "stopped": bool(epochs and status == "TERMINATED" and (m.get("epoch") or 0) < epochs)}
 
 
-def _trial_row(trial, status: str, epochs: int | None = None) -> dict:
+def _trial_row(trial, status: str, epochs: int | None = None,
+               params_of: Callable[[list[int]], int] | None = None) -> dict:
     return _row(trial.trial_id, status, trial.config, trial.last_result,
-                _trial_error(trial) if status == "ERROR" else None, epochs)
+                _trial_error(trial) if status == "ERROR" else None, epochs, params_of)
 
 
 def _trial_error(trial) -> str | None:
@@ -391,21 +413,22 @@ def last_line(text: Any) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def results_rows(grid: tune.ResultGrid, epochs: int | None = None) -> list[dict]:
-    """One row per trial with the columns of :data:`RESULT_COLUMNS` (``epochs``: see :func:`_row`)."""
+def results_rows(grid: tune.ResultGrid, epochs: int | None = None,
+                 params_of: Callable[[list[int]], int] | None = None) -> list[dict]:
+    """One row per trial with the columns of :data:`RESULT_COLUMNS` (``epochs``, ``params_of``: see :func:`_row`)."""
     rows = []
     for result in grid:
         # trial folders are named <trainable>_<trial id>_<index>_...
         trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
         rows.append(_row(trial_id, "ERROR" if result.error else "TERMINATED", result.config, result.metrics,
-                         result.error, epochs))
+                         result.error, epochs, params_of))
     return rows
 
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
     log = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS)
-    log.append(results_rows(grid, full_epochs(settings)))  # a trial that finished right before a crash has no row yet
+    log.append(results_rows(grid, full_epochs(settings), space.num_params))  # a trial that finished right before a crash has no row yet
     results_path, text = log.sort()
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]
@@ -422,7 +445,7 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     print(f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
           f"[raynas]   {json.dumps(best['arch'])}\n"
           f"[raynas]   params {best['params']:,}  reward {best['reward']:.4f}  "
-          f"val acc {best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\n"
+          f"val acc {fmt(best['val_acc'])}  test acc {fmt(best['test_acc'])}\n"
           f"[raynas] wrote {results_path} and {best_path}", flush=True)
     return Outcome(frame, best, results_path, best_path)
 
@@ -431,7 +454,8 @@ def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: 
     """The ``best_arch.json`` record of one results row (its ``tokens`` a JSON list or a list)."""
     tokens = json.loads(row.tokens) if isinstance(row.tokens, str) else list(row.tokens)
     return {"space": space.name, "space_kwargs": space.kwargs(), "tokens": tokens, "arch": space.to_arch(tokens),
-            "params": int(row.params), "reward": float(row.reward), "val_acc": float(row.val_acc),
+            "params": int(row.params), "reward": float(row.reward),
+            "val_acc": None if pd.isna(row.val_acc) else float(row.val_acc),
             "test_acc": test_acc, "trial_id": row.trial_id,
             "data": None if settings.space == "tabular" else settings.data}  # a table replay trains on nothing
 

@@ -73,6 +73,8 @@ class SearchSettings:
     # cluster and fault tolerance
     address: str | None = None
     max_failures: int = 0
+    #: ``module:name`` of the trial function given to ``raynas.search.run`` in place of the built-in training
+    trial_function: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "SearchSettings":
@@ -84,12 +86,14 @@ class SearchSettings:
             if name not in names:
                 raise ValueError(f"unknown setting {key!r}; known settings: {', '.join(sorted(names))}")
             kwargs[name] = value
-        settings = cls(**kwargs)
-        settings.normalize()
-        return settings
+        return cls(**kwargs)
+
+    def __post_init__(self) -> None:
+        self.normalize()  # settings built in Python are checked like those from the CLI or a config file
 
     def normalize(self) -> None:
-        """Coerce types and make paths absolute (trials run in their own directories)."""
+        """Coerce types, make paths absolute (trials run in their own directories) and check every value:
+        a bad one is a ``ValueError`` that names the setting."""
         for name in ("max_params", "min_params"):
             value = getattr(self, name)
             if value is not None:

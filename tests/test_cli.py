@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -101,6 +102,32 @@ def test_params_of_a_space_with_arguments(capsys):
     assert cli.main(["params", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}',
                      "--tokens", "0,0,0,0,0,0"]) == 0
     assert capsys.readouterr().out.startswith(f"{wide.num_params([0] * 6):,} params")
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"num_samples": 0}, "num-samples must be at least 1, got 0"),
+    ({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
+    ({"scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
+    ({"name": "a/b"}, "--name must be a plain folder name"),
+])
+def test_settings_built_in_python_are_checked_like_the_cli(values, message):
+    from raynas import SearchSettings
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SearchSettings(**values)
+    assert SearchSettings(max_params="20k", num_samples="5").max_params == 20_000  # and coerced alike
+
+
+def test_a_table_flag_overrides_the_config_files_space(tmp_path):
+    config = tmp_path / "search.yaml"
+    config.write_text("space: small_channel\nnum-samples: 3\n")
+    table = str(write_table(tmp_path / "table.json"))
+    flags = cli.parser().parse_args(["search", "random", "--config", str(config), "--table", table])
+    settings = cli.settings_from_args(flags)
+    assert settings.space == "tabular" and settings.space_kwargs["path"] == table and settings.num_samples == 3
+    config.write_text(f"space: small_channel\ntable: {table}\n")  # both from the file: a contradiction
+    with pytest.raises(ValueError, match="--table replays a benchmark table and needs no --space"):
+        cli.settings_from_args(cli.parser().parse_args(["search", "random", "--config", str(config)]))
 
 
 def test_params_of_a_table_architecture_needs_no_space(tmp_path, capsys):

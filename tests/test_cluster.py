@@ -13,6 +13,7 @@ from typing import Callable
 import pandas as pd
 import pytest
 
+from raynas import spaces
 from raynas.devices import pick_device
 
 from conftest import CHANNEL_BENCH, kill_cli_when, run_search
@@ -78,6 +79,24 @@ def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path)
     failed = rows[rows.status == "ERROR"]
     assert len(failed) == 1 and "this architecture always fails" in failed.error.iloc[0]
     assert (rows.status == "TERMINATED").sum() == 3 and outcome.best is not None
+
+
+def test_a_trial_function_that_reports_only_a_reward_gets_exact_params(ray_session, tmp_path):
+    from trial_functions import reports_only_a_reward
+
+    outcome = run_search(tmp_path, searcher="random", num_samples=3, max_params=30_000,
+                         function=reports_only_a_reward)
+    space = spaces.get("small_channel")
+    rows = outcome.results
+    assert len(rows) == 3 and [space.num_params(json.loads(t)) for t in rows.tokens] == rows.params.tolist()
+    assert outcome.best["params"] == space.num_params(outcome.best["tokens"]) and outcome.best["val_acc"] is None
+    # the search needs its function to continue: resuming without it (as `raynas resume` does) says so
+    from raynas.search import resume
+
+    with pytest.raises(ValueError, match="ran your trial function trial_functions:reports_only_a_reward; resume it "
+                                         "from Python"):
+        resume(str(tmp_path), "s")
+    assert len(resume(str(tmp_path), "s", function=reports_only_a_reward).results) == 3
 
 
 # -- a killed driver -----------------------------------------------------------------------------------------
