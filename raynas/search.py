@@ -428,7 +428,8 @@ def results_rows(grid: tune.ResultGrid, epochs: int | None = None,
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
     log = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS)
-    log.append(results_rows(grid, full_epochs(settings), space.num_params))  # a trial that finished right before a crash has no row yet
+    # a trial that finished right before a crash has no row yet
+    log.append(results_rows(grid, full_epochs(settings), space.num_params))
     results_path, text = log.sort()
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]

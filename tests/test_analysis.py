@@ -158,7 +158,8 @@ def test_a_table_replay_is_plotted_as_the_tables_accuracy(tmp_path, monkeypatch)
         monkeypatch.setattr(analysis, plot, recording)
     analysis.analyze(str(tmp_path), ["replay"])
     assert labels == ["reward (default accuracy of the table, fraction)"] * 2  # not a validation accuracy
-    assert analysis.reward_axis(TabularSpace(str(table), metric="mean")) == "reward (mean accuracy of the table, fraction)"
+    assert analysis.reward_axis(TabularSpace(str(table), metric="mean")) == \
+        "reward (mean accuracy of the table, fraction)"
     assert analysis.reward_axis(None) == analysis.REWARD_AXIS == "reward (validation accuracy, fraction)"
 
 

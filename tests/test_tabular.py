@@ -59,12 +59,16 @@ def test_rows_without_accuracy_are_left_out_and_the_scale_ignores_them(tmp_path)
     assert space.size() == 2 and not space.contains([0, 0]) and not space.contains([0, 1])
     assert space.accuracy([1, 0]) == pytest.approx(0.9) and space.accuracy([1, 1]) == pytest.approx(0.925)
     assert all(space.contains(space.random_tokens(random.Random(seed))) for seed in range(20))
+    # a metric named by a later record, missing its value in the first: that row is left out
+    path.write_text('{"1": {"mean": 90, "top1": null, "params": 1}, "2": {"mean": 91, "top1": 80, "params": 2}}')
+    assert TabularSpace.from_json(str(path), metric="top1").rows() == {(1,): (0.8, 2)}
 
 
 @pytest.mark.parametrize("content,message", [
     ('{"1": {"mean": NaN, "params": 1}, "2": {"mean": null, "params": 2}}', "has no row with an accuracy"),
     ('{"1": {"mean": "high", "params": 1}}', "the accuracy of '1' is 'high', not a number; fix that row"),
     ('{"1": {"mean": 90, "params": null}}', "the params of '1' are None, not a whole number; fix that row"),
+    ('{"1": {"mean": 90, "params": NaN}}', "the params of '1' are nan, not a whole number; fix that row"),
 ])
 def test_rows_that_cannot_be_read_are_one_clear_error(tmp_path, content, message):
     path = tmp_path / "bad.json"

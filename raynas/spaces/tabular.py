@@ -131,7 +131,7 @@ def _accuracy(value: Any, path: str, key: str) -> float | None:
 
 
 def _params(value: Any, path: str, key: str) -> int:
-    if not _number(value) or value != int(value) or value < 0:
+    if not _number(value) or not math.isfinite(value) or value != int(value) or value < 0:
         raise ValueError(f"benchmark table {path}: the params of {key!r} are {value!r}, not a whole number; "
                          "fix that row")
     return int(value)
@@ -145,10 +145,10 @@ def _accuracy_fields(record: dict[str, Any]) -> list[str]:
 def _read_json(path: str, metric: str | None) -> tuple[list[str], list[list[Any]], Rows]:
     table = _read_table(path)
     keys = list(table)
-    first = table[keys[0]]
-    if metric is not None and not (metric in _accuracy_fields(first)
-                                   and all(metric in r for r in table.values())):
-        raise _unknown_metric(metric, path, _accuracy_fields(first))
+    if metric is not None:
+        known = list(dict.fromkeys(f for record in table.values() for f in _accuracy_fields(record)))
+        if metric not in known or not all(metric in record for record in table.values()):
+            raise _unknown_metric(metric, path, known)
     digits = [sorted({k[i] for k in keys}) for i in range(len(keys[0]))]
     index = [{d: j for j, d in enumerate(column)} for column in digits]
     rows: Rows = {}
