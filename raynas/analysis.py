@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from raynas import darts_search, results, storage
-from raynas.search import BEST_FILE, RESULT_COLUMNS, best_arch, load_settings, space_for
+from raynas.search import BEST_FILE, best_arch, load_settings, space_for
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
@@ -125,7 +125,7 @@ def _darts(storage_path: str, name: str) -> tuple[darts_search.DartsSettings, Se
 def _read(storage_path: str, name: str) -> pd.DataFrame:
     text = results.read(storage_path, name) or ""
     try:
-        return results.parse(text) if text.strip() else pd.DataFrame(columns=RESULT_COLUMNS)
+        return results.parse(text) if text.strip() else pd.DataFrame(columns=results.SEARCH_COLUMNS)
     except pd.errors.ParserError as exc:
         raise ValueError(f"{storage.normalize(storage_path)}/{name}/{results.RESULTS_FILE} cannot be read as CSV "
                          f"({' '.join(str(exc).split())})") from None

@@ -34,7 +34,6 @@ SETTINGS_FILE = "raynas_darts.json"
 
 #: settings that may change when an interrupted search is continued: where it runs and stores, not what it does
 PLACE = ("storage_path", "name", "address")
-RESULT_COLUMNS = DARTS_COLUMNS
 
 
 @dataclass
@@ -231,7 +230,7 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
             records[seed] = (f"arch_seed{seed}.json", json.dumps(_arch_record(settings, m), indent=2))
         if seed in records:
             storage.write_text(settings.storage_path, f"{settings.name}/{records[seed][0]}", records[seed][1])
-    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS).sort_values("seed", ignore_index=True)
+    frame = pd.DataFrame(rows, columns=DARTS_COLUMNS).sort_values("seed", ignore_index=True)
     path = storage.write_text(settings.storage_path, f"{settings.name}/results.csv", frame.to_csv(index=False))
     done = frame[frame.status == "TERMINATED"].dropna(subset=["val_acc"])
     if done.empty:

@@ -31,7 +31,7 @@ from ray import tune
 
 from raynas import cluster, fixed, search, storage
 from raynas.checkpoints import from_checkpoint
-from raynas.results import RESULTS_FILE
+from raynas.results import RESULTS_FILE, SEARCH_COLUMNS
 from raynas.searchers import SEARCHERS
 from raynas.settings import SETTINGS_FILE, SearchSettings
 from raynas.spaces.choices import ModelSpace
@@ -69,7 +69,7 @@ def run(settings: SearchSettings) -> search.Outcome:
     cluster.connect(settings)
     checkpoint = train_supernet(settings, space)
     if checkpoint is None:
-        return search.Outcome(pd.DataFrame(columns=search.RESULT_COLUMNS), None, "", None)
+        return search.Outcome(pd.DataFrame(columns=SEARCH_COLUMNS), None, "", None)
     subnets = search_subnets(settings, space, checkpoint)
     if subnets.empty:
         return search.Outcome(subnets, None, f"{root(settings)}/subnets/{RESULTS_FILE}", None)

@@ -40,7 +40,6 @@ from raynas.spaces.base import SearchSpace
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-RESULT_COLUMNS = SEARCH_COLUMNS
 BEST_FILE = "best_arch.json"
 #: trials that get a progress line each; after them, a summary line every SUMMARY_EVERY_S seconds
 PROGRESS_LINES, SUMMARY_EVERY_S = 100, 10.0
@@ -185,7 +184,7 @@ class Progress(tune.Callback):
     def setup(self, **info) -> None:
         """Open results.csv; Tune calls this when a search starts and when it resumes (with this object
         unpickled from the experiment's start, so nothing is kept from __init__ but the arguments)."""
-        self.log = ResultsLog(self.settings.storage_path, self.settings.name, RESULT_COLUMNS)
+        self.log = ResultsLog(self.settings.storage_path, self.settings.name, SEARCH_COLUMNS)
         earlier = self.log.rows
         rewards = pd.to_numeric(earlier.reward[earlier.status == "TERMINATED"], errors="coerce").dropna()
         self.best = float(rewards.max()) if len(rewards) else None
@@ -358,7 +357,7 @@ def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[st
 
 def finished_trials(storage_path: str, name: str, metric: str) -> list[Finished]:
     """The finished trials of results.csv as :meth:`TokenSearcher.recover` takes them."""
-    rows = ResultsLog(storage_path, name, RESULT_COLUMNS).rows
+    rows = ResultsLog(storage_path, name, SEARCH_COLUMNS).rows
 
     def number(text: str) -> int | None:
         return int(float(text)) if text else None
@@ -415,7 +414,7 @@ def last_line(text: Any) -> str:
 
 def results_rows(grid: tune.ResultGrid, epochs: int | None = None,
                  params_of: Callable[[list[int]], int] | None = None) -> list[dict]:
-    """One row per trial with the columns of :data:`RESULT_COLUMNS` (``epochs``, ``params_of``: see :func:`_row`)."""
+    """One row per trial with the columns of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`_row`)."""
     rows = []
     for result in grid:
         # trial folders are named <trainable>_<trial id>_<index>_...
@@ -427,7 +426,7 @@ def results_rows(grid: tune.ResultGrid, epochs: int | None = None,
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
-    log = ResultsLog(settings.storage_path, settings.name, RESULT_COLUMNS)
+    log = ResultsLog(settings.storage_path, settings.name, SEARCH_COLUMNS)
     # a trial that finished right before a crash has no row yet
     log.append(results_rows(grid, full_epochs(settings), space.num_params))
     results_path, text = log.sort()

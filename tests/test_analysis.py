@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from raynas import analysis, cli, spaces
-from raynas.search import RESULT_COLUMNS
+from raynas.results import SEARCH_COLUMNS
 from raynas.settings import SearchSettings
 from raynas.spaces.channel import WIDTHS
 from raynas.spaces.tabular import TabularSpace
@@ -39,7 +39,7 @@ def test_dataframe_of_a_real_search(digits_search):
     df = analysis.load(str(folder), "digits")
     labels = SMALL.labels()
     assert list(df.columns) == ["search", "trial_index", "trial_id", "status", "tokens", *labels,
-                                *RESULT_COLUMNS[4:]]
+                                *SEARCH_COLUMNS[4:]]
     assert df.trial_index.tolist() == [0, 1, 2, 3, 4]  # the order the searcher proposed them
     assert df.tokens.iloc[0] == SMALL.init_tokens()  # without a warm start, SA starts from the space's start
     assert (df.status == "TERMINATED").all() and (df.search == "digits").all()
@@ -117,7 +117,7 @@ def fake_search(root: Path, name: str, table: Path, rewards: dict[str, float], *
         rows.append({"trial_index": i, "trial_id": f"{name}{i:03d}", "status": "TERMINATED",
                      "tokens": json.dumps(tokens), "params": space.num_params(tokens), "reward": reward,
                      "val_acc": reward, "epochs": 1})
-    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    frame = pd.DataFrame(rows, columns=SEARCH_COLUMNS)
     frame = frame.drop(columns=changes.get("drop", []))
     (root / name / "results.csv").write_text(frame.to_csv(index=False) + changes.get("tail", ""))
     return frame

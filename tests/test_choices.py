@@ -128,9 +128,9 @@ def test_bad_spaces_are_one_clear_error(make, message):
 
 
 def test_every_results_column_is_a_reserved_label():
-    from raynas import darts_search, search
+    from raynas.results import DARTS_COLUMNS, SEARCH_COLUMNS
 
-    for column in [*search.RESULT_COLUMNS, *darts_search.RESULT_COLUMNS, "search", "retrained_reward"]:
+    for column in [*SEARCH_COLUMNS, *DARTS_COLUMNS, "search", "retrained_reward"]:
         with pytest.raises(ValueError, match=f"choice label {column!r} is the name of a results column"):
             ModelSpace(Pair(nn.Identity(), LayerChoice([nn.Identity(), nn.ReLU()], label=column)))
 

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from raynas.results import ResultsLog, parse
-from raynas.search import RESULT_COLUMNS, Progress
+from raynas.results import SEARCH_COLUMNS, ResultsLog, parse
+from raynas.search import Progress
 from raynas.settings import SearchSettings
 
 
@@ -16,7 +16,7 @@ def row(i: int, reward: float = 0.5) -> dict:
 
 
 def test_rows_are_appended_each_trial_once_and_a_partial_line_is_dropped(tmp_path):
-    log = ResultsLog(str(tmp_path), "s", RESULT_COLUMNS)
+    log = ResultsLog(str(tmp_path), "s", SEARCH_COLUMNS)
     assert log.append([row(1), row(0)]) == 2 and log.append([row(1)]) == 0
     path = tmp_path / "s" / "results.csv"
     before = path.read_text()
@@ -24,23 +24,23 @@ def test_rows_are_appended_each_trial_once_and_a_partial_line_is_dropped(tmp_pat
     assert path.read_text().startswith(before)  # appended, not rewritten
     with open(path, "a") as f:
         f.write("3,t0003,TERMINATED,\"[3,")  # a driver killed in the middle of a row
-    reopened = ResultsLog(str(tmp_path), "s", RESULT_COLUMNS)  # as `raynas resume` does, once
+    reopened = ResultsLog(str(tmp_path), "s", SEARCH_COLUMNS)  # as `raynas resume` does, once
     assert sorted(reopened.written) == ["t0000", "t0001", "t0002"]
     assert reopened.append([row(2), row(3)]) == 1  # the cut row is written again, the others are not
     _, text = reopened.sort()
     frame = parse(text)
     assert frame.trial_id.tolist() == ["t0000", "t0001", "t0002", "t0003"]  # in the searcher's order
-    assert list(frame.columns) == RESULT_COLUMNS and frame.tokens.tolist()[3] == "[3, 1]"
+    assert list(frame.columns) == SEARCH_COLUMNS and frame.tokens.tolist()[3] == "[3, 1]"
 
 
 def test_a_results_file_with_fewer_columns_gets_the_new_ones_once(tmp_path):
     (tmp_path / "s").mkdir()
     old = pd.DataFrame([row(0)]).drop(columns=["trial_index"])
     (tmp_path / "s" / "results.csv").write_text(old.to_csv(index=False))
-    log = ResultsLog(str(tmp_path), "s", RESULT_COLUMNS)
+    log = ResultsLog(str(tmp_path), "s", SEARCH_COLUMNS)
     log.append([row(1)])
     frame = parse((tmp_path / "s" / "results.csv").read_text())
-    assert list(frame.columns) == RESULT_COLUMNS and frame.trial_id.tolist() == ["t0000", "t0001"]
+    assert list(frame.columns) == SEARCH_COLUMNS and frame.trial_id.tolist() == ["t0000", "t0001"]
 
 
 def fake_trial(i: int, reward: float) -> SimpleNamespace:

@@ -55,7 +55,7 @@ class TabularSpace(SearchSpace):
         self._rows: dict[tuple[int, ...], tuple[float, int]] = {
             tokens: (acc / scale, params) for tokens, (acc, params) in rows.items()}
         #: the architectures, in key order, when the table has gaps (uniform draws go through them)
-        self._keys = sorted(self._rows) if len(self._rows) < math.prod(self.range_table()) else None
+        self._keys = sorted(self._rows) if len(self._rows) < super().size() else None
 
     @classmethod
     def from_json(cls, path: str, metric: str | None = None) -> "TabularSpace":
