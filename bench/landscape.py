@@ -26,7 +26,7 @@ import os
 import statistics
 from typing import Any, Iterator
 
-from bench.search_efficiency import Table, _budgets, dumps, load_table
+from bench.search_efficiency import Table, _budgets, load_table, write
 
 Key = tuple[int, ...]
 
@@ -102,9 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             versus = "  ".join(f"{s} {m:.4f}/{a:.4f}" for s, (m, a) in row["rank_fractions"].items())
             print(f"{os.path.basename(entry):<42} {str(frac):>6} {row['feasible']:>8} {row['mean_neighbours']:>5} "
                   f"{row['local_optima']:>6} {row['top10_local_optima']:>5} {row['best_basin_share']:>6.4f}  {versus}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        f.write(dumps(out))
+    write(args.json, out)
     print(f"wrote {args.json}")
     return out
 

@@ -162,6 +162,13 @@ def dumps(value: Any) -> str:
     return re.sub(r"\[\s*([-\d.e,\s]*?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
 
 
+def write(path: str, out: dict[str, Any]) -> None:
+    """Write ``out`` to ``path`` with :func:`dumps`, creating its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(dumps(out))
+
+
 def _budgets(text: str) -> list[float | None]:
     return [None if b.strip() == "none" else float(b) for b in text.split(",")]
 
@@ -228,9 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.mode == "tune":
             ray.shutdown()
     out["wall_time_s"] = round(time.perf_counter() - start, 1)
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        f.write(dumps(out))
+    write(args.json, out)
     print(f"wrote {args.json} ({out['wall_time_s']} s)")
     return out
 
