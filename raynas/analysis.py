@@ -181,7 +181,7 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
         if done.empty:
             raise ValueError(f"--max-params {max_params:,} is below every finished trial of search "
                              f"{name!r} (the smallest has {smallest:,} params); raise it")
-    return done.sort_values([key, "params", "trial_index"], ascending=[False, True, True]).iloc[0]
+    return results.best_first(done, key).iloc[0]
 
 
 def _name(frame: pd.DataFrame) -> str:

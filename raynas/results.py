@@ -32,6 +32,17 @@ DARTS_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs",
 RESERVED_LABELS = tuple(dict.fromkeys([*SEARCH_COLUMNS, *DARTS_COLUMNS, "search", "retrained_reward"]))
 
 
+def best_first(done: pd.DataFrame, key: str = "reward") -> pd.DataFrame:
+    """Finished trials best first: highest ``key``, then fewer params, then the earliest ``trial_index``.
+
+    Example:
+        >>> done = pd.DataFrame({"trial_index": [0, 1, 2], "reward": [0.9, 0.9, 0.8], "params": [900, 800, 10]})
+        >>> best_first(done).trial_index.tolist()
+        [1, 0, 2]
+    """
+    return done.sort_values([key, "params", "trial_index"], ascending=[False, True, True], na_position="last")
+
+
 def parse(text: str) -> pd.DataFrame:
     """The complete lines of a results file as strings (a partial last line is ignored)."""
     complete = text[: text.rfind("\n") + 1]

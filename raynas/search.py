@@ -30,7 +30,7 @@ import ray
 from ray import tune
 
 from raynas import cluster, data, schedulers, spaces, storage
-from raynas.results import SEARCH_COLUMNS, ResultsLog
+from raynas.results import SEARCH_COLUMNS, ResultsLog, best_first
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.searchers.base import Finished, Running
 from raynas.settings import SETTINGS_FILE, SearchSettings
@@ -435,7 +435,7 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     if done.empty:
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)
         return Outcome(frame, None, results_path, None)
-    row = done.loc[done.reward.idxmax()]
+    row = best_first(done).iloc[0]  # the same tie rule as raynas analyze
     result = next((r for r in grid if (r.metrics or {}).get("trial_id") == row.trial_id), None)
     tokens = json.loads(row.tokens)
     checkpoint = trial_checkpoint(settings, result, row.trial_id)

@@ -121,6 +121,15 @@ def tied(between_choices: bool) -> nn.Module:
      "LayerChoice 'op' shares parameter 'first.weight' with the fixed part of the model"),
     (lambda: Pair(LayerChoice([nn.Identity()], label="params"), LayerChoice([nn.Identity()], label="reward")),
      "choice label 'params' is the name of a results column; rename it (reserved: trial_index, "),
+    (lambda: LayerChoice({"good": nn.Conv2d(1, 2, 1), "bad": nn.Conv2d(3, 2, 1)}, label="op"),
+     "LayerChoice 'op': candidate 'bad' fails on a sample input (RuntimeError: "),
+    (lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Conv2d(3, 1, 1)),
+     "space 'Pair' fails on a sample input of shape (1, 4, 4) (RuntimeError: "),
+    (lambda: LayerChoice({"conv.3x3": nn.Identity(), "id": nn.Identity()}, label="op"),
+     "LayerChoice 'op': candidate name 'conv.3x3' cannot name a torch module"),
+    (lambda: LayerChoice({"training": nn.Identity()}, label="op"), "LayerChoice 'op': attribute 'training'"),
+    (lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Sequential(nn.Flatten(), nn.LazyLinear(2))),
+     "module 'second.1' (LazyLinear) is lazy, so its parameters cannot be counted"),
 ])
 def test_bad_spaces_are_one_clear_error(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):

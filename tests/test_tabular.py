@@ -43,12 +43,22 @@ def test_table_with_gaps_marks_missing_architectures(tmp_path):
     ("{}", "non-empty JSON object"),
     (json.dumps({"12": {"mean": 90, "params": 3}, "1": {"mean": 90, "params": 3}}), "not 2 digits"),
     (json.dumps({"12": {"acc": 90, "params": 3}}), "needs 'params' and one of mean, mean_acc"),
+    (json.dumps({"12": {"mean": 90, "params": 3}, "\u00b9\u00b2": {"mean": 90, "params": 3}}),
+     "key '\u00b9\u00b2' is not 2 digits 0-9"),
+    (b"\xff\xfe{", "is not UTF-8 text"),
 ])
 def test_bad_tables_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "bad.json"
-    path.write_text(content)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(ValueError, match=message):
         TabularSpace.from_json(str(path))
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    """Spreadsheets save "CSV UTF-8" and JSON with a byte-order mark before the first column name."""
+    path = tmp_path / "t.json"
+    path.write_text('{"1": {"mean": 90, "params": 1}, "2": {"mean": 91, "params": 2}}', encoding="utf-8-sig")
+    assert TabularSpace.from_json(str(path)).rows() == {(0,): (0.9, 1), (1,): (0.91, 2)}
 
 
 def test_rows_without_accuracy_are_left_out_and_the_scale_ignores_them(tmp_path):
@@ -143,5 +153,8 @@ def test_nb201_subset_draws_only_its_rows_and_skips_untrained_ones(tmp_path):
     subset.write_text("\n".join([header, ",".join(untrained), *rows[1:]]) + "\n")
     space = TabularSpace(str(subset))
     assert space.size() == 19 and space.range_table() == [5] * 6
+    with_bom = tmp_path / "nb201_bom.csv"
+    with_bom.write_text(subset.read_text(), encoding="utf-8-sig")
+    assert TabularSpace(str(with_bom)).rows() == space.rows()
     draws = {tuple(space.random_tokens(random.Random(seed))) for seed in range(200)}
     assert draws == set(space.rows())  # uniform over the 19 rows, never a vector the table lacks

@@ -96,7 +96,14 @@ class LayerChoice(Choice):
                 raise ValueError(f"LayerChoice {label!r}: candidate {name!r} is a {type(module).__name__}, "
                                  "not a torch.nn.Module")
         self.names = [str(name) for name, _ in items]
-        self.candidates = nn.ModuleDict(items)
+        for name in self.names:
+            if not name or "." in name:
+                raise ValueError(f"LayerChoice {label!r}: candidate name {name!r} cannot name a torch module "
+                                 "(empty, or has a '.'); rename it, e.g. 'conv3x3'")
+        try:
+            self.candidates = nn.ModuleDict(zip(self.names, (module for _, module in items)))
+        except KeyError as exc:  # a name torch reserves, e.g. 'training'
+            raise ValueError(f"LayerChoice {label!r}: {exc.args[0]}; rename that candidate") from None
 
     def options(self) -> list[Any]:
         return list(self.names) if self.named else list(range(len(self.names)))
@@ -107,12 +114,21 @@ class LayerChoice(Choice):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._checking:
-            outs = [m(*args, **kwargs) for m in self.candidates.values()]
+            outs = [self._try(name, m, *args, **kwargs) for name, m in self.candidates.items()]
             shapes = [_shape(o) for o in outs]
             if any(s != shapes[0] for s in shapes):
                 raise self._disagree([f"{n}: {s}" for n, s in zip(self.names, shapes)], "candidates")
             return outs[0]
         return self.chosen()(*args, **kwargs)
+
+    def _try(self, name: str, module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        """``module(*args, **kwargs)`` in the dry run; an exception becomes one line naming the candidate."""
+        try:
+            return module(*args, **kwargs)
+        except Exception as exc:  # any error of user code: say where it is
+            raise ValueError(f"LayerChoice {self.label!r}: candidate {name!r} fails on a sample input "
+                             f"({_first_line(exc)}); fix the candidate so that every one takes the same "
+                             "input") from exc
 
 
 class InputChoice(Choice):
@@ -192,6 +208,11 @@ def _reduce(tensors: Sequence[torch.Tensor], reduction: str) -> torch.Tensor:
     return total / len(tensors) if reduction == "mean" else total
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def _shape(out: Any) -> Any:
     if isinstance(out, torch.Tensor):
         return tuple(out.shape)
@@ -262,6 +283,15 @@ def _check_unshared(model: nn.Module, choices: Sequence[tuple[str, Choice]]) -> 
                                  "each choice its own candidate modules, shared weights make parameter counts wrong")
 
 
+def _check_not_lazy(model: nn.Module, name: str) -> None:
+    """Raise if ``model`` has a lazy module: its parameters are unknown before a forward, so none can be counted."""
+    lazy = next(((path, m) for path, m in model.named_modules()
+                 if any(nn.parameter.is_lazy(p) for p in m.parameters(recurse=False))), None)
+    if lazy is not None:
+        raise ValueError(f"space {name!r}: module {lazy[0]!r} ({type(lazy[1]).__name__}) is lazy, so its "
+                         "parameters cannot be counted before training; give its input size (e.g. nn.Linear)")
+
+
 def _paths(model: nn.Module) -> list[tuple[str, Choice]]:
     return [(path, m) for path, m in model.named_modules() if isinstance(m, Choice)]
 
@@ -326,6 +356,7 @@ class ModelSpace(SearchSpace):
             raise ValueError(f"space {self.name!r} has no LayerChoice or InputChoice; nothing to search")
         _check_labels(self.labels())
         _check_unshared(self.template, self._choices)
+        _check_not_lazy(self.template, self.name)
         # with no parameter shared across choices or with the fixed part, a network's count is additive
         self._candidate_params: list[list[int]] = [
             [_count(m) for m in choice.candidates.values()] if isinstance(choice, LayerChoice)
@@ -350,6 +381,11 @@ class ModelSpace(SearchSpace):
             model.eval()
             with torch.no_grad():
                 model(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
+        except ValueError:
+            raise
+        except Exception as exc:  # outside every choice: the fixed part, or the input shape
+            raise ValueError(f"space {self.name!r} fails on a sample input of shape {tuple(self.input_shape)} "
+                             f"({_first_line(exc)}); check the model's forward and its in_channels") from exc
         finally:
             for _, choice in self._choices:
                 choice._checking = False

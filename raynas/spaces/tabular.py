@@ -169,19 +169,24 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
     metric = names[metric.lower()]
     if not os.path.isfile(path):
         raise ValueError(f"benchmark table {path} does not exist; pass the path of a table")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        needed = ["ArchitectureString", NB201_COLUMNS[metric]]
-        missing = [c for c in needed if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"benchmark table {path} is not a NAS-Bench-201 CSV: no column {missing[0]!r}")
-        rows: Rows = {}
-        for record in reader:
-            ops = nb201.parse_arch(record["ArchitectureString"])
-            accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, record["ArchitectureString"])
-            if accuracy is not None:
-                rows[tuple(nb201.OPS.index(op) for op in ops)] = (
-                    accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
+            reader = csv.DictReader(f)
+            records, fieldnames = list(reader), reader.fieldnames or []
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"benchmark table {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "save it as UTF-8") from None
+    needed = ["ArchitectureString", NB201_COLUMNS[metric]]
+    missing = [c for c in needed if c not in fieldnames]
+    if missing:
+        raise ValueError(f"benchmark table {path} is not a NAS-Bench-201 CSV: no column {missing[0]!r}")
+    rows: Rows = {}
+    for record in records:
+        ops = nb201.parse_arch(record["ArchitectureString"])
+        accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, record["ArchitectureString"])
+        if accuracy is not None:
+            rows[tuple(nb201.OPS.index(op) for op in ops)] = (
+                accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
     return nb201.edge_labels(), [list(nb201.OPS) for _ in nb201.EDGES], rows
 
 
@@ -189,16 +194,19 @@ def _read_table(path: str) -> dict[str, dict[str, Any]]:
     if not os.path.isfile(path):
         raise ValueError(f"benchmark table {path} does not exist; pass the path of a JSON table")
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8-sig") as f:
             table = json.load(f)
     except json.JSONDecodeError as exc:
         raise ValueError(f"benchmark table {path} is not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"benchmark table {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                         "save it as UTF-8") from None
     if not isinstance(table, dict) or not table:
         raise ValueError(f"benchmark table {path} must be a non-empty JSON object of key -> record")
     width = len(next(iter(table)))
     for key, record in table.items():
-        if len(key) != width or not key.isdigit():
-            raise ValueError(f"benchmark table {path}: key {key!r} is not {width} digits like the first key")
+        if len(key) != width or not (key.isascii() and key.isdigit()):
+            raise ValueError(f"benchmark table {path}: key {key!r} is not {width} digits 0-9 like the first key")
         if not isinstance(record, dict) or "params" not in record or \
                 not any(f in record for f in ACCURACY_FIELDS):
             raise ValueError(f"benchmark table {path}: record {key!r} needs 'params' and one of "
