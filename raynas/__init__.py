@@ -7,6 +7,7 @@ Example:
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from raynas.settings import SearchSettings
@@ -16,9 +17,11 @@ __all__ = ["SearchSettings", "__version__", "resume", "run"]
 
 
 def __getattr__(name: str) -> Any:
-    # run and resume import Ray; spaces and settings stay usable without it
+    # these import Ray; spaces and settings stay usable without it
     if name in ("run", "resume"):
         from raynas import search
 
         return getattr(search, name)
+    if name in ("search", "oneshot", "fixed", "analysis", "darts_search", "pipeline"):
+        return importlib.import_module(f"raynas.{name}")
     raise AttributeError(f"module 'raynas' has no attribute {name!r}")

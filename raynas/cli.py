@@ -289,13 +289,30 @@ def _read_genotype(path: str) -> dict[str, Any]:
 
 
 def _darts(args: argparse.Namespace) -> int:
-    from raynas import darts_search
+    from raynas import darts_search, search
 
     given = {k: v for k, v in vars(args).items() if k not in ("command", "searcher")}
     values = _config_file(given.pop("config")) if "config" in given else {}
     values.update(given)
-    frame = darts_search.run(darts_search.DartsSettings.from_dict(values))
+    settings = darts_search.DartsSettings.from_dict(values)
+    try:
+        frame = darts_search.run(settings)
+    except search.SearchInterrupted as exc:
+        return _interrupted(exc, args, settings)
     return 0 if (frame.status == "TERMINATED").any() else 1
+
+
+def _interrupted(exc: Exception, args: argparse.Namespace, settings: Any = None) -> int:
+    """Say that a search was interrupted and how to continue it; the exit status of a Ctrl-C."""
+    if args.command in ("retrain", "pipeline"):
+        how = "run the same command again to continue"
+    elif args.command == "resume" or settings is not None:
+        where = args if args.command == "resume" else settings
+        how = f"continue it with `raynas resume --storage-path {where.storage_path} --name {where.name}`"
+    else:
+        how = "continue it with `raynas resume` and the search's --storage-path and --name"
+    print(f"raynas: {exc}; {how}", file=sys.stderr)
+    return 130
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -320,6 +337,8 @@ def _list_spaces() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from raynas import search  # imports Ray; kept out of --help
+
+    settings = None  # a search's settings, once read
 
     try:
         if args.command == "spaces":
@@ -356,9 +375,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.searcher == "oneshot":
             from raynas import oneshot
 
-            outcome = oneshot.run(settings_from_args(args))
+            settings = settings_from_args(args)
+            outcome = oneshot.run(settings)
         else:
-            outcome = search.run(settings_from_args(args))
+            settings = settings_from_args(args)
+            outcome = search.run(settings)
+    except search.SearchInterrupted as exc:
+        return _interrupted(exc, args, settings)
     except (ValueError, FileNotFoundError, ConnectionError, PermissionError, OSError) as exc:
         print(f"raynas: error: {exc}", file=sys.stderr)
         return 2

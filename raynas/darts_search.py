@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from ray import tune
 
-from raynas import cluster, data, storage
+from raynas import cluster, data, search, storage
 from raynas.results import DARTS_COLUMNS
 from raynas.settings import check_name
 from raynas.spaces.darts import genotype_from_dict
@@ -213,7 +213,9 @@ def _check_same_search(settings: DartsSettings) -> bool:
 def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
     """Write results.csv, each seed's architecture and the best seed's genotype.json (or best_arch.json)."""
     rows, records = [], {}
-    for result in grid:
+    for result, done in zip(grid, search.ended(grid, settings.storage_path, settings.name)):
+        if not done:  # interrupted: resuming runs it again
+            continue
         m = result.metrics or {}
         seed = result.config["seed"]
         rows.append({"seed": seed, "trial_id": m.get("trial_id"), "status": "ERROR" if result.error else "TERMINATED",
@@ -232,6 +234,7 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
             storage.write_text(settings.storage_path, f"{settings.name}/{records[seed][0]}", records[seed][1])
     frame = pd.DataFrame(rows, columns=DARTS_COLUMNS).sort_values("seed", ignore_index=True)
     path = storage.write_text(settings.storage_path, f"{settings.name}/results.csv", frame.to_csv(index=False))
+    search.check_ended(grid, settings.storage_path, settings.name)
     done = frame[frame.status == "TERMINATED"].dropna(subset=["val_acc"])
     if done.empty:
         print(f"[raynas] no DARTS search finished; see {path}", file=sys.stderr)

@@ -122,7 +122,9 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(trainable, run_config=search.run_config(st, [SupernetProgress(st.supernet_epochs)]))
-    result = tuner.fit()[0]
+    grid = tuner.fit()
+    search.check_ended(grid, st.storage_path, st.name)  # interrupted: a half-trained supernet is not the stage's output
+    result = grid[0]
     if result.error or result.checkpoint is None:
         print(f"[raynas] supernet training failed: {search.last_line(result.error)}; see {path}",
               file=sys.stderr, flush=True)

@@ -370,10 +370,14 @@ def finished_trials(storage_path: str, name: str, metric: str) -> list[Finished]
 
 def running_trials(storage_path: str, name: str) -> list[Running]:
     """The trials Tune's newest experiment state left unfinished, which ``Tuner.restore`` runs again."""
+    return [(t["trial_id"], t["config"]["tokens"], t["config"].get("trial_index"))
+            for t in _saved_trials(storage_path, name) if t["status"] not in ENDED]
+
+
+def _saved_trials(storage_path: str, name: str) -> list[dict[str, Any]]:
+    """The trials of Tune's newest experiment state (none when it is missing or cut short)."""
     state = _experiment_state(storage_path, name, storage.list_names(storage_path, name)) or {}
-    trials = [json.loads(data) for data, _ in state.get("trial_data", [])]
-    return [(t["trial_id"], t["config"]["tokens"], t["config"].get("trial_index")) for t in trials
-            if t["status"] not in ("TERMINATED", "ERROR")]
+    return [json.loads(data) for data, _ in state.get("trial_data", [])]
 
 
 def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,
@@ -412,11 +416,46 @@ def last_line(text: Any) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def results_rows(grid: tune.ResultGrid, epochs: int | None = None,
+#: the statuses of a trial that will not run again
+ENDED = ("TERMINATED", "ERROR")
+
+
+class SearchInterrupted(RuntimeError):
+    """The search stopped before its end (Ctrl-C): the finished trials are written, ``resume`` continues it."""
+
+    def __init__(self, name: str, unfinished: int):
+        self.name, self.unfinished = name, unfinished
+        them = "it" if unfinished == 1 else "them"
+        super().__init__(f"search {name!r} was interrupted with {_plural(unfinished, 'trial')} unfinished (not in "
+                         f"results.csv; resuming the search runs {them} again)")
+
+
+def ended(grid: tune.ResultGrid, storage_path: str, name: str) -> list[bool]:
+    """Per result of ``grid`` (the search ``storage_path/name``), whether its trial ended: finished or failed.
+
+    A search interrupted by Ctrl-C returns the trials that were running or waiting as terminated, with a partial
+    last result; Tune's experiment state, saved before it stopped them and read by ``resume``, keeps them running.
+    """
+    again = {t["trial_id"] for t in _saved_trials(storage_path, name) if t["status"] not in ENDED}
+    return [result.error is not None or (result.metrics or {}).get("trial_id") not in (None, *again)
+            for result in grid]
+
+
+def check_ended(grid: tune.ResultGrid, storage_path: str, name: str) -> None:
+    """Raise :class:`SearchInterrupted` when trials of ``grid`` have not ended (see :func:`ended`)."""
+    unfinished = ended(grid, storage_path, name).count(False)
+    if unfinished:
+        raise SearchInterrupted(name, unfinished)
+
+
+def results_rows(grid: tune.ResultGrid, finished: list[bool], epochs: int | None = None,
                  params_of: Callable[[list[int]], int] | None = None) -> list[dict]:
-    """One row per trial with the columns of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`_row`)."""
+    """One row per trial of ``grid`` that ended (``finished``, see :func:`ended`), with the columns of
+    :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`_row`)."""
     rows = []
-    for result in grid:
+    for result, done in zip(grid, finished):
+        if not done:
+            continue
         # trial folders are named <trainable>_<trial id>_<index>_...
         trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
         rows.append(_row(trial_id, "ERROR" if result.error else "TERMINATED", result.config, result.metrics,
@@ -428,8 +467,10 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
     log = ResultsLog(settings.storage_path, settings.name, SEARCH_COLUMNS)
     # a trial that finished right before a crash has no row yet
-    log.append(results_rows(grid, full_epochs(settings), space.num_params))
+    log.append(results_rows(grid, ended(grid, settings.storage_path, settings.name), full_epochs(settings),
+                            space.num_params))
     results_path, text = log.sort()
+    check_ended(grid, settings.storage_path, settings.name)
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]
     if done.empty:

@@ -126,6 +126,9 @@ class SearchSettings:
             raise ValueError(f"grace-epochs must be between 1 and --epochs ({self.epochs}), got {self.grace_epochs}")
         if self.scheduler and float(self.reduction_factor) <= 1:
             raise ValueError(f"reduction-factor must be above 1, got {self.reduction_factor}")
+        if self.scheduler and self.space == "tabular" and not self.trial_function:
+            raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a table replay (each "
+                             "architecture is one lookup); drop --scheduler")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
         for name in ("lr", "supernet_lr"):

@@ -158,6 +158,7 @@ def test_help_lists_every_flag():
     (["--scheduler", "hyperband"], "unknown scheduler 'hyperband'; choose one of: asha"),
     (["--scheduler", "asha", "--epochs", "3", "--grace-epochs", "5"],
      "grace-epochs must be between 1 and --epochs (3), got 5"),
+    (["--scheduler", "asha"], "--scheduler asha has nothing to stop early in a table replay"),
     (["--table-metric", "cifar1000"], "unknown --table-metric 'cifar1000' for table"),
     (["--table-metric", "params"], "unknown --table-metric 'params' for table"),
 ])
@@ -211,3 +212,45 @@ def test_killed_search_with_asha_resumes_with_its_scheduler(ray_session, tmp_pat
     state = searcher_state(tmp_path / "k")
     assert state["full_epochs"] == 3 and state["issued"] == 8
     assert sorted(state["partial"]) == sorted(json.loads(t) for t in stopped.tokens)
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_unfinished_trials_out_and_resume_completes_them(ray_session, tmp_path):
+    """Ctrl-C while a trial trains: the trials that finished are written, the running one is not (its partial
+    reward would pass for a full one), no best is chosen, and the exit says how to continue; resuming runs it
+    to its last epoch from its checkpoint."""
+    import signal
+    import time
+
+    from raynas.search import resume
+    from test_cluster import read_results
+
+    folder, epochs = tmp_path / "i", 40
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "raynas.cli", "search", "random", "--address",
+         ray_session.get_runtime_context().gcs_address, "--max-params", str(BUDGET), "--num-samples", "3",
+         "--epochs", str(epochs), "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "i"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def training() -> bool:  # a trial has reported an epoch, and has no row yet
+        rows = len(read_results(folder)) if (folder / "results.csv").exists() else 0
+        return rows >= 1 and len(list(folder.glob("*/progress.csv"))) > rows
+
+    deadline = time.time() + 240
+    while time.time() < deadline and not training():
+        assert driver.poll() is None, "the search ended before it could be interrupted"
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    stderr = driver.communicate(timeout=120)[1]
+
+    errors = [line for line in stderr.splitlines() if line.startswith("raynas:")]
+    assert driver.returncode == 130 and len(errors) == 1, stderr
+    assert "interrupted with 1 trial unfinished" in errors[0]
+    assert f"`raynas resume --storage-path {tmp_path} --name i`" in errors[0]
+    before = read_results(folder)
+    assert len(before) >= 1 and (before.epochs == epochs).all() and not (folder / "best_arch.json").exists()
+
+    outcome = resume(str(tmp_path), "i")
+    after = read_results(folder)
+    assert len(after) == 3 and after.trial_id.is_unique and (after.epochs == epochs).all()
+    assert set(before.trial_id) <= set(after.trial_id) and outcome.best is not None
