@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow.fs
 import ray
 from ray import tune
+from ray.tune.error import TuneError
 
 from raynas import cluster, data, schedulers, spaces, storage
 from raynas.results import SEARCH_COLUMNS, ResultsLog, best_first
@@ -262,7 +263,7 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
         print(f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
               f"the search ends after {_plural(available, 'trial')}, not --num-samples {settings.num_samples}",
               flush=True)
-    return finish(settings, space, _tuner(settings, space, searcher, function).fit())
+    return finish(settings, space, _fit(_tuner(settings, space, searcher, function)))
 
 
 def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher,
@@ -309,7 +310,18 @@ def resume(storage_path: str, name: str, address: str | None = None,
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     else:
         tuner = _tuner(settings, space, _saved_searcher(settings, space, names), function)
-    return finish(settings, space, tuner.fit())
+    return finish(settings, space, _fit(tuner))
+
+
+def _fit(tuner: tune.Tuner) -> tune.ResultGrid:
+    """``tuner.fit()``; a trial function's result without ``reward`` is one clear error instead of Tune's."""
+    try:
+        return tuner.fit()
+    except TuneError as exc:
+        if "did not include the specified metric" not in str(exc):
+            raise
+        raise ValueError("a trial reported a result without 'reward'; the trial function must report it, e.g. "
+                         "ray.tune.report({'reward': val_acc, 'val_acc': val_acc})") from None
 
 
 def experiment_state_readable(storage_path: str, name: str, names: list[str]) -> bool:

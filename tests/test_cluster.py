@@ -99,6 +99,14 @@ def test_a_trial_function_that_reports_only_a_reward_gets_exact_params(ray_sessi
     assert len(resume(str(tmp_path), "s", function=reports_only_a_reward).results) == 3
 
 
+def test_a_trial_function_that_reports_no_reward_is_one_clear_error(ray_session, tmp_path):
+    from trial_functions import reports_no_reward
+
+    with pytest.raises(ValueError, match=r"a trial reported a result without 'reward'; the trial function must "
+                                         r"report it, e\.g\. ray\.tune\.report\("):
+        run_search(tmp_path, searcher="random", num_samples=2, max_params=30_000, function=reports_no_reward)
+
+
 # -- a killed driver -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("damaged_record", [None, "experiment_state-", "searcher-state-"],
                          ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short"])

@@ -75,3 +75,10 @@ def reports_only_a_reward(config: dict, settings: dict) -> None:
     from ray import tune
 
     tune.report({"reward": sum(config["tokens"]) / (10 * len(config["tokens"]))})
+
+
+def reports_no_reward(config: dict, settings: dict) -> None:
+    """A mistake: the result names the accuracy but not ``reward``."""
+    from ray import tune
+
+    tune.report({"accuracy": 0.5})
