@@ -19,8 +19,10 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -56,6 +58,10 @@ class Outcome:
     best_path: str | None
 
 
+#: how Python says that a call's arguments do not fit the function's signature
+SIGNATURE_ERROR = re.compile(r"unexpected keyword argument|missing \d+ required|multiple values for argument")
+
+
 def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
     """Space ``name``; a network space gets the input channels of ``dataset`` unless ``kwargs`` say."""
     kwargs = dict(kwargs)
@@ -70,9 +76,13 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
             kwargs.setdefault("input_shape", [channels, size, size])
     try:
         return spaces.get(name, **kwargs)
-    except TypeError as exc:  # an argument the space does not take, or one of the wrong type
-        raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
-                         "fix --space-kwargs") from None
+    except TypeError as exc:
+        if SIGNATURE_ERROR.search(str(exc)):  # an argument the space does not take, or lacks
+            raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
+                             "fix --space-kwargs") from None
+        where = traceback.extract_tb(exc.__traceback__)[-1]  # inside the space's code: say where
+        raise ValueError(f"space {name!r} fails to build from its arguments {kwargs} (TypeError: {exc}, at "
+                         f"{where.filename}:{where.lineno}); check the space's code and --space-kwargs") from None
 
 
 def few_architectures(space: str, available: int, max_params: int | None, min_params: int | None) -> str:

@@ -128,6 +128,8 @@ def tied(between_choices: bool) -> nn.Module:
     (lambda: LayerChoice({"conv.3x3": nn.Identity(), "id": nn.Identity()}, label="op"),
      "LayerChoice 'op': candidate name 'conv.3x3' cannot name a torch module"),
     (lambda: LayerChoice({"training": nn.Identity()}, label="op"), "LayerChoice 'op': attribute 'training'"),
+    (lambda: InputChoice(3, n_chosen=None, label="inp"),
+     "InputChoice 'inp': n_chosen must be a whole number in [1, 3], got None; any number of inputs (None) is not"),
     (lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Sequential(nn.Flatten(), nn.LazyLinear(2))),
      "module 'second.1' (LazyLinear) is lazy, so its parameters cannot be counted"),
 ])
@@ -356,4 +358,9 @@ def test_read_arch_file(tmp_path):
 def test_named_choices_labels_unlabelled_choices_by_path():
     model = Pair(LayerChoice([nn.Identity(), nn.ReLU()]), nn.Identity())
     assert [label for label, _ in named_choices(model)] == ["first"]
+    # labels are JSON keys of best_arch.json: a label given as a number is its text, 0 included
+    numbered = ModelSpace(Pair(LayerChoice([nn.Identity(), nn.ReLU()], label=0),
+                               LayerChoice([nn.Identity(), nn.ReLU()], label=1)), input_shape=(1, 4, 4))
+    assert numbered.labels() == ["0", "1"]
+    assert numbered.from_arch(json.loads(json.dumps(numbered.to_arch([1, 0])))) == [1, 0]
     assert user_spaces.tiny().layer1.label == "layer1"

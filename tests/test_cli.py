@@ -85,6 +85,8 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--name", "../elsewhere"], "--name must be a plain folder name"),
     (["search", "darts", "--name", ""], "--name must be a plain folder name"),
     (["search", "sanas", "--space-kwargs", '{"foo": 1}'], "unexpected keyword argument 'foo'); fix --space-kwargs"),
+    (["search", "sanas", "--space", "mobile", "--space-kwargs", '{"in_channels": "1"}'],
+     "space 'mobile' fails to build from its arguments {'in_channels': '1', "),
     (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):

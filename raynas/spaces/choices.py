@@ -55,7 +55,7 @@ class Choice(nn.Module):
 
     def __init__(self, label: str | None):
         super().__init__()
-        self.label = label
+        self.label = None if label is None else str(label)  # labels are JSON keys: 0 and "0" alike
         self.active: int | None = None
         self._checking = False  # set during ModelSpace's dry run: every candidate runs and shapes are compared
 
@@ -158,8 +158,10 @@ class InputChoice(Choice):
             n_candidates = len(candidate_names)
         if not n_candidates or n_candidates < 1:
             raise ValueError(f"InputChoice {label!r} has no candidates; set n_candidates >= 1")
-        if not 1 <= n_chosen <= n_candidates:
-            raise ValueError(f"InputChoice {label!r}: n_chosen must be in [1, {n_candidates}], got {n_chosen}")
+        if not isinstance(n_chosen, int) or isinstance(n_chosen, bool) or not 1 <= n_chosen <= n_candidates:
+            unsupported = "; any number of inputs (None) is not supported" if n_chosen is None else ""
+            raise ValueError(f"InputChoice {label!r}: n_chosen must be a whole number in [1, {n_candidates}], got "
+                             f"{n_chosen!r}{unsupported}")
         if reduction not in REDUCTIONS:
             raise ValueError(f"InputChoice {label!r}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.n_candidates, self.n_chosen, self.reduction = n_candidates, n_chosen, reduction
