@@ -221,7 +221,8 @@ def parser() -> argparse.ArgumentParser:
     p_params.add_argument("--table-metric", help="accuracy column of --table")
     p_params.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
     p_params.add_argument("--space-kwargs", type=json.loads, default={},
-                          help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\'')
+                          help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\' for '
+                               '--space mobile')
     p_params.add_argument("--tokens", required=True, type=_tokens, help="comma-separated tokens, e.g. 3,3,4,4")
     return p
 

@@ -83,6 +83,9 @@ class DartsSettings:
         check_recipe(self.recipe())
         if self.seeds < 1:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
+        if self.space == "darts" and int(self.layers) < 3:  # cells layers//3 and 2*layers//3 reduce
+            raise ValueError(f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
+                             "cell is a reduction cell and the normal cell is never searched")
         check_name(self.name)
         data.check(self.data, self.data_dir)
         if self.space != "darts":

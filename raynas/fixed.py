@@ -32,6 +32,9 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     """Train every token vector of ``architectures`` from scratch, ``settings.concurrency`` at a time."""
     if not architectures:
         raise ValueError("no architecture to retrain")
+    if settings.space == "tabular":
+        raise ValueError("a benchmark table's architecture has no network to train: its accuracy is the table's "
+                         "(see `raynas params --table`); retrain architectures of a network space")
     architectures = [space.validate(t) for t in architectures]
     settings.num_samples = len(architectures)
     storage.check_writable(settings.storage_path)

@@ -70,6 +70,17 @@ def test_mobile_skip_only_where_allowed_and_listed():
     assert "skip" not in deep.choices()[1] and "skip" in deep.choices()[2]
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"kernels": [3, 4]}, "kernels must be odd (a block keeps its input size), got [3, 4]"),
+    ({"widths": [8, 0, 24]}, "widths must be positive whole numbers, got [8, 0, 24]"),
+    ({"expansions": [0]}, "expansions must be positive whole numbers, got [0]"),
+    ({"min_depths": [3, 1, 1]}, "stage 1: min_depth must be in [1, depth=2], got 3"),
+])
+def test_bad_mobile_arguments_name_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        spaces.get("mobile", **kwargs)
+
+
 class Pair(nn.Module):
     def __init__(self, first: nn.Module, second: nn.Module):
         super().__init__()

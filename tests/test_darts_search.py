@@ -52,6 +52,7 @@ def test_two_data_parallel_workers_hold_the_same_alphas_and_continue_from_a_left
     (["--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
     (["--epochs", "2", "--epochs-no-archopt", "2"], "--epochs-no-archopt (2) must be smaller than --epochs (2)"),
     (["--max-params", "20k"], "setting 'max_params' does not apply to `search darts`"),
+    (["--layers", "2"], "--layers must be at least 3 for a cell search, got 2: with fewer, every cell is a reduction"),
 ])
 def test_darts_cli_bad_input(tmp_path, capsys, args, message):
     assert cli.main(["search", "darts", *args, "--storage-path", str(tmp_path)]) == 2
@@ -110,7 +111,7 @@ def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_pat
 
 
 def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_path, capsys):
-    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "2", "--init-channels", "2",
+    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "3", "--init-channels", "2",
              "--storage-path", str(tmp_path)]
     assert cli.main([*flags, "--name", "whole"]) == 0
     kill_cli_when([*flags, "--name", "cut"],
@@ -119,7 +120,7 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     assert not (tmp_path / "cut" / "genotype.json").exists()
     capsys.readouterr()
 
-    assert cli.main(["search", "darts", "--data", "digits", "--epochs", "4", "--layers", "2", "--init-channels",
+    assert cli.main(["search", "darts", "--data", "digits", "--epochs", "4", "--layers", "3", "--init-channels",
                      "2", "--storage-path", str(tmp_path), "--name", "cut"]) == 2
     assert "--epochs 3 -> 4" in capsys.readouterr().err
     assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "cut"]) == 0
@@ -152,7 +153,7 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
 
 
 def test_darts_search_whose_tune_record_was_cut_short_continues_from_its_checkpoints(tmp_path, capsys):
-    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "2", "--init-channels", "2",
+    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "3", "--init-channels", "2",
              "--storage-path", str(tmp_path), "--name", "cut"]
     kill_cli_when(flags, lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
                   lambda: time.sleep(1.0))

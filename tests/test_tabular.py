@@ -156,5 +156,21 @@ def test_nb201_subset_draws_only_its_rows_and_skips_untrained_ones(tmp_path):
     with_bom = tmp_path / "nb201_bom.csv"
     with_bom.write_text(subset.read_text(), encoding="utf-8-sig")
     assert TabularSpace(str(with_bom)).rows() == space.rows()
+    repeated = tmp_path / "nb201_repeated.csv"
+    repeated.write_text("\n".join([header, *rows, rows[-1]]) + "\n")
+    with pytest.raises(ValueError, match="lists architecture .* twice; keep one row per architecture"):
+        TabularSpace(str(repeated))
     draws = {tuple(space.random_tokens(random.Random(seed))) for seed in range(200)}
     assert draws == set(space.rows())  # uniform over the 19 rows, never a vector the table lacks
+
+
+def test_retraining_a_table_architecture_is_one_clear_line(tmp_path, capsys):
+    from raynas import cli
+
+    table = write_table(tmp_path / "table.json")
+    arch = tmp_path / "best_arch.json"  # as a table replay writes it
+    arch.write_text(json.dumps({"space": "tabular", "space_kwargs": {"path": str(table)}, "tokens": [1, 1, 1]}))
+    assert cli.main(["retrain", "--arch", str(arch), "--storage-path", str(tmp_path), "--name", "r"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a benchmark table's architecture has no network to train" in err[0]
+    assert not (tmp_path / "r").exists()

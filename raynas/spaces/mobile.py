@@ -56,6 +56,12 @@ class MobileNet(nn.Module):
         for s, (depth, low) in enumerate(zip(depths, min_depths)):
             if not 1 <= low <= depth:
                 raise ValueError(f"stage {s + 1}: min_depth must be in [1, depth={depth}], got {low}")
+        for name, values in (("stem_width", [stem_width]), ("widths", widths), ("strides", strides),
+                             ("expansions", expansions), ("kernels", kernels)):
+            if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
+                raise ValueError(f"{name} must be positive whole numbers, got {values!r}")
+        if any(k % 2 == 0 for k in kernels):
+            raise ValueError(f"kernels must be odd (a block keeps its input size), got {list(kernels)}")
         self.stem = nn.Sequential(nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(stem_width), nn.ReLU6(inplace=True))
         blocks, c_in = [], stem_width

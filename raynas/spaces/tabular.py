@@ -183,10 +183,13 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
     rows: Rows = {}
     for record in records:
         ops = nb201.parse_arch(record["ArchitectureString"])
+        key = tuple(nb201.OPS.index(op) for op in ops)
+        if key in rows:
+            raise ValueError(f"benchmark table {path} lists architecture {record['ArchitectureString']} twice; "
+                             "keep one row per architecture")
         accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, record["ArchitectureString"])
         if accuracy is not None:
-            rows[tuple(nb201.OPS.index(op) for op in ops)] = (
-                accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
+            rows[key] = (accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
     return nb201.edge_labels(), [list(nb201.OPS) for _ in nb201.EDGES], rows
 
 
