@@ -126,6 +126,8 @@ def _darts_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--seeds", type=int, help="independent searches run as parallel trials (default 1)")
     g.add_argument("--workers-per-trial", type=int, help="data-parallel Ray Train workers per search (default 1)")
     g.add_argument("--cpus-per-worker", type=float, help="CPUs of each of those workers, fractions allowed (default 1)")
+    g.add_argument("--gpus-per-worker", type=float, help="GPUs of each of those workers, fractions allowed; nccl "
+                   "when above 0 (default 0)")
 
 
 def _run_flags(p: argparse.ArgumentParser, name: str) -> None:

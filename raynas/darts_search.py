@@ -83,6 +83,9 @@ class DartsSettings:
         check_recipe(self.recipe())
         if self.seeds < 1:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
+        if not float(self.cpus_per_worker) > 0 or not float(self.gpus_per_worker) >= 0:
+            raise ValueError(f"--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got "
+                             f"{self.cpus_per_worker} and {self.gpus_per_worker}")
         if self.space == "darts" and int(self.layers) < 3:  # cells layers//3 and 2*layers//3 reduce
             raise ValueError(f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
                              "cell is a reduction cell and the normal cell is never searched")

@@ -142,13 +142,30 @@ def test_submit_search_as_ray_job_with_token_auth(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-@pytest.mark.parametrize("gpus, extra_env, expected", [
-    (4, {}, "--gpus-per-trial 1 --concurrency 4"),
-    (4, {"GPUS_PER_TRIAL": "0.5"}, "--gpus-per-trial 0.5 --concurrency 8"),
-    (0, {}, "--gpus-per-trial 0 --concurrency 2"),
+@pytest.mark.parametrize("gpus, extra_env, flags, expected", [
+    (4, {}, [], "random --gpus-per-trial 1 --concurrency 4"),
+    (4, {"GPUS_PER_TRIAL": "0.5"}, [], "random --gpus-per-trial 0.5 --concurrency 8"),
+    (4, {}, ["--gpus-per-trial", "0.5"], "random --gpus-per-trial 0.5 --concurrency 8 --gpus-per-trial 0.5"),
+    (4, {"CONCURRENCY": "3"}, [], "random --gpus-per-trial 1 --concurrency 3"),
+    (0, {}, [], "random --gpus-per-trial 0 --concurrency 2"),
+    (2, {}, ["darts"], "darts --gpus-per-worker 1"),
+    (0, {}, ["darts"], "darts --gpus-per-worker 0"),
 ])
-def test_local_multi_gpu_defaults_from_nvidia_smi(tmp_path, gpus, extra_env, expected):
+def test_local_multi_gpu_defaults_from_nvidia_smi(tmp_path, gpus, extra_env, flags, expected):
     """The script only picks defaults: stand-ins for nvidia-smi and raynas show what it would run."""
+    done = _local_multi_gpu(tmp_path, gpus, extra_env, flags if flags[:1] == ["darts"] else ["random", *flags])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"raynas search {expected} --epochs 5"
+
+
+@pytest.mark.parametrize("share", ["0", "abc", "-1"])
+def test_local_multi_gpu_rejects_a_share_that_is_not_a_positive_number(tmp_path, share):
+    done = _local_multi_gpu(tmp_path, 2, {"GPUS_PER_TRIAL": share}, ["random"])
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"GPUs per trial must be a number above 0 (GPUS_PER_TRIAL or --gpus-per-trial), got '{share}'" in done.stderr
+
+
+def _local_multi_gpu(tmp_path, gpus: int, extra_env: dict, args: list[str]) -> subprocess.CompletedProcess:
     stubs = tmp_path / "bin"
     stubs.mkdir()
     lines = "".join(f'echo "GPU {i}: Fake GPU (UUID: GPU-{i})"\n' for i in range(gpus))
@@ -157,7 +174,5 @@ def test_local_multi_gpu_defaults_from_nvidia_smi(tmp_path, gpus, extra_env, exp
     for stub in stubs.iterdir():
         stub.chmod(0o755)
     env = {**os.environ, **extra_env, "PATH": f"{stubs}{os.pathsep}/usr/bin{os.pathsep}/bin"}
-    done = subprocess.run([REPO / "launch" / "local_multi_gpu.sh", "random", "--epochs", "5"], env=env,
+    return subprocess.run([REPO / "launch" / "local_multi_gpu.sh", *args, "--epochs", "5"], env=env,
                           capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"raynas search random {expected} --epochs 5"
