@@ -53,6 +53,7 @@ def test_two_data_parallel_workers_hold_the_same_alphas_and_continue_from_a_left
     (["--epochs", "2", "--epochs-no-archopt", "2"], "--epochs-no-archopt (2) must be smaller than --epochs (2)"),
     (["--max-params", "20k"], "setting 'max_params' does not apply to `search darts`"),
     (["--layers", "2"], "--layers must be at least 3 for a cell search, got 2: with fewer, every cell is a reduction"),
+    (["--gpus-per-worker", "-1"], "--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got 1.0 and -1.0"),
 ])
 def test_darts_cli_bad_input(tmp_path, capsys, args, message):
     assert cli.main(["search", "darts", *args, "--storage-path", str(tmp_path)]) == 2
