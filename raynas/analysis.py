@@ -167,9 +167,9 @@ def ranking(frame: pd.DataFrame) -> str:
 
 def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | None = None) -> pd.Series:
     """The finished trial with the highest :func:`ranking` column (then fewer params, then earliest) within
-    ``max_params``; for a one-shot search, the best of the retrained subnets."""
-    done, name, key = finished(frame), name or _name(frame), ranking(frame)
-    done = done[done[key].notna()]
+    ``max_params``; for a one-shot search, the best of the retrained subnets (by the shared-weight score when
+    no retrained subnet is within ``max_params``)."""
+    done, name = finished(frame), name or _name(frame)
     if done.empty:
         raise ValueError(f"search {name!r} has no finished trial: none has finished yet, or every one failed or "
                          "was stopped early (see the status and error columns of its results.csv)")
@@ -181,7 +181,8 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
         if done.empty:
             raise ValueError(f"--max-params {max_params:,} is below every finished trial of search "
                              f"{name!r} (the smallest has {smallest:,} params); raise it")
-    return results.best_first(done, key).iloc[0]
+    key = ranking(done)
+    return results.best_first(done[done[key].notna()], key).iloc[0]
 
 
 def _name(frame: pd.DataFrame) -> str:

@@ -416,7 +416,12 @@ def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: 
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
             "error": last_line(error) if status == "ERROR" else None,
-            "stopped": bool(epochs and status == "TERMINATED" and (m.get("epoch") or 0) < epochs)}
+            "stopped": bool(epochs and status == "TERMINATED" and _epoch(m) < epochs)}
+
+
+def _epoch(metrics: dict) -> int:
+    """Epochs a trial trained: its ``epoch``, else Tune's ``training_iteration``, as the searchers count them."""
+    return int(metrics.get("epoch", metrics.get("training_iteration")) or 0)
 
 
 def _trial_row(trial, status: str, epochs: int | None = None,

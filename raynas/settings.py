@@ -129,6 +129,14 @@ class SearchSettings:
         if self.scheduler and self.space == "tabular" and not self.trial_function:
             raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a table replay (each "
                              "architecture is one lookup); drop --scheduler")
+        if self.scheduler and self.searcher == "oneshot":
+            raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a one-shot search (each "
+                             "subnet is one evaluation on the shared weights); drop --scheduler")
+        if self.retrain_epochs is not None:
+            whole = isinstance(self.retrain_epochs, int) and not isinstance(self.retrain_epochs, bool)
+            if not whole or self.retrain_epochs < 1:
+                raise ValueError(f"retrain-epochs must be a whole number of at least 1 (or unset: --epochs), got "
+                                 f"{self.retrain_epochs!r}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
         for name in ("lr", "supernet_lr"):

@@ -100,6 +100,9 @@ def test_a_one_shot_search_is_ranked_by_its_retrained_subnets():
                             "retrained_reward": [0.80, None, 0.85]})  # a and c retrained; c trains better
     assert analysis.ranking(subnets) == "retrained_reward" and analysis.best_row(subnets, name="os").trial_id == "c"
     assert analysis.best_row(subnets, max_params=250, name="os").trial_id == "a"
+    # no retrained subnet within the budget: the best there by its shared-weight score
+    assert analysis.best_row(subnets.assign(params=[150, 200, 300]).assign(retrained_reward=[None, None, 0.85]),
+                             max_params=250, name="os").trial_id == "a"
     not_yet = subnets.assign(retrained_reward=None)  # retraining has not finished: the shared-weight score
     assert analysis.ranking(not_yet) == "reward" and analysis.best_row(not_yet, name="os").trial_id == "a"
 
