@@ -31,7 +31,7 @@ from ray import tune
 
 from raynas import cluster, fixed, search, storage
 from raynas.checkpoints import from_checkpoint
-from raynas.results import RESULTS_FILE, SEARCH_COLUMNS
+from raynas.results import RESULTS_FILE, SEARCH_COLUMNS, best_first
 from raynas.searchers import SEARCHERS
 from raynas.settings import SETTINGS_FILE, SearchSettings
 from raynas.spaces.choices import ModelSpace
@@ -159,7 +159,7 @@ def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str)
 
 def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFrame) -> search.Outcome:
     """Stage 3: retrain the ``retrain_top`` best subnets from scratch; write the final best_arch.json."""
-    top = subnets.sort_values(["reward", "trial_id"], ascending=[False, True]).head(settings.retrain_top)
+    top = best_first(subnets).head(settings.retrain_top)  # ties: fewer params, then the earlier trial
     architectures = [json.loads(t) for t in top.tokens]
     st = stage(settings, "retrain", epochs=settings.retrain_epochs or settings.epochs)
     if storage.read_text(st.storage_path, f"{st.name}/{search.BEST_FILE}") is None:

@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -63,15 +64,42 @@ class PipelineSettings:
     retrain_epochs: int = 10
 
 
+#: where a pipeline records the settings it was started with
+SETTINGS_FILE = "raynas_pipeline.json"
+
+
+def check(p: PipelineSettings) -> None:
+    """Raise ``ValueError`` naming the flag when a setting cannot run, before any stage starts."""
+    from raynas import data
+    from raynas.settings import check_name, parse_count
+
+    if p.max_params is None:
+        raise ValueError("raynas pipeline needs --max-params, the parameter budget of the channel search")
+    p.max_params = parse_count(p.max_params, "max_params")
+    for flag, low in (("darts_epochs", 1), ("darts_layers", 3), ("darts_init_channels", 1), ("num_cells", 1),
+                      ("stem_channels", 1), ("num_samples", 1), ("search_epochs", 1), ("retrain_epochs", 1)):
+        value = getattr(p, flag)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"--{flag.replace('_', '-')} must be a whole number of at least {low}, got {value!r}")
+    if p.order not in (1, 2):
+        raise ValueError(f"--order must be 1 (first order) or 2 (second order), got {p.order!r}")
+    check_name(p.name)
+    data.check(p.data, p.data_dir)
+
+
 def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
     """Run the stages not finished yet; return the retrained result."""
     from raynas import darts_search, search
     from raynas.settings import SearchSettings
 
-    if p.max_params is None:
-        raise ValueError("raynas pipeline needs --max-params, the parameter budget of the channel search")
+    check(p)
     root = storage.folder(p.storage_path, p.name)
     storage.check_writable(root)
+    record = json.loads(json.dumps(dataclasses.asdict(p)))  # as it reads back: tuples are lists
+    differ = storage.claim(root, SETTINGS_FILE, record, ignore=("storage_path",))
+    if differ:  # the finished stages were made with the earlier settings
+        raise ValueError(f"{root} holds a pipeline started with other settings ({', '.join(differ)}); re-run it "
+                         "with the same flags, or pick another --name")
     if storage.read_text(root, f"darts/{darts_search.GENOTYPE_FILE}") is None:
         print("[raynas] pipeline stage 1/3: DARTS search", flush=True)
         darts_search.run(darts_search.DartsSettings(

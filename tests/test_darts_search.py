@@ -109,6 +109,21 @@ def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_pat
     capsys.readouterr()
     assert cli.main(argv) == 0  # everything finished: nothing runs again
     assert "pipeline finished earlier" in capsys.readouterr().out
+    # the same name with another budget: its stages were made under the old one
+    assert cli.main([*argv[:4], "10k", *argv[5:]]) == 2
+    assert "holds a pipeline started with other settings (max_params)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--max-params", "abc"], "max-params must be a number like 20000"),
+    (["--max-params", "60k", "--retrain-epochs", "0"], "--retrain-epochs must be a whole number of at least 1, got 0"),
+    (["--max-params", "60k", "--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
+])
+def test_pipeline_flags_are_checked_before_any_stage(tmp_path, capsys, args, message):
+    assert cli.main(["pipeline", *args, "--storage-path", str(tmp_path), "--name", "p"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "p").exists()
 
 
 def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_path, capsys):
