@@ -126,18 +126,18 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     interrupted = _check_same_search(settings)
     storage.check_writable(settings.storage_path)
     cluster.start(settings.address)
-    if settings.workers_per_trial > 1:
-        # the trial only drives its Ray Train workers, which hold the CPUs or GPUs
-        resources = {"cpu": 0.01}
-        need = 0.01 + settings.workers_per_trial * settings.cpus_per_worker
-        have = ray.cluster_resources().get("CPU", 0)
-        if not settings.address and need > have:  # a local Ray has no autoscaler: the trial would wait forever
-            raise ValueError(f"--workers-per-trial {settings.workers_per_trial} with --cpus-per-worker "
-                             f"{settings.cpus_per_worker:g} needs {need:g} CPUs and this machine has {have:g}; "
-                             f"lower --cpus-per-worker (e.g. {(have - 0.01) / settings.workers_per_trial:.2f}) or "
-                             "--workers-per-trial")
-    else:
-        resources = {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
+    workers = settings.workers_per_trial
+    # with several workers the trial only drives its Ray Train workers, which hold the CPUs or GPUs
+    resources = {"cpu": 0.01} if workers > 1 else {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
+    have = ray.cluster_resources()
+    for kind, per_worker, extra in (("CPU", settings.cpus_per_worker, 0.01 if workers > 1 else 0),
+                                    ("GPU", settings.gpus_per_worker, 0)):
+        need = extra + workers * per_worker
+        if not settings.address and need > have.get(kind, 0):  # a local Ray has no autoscaler: it would wait forever
+            flag = f"--{kind.lower()}s-per-worker"
+            raise ValueError(f"--workers-per-trial {workers} with {flag} {per_worker:g} needs {need:g} {kind}s and "
+                             f"this machine has {have.get(kind, 0):g}; lower {flag} or --workers-per-trial, or pass "
+                             "--address of a cluster that has them")
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}",
                        json.dumps(settings.search_settings(), indent=2))
     names = storage.list_names(settings.storage_path, settings.name)

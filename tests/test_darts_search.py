@@ -69,6 +69,15 @@ def test_data_parallel_search_larger_than_the_machine_is_one_clear_line(ray_sess
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"--workers-per-trial {workers} with --cpus-per-worker 1 needs" in err[0]
     assert "lower --cpus-per-worker" in err[0]
+    # one worker larger than the machine: it would wait for resources forever
+    gpus = ray_session.cluster_resources().get("GPU", 0)  # the session's simulated GPUs
+    for flags, message in ((["--cpus-per-worker", str(cpus + 1)], f"needs {cpus + 1:g} CPUs"),
+                           (["--gpus-per-worker", str(gpus + 1)],
+                            f"--gpus-per-worker {gpus + 1:g} needs {gpus + 1:g} GPUs and this machine has {gpus:g}")):
+        assert cli.main(["search", "darts", *flags, "--storage-path", str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "darts").exists()
 
 
 @pytest.mark.parametrize("change, message", [
