@@ -270,8 +270,9 @@ def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outc
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
     available = sampling.count_feasible(space, settings.max_params, settings.min_params)
     if available is not None and available < settings.num_samples:
+        flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"  # a one-shot stage's, or ours
         print(f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
-              f"the search ends after {_plural(available, 'trial')}, not --num-samples {settings.num_samples}",
+              f"the search ends after {_plural(available, 'trial')}, not {flag} {settings.num_samples}",
               flush=True)
     return finish(settings, space, _fit(_tuner(settings, space, searcher, function)))
 
@@ -452,9 +453,9 @@ class SearchInterrupted(RuntimeError):
 
     def __init__(self, name: str, unfinished: int):
         self.name, self.unfinished = name, unfinished
-        them = "it" if unfinished == 1 else "them"
-        super().__init__(f"search {name!r} was interrupted with {_plural(unfinished, 'trial')} unfinished (not in "
-                         f"results.csv; resuming the search runs {them} again)")
+        them = "it from its" if unfinished == 1 else "them from their"
+        super().__init__(f"search {name!r} was interrupted with {_plural(unfinished, 'trial')} unfinished (left out "
+                         f"of its results; resuming the search continues {them} last checkpoint)")
 
 
 def ended(grid: tune.ResultGrid, storage_path: str, name: str) -> list[bool]:
