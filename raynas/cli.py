@@ -256,6 +256,9 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     given = dict(vars(args))
     given.pop("command")
     values = _config_file(given.pop("config")) if "config" in given else {}
+    if given.get("searcher") == "oneshot" and values.get("searcher") not in (None, "oneshot"):
+        # in a one-shot search the --searcher flag picks the subnet searcher: so does the file's key
+        values.setdefault("subnet_searcher", values.pop("searcher"))
     values.update(given)
     if values.get("searcher") == "oneshot":
         values.setdefault("space", "mobile")

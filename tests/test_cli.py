@@ -258,3 +258,11 @@ def test_ctrl_c_leaves_unfinished_trials_out_and_resume_completes_them(ray_sessi
     after = read_results(folder)
     assert len(after) == 3 and after.trial_id.is_unique and (after.epochs == epochs).all()
     assert set(before.trial_id) <= set(after.trial_id) and outcome.best is not None
+
+
+def test_a_config_files_searcher_picks_the_subnet_searcher_of_a_one_shot_search(tmp_path):
+    config = tmp_path / "oneshot.yaml"
+    config.write_text("searcher: random\nnum-subnets: 20\n")
+    args = cli.parser().parse_args(["search", "oneshot", "--config", str(config)])
+    settings = cli.settings_from_args(args)
+    assert (settings.searcher, settings.subnet_searcher, settings.num_subnets) == ("oneshot", "random", 20)
