@@ -219,7 +219,8 @@ def _check_same_search(settings: DartsSettings) -> bool:
 def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
     """Write results.csv, each seed's architecture and the best seed's genotype.json (or best_arch.json)."""
     rows, records = [], {}
-    for result, done in zip(grid, search.ended(grid, settings.storage_path, settings.name)):
+    finished = search.ended(grid, settings.storage_path, settings.name)
+    for result, done in zip(grid, finished):
         if not done:  # interrupted: resuming runs it again
             continue
         m = result.metrics or {}
@@ -240,7 +241,7 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
             storage.write_text(settings.storage_path, f"{settings.name}/{records[seed][0]}", records[seed][1])
     frame = pd.DataFrame(rows, columns=DARTS_COLUMNS).sort_values("seed", ignore_index=True)
     path = storage.write_text(settings.storage_path, f"{settings.name}/results.csv", frame.to_csv(index=False))
-    search.check_ended(grid, settings.storage_path, settings.name)
+    search.check_ended(finished, settings.name)
     done = frame[frame.status == "TERMINATED"].dropna(subset=["val_acc"])
     if done.empty:
         print(f"[raynas] no DARTS search finished; see {path}", file=sys.stderr)

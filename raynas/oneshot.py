@@ -123,7 +123,8 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
     else:
         tuner = tune.Tuner(trainable, run_config=search.run_config(st, [SupernetProgress(st.supernet_epochs)]))
     grid = tuner.fit()
-    search.check_ended(grid, st.storage_path, st.name)  # interrupted: a half-trained supernet is not the stage's output
+    # interrupted: a half-trained supernet is not the stage's output
+    search.check_ended(search.ended(grid, st.storage_path, st.name), st.name)
     result = grid[0]
     if result.error or result.checkpoint is None:
         print(f"[raynas] supernet training failed: {search.last_line(result.error)}; see {path}",

@@ -469,11 +469,10 @@ def ended(grid: tune.ResultGrid, storage_path: str, name: str) -> list[bool]:
             for result in grid]
 
 
-def check_ended(grid: tune.ResultGrid, storage_path: str, name: str) -> None:
-    """Raise :class:`SearchInterrupted` when trials of ``grid`` have not ended (see :func:`ended`)."""
-    unfinished = ended(grid, storage_path, name).count(False)
-    if unfinished:
-        raise SearchInterrupted(name, unfinished)
+def check_ended(finished: list[bool], name: str) -> None:
+    """Raise :class:`SearchInterrupted` when trials of search ``name`` have not ended (``finished``: :func:`ended`)."""
+    if not all(finished):
+        raise SearchInterrupted(name, finished.count(False))
 
 
 def results_rows(grid: tune.ResultGrid, finished: list[bool], epochs: int | None = None,
@@ -495,10 +494,10 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     """Write results.csv and best_arch.json for a fitted grid and print a summary."""
     log = ResultsLog(settings.storage_path, settings.name, SEARCH_COLUMNS)
     # a trial that finished right before a crash has no row yet
-    log.append(results_rows(grid, ended(grid, settings.storage_path, settings.name), full_epochs(settings),
-                            space.num_params))
+    finished = ended(grid, settings.storage_path, settings.name)
+    log.append(results_rows(grid, finished, full_epochs(settings), space.num_params))
     results_path, text = log.sort()
-    check_ended(grid, settings.storage_path, settings.name)
+    check_ended(finished, settings.name)
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]
     if done.empty:

@@ -108,8 +108,10 @@ class SearchSettings:
                           ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
                           ("supernet_batch_size", 1),
                           ("retrain_top", 1), ("calibration_images", 1), ("far_moves", 1),
-                          ("screen_size", 1)):
+                          ("screen_size", 1), ("retrain_epochs", 1)):
             value = getattr(self, name)
+            if value is None and name == "retrain_epochs":  # unset: --epochs
+                continue
             whole = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
             if not whole or isinstance(value, bool):
                 raise ValueError(f"{name.replace('_', '-')} must be a whole number, got {value!r}")
@@ -132,11 +134,6 @@ class SearchSettings:
         if self.scheduler and self.searcher == "oneshot":
             raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a one-shot search (each "
                              "subnet is one evaluation on the shared weights); drop --scheduler")
-        if self.retrain_epochs is not None:
-            whole = isinstance(self.retrain_epochs, int) and not isinstance(self.retrain_epochs, bool)
-            if not whole or self.retrain_epochs < 1:
-                raise ValueError(f"retrain-epochs must be a whole number of at least 1 (or unset: --epochs), got "
-                                 f"{self.retrain_epochs!r}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
         for name in ("lr", "supernet_lr"):

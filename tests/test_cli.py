@@ -88,7 +88,7 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--space", "mobile", "--space-kwargs", '{"in_channels": "1"}'],
      "space 'mobile' fails to build from its arguments {'in_channels': '1', "),
     (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
-    (["search", "oneshot", "--retrain-epochs", "-1"], "retrain-epochs must be a whole number of at least 1"),
+    (["search", "oneshot", "--retrain-epochs", "-1"], "retrain-epochs must be at least 1, got -1"),
     (["search", "oneshot", "--scheduler", "asha"], "--scheduler asha has nothing to stop early in a one-shot search"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):
