@@ -174,23 +174,28 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
             reader = csv.DictReader(f)
             records, fieldnames = list(reader), reader.fieldnames or []
     except UnicodeDecodeError as exc:
-        raise ValueError(f"benchmark table {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                         "save it as UTF-8") from None
+        raise _not_utf8(path, exc) from None
     needed = ["ArchitectureString", NB201_COLUMNS[metric]]
     missing = [c for c in needed if c not in fieldnames]
     if missing:
         raise ValueError(f"benchmark table {path} is not a NAS-Bench-201 CSV: no column {missing[0]!r}")
     rows: Rows = {}
+    seen: set[tuple[int, ...]] = set()  # rows without an accuracy too
     for record in records:
         ops = nb201.parse_arch(record["ArchitectureString"])
         key = tuple(nb201.OPS.index(op) for op in ops)
-        if key in rows:
+        if key in seen:
             raise ValueError(f"benchmark table {path} lists architecture {record['ArchitectureString']} twice; "
                              "keep one row per architecture")
+        seen.add(key)
         accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, record["ArchitectureString"])
         if accuracy is not None:
             rows[key] = (accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
     return nb201.edge_labels(), [list(nb201.OPS) for _ in nb201.EDGES], rows
+
+
+def _not_utf8(path: str, exc: UnicodeDecodeError) -> ValueError:
+    return ValueError(f"benchmark table {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8")
 
 
 def _read_table(path: str) -> dict[str, dict[str, Any]]:
@@ -202,8 +207,7 @@ def _read_table(path: str) -> dict[str, dict[str, Any]]:
     except json.JSONDecodeError as exc:
         raise ValueError(f"benchmark table {path} is not valid JSON ({exc})") from None
     except UnicodeDecodeError as exc:
-        raise ValueError(f"benchmark table {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                         "save it as UTF-8") from None
+        raise _not_utf8(path, exc) from None
     if not isinstance(table, dict) or not table:
         raise ValueError(f"benchmark table {path} must be a non-empty JSON object of key -> record")
     width = len(next(iter(table)))
