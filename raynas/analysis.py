@@ -31,7 +31,7 @@ from raynas.spaces.tabular import TabularSpace
 #: the columns analysis needs; any other column (another kind of search adds its own) is kept as it is
 REQUIRED_COLUMNS = ("trial_index", "trial_id", "status", "tokens", "params", "reward")
 NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall_time_s", "retrained_reward",
-                   "seed", "train_acc")
+                   "seed", "train_acc", "skip_connects_normal")
 #: share of the finished trials, by reward, whose chosen values are plotted
 TOP_SHARE = 0.10
 PARAMS_AXIS = "parameters (count)"
@@ -340,7 +340,7 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
     labels = {reward_axis(space) for _, _, space in loaded.values()}
     combined = plot_best_so_far({name: frame for name, (frame, _, _) in loaded.items()},
                                 os.path.join(out, "best_so_far.png"), labels.pop() if len(labels) == 1 else "reward")
-    summary = pd.DataFrame(rows)
+    summary = pd.DataFrame(rows).astype({"its params": "Int64"})  # a DARTS cell search has none: <NA>, not 1.2e+05
     limit = f" within {max_params:,} params" if max_params is not None else ""
     print(summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False))
     for row in rows:

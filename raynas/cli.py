@@ -200,10 +200,7 @@ def _retrain(args: argparse.Namespace):
     values = dict(vars(args))
     values.pop("command")
     layers = values.pop("layers", None)
-    if layers is not None:
-        values["space_kwargs"] = {**values.get("space_kwargs", {}), "num_cells": layers,
-                                  "reduction_cells": [layers // 3, 2 * layers // 3]}
-    settings, space, tokens = fixed.settings_for_file(values.pop("arch"), values)
+    settings, space, tokens = fixed.settings_for_file(values.pop("arch"), values, layers)
     return fixed.retrain(settings, space, [tokens])
 
 

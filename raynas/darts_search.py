@@ -90,7 +90,7 @@ class DartsSettings:
             raise ValueError(f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
                              "cell is a reduction cell and the normal cell is never searched")
         check_name(self.name)
-        data.check(self.data, self.data_dir)
+        data.check(self.data, self.data_dir, self.val_fraction)
         if self.space != "darts":
             model_space(self.recipe())
 
@@ -220,11 +220,11 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
     """Write results.csv, each seed's architecture and the best seed's genotype.json (or best_arch.json)."""
     rows, records = [], {}
     finished = search.ended(grid, settings.storage_path, settings.name)
-    for result, done in zip(grid, finished):
-        if not done:  # interrupted: resuming runs it again
+    for result, config in zip(grid, finished):
+        if config is None:  # interrupted: resuming runs it again
             continue
         m = result.metrics or {}
-        seed = result.config["seed"]
+        seed = config["seed"]
         rows.append({"seed": seed, "trial_id": m.get("trial_id"), "status": "ERROR" if result.error else "TERMINATED",
                      "val_acc": m.get("val_acc"), "train_acc": m.get("train_acc"), "epochs": m.get("epoch"),
                      "wall_time_s": m.get("time_total_s"), "genotype": m.get("genotype"),

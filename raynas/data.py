@@ -28,6 +28,8 @@ SHAPES = {"digits": (1, 8), "mnist": (1, 28), "fashion_mnist": (1, 28), "cifar10
 DATASETS = tuple(SHAPES)
 #: classes of every bundled dataset
 NUM_CLASSES = 10
+#: images each dataset splits into training and validation (digits: what its fixed test split leaves)
+TRAIN_SIZES = {"digits": 1438, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
 
 # files torchvision needs under --data-dir, per dataset (named in the error when they are missing)
 EXPECTED_FILES = {
@@ -62,10 +64,13 @@ class Splits:
     num_classes: int = 10
 
 
-def check(name: str, data_dir: str | None) -> None:
-    """Raise :class:`DataError` if ``name`` cannot be loaded from ``data_dir`` (cheap, no loading)."""
+def check(name: str, data_dir: str | None, val_fraction: float | None = None) -> None:
+    """Raise :class:`DataError` if ``name`` cannot be loaded from ``data_dir``, or split by ``val_fraction``
+    (cheap, no loading)."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    if val_fraction is not None:
+        validation_size(TRAIN_SIZES[name], val_fraction)
     if name == "digits":
         return
     debian = f"; on Debian: apt-get install dataset-{name.replace('_', '-')}, then --data-dir " \
@@ -90,9 +95,7 @@ def load(name: str = "digits", data_dir: str | None = None, val_fraction: float 
 
     Cached per process, so trials that reuse a Ray actor load the data once.
     """
-    if not 0 < val_fraction < 1:
-        raise DataError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    check(name, data_dir)
+    check(name, data_dir, val_fraction)
     data_dir = os.path.abspath(data_dir) if data_dir else None
     if name == "digits":
         return _digits(val_fraction, seed)
@@ -101,9 +104,30 @@ def load(name: str = "digits", data_dir: str | None = None, val_fraction: float 
     return _mnist_like(name, data_dir, val_fraction, seed)
 
 
+#: fewest images in the training or validation split: fewer make the reward noise
+MIN_SPLIT = 10
+
+
+def validation_size(n: int, val_fraction: float) -> int:
+    """Images of ``n`` held out for validation; :class:`DataError` when either side has fewer than
+    :data:`MIN_SPLIT`.
+
+    Example:
+        >>> validation_size(TRAIN_SIZES["digits"], 0.2)
+        288
+    """
+    if not 0 < val_fraction < 1:
+        raise DataError(f"val-fraction must be between 0 and 1, got {val_fraction}")
+    n_val = int(round(n * val_fraction))
+    if min(n_val, n - n_val) < MIN_SPLIT:
+        raise DataError(f"val-fraction {val_fraction} splits {n:,} training images into {n - n_val:,} to train on and "
+                        f"{n_val:,} to validate on; each needs at least {MIN_SPLIT}: pick a fraction nearer 0.2")
+    return n_val
+
+
 def _split(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    n_val = validation_size(n, val_fraction)
     order = np.random.default_rng(seed).permutation(n)
-    n_val = max(1, int(round(n * val_fraction)))
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 

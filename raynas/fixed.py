@@ -46,7 +46,8 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
         tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)
     else:
         tuner = tune.Tuner(
-            trainable, param_space={"tokens": tune.grid_search(architectures)},
+            trainable, param_space={"trial_index": tune.grid_search(list(range(len(architectures)))),
+                                    "tokens": tune.sample_from(lambda spec: architectures[spec.config.trial_index])},
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.concurrency, reuse_actors=True),
             run_config=run_config(settings, [Progress(settings)]))
     return finish(settings, space, tuner.fit())
@@ -62,11 +63,13 @@ def _claim(settings: SearchSettings, architectures: list[list[int]]) -> None:
                               "another --name, or give the same ones to continue it")
 
 
-def settings_for_file(path: str, values: dict[str, Any]) -> tuple[SearchSettings, SearchSpace, list[int]]:
+def settings_for_file(path: str, values: dict[str, Any],
+                      layers: int | None = None) -> tuple[SearchSettings, SearchSpace, list[int]]:
     """Settings, space and tokens to retrain the architecture file at ``path``.
 
     The file's ``space``, ``space_kwargs`` and ``data`` are used unless ``values`` (setting -> value) give
-    them; a flat NNI architecture needs ``space`` in ``values``.
+    them; a flat NNI architecture needs ``space`` in ``values``. ``layers`` sets the cells of a
+    ``darts_channel`` network (a genotype.json), reductions at 1/3 and 2/3.
     """
     found = read_arch_file(path)
     values = dict(values)
@@ -78,6 +81,13 @@ def settings_for_file(path: str, values: dict[str, Any]) -> tuple[SearchSettings
     same_space = values["space"] == found.get("space")
     if same_space:  # arguments given override the file's
         values["space_kwargs"] = {**found.get("space_kwargs", {}), **values.get("space_kwargs", {})}
+    if layers is not None:
+        if values["space"] != "darts_channel":
+            raise ValueError(f"--layers sets the cells of a DARTS genotype's network; {path} is an architecture of "
+                             f"space {values['space']!r}: drop --layers (that space's own arguments go in "
+                             "--space-kwargs)")
+        values["space_kwargs"] = {**values.get("space_kwargs", {}), "num_cells": layers,
+                                  "reduction_cells": [layers // 3, 2 * layers // 3]}
     settings = SearchSettings.from_dict(values)
     space = make_space(settings)
     if "arch" in found:

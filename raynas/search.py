@@ -105,7 +105,7 @@ def _plural(count: int, noun: str) -> str:
 def make_space(settings: SearchSettings) -> SearchSpace:
     """The space of ``settings``, after checking that its data can be loaded."""
     if settings.space != "tabular":
-        data.check(settings.data, settings.data_dir)
+        data.check(settings.data, settings.data_dir, settings.val_fraction)
     return space_for(settings.space, settings.space_kwargs, settings.data)
 
 
@@ -458,34 +458,43 @@ class SearchInterrupted(RuntimeError):
                          f"of its results; resuming the search continues {them} last checkpoint)")
 
 
-def ended(grid: tune.ResultGrid, storage_path: str, name: str) -> list[bool]:
-    """Per result of ``grid`` (the search ``storage_path/name``), whether its trial ended: finished or failed.
+def ended(grid: tune.ResultGrid, storage_path: str, name: str) -> list[dict | None]:
+    """Per result of ``grid`` (the search ``storage_path/name``), its trial's config if the trial ended (finished
+    or failed), else ``None``.
 
     A search interrupted by Ctrl-C returns the trials that were running or waiting as terminated, with a partial
     last result; Tune's experiment state, saved before it stopped them and read by ``resume``, keeps them running.
+    A trial whose worker died before it started (killed for memory, say) has no config in its result; the
+    experiment state has it.
     """
-    again = {t["trial_id"] for t in _saved_trials(storage_path, name) if t["status"] not in ENDED}
-    return [result.error is not None or (result.metrics or {}).get("trial_id") not in (None, *again)
-            for result in grid]
+    saved = _saved_trials(storage_path, name)
+    again = {t["trial_id"] for t in saved if t["status"] not in ENDED}
+    configs = {t["trial_id"]: t["config"] for t in saved}
+    out = []
+    for result in grid:
+        trial_id = (result.metrics or {}).get("trial_id")
+        done = result.error is not None or trial_id not in (None, *again)
+        out.append(result.config or configs.get(trial_id) or {} if done else None)
+    return out
 
 
-def check_ended(finished: list[bool], name: str) -> None:
+def check_ended(finished: list[dict | None], name: str) -> None:
     """Raise :class:`SearchInterrupted` when trials of search ``name`` have not ended (``finished``: :func:`ended`)."""
-    if not all(finished):
-        raise SearchInterrupted(name, finished.count(False))
+    if None in finished:
+        raise SearchInterrupted(name, finished.count(None))
 
 
-def results_rows(grid: tune.ResultGrid, finished: list[bool], epochs: int | None = None,
+def results_rows(grid: tune.ResultGrid, finished: list[dict | None], epochs: int | None = None,
                  params_of: Callable[[list[int]], int] | None = None) -> list[dict]:
-    """One row per trial of ``grid`` that ended (``finished``, see :func:`ended`), with the columns of
-    :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`_row`)."""
+    """One row per trial of ``grid`` that ended (``finished``: their configs, see :func:`ended`), with the columns
+    of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`_row`)."""
     rows = []
-    for result, done in zip(grid, finished):
-        if not done:
+    for result, config in zip(grid, finished):
+        if config is None:
             continue
         # trial folders are named <trainable>_<trial id>_<index>_...
         trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
-        rows.append(_row(trial_id, "ERROR" if result.error else "TERMINATED", result.config, result.metrics,
+        rows.append(_row(trial_id, "ERROR" if result.error else "TERMINATED", config, result.metrics,
                          result.error, epochs, params_of))
     return rows
 

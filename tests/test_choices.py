@@ -366,6 +366,20 @@ def test_read_arch_file(tmp_path):
         read_arch_file(str(tokens_only))
 
 
+def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
+    genotype = tmp_path / "genotype.json"
+    genotype.write_text(json.dumps({
+        "normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["sep_conv_3x3", 2], ["max_pool_3x3", 0]],
+        "normal_concat": [2, 3], "reduce_concat": [2, 3],
+        "reduce": [["max_pool_3x3", 0], ["skip_connect", 1], ["avg_pool_3x3", 2], ["skip_connect", 1]]}))
+    settings, space, _ = settings_for_file(str(genotype), {}, layers=6)
+    assert settings.space_kwargs["num_cells"] == 6 and settings.space_kwargs["reduction_cells"] == [2, 4]
+    tokens_only = tmp_path / "best_arch.json"  # another space's architecture: --layers means nothing there
+    tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
+    with pytest.raises(ValueError, match="--layers sets the cells of a DARTS genotype's network; .* drop --layers"):
+        settings_for_file(str(tokens_only), {}, layers=6)
+
+
 def test_named_choices_labels_unlabelled_choices_by_path():
     model = Pair(LayerChoice([nn.Identity(), nn.ReLU()]), nn.Identity())
     assert [label for label, _ in named_choices(model)] == ["first"]

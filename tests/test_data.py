@@ -95,6 +95,18 @@ def test_dataset_needing_files_without_data_dir():
         data.check("cifar10", None)
 
 
+def test_a_split_too_small_to_train_or_validate_is_refused_before_anything_runs():
+    from raynas.search import make_space
+    from raynas.settings import SearchSettings
+
+    with pytest.raises(data.DataError, match="val-fraction 0.001 splits 1,438 training images into 1,437 to train "
+                                             "on and 1 to validate on; each needs at least 10"):
+        make_space(SearchSettings(val_fraction=0.001))
+    with pytest.raises(data.DataError, match="val-fraction 0.9999 splits 60,000 .* 6 to train on"):
+        data.check("mnist", None, 0.9999)
+    assert data.validation_size(1438, 0.01) == 14  # a small share of a big enough split is fine
+
+
 def test_unknown_dataset():
     with pytest.raises(data.DataError, match="choose one of: digits, mnist"):
         data.check("imagenet", None)

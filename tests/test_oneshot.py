@@ -144,7 +144,7 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
     assert all(space.num_params(json.loads(t)) <= 2000 for t in after.tokens)
     retrained = pd.read_csv(tmp_path / "os" / "retrain" / "results.csv")
     top = after.sort_values("reward", ascending=False).tokens.head(2)
-    assert sorted(retrained.tokens) == sorted(top)
+    assert sorted(retrained.tokens) == sorted(top) and sorted(retrained.trial_index) == [0, 1]
     best = json.loads((tmp_path / "os" / "best_arch.json").read_text())
     assert {"space", "space_kwargs", "tokens", "arch", "params", "reward", "val_acc", "test_acc",
             "oneshot_val_acc"} <= set(best)

@@ -83,7 +83,9 @@ def test_hypergradient_on_a_relaxed_model_space_matches_the_exact_one():
 
 def test_second_order_step_on_relaxed_mobile_moves_every_choice_and_the_weights():
     torch.manual_seed(0)
-    net = RelaxedSupernet(spaces.get("mobile", input_shape=[1, 8, 8]))
+    # two stages, one skippable block, two kernels: every kind of choice, few convolution shapes to set up
+    net = RelaxedSupernet(spaces.get("mobile", input_shape=[1, 8, 8], widths=[8, 16], depths=[2, 1], strides=[1, 2],
+                                     min_depths=[1, 1], kernels=[3, 5], expansions=[3, 6]))
     w_opt = torch.optim.SGD(net.weight_parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
     architect = Architect(net, w_opt, a_opt, order=2)

@@ -92,3 +92,25 @@ def test_progress_best_ignores_a_nan_reward(tmp_path, capsys):
         progress.on_trial_complete(i, [], fake_trial(i, reward=reward))
     assert [line.rsplit(" ", 1)[-1] for line in capsys.readouterr().out.splitlines()] == \
         ["best=-", "best=0.4000", "best=0.4000"]
+
+
+def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_has_none(tmp_path):
+    import json
+
+    from raynas.search import ended, results_rows
+
+    state = {"trial_data": [[json.dumps({"trial_id": t, "status": s, "config": {"tokens": [i, 1], "trial_index": i}}),
+                             None] for i, (t, s) in enumerate([("a", "TERMINATED"), ("b", "ERROR"), ("c", "RUNNING")])]}
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
+    config = {"tokens": [0, 1], "trial_index": 0}
+    grid = [SimpleNamespace(metrics={"trial_id": "a", "config": config, "reward": 0.5}, config=config, error=None,
+                            path="x/train_a_0"),
+            # a worker killed (for memory, say) before the trial started: no config in its result
+            SimpleNamespace(metrics={"trial_id": "b"}, config=None, error=RuntimeError("killed"), path="x/train_b_1"),
+            SimpleNamespace(metrics={"trial_id": "c"}, config=None, error=None, path="x/train_c_2")]  # interrupted
+    finished = ended(grid, str(tmp_path), "s")
+    assert finished == [config, {"tokens": [1, 1], "trial_index": 1}, None]
+    rows = results_rows(grid, finished)
+    assert [(r["trial_id"], r["status"], r["tokens"], r["trial_index"]) for r in rows] == \
+        [("a", "TERMINATED", "[0, 1]", 0), ("b", "ERROR", "[1, 1]", 1)]

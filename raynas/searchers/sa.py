@@ -117,6 +117,9 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         if not 0 <= screened <= 1 or screen_size < 1:
             raise ValueError(f"need 0 <= screened <= 1 and screen_size >= 1, got {screened}, {screen_size}")
         super().__init__(space, **kwargs)
+        if far_moves > max(1, len(self.movable_positions())):
+            raise ValueError(f"far_moves must be at most the {len(self.movable_positions())} positions with a "
+                             f"choice in this space, got {far_moves}")
         self.init_temperature = init_temperature
         self.decay = decay
         self.reward_scale = reward_scale
