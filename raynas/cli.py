@@ -25,10 +25,11 @@ from typing import Any
 
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS
-from raynas.settings import SearchSettings
+from raynas.settings import SearchSettings, underscored
 
 
 def _config_file(path: str) -> dict[str, Any]:
+    """The settings of a YAML or TOML file, keys spelled with ``_``; a key given both ways is an error."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"config file {path} does not exist")
     import yaml
@@ -38,9 +39,7 @@ def _config_file(path: str) -> dict[str, Any]:
             values = tomllib.load(f) if path.endswith(".toml") else yaml.safe_load(f) or {}
         except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
             raise ValueError(f"config file {path} cannot be read: {' '.join(str(exc).split())}") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"config file {path} must hold a mapping of setting -> value")
-    return values
+    return underscored(values, f"config file {path}")
 
 
 def _search_parser(sub: argparse._SubParsersAction) -> None:
@@ -215,15 +214,23 @@ def parser() -> argparse.ArgumentParser:
     _pipeline_parser(sub)
     sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
     p_params = sub.add_parser("params", help="exact parameter count of one architecture",
-                              description="Print the exact parameter count and the choices of TOKENS.")
+                              description="Print the exact parameter count and the choices of an architecture "
+                                          "(for a table, also its key).")
     p_params.add_argument("--space", help="search space (default small_channel; tabular with --table)")
     p_params.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
-    p_params.add_argument("--table-metric", help="accuracy column of --table")
+    p_params.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
+                                                 "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
     p_params.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
     p_params.add_argument("--space-kwargs", type=json.loads, default={},
                           help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\' for '
                                '--space mobile')
-    p_params.add_argument("--tokens", required=True, type=_tokens, help="comma-separated tokens, e.g. 3,3,4,4")
+    which = p_params.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tokens", type=_tokens,
+                       help="comma-separated choice indices, one per position, 0 for its first choice, e.g. 3,3,4,4; "
+                            "for a JSON table, index j is a position's j-th smallest key digit, so key 1111111 is "
+                            "0,0,0,0,0,0,0")
+    which.add_argument("--key", help="an architecture of --table by its key instead, e.g. 1111111 (NAS-Bench-201: "
+                                     "its ArchitectureString)")
     return p
 
 
@@ -239,13 +246,24 @@ def _params(args: argparse.Namespace) -> None:
 
     if not isinstance(args.space_kwargs, dict):
         raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {args.space_kwargs!r}")
+    if args.data not in data.SHAPES:  # its input channels are part of the count
+        raise data.DataError(f"unknown dataset {args.data!r}; choose one of: {', '.join(data.DATASETS)}")
     name = _table_space(args.space, args.table)
+    _needs_table(name, "--table-metric", args.table_metric)
+    _needs_table(name, "--key", args.key)
     kwargs = {**args.space_kwargs, **({"path": args.table} if args.table else {})}
-    if args.table_metric:
+    if args.table_metric is not None:
         kwargs["metric"] = args.table_metric
     space = space_for(name, kwargs, args.data)
-    tokens = space.validate(args.tokens)
-    print(f"{space.num_params(tokens):,} params  {json.dumps(space.to_arch(tokens))}")
+    tokens = space.validate(args.tokens) if args.key is None else space.tokens_of(args.key)
+    key = f"key {space.key(tokens)}  " if name == "tabular" else ""
+    print(f"{space.num_params(tokens):,} params  {key}{json.dumps(space.to_arch(tokens))}")
+
+
+def _needs_table(space: str | None, flag: str, value: Any) -> None:
+    """A table flag ``flag`` given as ``value`` needs a table to replay: ``space`` is then ``tabular``."""
+    if value is not None and space != "tabular":
+        raise ValueError(f"{flag} needs --table (a benchmark table)")
 
 
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
@@ -259,14 +277,21 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     values.update(given)
     if values.get("searcher") == "oneshot":
         values.setdefault("space", "mobile")
+    extra: dict[str, Any] = {}  # space arguments given as flags of their own
     if "genotype" in values:
-        values["space_kwargs"] = {**values.get("space_kwargs", {}), "genotype": _read_genotype(values.pop("genotype"))}
-    table, metric = values.pop("table", None), values.pop("table_metric", values.pop("table-metric", None))
+        extra["genotype"] = _read_genotype(values.pop("genotype"))
+    table, metric = values.pop("table", None), values.pop("table_metric", None)
     if table is not None:  # a --table flag overrides the config file's space; one from the file goes with its space
         values["space"] = _table_space(given.get("space") if "table" in given else values.get("space"), table)
-        values["space_kwargs"] = {**values.get("space_kwargs", {}), "path": table}
+        extra["path"] = table
     if metric is not None:
-        values["space_kwargs"] = {**values.get("space_kwargs", {}), "metric": metric}
+        _needs_table(values.get("space"), "--table-metric", metric)
+        extra["metric"] = metric
+    if extra:
+        kwargs = values.get("space_kwargs", {})
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {kwargs!r}")
+        values["space_kwargs"] = {**kwargs, **extra}
     return SearchSettings.from_dict(values)
 
 

@@ -8,6 +8,8 @@ Example:
 """
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 import socket
 from typing import Any
@@ -17,9 +19,21 @@ import ray
 from raynas.settings import SearchSettings
 
 
+class _NeverReported(logging.Filter):
+    """Drops Tune's warning, when it gathers results, about trials with no result file: those that failed before
+    reporting or were waiting when a search was interrupted. raynas reports both kinds itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics")
+
+
+NEVER_REPORTED = _NeverReported()
+
+
 def start(address: str | None, runtime_env: dict[str, Any] | None = None) -> None:
     """Start Ray locally (``address`` ``None``), or join the cluster at ``address`` after checking it answers;
     nothing when Ray is running already."""
+    logging.getLogger("ray.tune.analysis.experiment_analysis").addFilter(NEVER_REPORTED)
     if ray.is_initialized():
         return
     if address and address != "auto":
@@ -32,21 +46,34 @@ def connect(settings: SearchSettings) -> None:
     """:func:`start` Ray for a search; on a local Ray, check that one trial fits on this machine."""
     if ray.is_initialized():
         return
-    start(settings.address, _user_code_env(settings))
+    start(settings.address, user_code_env(settings.space))
     if not settings.address:
         _check_fits(settings, ray.cluster_resources())
 
 
-def _user_code_env(settings: SearchSettings) -> dict[str, Any] | None:
-    """Workers find a user space (``module:factory``) where the driver does: the current folder and the
-    driver's ``PYTHONPATH`` (same machine or shared disk).
+def user_code_env(space: str) -> dict[str, Any] | None:
+    """Workers find a user space (``module:factory``) where the driver does: the folder the driver imported
+    it from (a notebook's ``sys.path`` entry too), the current folder and the driver's ``PYTHONPATH`` (same
+    machine or shared disk).
 
     In a job of ``ray job submit --working-dir``, the uploaded folder is on the workers' path already.
     """
-    if ":" not in settings.space or "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:
+    if ":" not in space or "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:
         return None
-    path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
-    return {"env_vars": {"PYTHONPATH": path}}
+    folders = [_import_root(space.partition(":")[0]), os.getcwd(), os.environ.get("PYTHONPATH")]
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(filter(None, folders)))}}
+
+
+def _import_root(module: str) -> str | None:
+    """The ``sys.path`` folder the driver imports ``module``'s top-level package from (``None``: not found)."""
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not os.path.isabs(spec.origin):
+        return None
+    top = os.path.dirname(spec.origin)  # a package's __init__.py sits in the package's own folder
+    return os.path.dirname(top) if spec.submodule_search_locations else top
 
 
 def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:

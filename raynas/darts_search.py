@@ -25,7 +25,7 @@ from ray import tune
 
 from raynas import cluster, data, search, storage
 from raynas.results import DARTS_COLUMNS
-from raynas.settings import check_name
+from raynas.settings import check_name, coerce_fields, underscored
 from raynas.spaces.darts import genotype_from_dict
 
 GENOTYPE_FILE = "genotype.json"
@@ -63,27 +63,30 @@ class DartsSettings:
     address: str | None = None
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "DartsSettings":
+    def from_dict(cls, values: dict[str, Any]) -> DartsSettings:
         """Build from ``flag -> value`` (``-`` or ``_``), checking every value."""
         names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in values.items():
-            name = key.replace("-", "_")
+        kwargs = underscored(values)
+        for name in kwargs:
             if name not in names:
-                raise ValueError(f"setting {key!r} does not apply to `search darts`; "
+                raise ValueError(f"setting {name!r} does not apply to `search darts`; "
                                  f"its settings are: {', '.join(sorted(names))}")
-            kwargs[name] = value
         settings = cls(**kwargs)
         settings.check()
         return settings
 
+    def __post_init__(self) -> None:
+        coerce_fields(self, "--")  # "1e-3" -> 0.001; a value of the wrong type names its flag
+
     def check(self) -> None:
+        """Raise ``ValueError`` naming the flag when a setting cannot run."""
         from raynas.trainables.darts import check_recipe, model_space
 
         check_recipe(self.recipe())
-        if self.seeds < 1:
-            raise ValueError(f"--seeds must be at least 1, got {self.seeds}")
-        if not float(self.cpus_per_worker) > 0 or not float(self.gpus_per_worker) >= 0:
+        for name, low in (("seeds", 1), ("seed", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"--{name} must be at least {low}, got {getattr(self, name)}")
+        if not self.cpus_per_worker > 0 or not self.gpus_per_worker >= 0:
             raise ValueError(f"--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got "
                              f"{self.cpus_per_worker} and {self.gpus_per_worker}")
         if self.space == "darts" and int(self.layers) < 3:  # cells layers//3 and 2*layers//3 reduce
@@ -107,8 +110,9 @@ class DartsSettings:
         return {k: v for k, v in self.recipe().items() if k not in PLACE}
 
 
-def run(settings: DartsSettings) -> pd.DataFrame:
-    """Run ``settings.seeds`` DARTS searches as parallel Tune trials; write results and genotypes.
+def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
+    """Run ``settings.seeds`` DARTS searches as parallel Tune trials; write results and genotypes. ``settings``
+    may be a dict of them, as ``DartsSettings.from_dict`` takes.
 
     Run again with the same settings after an interruption, the search continues: Tune restores the
     experiment and every unfinished trial goes on from its last epoch checkpoint. When Tune's experiment
@@ -120,12 +124,14 @@ def run(settings: DartsSettings) -> pd.DataFrame:
     from raynas.search import experiment_state_readable
     from raynas.trainables.darts import darts_search
 
+    if not isinstance(settings, DartsSettings):
+        settings = DartsSettings.from_dict(settings)
     if storage.read_text(settings.storage_path, f"{settings.name}/{settings.result_file()}") is not None:
         raise FileExistsError(f"a DARTS search named {settings.name!r} already finished under "
                               f"{storage.normalize(settings.storage_path)}; pick another --name")
     interrupted = _check_same_search(settings)
     storage.check_writable(settings.storage_path)
-    cluster.start(settings.address)
+    cluster.start(settings.address, cluster.user_code_env(settings.space))
     workers = settings.workers_per_trial
     # with several workers the trial only drives its Ray Train workers, which hold the CPUs or GPUs
     resources = {"cpu": 0.01} if workers > 1 else {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
@@ -170,8 +176,12 @@ def resume(storage_path: str, name: str, address: str | None = None) -> pd.DataF
     saved = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
     if saved is None:
         return None
-    settings = DartsSettings.from_dict({**json.loads(saved), "storage_path": storage_path, "name": name,
-                                        "address": address})
+    try:
+        values = underscored(json.loads(saved))
+    except ValueError as exc:  # not JSON, or not an object
+        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE} is not a usable raynas DARTS "
+                         f"search record ({exc}); restore it or start the search again under another --name") from None
+    settings = DartsSettings.from_dict({**values, "storage_path": storage_path, "name": name, "address": address})
     results = storage.read_text(storage_path, f"{name}/results.csv")
     if results is not None and storage.read_text(storage_path, f"{name}/{settings.result_file()}") is not None:
         folder = storage.folder(storage_path, name)

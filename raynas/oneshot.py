@@ -55,7 +55,13 @@ class SupernetProgress(tune.Callback):
 
 
 def run(settings: SearchSettings) -> search.Outcome:
-    """Run (or continue) the one-shot search of ``settings`` to the end."""
+    """Run (or continue) the one-shot search of ``settings`` to the end (``searcher`` is ``"oneshot"``; left at
+    its default, it is set so)."""
+    if settings.searcher != "oneshot":
+        if settings.searcher != SearchSettings.searcher:  # not the default: perhaps meant for the subnets
+            raise ValueError(f"a one-shot search has searcher 'oneshot', got {settings.searcher!r}; the subnets' "
+                             f"searcher is subnet_searcher (--searcher of `raynas search oneshot`)")
+        settings.searcher = "oneshot"  # recorded, so that `raynas resume` and `raynas analyze` know the search
     settings.subnet_searcher = ALIASES.get(settings.subnet_searcher, settings.subnet_searcher)
     if settings.subnet_searcher not in SEARCHERS:
         raise ValueError(f"unknown subnet searcher {settings.subnet_searcher!r}; choose one of: "

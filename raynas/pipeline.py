@@ -71,15 +71,17 @@ SETTINGS_FILE = "raynas_pipeline.json"
 def check(p: PipelineSettings) -> None:
     """Raise ``ValueError`` naming the flag when a setting cannot run, before any stage starts."""
     from raynas import data
-    from raynas.settings import check_name, parse_count
+    from raynas.settings import check_name, coerce_fields, parse_count
 
     if p.max_params is None:
         raise ValueError("raynas pipeline needs --max-params, the parameter budget of the channel search")
     p.max_params = parse_count(p.max_params, "max_params")
+    coerce_fields(p, "--")
     for flag, low in (("darts_epochs", 1), ("darts_layers", 3), ("darts_init_channels", 1), ("num_cells", 1),
-                      ("stem_channels", 1), ("num_samples", 1), ("search_epochs", 1), ("retrain_epochs", 1)):
+                      ("stem_channels", 1), ("num_samples", 1), ("search_epochs", 1), ("retrain_epochs", 1),
+                      ("seed", 0)):
         value = getattr(p, flag)
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        if value < low:
             raise ValueError(f"--{flag.replace('_', '-')} must be a whole number of at least {low}, got {value!r}")
     if p.order not in (1, 2):
         raise ValueError(f"--order must be 1 (first order) or 2 (second order), got {p.order!r}")

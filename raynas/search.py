@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import io
 import json
 import math
@@ -64,19 +65,32 @@ SIGNATURE_ERROR = re.compile(r"unexpected keyword argument|missing \d+ required|
 
 def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
     """Space ``name``; a network space gets the input channels of ``dataset`` unless ``kwargs`` say."""
-    kwargs = dict(kwargs)
+    kwargs, added = dict(kwargs), []
     if name == "tabular":
         if "path" not in kwargs:
             raise ValueError("space 'tabular' needs a benchmark table: pass --table PATH")
     elif dataset in data.SHAPES:
         channels, size = data.SHAPES[dataset]
-        kwargs.setdefault("in_channels", channels)
+        given = set(kwargs)
+        token_class = spaces.user_token_class(name)
+        if token_class is not None:  # a user's token space gets the dataset's shape if it takes it
+            taken = inspect.signature(token_class).parameters
+            for key, value in (("in_channels", channels), ("num_classes", data.NUM_CLASSES)):
+                if key in taken or any(p.kind is p.VAR_KEYWORD for p in taken.values()):
+                    kwargs.setdefault(key, value)
+        else:
+            kwargs.setdefault("in_channels", channels)
         if spaces.is_model_space(name):  # a model of labelled choices: classes, and a sample for the dry run
             kwargs.setdefault("num_classes", data.NUM_CLASSES)
             kwargs.setdefault("input_shape", [channels, size, size])
+        added = [key for key in ("in_channels", "num_classes") if key in kwargs and key not in given]
     try:
         return spaces.get(name, **kwargs)
     except TypeError as exc:
+        unexpected = next((key for key in added if f"unexpected keyword argument '{key}'" in str(exc)), None)
+        if unexpected:  # raynas passed it, not the user
+            raise ValueError(f"space {name!r} must take the argument {unexpected!r}, which raynas sets from the "
+                             f"dataset ({kwargs[unexpected]} for {dataset}); add it to its signature") from None
         if SIGNATURE_ERROR.search(str(exc)):  # an argument the space does not take, or lacks
             raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
                              "fix --space-kwargs") from None
@@ -112,7 +126,10 @@ def make_space(settings: SearchSettings) -> SearchSpace:
 def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher:
     """The searcher of ``settings`` over ``space``, with the budget checked now."""
     if settings.searcher not in SEARCHERS:
-        raise ValueError(f"unknown searcher {settings.searcher!r}; choose one of: {', '.join(SEARCHERS)}")
+        runner = {"oneshot": "raynas.oneshot.run", "darts": "raynas.darts_search.run"}.get(settings.searcher)
+        found = f"searcher {settings.searcher!r} is run by {runner}" if runner else \
+            f"unknown searcher {settings.searcher!r}"
+        raise ValueError(f"{found}; choose one of: {', '.join(SEARCHERS)}")
     kwargs: dict[str, Any] = {"max_params": settings.max_params, "min_params": settings.min_params,
                               "seed": settings.seed, "num_samples": settings.num_samples,
                               "full_epochs": full_epochs(settings)}
@@ -222,7 +239,7 @@ class Progress(tune.Callback):
         self.done += 1
         self.done_here += 1
         result = trial.last_result or {}
-        reward = result.get("reward") if status == "TERMINATED" else None
+        reward = _number(result.get("reward")) if status == "TERMINATED" else None
         if reward is not None and math.isfinite(reward) and (self.best is None or reward > self.best):
             self.best = reward
         if self.done <= self.lines:
@@ -244,6 +261,20 @@ class Progress(tune.Callback):
         self.last_summary = now
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a float, as results.csv reads it back; ``None`` when it is not a number (a trial function
+    may report anything).
+
+    Example:
+        >>> _number("0.9"), _number("high"), _number(None)
+        (0.9, None, None)
+    """
+    try:
+        return None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -255,8 +286,11 @@ def run_config(settings: SearchSettings, callbacks: list) -> tune.RunConfig:
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
 
 
-def run(settings: SearchSettings, function: TrialFunction | None = None) -> Outcome:
-    """Run the search described by ``settings`` to the end and write its outputs."""
+def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | None = None) -> Outcome:
+    """Run the search described by ``settings`` (or a dict of them, as ``SearchSettings.from_dict`` takes) to
+    the end and write its outputs."""
+    if not isinstance(settings, SearchSettings):
+        settings = SearchSettings.from_dict(settings)
     space = make_space(settings)
     searcher = make_searcher(settings, space)
     if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is not None:
@@ -298,10 +332,14 @@ def load_settings(storage_path: str, name: str) -> SearchSettings:
     if text is None:
         raise FileNotFoundError(f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
                                 f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name")
+    where = f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE}"
     try:
         return SearchSettings.from_dict(json.loads(text))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE} is not valid JSON ({exc}); "
+        raise ValueError(f"{where} is not valid JSON ({exc}); "
+                         "restore it or start the search again under another --name") from None
+    except ValueError as exc:  # not an object, or damaged values
+        raise ValueError(f"{where} is not a usable raynas search record ({exc}); "
                          "restore it or start the search again under another --name") from None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,15 +78,13 @@ class SearchSettings:
     trial_function: str | None = None
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "SearchSettings":
+    def from_dict(cls, values: dict[str, Any]) -> SearchSettings:
         """Build from a dict whose keys are field names (``-`` or ``_``); unknown keys are an error."""
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in values.items():
-            name = key.replace("-", "_")
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = underscored(values)
+        for name in kwargs:
             if name not in names:
-                raise ValueError(f"unknown setting {key!r}; known settings: {', '.join(sorted(names))}")
-            kwargs[name] = value
+                raise ValueError(f"unknown setting {name!r}; known settings: {', '.join(sorted(names))}")
         return cls(**kwargs)
 
     def __post_init__(self) -> None:
@@ -98,35 +97,27 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, parse_count(value, name))
-        if not isinstance(self.space_kwargs, dict):
-            raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {self.space_kwargs!r}")
+        coerce_fields(self)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
-        if "path" in self.space_kwargs:
+        if isinstance(self.space_kwargs.get("path"), str):  # any other path is the space's to refuse
             self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(self.space_kwargs["path"]))
         for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
                           ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
-                          ("supernet_batch_size", 1),
+                          ("supernet_batch_size", 1), ("seed", 0),
                           ("retrain_top", 1), ("calibration_images", 1), ("far_moves", 1),
                           ("screen_size", 1), ("retrain_epochs", 1)):
             value = getattr(self, name)
-            if value is None and name == "retrain_epochs":  # unset: --epochs
-                continue
-            whole = isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
-            if not whole or isinstance(value, bool):
-                raise ValueError(f"{name.replace('_', '-')} must be a whole number, got {value!r}")
-            value = int(value)
-            setattr(self, name, value)
-            if value < low:
+            if value is not None and value < low:  # retrain_epochs None: --epochs
                 raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {value}")
         if self.scheduler in ("", "none"):
             self.scheduler = None
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of: "
                              f"{', '.join(s for s in SCHEDULERS if s)} (or none)")
-        if self.scheduler and not 1 <= int(self.grace_epochs) <= int(self.epochs):
+        if self.scheduler and not 1 <= self.grace_epochs <= self.epochs:
             raise ValueError(f"grace-epochs must be between 1 and --epochs ({self.epochs}), got {self.grace_epochs}")
-        if self.scheduler and float(self.reduction_factor) <= 1:
+        if self.scheduler and self.reduction_factor <= 1:
             raise ValueError(f"reduction-factor must be above 1, got {self.reduction_factor}")
         if self.scheduler and self.space == "tabular" and not self.trial_function:
             raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a table replay (each "
@@ -137,12 +128,12 @@ class SearchSettings:
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
         for name in ("lr", "supernet_lr"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"{name.replace('_', '-')} must be above 0, got {getattr(self, name)}")
-        if not 0 < float(self.val_fraction) < 1:
-            raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction}")
-        if not 0 <= float(self.screened) <= 1:
-            raise ValueError(f"screened must be between 0 and 1, got {self.screened}")
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name.replace('_', '-')} must be above 0, got {getattr(self, name):g}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction:g}")
+        if not 0 <= self.screened <= 1:
+            raise ValueError(f"screened must be between 0 and 1, got {self.screened:g}")
         check_name(self.name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +141,76 @@ class SearchSettings:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+#: the declared field types that :func:`coerce_fields` converts to, and how a message names each
+KINDS = {"int": (int, "a whole number"), "float": (float, "a number"), "str": (str, "a string"),
+         "bool": (bool, "true or false"), "dict": (dict, "a JSON object of argument -> value")}
+
+
+def underscored(values: Any, source: str = "settings") -> dict[str, Any]:
+    """``values`` with every key's ``-`` turned into ``_``; a key given both ways is an error.
+
+    Example:
+        >>> underscored({"max-params": "20k", "seed": 1})
+        {'max_params': '20k', 'seed': 1}
+    """
+    if not isinstance(values, dict):
+        raise ValueError(f"{source} must be a mapping of setting -> value, got a {type(values).__name__}")
+    out: dict[str, Any] = {}
+    spelled: dict[str, Any] = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        if name in out:
+            raise ValueError(f"{source}: {spelled[name]!r} and {key!r} are the same setting; keep one of them")
+        out[name], spelled[name] = value, key
+    return out
+
+
+def coerce_fields(settings: Any, prefix: str = "") -> None:
+    """Convert every field of the dataclass ``settings`` to its declared type (``"1e-3"`` -> 0.001, ``"3"`` -> 3,
+    ``2.0`` -> 2); a value that does not convert is a ``ValueError`` naming the setting (``prefix`` + flag name).
+    Fields of other types (``Any``, tuples) are left to the setting's own checks.
+
+    Example:
+        >>> s = SearchSettings(lr="1e-3", seed="3")
+        >>> s.lr, s.seed
+        (0.001, 3)
+    """
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        declared = [part.strip().split("[")[0] for part in str(f.type).split("|")]  # "int | None" -> int, None
+        kinds = [kind for kind in declared if kind in KINDS]
+        if not kinds or (value is None and "None" in declared):
+            continue
+        for kind in kinds:
+            try:
+                setattr(settings, f.name, _convert(value, kind))
+                break
+            except (TypeError, ValueError):
+                continue
+        else:
+            wanted = " or ".join(KINDS[kind][1] for kind in kinds)
+            raise ValueError(f"{prefix}{f.name.replace('_', '-')} must be {wanted}, got {value!r}")
+
+
+def _convert(value: Any, kind: str) -> Any:
+    """``value`` as the type named ``kind``; ``TypeError`` or ``ValueError`` when it is not one. Numbers may be
+    given as text (a YAML ``1e-3`` is a string); a bool is never a number."""
+    if kind in ("str", "bool", "dict"):
+        if not isinstance(value, KINDS[kind][0]):
+            raise TypeError(f"not a {kind}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError("not a number")
+    if kind == "float":
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError("not a finite number")
+        return number
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("not a whole number")
+    return int(value)  # an int, a whole float, or the text of an int such as "3"
 
 
 def check_name(name: str) -> None:

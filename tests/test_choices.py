@@ -143,6 +143,11 @@ def tied(between_choices: bool) -> nn.Module:
      "InputChoice 'inp': n_chosen must be a whole number in [1, 3], got None; any number of inputs (None) is not"),
     (lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Sequential(nn.Flatten(), nn.LazyLinear(2))),
      "module 'second.1' (LazyLinear) is lazy, so its parameters cannot be counted"),
+    (lambda: LayerChoice({1: nn.Identity(), "1": nn.ReLU()}, label="op"),
+     "LayerChoice 'op': two candidates are named '1' (names are compared as text"),
+    (lambda: InputChoice(candidate_names=["a", "a", "b"], label="inp"), "InputChoice 'inp': candidate name 'a' appears twice"),
+    (lambda: InputChoice(30, n_chosen=15, label="inp"),
+     "InputChoice 'inp': choosing 15 of 30 inputs gives 155,117,520 options, more than the 100,000 one choice can hold"),
 ])
 def test_bad_spaces_are_one_clear_error(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -389,3 +394,52 @@ def test_named_choices_labels_unlabelled_choices_by_path():
     assert numbered.labels() == ["0", "1"]
     assert numbered.from_arch(json.loads(json.dumps(numbered.to_arch([1, 0])))) == [1, 0]
     assert user_spaces.tiny().layer1.label == "layer1"
+
+
+@pytest.mark.parametrize("head, got", [(nn.Linear(16, 7), "shape (2, 7)"), (nn.Identity(), "shape (2, 16)")])
+def test_a_model_that_does_not_score_every_class_is_refused_before_training(head, got):
+    def factory(num_classes: int = 10):
+        return Pair(LayerChoice([nn.Identity(), nn.ReLU()], label="op"), nn.Sequential(nn.Flatten(), head))
+
+    with pytest.raises(ValueError, match=re.escape(f"returns {got} for 2 samples, not their logits of shape (2, 10)")):
+        ModelSpace(factory, factory_kwargs={"num_classes": 10}, input_shape=(1, 4, 4))
+    right = ModelSpace(lambda num_classes: Pair(LayerChoice([nn.Identity(), nn.ReLU()], label="op"),
+                                                nn.Sequential(nn.Flatten(), nn.Linear(16, num_classes))),
+                       factory_kwargs={"num_classes": 10}, input_shape=(1, 4, 4))
+    assert right.num_params([0]) == 16 * 10 + 10
+
+
+# -- a user's own token space: a SearchSpace subclass named module:Class ------------------------------------
+def test_a_token_space_class_is_a_user_space_with_its_exact_counts():
+    from raynas.search import space_for
+
+    space = space_for("user_spaces:Widths", {}, "cifar10")  # it takes in_channels: the dataset's are passed
+    assert isinstance(space, user_spaces.Widths) and space.name == "user_spaces:Widths" and space.in_channels == 3
+    assert not spaces.is_model_space("user_spaces:Widths") and spaces.is_model_space("user_spaces:tiny")
+    for tokens in itertools.product(range(3), repeat=2):
+        assert space.num_params(tokens) == sum(p.numel() for p in space.build(tokens).parameters())
+    with pytest.raises(ValueError, match="position 'conv2_width' has no choice; give every position at least one"):
+        space_for("user_spaces:NoChoice", {}, "digits")
+
+
+def test_a_model_factory_without_the_dataset_arguments_is_told_which_one_it_must_take():
+    from raynas.search import space_for
+
+    with pytest.raises(ValueError, match="space 'user_spaces:conv_bn' must take the argument 'in_channels', which "
+                                         r"raynas sets from the dataset \(1 for digits\); add it to its signature"):
+        space_for("user_spaces:conv_bn", {}, "digits")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
+def test_a_token_space_class_is_searched_and_retrained_from_the_cli(tmp_path, capsys):
+    from raynas import cli
+
+    assert cli.main(["search", "evolution", "--space", "user_spaces:Widths", "--num-samples", "3", "--epochs", "1",
+                     "--max-params", "600", "--storage-path", str(tmp_path), "--name", "w"]) == 0
+    best = json.loads((tmp_path / "w" / "best_arch.json").read_text())
+    space = user_spaces.Widths()
+    assert best["space"] == "user_spaces:Widths" and best["params"] == space.num_params(best["tokens"]) <= 600
+    assert cli.main(["retrain", "--arch", str(tmp_path / "w" / "best_arch.json"), "--epochs", "1",
+                     "--storage-path", str(tmp_path), "--name", "again"]) == 0
+    assert json.loads((tmp_path / "again" / "best_arch.json").read_text())["tokens"] == best["tokens"]

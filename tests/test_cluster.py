@@ -274,3 +274,35 @@ def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
     again = resume(uri, "s")  # a finished search resumes to the same results
     assert again.best == outcome.best
     pd.testing.assert_frame_equal(read_results(folder), first)
+
+
+def test_tunes_warning_about_trials_that_never_reported_is_dropped(ray_session):
+    import logging
+
+    from raynas import cluster
+
+    cluster.start(None)  # Ray runs already: only the filter is installed
+    logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
+
+    def record(message: str) -> logging.LogRecord:
+        return logger.makeRecord(logger.name, logging.WARNING, __file__, 1, message, None, None)
+
+    assert not logger.filter(record("Failed to fetch metrics for 2 trial(s):\n- t: FileNotFoundError('Could not "
+                                    "fetch metrics for t: both result.json and progress.csv were not found')"))
+    assert logger.filter(record("any other warning"))
+
+
+def test_workers_look_for_a_user_space_where_the_driver_imported_it(tmp_path, monkeypatch):
+    from raynas import cluster
+
+    (tmp_path / "notebook_pkg").mkdir()
+    (tmp_path / "notebook_pkg" / "__init__.py").write_text("")
+    (tmp_path / "notebook_pkg" / "nets.py").write_text("def net(in_channels=1, num_classes=10): ...\n")
+    (tmp_path / "flat_spaces.py").write_text("def net(in_channels=1, num_classes=10): ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))
+    monkeypatch.syspath_prepend(str(tmp_path))  # as a notebook does: on the driver's path only
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    for space in ("notebook_pkg.nets:net", "flat_spaces:net"):
+        folders = cluster.user_code_env(space)["env_vars"]["PYTHONPATH"].split(os.pathsep)
+        assert folders[0] == str(tmp_path) and os.getcwd() in folders
+    assert cluster.user_code_env("mobile") is None  # a built-in space is found through raynas itself

@@ -163,3 +163,15 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
     # its best is the search's own: the best retrained subnet, not the best shared-weight score
     assert json.loads((tmp_path / "os" / "analysis" / "os" / "best_arch.json").read_text()) == best
     assert summary.loc[0, "best reward"] == round(best["reward"], 4)
+
+
+def test_oneshot_run_from_python_records_a_one_shot_search(tmp_path):
+    from raynas import oneshot
+
+    with pytest.raises(ValueError, match="a one-shot search has searcher 'oneshot', got 'random'; the subnets' "
+                                         "searcher is subnet_searcher"):
+        oneshot.run(SearchSettings(searcher="random", space=USER, storage_path=str(tmp_path)))
+    settings = SearchSettings(space="small_channel", storage_path=str(tmp_path))  # the searcher left at its default
+    with pytest.raises(ValueError, match="one-shot search needs a space of labelled choices"):
+        oneshot.run(settings)
+    assert settings.searcher == "oneshot" and not list(tmp_path.iterdir())  # nothing written before the check

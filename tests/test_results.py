@@ -85,13 +85,13 @@ def test_progress_of_a_resumed_search_counts_the_rows_already_written(tmp_path, 
     assert last.startswith("[raynas] trial 4/10 t0003") and last.endswith("best=0.3000")
 
 
-def test_progress_best_ignores_a_nan_reward(tmp_path, capsys):
-    progress = Progress(SearchSettings(storage_path=str(tmp_path), name="s", num_samples=3))
-    progress.setup()
-    for i, reward in enumerate([float("nan"), 0.4, 0.2]):
+def test_progress_best_ignores_a_nan_or_non_numeric_reward(tmp_path, capsys):
+    progress = Progress(SearchSettings(storage_path=str(tmp_path), name="s", num_samples=5))
+    progress.setup()  # a trial function may report anything: text that reads as a number counts as one
+    for i, reward in enumerate([float("nan"), 0.4, 0.2, "high", "0.5"]):
         progress.on_trial_complete(i, [], fake_trial(i, reward=reward))
     assert [line.rsplit(" ", 1)[-1] for line in capsys.readouterr().out.splitlines()] == \
-        ["best=-", "best=0.4000", "best=0.4000"]
+        ["best=-", "best=0.4000", "best=0.4000", "best=0.4000", "best=0.5000"]
 
 
 def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_has_none(tmp_path):

@@ -42,7 +42,8 @@ def test_table_with_gaps_marks_missing_architectures(tmp_path):
     ("not json", "not valid JSON"),
     ("{}", "non-empty JSON object"),
     (json.dumps({"12": {"mean": 90, "params": 3}, "1": {"mean": 90, "params": 3}}), "not 2 digits"),
-    (json.dumps({"12": {"acc": 90, "params": 3}}), "needs 'params' and one of mean, mean_acc"),
+    (json.dumps({"12": {"acc": 90, "params": 3}}),
+     "record '12' needs one of mean, mean_acc, or pass --table-metric naming its accuracy field"),
     (json.dumps({"12": {"mean": 90, "params": 3}, "\u00b9\u00b2": {"mean": 90, "params": 3}}),
      "key '\u00b9\u00b2' is not 2 digits 0-9"),
     (b"\xff\xfe{", "is not UTF-8 text"),
@@ -75,7 +76,7 @@ def test_rows_without_accuracy_are_left_out_and_the_scale_ignores_them(tmp_path)
 
 
 @pytest.mark.parametrize("content,message", [
-    ('{"1": {"mean": NaN, "params": 1}, "2": {"mean": null, "params": 2}}', "has no row with an accuracy"),
+    ('{"1": {"mean": NaN, "params": 1}, "2": {"mean": null, "params": 2}}', "has no row with an accuracy (all are empty, null or NaN)"),
     ('{"1": {"mean": "high", "params": 1}}', "the accuracy of '1' is 'high', not a number; fix that row"),
     ('{"1": {"mean": 90, "params": null}}', "the params of '1' are None, not a whole number; fix that row"),
     ('{"1": {"mean": 90, "params": NaN}}', "the params of '1' are nan, not a whole number; fix that row"),
@@ -90,6 +91,96 @@ def test_rows_that_cannot_be_read_are_one_clear_error(tmp_path, content, message
 def test_missing_table_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         spaces.get("tabular", path=str(tmp_path / "nope.json"))
+
+
+def _table(tmp_path, records: dict) -> str:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(records))
+    return str(path)
+
+
+def test_the_metric_field_is_the_accuracy_when_records_have_no_mean(tmp_path):
+    path = _table(tmp_path, {"11": {"top1": 0.7, "params": 1000}, "12": {"top1": 0.72, "params": 1100},
+                             "21": {"top1": 0.71, "params": 1200}, "22": {"top1": 0.74, "params": 1300}})
+    assert TabularSpace(path, "top1").rows() == {(0, 0): (0.7, 1000), (0, 1): (0.72, 1100),
+                                                 (1, 0): (0.71, 1200), (1, 1): (0.74, 1300)}
+    with pytest.raises(ValueError, match="record '11' needs one of mean, mean_acc, or pass --table-metric"):
+        TabularSpace(path)
+
+
+def test_a_metric_some_records_lack_names_them(tmp_path):
+    path = _table(tmp_path, {"1": {"mean": 90, "top1": 80, "params": 1}, "2": {"mean": 91, "params": 2},
+                             "3": {"mean": 92, "params": 3}})
+    with pytest.raises(ValueError) as error:
+        TabularSpace(path, "top1")
+    assert "2 of 3 records have no 'top1' field (the first: '2'); pass a --table-metric every record holds" \
+        in str(error.value) and "unknown" not in str(error.value)
+
+
+def test_a_null_mean_falls_back_to_mean_acc(tmp_path):
+    path = _table(tmp_path, {"1": {"mean": None, "mean_acc": 0.6, "params": 1},
+                             "2": {"mean": None, "mean_acc": 0.7, "params": 2}})
+    assert TabularSpace(path).rows() == {(0,): (0.6, 1), (1,): (0.7, 2)}
+
+
+def test_fractions_and_percents_mixed_are_one_error_naming_a_row_of_each(tmp_path):
+    path = _table(tmp_path, {"11": {"mean": 60, "params": 1}, "12": {"mean": 0.62, "params": 2},
+                             "21": {"mean": 70, "params": 3}, "22": {"mean": 0.72, "params": 4}})
+    with pytest.raises(ValueError, match=re.escape("mixes fractions and percents ('12' has 0.62, '11' has 60); give "
+                                                   "all accuracies as fractions (0-1) or all as percents (0-100)")):
+        TabularSpace(path)
+    # chance level in a percent table (NAS-Bench-201's CIFAR-100 has rows of 1%) is a percent, and 0 is either
+    path = _table(tmp_path, {"1": {"mean": 1.0, "params": 1}, "2": {"mean": 0, "params": 2},
+                             "3": {"mean": 73.5, "params": 3}})
+    assert TabularSpace(path).rows() == {(0,): (0.01, 1), (1,): (0.0, 2), (2,): (0.735, 3)}
+    # and so is a rare failed row of a 1000-class benchmark (0.1 %) among many percents
+    path = _table(tmp_path, {str(i): {"mean": 0.1 if i == 10 else 50 + i, "params": i} for i in range(10, 30)})
+    assert TabularSpace(path).rows()[(0, 0)] == (0.001, 10)
+
+
+@pytest.mark.parametrize("value,message", [
+    (150, "the accuracy of '1' is 150, outside [0, 1] as a fraction and [0, 100] as percent; fix that row"),
+    (-3, "the accuracy of '1' is -3, outside [0, 1] as a fraction and [0, 100] as percent; fix that row"),
+    (True, "the accuracy of '1' is True, not a number; fix that row"),
+])
+def test_accuracies_out_of_range_or_booleans_are_errors(tmp_path, value, message):
+    path = _table(tmp_path, {"1": {"mean": value, "params": 1}, "2": {"mean": 90, "params": 2}})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TabularSpace(path)
+
+
+def test_params_of_a_folder_or_a_metric_without_table_are_one_clear_line(tmp_path, capsys):
+    from raynas import cli
+
+    for args, message in [(["params", "--table", str(tmp_path), "--tokens", "0"],
+                           f"benchmark table {tmp_path} is a folder, not a table file"),
+                          (["params", "--table-metric", "cifar100", "--tokens", "3,3,4,4"],
+                           "--table-metric needs --table"),
+                          (["params", "--key", "1111"], "--key needs --table"),
+                          (["search", "sanas", "--table-metric", "cifar100", "--storage-path", str(tmp_path)],
+                           "--table-metric needs --table")]:
+        assert cli.main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"raynas: error: {message}"), err
+    assert not (tmp_path / "search").exists()
+
+
+def test_params_of_a_table_row_by_tokens_or_key(tmp_path, capsys):
+    from raynas import cli
+
+    table = str(write_table(tmp_path / "table.json"))  # digits 1-3: key "111" is tokens 0,0,0
+    assert cli.main(["params", "--table", table, "--tokens", "0,0,0"]) == 0
+    by_tokens = capsys.readouterr().out
+    assert by_tokens.startswith("6,000 params  key 111  {") and '"position_0": 1' in by_tokens
+    assert cli.main(["params", "--table", table, "--key", "111"]) == 0
+    assert capsys.readouterr().out == by_tokens
+    assert cli.main(["params", "--table", table, "--tokens", "1,1,1"]) == 0  # indices, not digits: key 222
+    assert capsys.readouterr().out.startswith("12,000 params  key 222  {")
+    assert cli.main(["params", "--table", table, "--key", "1114"]) == 2
+    assert "key '1114' is not 3 digits like the keys of table" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["params", "--help"])
+    assert "comma-separated choice indices" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.skipif(not CHANNEL_BENCH.exists(), reason="needs ../shared/data beside the repository")
@@ -138,6 +229,8 @@ def test_nb201_table_tokens_labels_and_metrics():
     assert cifar100.accuracy(conv) == pytest.approx(0.7111, abs=1e-4)
     assert cifar100.num_params(conv) == 1_531_546 + 90 * 65  # a 100-class classifier
     assert 0.3 < TabularSpace(str(NB201), "ImageNet16-120").accuracy(conv) < 0.5
+    key = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    assert space.key(conv) == key and space.tokens_of(key) == conv
     with pytest.raises(ValueError, match="unknown --table-metric 'cifar1000'.*cifar10, cifar100, ImageNet16-120"):
         TabularSpace(str(NB201), "cifar1000")
 

@@ -1,11 +1,12 @@
-"""User-written model spaces with labelled choices, imported by module path in tests (``user_spaces:tiny``,
-``user_spaces:net``)."""
+"""User-written spaces, imported by module path in tests: models with labelled choices (``user_spaces:tiny``,
+``user_spaces:net``) and a token space (``user_spaces:Widths``)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raynas.spaces.base import SearchSpace
 from raynas.spaces.choices import InputChoice, LayerChoice
 
 
@@ -61,3 +62,41 @@ class Net(nn.Module):
 
 def net(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
     return Net(in_channels, num_classes)
+
+
+class Widths(SearchSpace):
+    """A token space written by hand: the widths of two convolutions, counted exactly without building."""
+
+    WIDTHS = [2, 4, 8]
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10):
+        self.in_channels, self.num_classes = in_channels, num_classes
+
+    def labels(self) -> list[str]:
+        return ["conv1_width", "conv2_width"]
+
+    def choices(self) -> list[list[int]]:
+        return [self.WIDTHS, self.WIDTHS]
+
+    def init_tokens(self) -> list[int]:
+        return [0, 0]
+
+    def num_params(self, tokens) -> int:
+        w1, w2 = (self.WIDTHS[t] for t in self.validate(tokens))
+        return (9 * self.in_channels + 1) * w1 + (9 * w1 + 1) * w2 + (w2 + 1) * self.num_classes
+
+    def build(self, tokens) -> nn.Module:
+        w1, w2 = (self.WIDTHS[t] for t in self.validate(tokens))
+        return nn.Sequential(nn.Conv2d(self.in_channels, w1, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(w1, w2, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.Linear(w2, self.num_classes))
+
+    def kwargs(self) -> dict:
+        return {"in_channels": self.in_channels, "num_classes": self.num_classes}
+
+
+class NoChoice(Widths):
+    """A token space with a position that has nothing to choose from."""
+
+    def choices(self) -> list[list[int]]:
+        return [self.WIDTHS, []]

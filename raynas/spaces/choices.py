@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import importlib
 import itertools
+import math
 import os
 import sys
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -42,6 +43,8 @@ from torch import nn
 from raynas.spaces.base import SearchSpace
 
 REDUCTIONS = ("sum", "mean", "concat")
+#: most options one choice may have: an InputChoice lists its subsets, and a token indexes them
+MAX_OPTIONS = 100_000
 
 
 class Choice(nn.Module):
@@ -96,6 +99,10 @@ class LayerChoice(Choice):
                 raise ValueError(f"LayerChoice {label!r}: candidate {name!r} is a {type(module).__name__}, "
                                  "not a torch.nn.Module")
         self.names = [str(name) for name, _ in items]
+        twice = sorted({n for n in self.names if self.names.count(n) > 1})
+        if twice:
+            raise ValueError(f"LayerChoice {label!r}: two candidates are named {twice[0]!r} (names are compared as "
+                             "text, so 1 and '1' are the same); give each candidate its own name")
         for name in self.names:
             if not name or "." in name:
                 raise ValueError(f"LayerChoice {label!r}: candidate name {name!r} cannot name a torch module "
@@ -152,6 +159,10 @@ class InputChoice(Choice):
         super().__init__(label)
         if candidate_names is not None:
             candidate_names = [str(n) for n in candidate_names]
+            twice = sorted({n for n in candidate_names if candidate_names.count(n) > 1})
+            if twice:
+                raise ValueError(f"InputChoice {label!r}: candidate name {twice[0]!r} appears twice; give each "
+                                 "input its own name")
             if n_candidates is not None and n_candidates != len(candidate_names):
                 raise ValueError(f"InputChoice {label!r}: n_candidates={n_candidates} but "
                                  f"{len(candidate_names)} candidate_names")
@@ -164,6 +175,11 @@ class InputChoice(Choice):
                              f"{n_chosen!r}{unsupported}")
         if reduction not in REDUCTIONS:
             raise ValueError(f"InputChoice {label!r}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        subsets = math.comb(n_candidates, n_chosen)
+        if subsets > MAX_OPTIONS:
+            raise ValueError(f"InputChoice {label!r}: choosing {n_chosen} of {n_candidates} inputs gives {subsets:,} "
+                             f"options, more than the {MAX_OPTIONS:,} one choice can hold; choose fewer inputs, or "
+                             "split the choice into several")
         self.n_candidates, self.n_chosen, self.reduction = n_candidates, n_chosen, reduction
         self.candidate_names = candidate_names
         self.subsets = list(itertools.combinations(range(n_candidates), n_chosen))
@@ -382,7 +398,7 @@ class ModelSpace(SearchSpace):
         try:
             model.eval()
             with torch.no_grad():
-                model(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
+                out = model(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
         except ValueError:
             raise
         except Exception as exc:  # outside every choice: the fixed part, or the input shape
@@ -392,6 +408,11 @@ class ModelSpace(SearchSpace):
             for _, choice in self._choices:
                 choice._checking = False
             model.train(was_training)
+        classes = self.factory_kwargs.get("num_classes")
+        if classes is not None and (not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, classes)):
+            got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+            raise ValueError(f"space {self.name!r} returns {got} for 2 samples, not their logits of shape (2, "
+                             f"{classes}); end the model in one score per class (num_classes={classes})")
 
     # -- SearchSpace ------------------------------------------------------------------------------------------
     def labels(self) -> list[str]:

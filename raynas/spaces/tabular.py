@@ -3,15 +3,22 @@
 Two table formats are read:
 
 * JSON: architecture keys (one digit per position, e.g. ``"4432214"``) mapped to records holding an accuracy
-  (``mean`` or ``mean_acc``, or the field named by ``metric``) and ``params``. The positions and their
-  choices are inferred from the keys, so any table of that shape works.
+  and ``params``. The accuracy is the field named by ``metric``, which every record must hold; without
+  ``metric``, ``mean``, or ``mean_acc`` when ``mean`` is missing or empty. The positions and their choices
+  are inferred from the keys, so any table of that shape works. A token is an index into a position's sorted
+  digits: key ``"1111111"`` is tokens ``[0, 0, 0, 0, 0, 0, 0]`` when every position's smallest digit is 1.
 * NAS-Bench-201 CSV (``ArchitectureString`` and one test accuracy column per dataset): one token per cell
   edge, choices are the 5 operations, ``metric`` picks ``cifar10`` (default), ``cifar100`` or
   ``ImageNet16-120``; params are computed exactly for the benchmark's network on that dataset
   (:mod:`raynas.spaces.nb201`).
 
-Accuracies given in percent are reported as fractions in [0, 1]. A row without an accuracy (empty, ``null`` or
-NaN: an architecture the benchmark did not train) is left out of the space, which then has a gap there.
+Accuracies are all fractions in [0, 1] or all percents in [0, 100] (a table with one above 1 is in percent),
+and are reported as fractions. A percent table may hold accuracies of at most 1% (chance level of 100 or more
+classes, as NAS-Bench-201's CIFAR-100 and ImageNet16-120 columns do); when a tenth of the rows or more are at most
+1 and, read as fractions, no better than the table's best percent, the table mixes fractions and percents, an
+error. A row without an accuracy
+(empty, ``null`` or NaN: an architecture the benchmark did not train) is left out of the space, which then has
+a gap there.
 
 Example:
     >>> space = TabularSpace.from_json("channel_bench_macro_resnet.json")  # doctest: +SKIP
@@ -44,16 +51,23 @@ class TabularSpace(SearchSpace):
     def __init__(self, path: str, metric: str | None = None):
         self.path = os.path.abspath(os.path.expanduser(path))
         self.metric = metric
-        if self.path.endswith(".csv"):
+        if os.path.isdir(self.path):
+            raise ValueError(f"benchmark table {self.path} is a folder, not a table file; pass the path of a "
+                             "JSON table or NAS-Bench-201 CSV")
+        if not os.path.isfile(self.path):
+            raise ValueError(f"benchmark table {self.path} does not exist; pass the path of a JSON table or "
+                             "NAS-Bench-201 CSV")
+        if self._is_nb201():
             self._labels, self._choices, rows = _read_nb201(self.path, metric)
         else:
             self._labels, self._choices, rows = _read_json(self.path, metric)
         if not rows:
             raise ValueError(f"benchmark table {self.path} has no row with an accuracy"
-                             f"{f' in {metric!r}' if metric else ''}; pass a table with accuracies")
-        scale = 100.0 if max(acc for acc, _ in rows.values()) > 1.0 else 1.0
+                             f"{f' in {metric!r}' if metric else ''} (all are empty, null or NaN); pass a table "
+                             "with accuracies")
+        scale = _scale(self.path, {name: acc for name, acc, _ in rows.values()})
         self._rows: dict[tuple[int, ...], tuple[float, int]] = {
-            tokens: (acc / scale, params) for tokens, (acc, params) in rows.items()}
+            tokens: (acc / scale, params) for tokens, (_, acc, params) in rows.items()}
         #: the architectures, in key order, when the table has gaps (uniform draws go through them)
         self._keys = sorted(self._rows) if len(self._rows) < super().size() else None
 
@@ -61,6 +75,9 @@ class TabularSpace(SearchSpace):
     def from_json(cls, path: str, metric: str | None = None) -> "TabularSpace":
         """Load a table (JSON ``{key: {"mean" | "mean_acc": float, "params": int, ...}}`` or NB201 CSV)."""
         return cls(path, metric)
+
+    def _is_nb201(self) -> bool:
+        return self.path.endswith(".csv")
 
     def kwargs(self) -> dict[str, Any]:
         return {"path": self.path, **({"metric": self.metric} if self.metric is not None else {})}
@@ -70,6 +87,22 @@ class TabularSpace(SearchSpace):
 
     def choices(self) -> list[list[Any]]:
         return [list(c) for c in self._choices]
+
+    def key(self, tokens: Sequence[int]) -> str:
+        """The table's name of an architecture: its key (JSON) or its ``ArchitectureString`` (NAS-Bench-201)."""
+        values = list(self.to_arch(tokens).values())
+        if self._is_nb201():
+            return "+".join("|" + "".join(f"{op}~{i}|" for op, (j, i) in zip(values, nb201.EDGES) if j == node)
+                            for node in (1, 2, 3))
+        return "".join(str(v) for v in values)
+
+    def tokens_of(self, key: str) -> list[int]:
+        """The tokens of a table key (``"1111111"``) or NAS-Bench-201 ``ArchitectureString``."""
+        if self._is_nb201():
+            return self.from_arch(dict(zip(self._labels, nb201.parse_arch(key))))
+        if len(key) != len(self._labels) or not (key.isascii() and key.isdigit()):
+            raise ValueError(f"key {key!r} is not {len(self._labels)} digits like the keys of table {self.path}")
+        return self.from_arch({label: int(d) for label, d in zip(self._labels, key)})
 
     def init_tokens(self) -> list[int]:
         """The smallest architecture of the table (ties broken by key order)."""
@@ -107,7 +140,8 @@ class TabularSpace(SearchSpace):
         return dict(self._rows)
 
 
-Rows = dict[tuple[int, ...], tuple[float, int]]
+#: tokens -> (the row's name in the table, its accuracy as given, its params)
+Rows = dict[tuple[int, ...], tuple[str, float, int]]
 
 
 def _unknown_metric(metric: str, path: str, known: Sequence[str]) -> ValueError:
@@ -122,12 +156,39 @@ def _accuracy(value: Any, path: str, key: str) -> float | None:
     """A record's accuracy as a float; ``None`` when the benchmark has none (empty, null or NaN)."""
     if value is None or value == "":
         return None
-    try:
-        accuracy = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"benchmark table {path}: the accuracy of {key!r} is {value!r}, not a number; "
-                         "fix that row") from None
-    return accuracy if math.isfinite(accuracy) else None
+    if not isinstance(value, bool):  # True is not an accuracy of 1
+        try:
+            accuracy = float(value)
+            return None if math.isnan(accuracy) else accuracy
+        except (TypeError, ValueError):
+            pass
+    raise ValueError(f"benchmark table {path}: the accuracy of {key!r} is {value!r}, not a number; fix that row")
+
+
+#: share of a percent table's rows at most 1 (and plausible as fractions) that makes it a mixed table
+MIXED_SHARE = 0.1
+
+
+def _scale(path: str, accuracies: dict[str, float]) -> float:
+    """100 when ``accuracies`` (row name -> accuracy) are percents, 1 when they are fractions."""
+    for name, accuracy in accuracies.items():
+        if not 0 <= accuracy <= 100:
+            raise ValueError(f"benchmark table {path}: the accuracy of {name!r} is {accuracy:g}, outside [0, 1] "
+                             "as a fraction and [0, 100] as percent; fix that row")
+    percent = next((name for name, accuracy in accuracies.items() if accuracy > 1), None)
+    if percent is None:
+        return 1.0
+    # at most 1 in a percent table: a percent at chance level (NAS-Bench-201's CIFAR-100 has 341 rows of 1%, a
+    # 1000-class table may have failed rows of 0.1%), unless read as a fraction it would be no better than the
+    # best percent and a tenth of the rows or more are such: then they are fractions
+    best = max(accuracies.values())
+    fractions = [name for name, accuracy in accuracies.items() if 0 < accuracy <= 1 and 100 * accuracy <= best]
+    fraction = fractions[0] if len(fractions) >= MIXED_SHARE * len(accuracies) else None
+    if fraction is not None:
+        raise ValueError(f"benchmark table {path} mixes fractions and percents ({fraction!r} has "
+                         f"{accuracies[fraction]:g}, {percent!r} has {accuracies[percent]:g}); give all accuracies "
+                         "as fractions (0-1) or all as percents (0-100)")
+    return 100.0
 
 
 def _params(value: Any, path: str, key: str) -> int:
@@ -142,21 +203,39 @@ def _accuracy_fields(record: dict[str, Any]) -> list[str]:
     return [f for f, v in record.items() if _number(v) and f not in ("params", "flops")]
 
 
+def _check_metric(table: dict[str, dict[str, Any]], metric: str, path: str) -> None:
+    """``metric`` must be an accuracy field of the table, held by every record."""
+    known = list(dict.fromkeys(f for record in table.values() for f in _accuracy_fields(record)))
+    if metric not in known:
+        raise _unknown_metric(metric, path, known)
+    lacking = [key for key, record in table.items() if metric not in record]
+    if lacking:
+        raise ValueError(f"benchmark table {path}: {len(lacking)} of {len(table)} records have no {metric!r} "
+                         f"field (the first: {lacking[0]!r}); pass a --table-metric every record holds")
+
+
+def _default_accuracy(record: dict[str, Any], path: str, key: str) -> float | None:
+    """The first of :data:`ACCURACY_FIELDS` with a value (records may name it either way, or leave one empty)."""
+    fields = [f for f in ACCURACY_FIELDS if f in record]
+    if not fields:
+        raise ValueError(f"benchmark table {path}: record {key!r} needs one of {', '.join(ACCURACY_FIELDS)}, "
+                         "or pass --table-metric naming its accuracy field")
+    return next((a for a in (_accuracy(record[f], path, key) for f in fields) if a is not None), None)
+
+
 def _read_json(path: str, metric: str | None) -> tuple[list[str], list[list[Any]], Rows]:
     table = _read_table(path)
-    keys = list(table)
     if metric is not None:
-        known = list(dict.fromkeys(f for record in table.values() for f in _accuracy_fields(record)))
-        if metric not in known or not all(metric in record for record in table.values()):
-            raise _unknown_metric(metric, path, known)
+        _check_metric(table, metric, path)
+    keys = list(table)
     digits = [sorted({k[i] for k in keys}) for i in range(len(keys[0]))]
     index = [{d: j for j, d in enumerate(column)} for column in digits]
     rows: Rows = {}
     for key, record in table.items():
-        field = metric or next(f for f in ACCURACY_FIELDS if f in record)  # records may name it either way
-        accuracy = _accuracy(record[field], path, key)
+        accuracy = _accuracy(record[metric], path, key) if metric else _default_accuracy(record, path, key)
         if accuracy is not None:
-            rows[tuple(index[i][c] for i, c in enumerate(key))] = (accuracy, _params(record["params"], path, key))
+            rows[tuple(index[i][c] for i, c in enumerate(key))] = (key, accuracy,
+                                                                    _params(record["params"], path, key))
     return [f"position_{i}" for i in range(len(digits))], [[int(d) for d in c] for c in digits], rows
 
 
@@ -167,8 +246,6 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
     if metric.lower() not in names:
         raise _unknown_metric(metric, path, list(NB201_COLUMNS))
     metric = names[metric.lower()]
-    if not os.path.isfile(path):
-        raise ValueError(f"benchmark table {path} does not exist; pass the path of a table")
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
             reader = csv.DictReader(f)
@@ -188,9 +265,10 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
             raise ValueError(f"benchmark table {path} lists architecture {record['ArchitectureString']} twice; "
                              "keep one row per architecture")
         seen.add(key)
-        accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, record["ArchitectureString"])
+        name = record["ArchitectureString"]
+        accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, name)
         if accuracy is not None:
-            rows[key] = (accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
+            rows[key] = (name, accuracy, nb201.num_params(ops, nb201.NUM_CLASSES[metric]))
     return nb201.edge_labels(), [list(nb201.OPS) for _ in nb201.EDGES], rows
 
 
@@ -199,8 +277,6 @@ def _not_utf8(path: str, exc: UnicodeDecodeError) -> ValueError:
 
 
 def _read_table(path: str) -> dict[str, dict[str, Any]]:
-    if not os.path.isfile(path):
-        raise ValueError(f"benchmark table {path} does not exist; pass the path of a JSON table")
     try:
         with open(path, encoding="utf-8-sig") as f:
             table = json.load(f)
@@ -214,8 +290,6 @@ def _read_table(path: str) -> dict[str, dict[str, Any]]:
     for key, record in table.items():
         if len(key) != width or not (key.isascii() and key.isdigit()):
             raise ValueError(f"benchmark table {path}: key {key!r} is not {width} digits 0-9 like the first key")
-        if not isinstance(record, dict) or "params" not in record or \
-                not any(f in record for f in ACCURACY_FIELDS):
-            raise ValueError(f"benchmark table {path}: record {key!r} needs 'params' and one of "
-                             f"{', '.join(ACCURACY_FIELDS)}")
+        if not isinstance(record, dict) or "params" not in record:
+            raise ValueError(f"benchmark table {path}: record {key!r} needs 'params' and an accuracy field")
     return table

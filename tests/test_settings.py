@@ -1,0 +1,147 @@
+"""Settings of every type, from Python, config files and saved records: converted, or one clear error."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from raynas import cli
+from raynas.settings import SearchSettings
+
+from conftest import write_table
+
+
+def main_error(argv: list[str], capsys) -> str:
+    """The one error line ``raynas argv`` prints, after checking it exits with status 2."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("raynas: error: "), err
+    return err.removeprefix("raynas: error: ")
+
+
+def test_numbers_given_as_text_are_converted(tmp_path):
+    config = tmp_path / "search.yaml"
+    config.write_text("lr: 1e-3\nweight-decay: 5e-4\nseed: '3'\ncpus-per-trial: '1'\nepochs: 2.0\n")
+    settings = cli.settings_from_args(cli.parser().parse_args(["search", "sanas", "--config", str(config)]))
+    assert (settings.lr, settings.weight_decay, settings.seed, settings.cpus_per_trial, settings.epochs) == \
+        (0.001, 0.0005, 3, 1.0, 2)
+    python = SearchSettings(lr="0.1", val_fraction="0.2", momentum=1, gpus_per_trial="0.5", warm_start="4")
+    assert (python.lr, python.val_fraction, python.momentum, python.gpus_per_trial, python.warm_start) == \
+        (0.1, 0.2, 1.0, 0.5, 4)
+    assert SearchSettings(restart_after="auto", address=None, init_temperature=None).restart_after == "auto"
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"lr": "abc"}, "lr must be a number, got 'abc'"),
+    ({"momentum": "x"}, "momentum must be a number, got 'x'"),
+    ({"grad_clip": "x"}, "grad-clip must be a number, got 'x'"),
+    ({"weight_decay": "nan"}, "weight-decay must be a number, got 'nan'"),
+    ({"gpus_per_trial": True}, "gpus-per-trial must be a number, got True"),
+    ({"decay": "fast"}, "decay must be a number, got 'fast'"),
+    ({"reward_scale": "x"}, "reward-scale must be a number, got 'x'"),
+    ({"init_temperature": "hot"}, "init-temperature must be a number, got 'hot'"),
+    ({"seed": "abc"}, "seed must be a whole number, got 'abc'"),
+    ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
+    ({"seed": True}, "seed must be a whole number, got True"),
+    ({"seed": -1}, "seed must be at least 0, got -1"),
+    ({"concurrency": "2.5"}, "concurrency must be a whole number, got '2.5'"),
+    ({"warm_start": 1.5}, "warm-start must be a whole number or a string, got 1.5"),
+    ({"name": 2024}, "name must be a string, got 2024"),
+    ({"address": 5}, "address must be a string, got 5"),
+    ({"space": None}, "space must be a string, got None"),
+    ({"data_dir": 5}, "data-dir must be a string, got 5"),
+    ({"supernet_budget": "yes"}, "supernet-budget must be true or false, got 'yes'"),
+    ({"space_kwargs": [1]}, "space-kwargs must be a JSON object of argument -> value, got [1]"),
+])
+def test_a_value_of_the_wrong_type_names_its_setting(values, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        SearchSettings(**values)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        SearchSettings.from_dict({key.replace("_", "-"): value for key, value in values.items()})
+
+
+@pytest.mark.parametrize("text,message", [
+    ("lr: abc\n", "lr must be a number, got 'abc'"),
+    ("name: 2024\n", "name must be a string, got 2024"),
+    ("address: 5\n", "address must be a string, got 5"),
+    ("space: null\n", "space must be a string, got None"),
+    ("decay: fast\n", "decay must be a number, got 'fast'"),
+    ("max-params: 20k\nmax_params: 30k\n", "'max-params' and 'max_params' are the same setting; keep one of them"),
+    ("- lr\n", "must be a mapping of setting -> value, got a list"),
+    ("space-kwargs: [1]\n", "space-kwargs must be a JSON object of argument -> value, got [1]"),
+])
+def test_a_bad_config_file_is_one_clear_line(tmp_path, capsys, text, message):
+    config = tmp_path / "search.yaml"
+    config.write_text(text)
+    error = main_error(["search", "sanas", "--config", str(config), "--storage-path", str(tmp_path)], capsys)
+    assert message in error
+    if "same setting" in message or "mapping" in message:
+        assert error.startswith(f"config file {config}")
+    assert not (tmp_path / "search").exists()
+
+
+def test_a_table_flag_added_to_space_kwargs_that_are_no_mapping_is_one_clear_line(tmp_path, capsys):
+    config = tmp_path / "search.yaml"
+    config.write_text("space-kwargs: [1]\n")
+    table = write_table(tmp_path / "table.json")
+    assert main_error(["search", "random", "--config", str(config), "--table", str(table), "--storage-path",
+                       str(tmp_path)], capsys) == "space-kwargs must be a JSON object of argument -> value, got [1]"
+
+
+def test_from_dict_needs_one_mapping_with_each_setting_once():
+    with pytest.raises(ValueError, match="^settings must be a mapping of setting -> value, got a list$"):
+        SearchSettings.from_dict(["a"])
+    with pytest.raises(ValueError, match="^settings: 'max-params' and 'max_params' are the same setting; keep one"):
+        SearchSettings.from_dict({"max-params": "20k", "max_params": "30k"})
+
+
+def test_resume_of_a_record_that_is_no_mapping_names_the_file(tmp_path, capsys):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "raynas_search.json").write_text('["a"]')
+    error = main_error(["resume", "--storage-path", str(tmp_path), "--name", "s"], capsys)
+    assert error.startswith(f"{tmp_path}/s/raynas_search.json is not a usable raynas search record (settings must be "
+                            "a mapping of setting -> value, got a list); restore it or start the search again")
+    (tmp_path / "s" / "raynas_search.json").write_text('{"lr": "abc"}')
+    assert "raynas_search.json is not a usable raynas search record (lr must be a number, got 'abc')" in \
+        main_error(["resume", "--storage-path", str(tmp_path), "--name", "s"], capsys)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "raynas_darts.json").write_text("[1]")
+    assert main_error(["resume", "--storage-path", str(tmp_path), "--name", "d"], capsys).startswith(
+        f"{tmp_path}/d/raynas_darts.json is not a usable raynas DARTS search record")
+
+
+def test_run_takes_a_dict_and_points_to_the_run_of_another_searcher(tmp_path):
+    import raynas
+
+    for searcher, runner in (("oneshot", "raynas.oneshot.run"), ("darts", "raynas.darts_search.run")):
+        with pytest.raises(ValueError, match=f"^searcher '{searcher}' is run by {re.escape(runner)}; choose one of: "
+                                             "sanas, random"):
+            raynas.run({"searcher": searcher, "storage-path": str(tmp_path)})
+    with pytest.raises(ValueError, match="unknown searcher 'bogus'; choose one of: sanas"):
+        raynas.run({"searcher": "bogus", "storage_path": str(tmp_path)})
+    with pytest.raises(ValueError, match="settings must be a mapping of setting -> value, got a list"):
+        raynas.run(["sanas"])
+    assert not (tmp_path / "search").exists()
+
+
+def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
+    from raynas.darts_search import DartsSettings
+    from raynas.pipeline import PipelineSettings, check
+
+    darts = DartsSettings(lr="1e-3", arch_lr="3e-4", seeds="2", cpus_per_worker=1)
+    assert (darts.lr, darts.arch_lr, darts.seeds, darts.cpus_per_worker) == (0.001, 0.0003, 2, 1.0)
+    for values, message in (({"seed": "x"}, "--seed must be a whole number, got 'x'"),
+                            ({"arch-lr": "fast"}, "--arch-lr must be a number, got 'fast'"),
+                            ({"name": 5}, "--name must be a string, got 5"),
+                            ({"seed": -1}, "--seed must be at least 0, got -1")):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            DartsSettings.from_dict(values)
+    pipeline = PipelineSettings(max_params="60k", seed="2", darts_epochs=3.0)
+    check(pipeline)
+    assert (pipeline.seed, pipeline.darts_epochs) == (2, 3)
+    for values, message in (({"seed": "x"}, "--seed must be a whole number, got 'x'"),
+                            ({"num_samples": 2.5}, "--num-samples must be a whole number, got 2.5"),
+                            ({"seed": -1}, "--seed must be a whole number of at least 0, got -1"),
+                            ({"data_dir": 5}, "--data-dir must be a string, got 5")):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            check(PipelineSettings(max_params="60k", **values))
