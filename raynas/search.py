@@ -135,24 +135,11 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
                               "full_epochs": full_epochs(settings)}
     if settings.searcher == "sanas":
         kwargs.update(init_temperature=settings.init_temperature, decay=settings.decay,
-                      reward_scale=settings.reward_scale, warm_start=_auto_count(settings.warm_start, "warm-start"),
-                      restart_after=_auto_count(settings.restart_after, "restart-after") or None,
+                      reward_scale=settings.reward_scale, warm_start=settings.warm_start,
+                      restart_after=settings.restart_after or None,
                       far_moves=settings.far_moves, screened=float(settings.screened),
                       screen_size=settings.screen_size)
     return SEARCHERS[settings.searcher](space, **kwargs)
-
-
-def _auto_count(value: int | str, flag: str) -> int | str:
-    """``"auto"``, or a count of evaluations >= 0 (0 switches the mechanism off)."""
-    if value == "auto":
-        return value
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise ValueError(f"{flag} must be a number of evaluations, 0 (off) or auto, got {value!r}")
-    return count
 
 
 def full_epochs(settings: SearchSettings) -> int | None:

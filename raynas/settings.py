@@ -97,6 +97,16 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, parse_count(value, name))
+        for name in ("warm_start", "restart_after"):  # a count of evaluations (0: off), or "auto"
+            value = getattr(self, name)
+            try:
+                count = value if value == "auto" else _convert(value, "int")
+            except (TypeError, ValueError):
+                count = -1
+            if count != "auto" and count < 0:
+                raise ValueError(f"{name.replace('_', '-')} must be a whole number of evaluations (0: off) or auto, "
+                                 f"got {value!r}")
+            setattr(self, name, count)
         coerce_fields(self)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
