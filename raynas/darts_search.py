@@ -158,6 +158,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
         resources)
     if restorable:
         print(f"[raynas] continuing the interrupted DARTS search {settings.name!r}", flush=True)
+        search.repair_checkpoints(settings.storage_path, settings.name)
         tuner = tune.Tuner.restore(storage.folder(settings.storage_path, settings.name), trainable=trainable,
                                    resume_errored=True)
     else:

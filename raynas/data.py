@@ -82,7 +82,7 @@ def check(name: str, data_dir: str | None, val_fraction: float | None = None) ->
         raise DataError(f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}"
                         f"{_or_flat(name)}{debian}")
     if name in TORCHVISION_FOLDERS:
-        idx_paths(name, data_dir)
+        read_mnist_like(name, data_dir)
         return
     missing = [f for f in EXPECTED_FILES[name] if not os.path.isfile(os.path.join(data_dir, f))]
     if missing:
@@ -183,8 +183,28 @@ def read_idx(path: str) -> np.ndarray:
     return body.reshape(shape)
 
 
+def read_mnist_like(name: str, data_dir: str) -> list[np.ndarray]:
+    """Training images and labels, test images and labels of ``name`` in ``data_dir``; files that do not fit
+    together (counts, image size, labels beyond the classes) are a :class:`DataError` naming the file."""
+    paths = idx_paths(name, data_dir)
+    arrays = [read_idx(p) for p in paths]
+    size = SHAPES[name][1]
+    for (images, labels), (image_path, label_path) in zip((arrays[:2], arrays[2:]), (paths[:2], paths[2:])):
+        if images.ndim != 3 or images.shape[1:] != (size, size):
+            raise DataError(f"{image_path} holds images of shape {images.shape[1:]}; {name} images are {size}x{size}")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(f"{label_path} holds {labels.shape} labels for the {len(images)} images of {image_path}; "
+                            "give one label per image")
+        if len(labels) and labels.max() >= NUM_CLASSES:
+            raise DataError(f"{label_path} has label {labels.max()}; {name} has {NUM_CLASSES} classes (0-9)")
+    if len(arrays[0]) < 2 * MIN_SPLIT:
+        raise DataError(f"{paths[0]} holds {len(arrays[0])} images; training and validation need at least "
+                        f"{2 * MIN_SPLIT}")
+    return arrays
+
+
 def _mnist_like(name: str, root: str, val_fraction: float, seed: int) -> Splits:
-    train_x, train_y, test_x, test_y = (torch.from_numpy(read_idx(p).copy()) for p in idx_paths(name, root))
+    train_x, train_y, test_x, test_y = (torch.from_numpy(a.copy()) for a in read_mnist_like(name, root))
     x, y = train_x.unsqueeze(1).float() / 255.0, train_y.long()
     x_test, y_test = test_x.unsqueeze(1).float() / 255.0, test_y.long()
     mean, std = x.mean(), x.std()

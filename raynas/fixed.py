@@ -18,7 +18,7 @@ from typing import Any
 from ray import tune
 
 from raynas import cluster, storage
-from raynas.search import Outcome, Progress, finish, make_space, make_trainable, run_config
+from raynas.search import Outcome, Progress, finish, make_space, make_trainable, repair_checkpoints, run_config
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.export import apply_arch, read_arch_file
@@ -43,6 +43,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     trainable = make_trainable(settings, space)
     _claim(settings, architectures)
     if tune.Tuner.can_restore(path):
+        repair_checkpoints(settings.storage_path, settings.name)
         tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)
     else:
         tuner = tune.Tuner(

@@ -125,6 +125,7 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
                                     {"cpu": st.cpus_per_trial, "gpu": st.gpus_per_trial})
     path = root(st)
     if tune.Tuner.can_restore(path):
+        search.repair_checkpoints(st.storage_path, st.name)
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(trainable, run_config=search.run_config(st, [SupernetProgress(st.supernet_epochs)]))

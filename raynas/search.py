@@ -288,8 +288,8 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
     cluster.connect(settings)
     if function is not None:  # recorded, so a resume without it is a clear error, not Tune's
         settings = dataclasses.replace(settings, trial_function=f"{function.__module__}:{function.__qualname__}")
+    available = sampling.count_feasible(space, settings.max_params, settings.min_params)  # may call user code
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
-    available = sampling.count_feasible(space, settings.max_params, settings.min_params)
     if available is not None and available < settings.num_samples:
         flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"  # a one-shot stage's, or ours
         print(f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
@@ -343,6 +343,7 @@ def resume(storage_path: str, name: str, address: str | None = None,
     names = storage.list_names(storage_path, name)
     if experiment_state_readable(storage_path, name, names) and _searcher_state_readable(storage_path, name, names):
         path = storage.folder(storage_path, name)
+        repair_checkpoints(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     else:
         tuner = _tuner(settings, space, _saved_searcher(settings, space, names), function)
@@ -420,6 +421,36 @@ def running_trials(storage_path: str, name: str) -> list[Running]:
     """The trials Tune's newest experiment state left unfinished, which ``Tuner.restore`` runs again."""
     return [(t["trial_id"], t["config"]["tokens"], t["config"].get("trial_index"))
             for t in _saved_trials(storage_path, name) if t["status"] not in ENDED]
+
+
+def repair_checkpoints(storage_path: str, name: str) -> int:
+    """Before ``Tuner.restore``: give back each unfinished trial the checkpoint Tune's newest experiment state names.
+
+    Only the newest epoch checkpoint of a trial is kept, and the state is written less often than checkpoints,
+    so a driver killed in between leaves the state naming a checkpoint already deleted; Tune would then fail the
+    trial. Its newest checkpoint on storage, copied under that name, lets it go on from its last epoch (the
+    checkpoint holds its own epoch count). Returns how many trials were repaired.
+    """
+    names = storage.list_names(storage_path, name)
+    state = _experiment_state(storage_path, name, names) or {}
+    repaired = 0
+    for trial_json, metadata in state.get("trial_data", []):
+        trial = json.loads(trial_json)
+        named = (json.loads(metadata).get("last_result") or {}).get("checkpoint_dir_name") \
+            if isinstance(metadata, str) else None
+        folder = next((n for n in names if f"_{trial['trial_id']}_" in n), None)  # <trainable>_<trial id>_<index>_...
+        if trial["status"] in ENDED or not named or folder is None or \
+                named in storage.list_names(storage_path, f"{name}/{folder}"):
+            continue
+        newest = storage.newest_checkpoint(storage_path, f"{name}/{folder}")
+        if newest is None:
+            continue
+        fs, source = storage.locate(storage_path, newest)
+        _, target = storage.locate(storage_path, f"{name}/{folder}/{named}")
+        fs.create_dir(target, recursive=True)
+        pyarrow.fs.copy_files(source, target, source_filesystem=fs, destination_filesystem=fs)
+        repaired += 1
+    return repaired
 
 
 def _saved_trials(storage_path: str, name: str) -> list[dict[str, Any]]:

@@ -145,9 +145,11 @@ def tied(between_choices: bool) -> nn.Module:
      "module 'second.1' (LazyLinear) is lazy, so its parameters cannot be counted"),
     (lambda: LayerChoice({1: nn.Identity(), "1": nn.ReLU()}, label="op"),
      "LayerChoice 'op': two candidates are named '1' (names are compared as text"),
-    (lambda: InputChoice(candidate_names=["a", "a", "b"], label="inp"), "InputChoice 'inp': candidate name 'a' appears twice"),
+    (lambda: InputChoice(candidate_names=["a", "a", "b"], label="inp"),
+     "InputChoice 'inp': candidate name 'a' appears twice"),
     (lambda: InputChoice(30, n_chosen=15, label="inp"),
-     "InputChoice 'inp': choosing 15 of 30 inputs gives 155,117,520 options, more than the 100,000 one choice can hold"),
+     "InputChoice 'inp': choosing 15 of 30 inputs gives 155,117,520 options, more than the 100,000 one choice can "
+     "hold"),
 ])
 def test_bad_spaces_are_one_clear_error(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -418,7 +420,7 @@ def test_a_token_space_class_is_a_user_space_with_its_exact_counts():
     assert not spaces.is_model_space("user_spaces:Widths") and spaces.is_model_space("user_spaces:tiny")
     for tokens in itertools.product(range(3), repeat=2):
         assert space.num_params(tokens) == sum(p.numel() for p in space.build(tokens).parameters())
-    with pytest.raises(ValueError, match="position 'conv2_width' has no choice; give every position at least one"):
+    with pytest.raises(ValueError, match="the choices of position 'conv2_width' must be a non-empty list, got \\[\\]"):
         space_for("user_spaces:NoChoice", {}, "digits")
 
 
@@ -443,3 +445,51 @@ def test_a_token_space_class_is_searched_and_retrained_from_the_cli(tmp_path, ca
     assert cli.main(["retrain", "--arch", str(tmp_path / "w" / "best_arch.json"), "--epochs", "1",
                      "--storage-path", str(tmp_path), "--name", "again"]) == 0
     assert json.loads((tmp_path / "again" / "best_arch.json").read_text())["tokens"] == best["tokens"]
+
+
+class _NumpyChoices(user_spaces.Widths):
+    def choices(self):
+        import numpy as np
+
+        return [list(np.array(self.WIDTHS)), self.WIDTHS]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"labels": lambda self: ["conv", "conv"]}, "labels() must be distinct strings, got ['conv', 'conv']"),
+    ({"labels": lambda self: [1, 2]}, "labels() must be distinct strings, got [1, 2]"),
+    ({"labels": lambda self: ["reward", "b"]}, "choice label 'reward' is the name of a results column"),
+    ({"choices": lambda self: ["abc", [1, 2]]}, "the choices of position 'conv1_width' must be a non-empty list"),
+    ({"choices": _NumpyChoices.choices}, "choice np.int64(2) of position 'conv1_width' is a int64, not a JSON value"),
+    ({"choices": lambda self: [[(2, "a"), (4, "b")], [1, 2]]}, "choice (2, 'a') of position 'conv1_width' is a tuple"),
+    ({"num_params": None}, "does not implement num_params() of SearchSpace; add them"),
+])
+def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch, change, message):
+    from raynas.search import space_for
+
+    for name, method in change.items():
+        if method is None:
+            monkeypatch.delattr(user_spaces.Widths, name)
+            monkeypatch.setattr(user_spaces.Widths, "__abstractmethods__", frozenset({name}))
+        else:
+            monkeypatch.setattr(user_spaces.Widths, name, method)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        space_for("user_spaces:Widths", {}, "digits")
+
+
+def test_a_token_space_is_recreated_with_its_arguments_and_counted_exactly():
+    from raynas.search import space_for
+    from raynas.trainables.retrain import build_model
+
+    scaled = space_for("user_spaces:Scaled", {"scale": 4}, "digits")  # no kwargs() of its own: the given ones
+    assert scaled.kwargs() == {"scale": 4, "in_channels": 1, "num_classes": 10}
+    assert spaces.get("user_spaces:Scaled", **scaled.kwargs()).choices() == [[8, 16, 32]] * 2
+    descending = space_for("user_spaces:Descending", {}, "digits")  # token 0 is the largest: counted, not assumed
+    assert descending.params_range() == (descending.num_params([2, 2]), descending.num_params([0, 0]))
+    wrong = {"space": "user_spaces:WrongCount", "space_kwargs": {"in_channels": 1, "num_classes": 10}}
+    with pytest.raises(ValueError, match=r"num_params\(\[1, 1\]\) = 1,666 but build\(\[1, 1\]\) has 238 parameters"):
+        build_model(wrong, [1, 1])
+    with pytest.raises(ValueError, match=r"num_params\(\[0, 0\]\) returned None, not a whole number"):
+        from raynas.spaces import sampling
+
+        sampling.count_feasible(type("NoneCount", (user_spaces.Widths,), {"num_params": lambda self, t: None})(),
+                                max_params=1000)

@@ -67,6 +67,22 @@ def test_truncated_idx_file_is_one_clear_line(tmp_path):
         data.load("mnist", str(tmp_path), 0.2, 1)
 
 
+@pytest.mark.parametrize("file, array, message", [
+    ("train-labels-idx1-ubyte", np.arange(50) % 13, r"has label 12; mnist has 10 classes \(0-9\)"),
+    ("train-labels-idx1-ubyte", np.zeros(40), r"holds \(40,\) labels for the 50 images of .*; give one label per image"),
+    ("train-images-idx3-ubyte", np.zeros((50, 10, 10)), r"holds images of shape \(10, 10\); mnist images are 28x28"),
+    ("t10k-images-idx3-ubyte", np.zeros((25, 784)), r"holds images of shape \(784,\); mnist images are 28x28"),
+])
+def test_mnist_files_that_do_not_fit_together_are_refused_before_the_search(tmp_path, file, array, message):
+    from raynas.search import make_space
+    from raynas.settings import SearchSettings
+
+    make_mnist(tmp_path, flat=True)
+    _idx(tmp_path / file, array)
+    with pytest.raises(data.DataError, match=message):
+        make_space(SearchSettings(data="mnist", data_dir=str(tmp_path)))  # in the driver: no trial runs
+
+
 def test_folder_without_the_files_names_every_layout(tmp_path):
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(b"")
     with pytest.raises(data.DataError) as err:

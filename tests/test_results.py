@@ -114,3 +114,27 @@ def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_h
     rows = results_rows(grid, finished)
     assert [(r["trial_id"], r["status"], r["tokens"], r["trial_index"]) for r in rows] == \
         [("a", "TERMINATED", "[0, 1]", 0), ("b", "ERROR", "[1, 1]", 1)]
+
+
+def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_a_restore(tmp_path):
+    import json
+
+    from raynas.search import repair_checkpoints
+
+    def trial(trial_id: str, status: str, checkpoint: str | None) -> list[str]:
+        return [json.dumps({"trial_id": trial_id, "status": status}),
+                json.dumps({"last_result": {"checkpoint_dir_name": checkpoint}})]
+
+    search = tmp_path / "s"
+    for trial_id, kept in (("stale", "checkpoint_000004"), ("fine", "checkpoint_000002"),
+                           ("done", "checkpoint_000001")):
+        (search / f"retrain_{trial_id}_0_tokens=1" / kept).mkdir(parents=True)
+        (search / f"retrain_{trial_id}_0_tokens=1" / kept / "state.pt").write_text(f"{trial_id} {kept}")
+    state = {"trial_data": [trial("stale", "RUNNING", "checkpoint_000003"),  # Tune's state lags its checkpoints
+                            trial("fine", "PENDING", "checkpoint_000002"), trial("done", "TERMINATED", "checkpoint_0")]}
+    (search / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
+    assert repair_checkpoints(str(tmp_path), "s") == 1
+    restored = search / "retrain_stale_0_tokens=1" / "checkpoint_000003" / "state.pt"
+    assert restored.read_text() == "stale checkpoint_000004"  # the newest epoch, under the name Tune restores
+    assert not (search / "retrain_done_0_tokens=1" / "checkpoint_0").exists()  # an ended trial is not restored
+    assert repair_checkpoints(str(tmp_path), "s") == 0

@@ -301,7 +301,8 @@ def test_sa_far_moves_when_every_one_position_move_is_known(tmp_path):
     assert SimulatedAnnealingSearcher.sanas(space, far_moves=2).far_moves == 2
     with pytest.raises(ValueError, match="far_moves"):
         SimulatedAnnealingSearcher(space, far_moves=0)
-    with pytest.raises(ValueError, match="far_moves must be at most the 4 positions with a choice in this space, got 5"):
+    with pytest.raises(ValueError, match="far_moves must be at most the 4 positions with a choice in this space, "
+                                         "got 5"):
         SimulatedAnnealingSearcher(space, far_moves=5)
     # far_moves is part of the saved state: a restored searcher continues the identical stream
     reference = SimulatedAnnealingSearcher(space, seed=5, far_moves=2, num_samples=80)

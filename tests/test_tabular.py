@@ -76,7 +76,8 @@ def test_rows_without_accuracy_are_left_out_and_the_scale_ignores_them(tmp_path)
 
 
 @pytest.mark.parametrize("content,message", [
-    ('{"1": {"mean": NaN, "params": 1}, "2": {"mean": null, "params": 2}}', "has no row with an accuracy (all are empty, null or NaN)"),
+    ('{"1": {"mean": NaN, "params": 1}, "2": {"mean": null, "params": 2}}',
+     "has no row with an accuracy (all are empty, null or NaN)"),
     ('{"1": {"mean": "high", "params": 1}}', "the accuracy of '1' is 'high', not a number; fix that row"),
     ('{"1": {"mean": 90, "params": null}}', "the params of '1' are None, not a whole number; fix that row"),
     ('{"1": {"mean": 90, "params": NaN}}', "the params of '1' are nan, not a whole number; fix that row"),

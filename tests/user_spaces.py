@@ -100,3 +100,26 @@ class NoChoice(Widths):
 
     def choices(self) -> list[list[int]]:
         return [self.WIDTHS, []]
+
+
+class Scaled(Widths):
+    """Widths times ``scale``, an argument only ``--space-kwargs`` gives; it does not override ``kwargs()``."""
+
+    def __init__(self, scale: int, in_channels: int = 1, num_classes: int = 10):
+        super().__init__(in_channels, num_classes)
+        self.WIDTHS = [w * scale for w in Widths.WIDTHS]
+
+    kwargs = SearchSpace.kwargs  # as a user writes it: not overridden
+
+
+class Descending(Widths):
+    """Widths from the largest down: token 0 is not the smallest network."""
+
+    WIDTHS = [8, 4, 2]
+
+
+class WrongCount(Widths):
+    """A count that disagrees with the network built."""
+
+    def num_params(self, tokens) -> int:
+        return 7 * super().num_params(tokens)

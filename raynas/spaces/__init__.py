@@ -9,6 +9,8 @@ Example:
 from __future__ import annotations
 
 import importlib
+import inspect
+import json
 import numbers
 from typing import Any
 
@@ -69,7 +71,12 @@ def get(name: str, **kwargs: Any) -> SearchSpace:
 
         token_class = user_token_class(name)
         if token_class is not None:
-            return check_token_space(token_class(**kwargs), name)
+            if inspect.isabstract(token_class):
+                missing = ", ".join(f"{m}()" for m in sorted(token_class.__abstractmethods__))
+                raise ValueError(f"space {name!r} does not implement {missing} of SearchSpace; add them")
+            space = token_class(**kwargs)
+            space.created_with = dict(kwargs)  # what recreates it in a trial, unless its kwargs() says otherwise
+            return check_token_space(space, name)
         input_shape = kwargs.pop("input_shape", None)
         return ModelSpace(load_factory(name), factory_kwargs=kwargs, input_shape=input_shape, name=name)
     if name not in _REGISTRY:
@@ -82,14 +89,24 @@ def get(name: str, **kwargs: Any) -> SearchSpace:
 def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
     """``space``, named ``name``, after checking what every searcher relies on: one label per position, at least
     one choice each, a valid start and a whole parameter count for it."""
+    from raynas.spaces.choices import _check_labels
+
     space.name = name
-    labels, table = space.labels(), space.range_table()
-    if len(labels) != len(table) or not table:
-        raise ValueError(f"space {name!r} has {len(labels)} labels for {len(table)} positions; labels() and "
+    labels, choices = space.labels(), space.choices()
+    if len(labels) != len(choices) or not choices:
+        raise ValueError(f"space {name!r} has {len(labels)} labels for {len(choices)} positions; labels() and "
                          "choices() need one entry per position, and at least one position")
-    empty = [label for label, n in zip(labels, table) if n < 1]
-    if empty:
-        raise ValueError(f"space {name!r}: position {empty[0]!r} has no choice; give every position at least one")
+    if not all(isinstance(label, str) for label in labels) or len(set(labels)) < len(labels):
+        raise ValueError(f"space {name!r}: labels() must be distinct strings, got {labels}")
+    _check_labels(labels)
+    for label, options in zip(labels, choices):
+        if not isinstance(options, list) or not options:
+            raise ValueError(f"space {name!r}: the choices of position {label!r} must be a non-empty list, got "
+                             f"{options!r}")
+        plain = next((v for v in options if json.loads(json.dumps(v, default=repr)) != v), None)
+        if plain is not None:  # written to best_arch.json and read back
+            raise ValueError(f"space {name!r}: choice {plain!r} of position {label!r} is a {type(plain).__name__}, "
+                             "not a JSON value; use plain numbers, strings or lists (e.g. int(value))")
     try:
         start = space.validate(space.init_tokens())
     except ValueError as exc:

@@ -15,9 +15,14 @@ Example:
 from __future__ import annotations
 
 import abc
+import itertools
 import numbers
 import random
 from typing import Any, Sequence
+
+
+#: spaces of at most this many architectures get an exact :meth:`SearchSpace.params_range` by counting each
+EXACT_RANGE = 5_000
 
 
 class SearchSpace(abc.ABC):
@@ -51,8 +56,9 @@ class SearchSpace(abc.ABC):
         return True
 
     def kwargs(self) -> dict[str, Any]:
-        """Constructor arguments that recreate this space with ``raynas.spaces.get(name, **kwargs)``."""
-        return {}
+        """Constructor arguments that recreate this space with ``raynas.spaces.get(name, **kwargs)`` (by default
+        those ``raynas.spaces.get`` created it with)."""
+        return dict(getattr(self, "created_with", {}))
 
     def range_table(self) -> list[int]:
         """Number of choices per token position."""
@@ -107,10 +113,14 @@ class SearchSpace(abc.ABC):
     def params_range(self) -> tuple[int, int]:
         """Smallest and largest parameter count in the space.
 
-        The default assumes the count grows with every token (true for width spaces); spaces where it does
+        Exact for a space of at most :data:`EXACT_RANGE` architectures (every one is counted); beyond, the
+        default assumes the count grows with every token (true for width spaces), and spaces where it does
         not override this.
         """
         table = self.range_table()
+        if self.size() <= EXACT_RANGE:
+            counts = [self.num_params(list(t)) for t in itertools.product(*(range(n) for n in table))]
+            return min(counts), max(counts)
         return self.num_params([0] * len(table)), self.num_params([n - 1 for n in table])
 
     def size(self) -> int:

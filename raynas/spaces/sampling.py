@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import random
 from typing import Sequence
 
@@ -38,6 +39,9 @@ def feasible(space: SearchSpace, tokens: Sequence[int], max_params: int | None =
     if max_params is None and min_params is None:
         return True
     n = space.num_params(tokens)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"space {space.name!r}: num_params({list(tokens)}) returned {n!r}, not a whole number of "
+                         "parameters; fix the space's num_params")
     return (max_params is None or n <= max_params) and (min_params is None or n >= min_params)
 
 

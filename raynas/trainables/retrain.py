@@ -40,10 +40,16 @@ def where() -> dict[str, Any]:
 
 
 def build_model(settings: dict[str, Any], tokens: list[int]) -> tuple[torch.nn.Module, int]:
-    """The network for ``tokens`` and its parameter count."""
+    """The network for ``tokens`` and its parameter count; a space whose count disagrees with the network it
+    builds is an error (its budget would be wrong)."""
     space = spaces.get(settings["space"], **settings["space_kwargs"])
     tokens = space.validate(tokens)
-    return space.build(tokens), space.num_params(tokens)
+    model, params = space.build(tokens), space.num_params(tokens)
+    built = sum(p.numel() for p in model.parameters())
+    if built != params:
+        raise ValueError(f"space {space.name!r}: num_params({tokens}) = {params:,} but build({tokens}) has {built:,} "
+                         "parameters; fix the space's num_params")
+    return model, params
 
 
 def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
