@@ -165,14 +165,18 @@ def ranking(frame: pd.DataFrame) -> str:
     return "retrained_reward" if retrained else "reward"
 
 
+class NoFinishedTrial(ValueError):
+    """A search has no finished trial to rank."""
+
+
 def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | None = None) -> pd.Series:
     """The finished trial with the highest :func:`ranking` column (then fewer params, then earliest) within
     ``max_params``; for a one-shot search, the best of the retrained subnets (by the shared-weight score when
     no retrained subnet is within ``max_params``)."""
     done, name = finished(frame), name or _name(frame)
     if done.empty:
-        raise ValueError(f"search {name!r} has no finished trial: none has finished yet, or every one failed or "
-                         "was stopped early (see the status and error columns of its results.csv)")
+        raise NoFinishedTrial(f"search {name!r} has no finished trial: none has finished yet, or every one failed "
+                              "or was stopped early (see the status, error and stopped columns of its results.csv)")
     if max_params is not None:
         if done.params.isna().all():
             raise ValueError(f"search {name!r} has no parameter counts (a DARTS cell search); drop --max-params")
@@ -316,9 +320,20 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
     ``<name>/best_arch.json`` (the best within ``max_params`` when given).
     """
     out = out or default_out(storage_path, names[0])
+    if os.path.isfile(out):
+        raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")
     loaded = {name: _load(storage_path, name) for name in dict.fromkeys(names)}
-    bests = {name: export_best(storage_path, name, frame, settings, space, max_params)
-             for name, (frame, settings, space) in loaded.items()}  # every bad input fails before any write
+    bests = {}
+    for name, (frame, settings, space) in loaded.items():  # every bad input fails before any write
+        try:
+            bests[name] = export_best(storage_path, name, frame, settings, space, max_params)
+        except NoFinishedTrial as exc:
+            if len(loaded) == 1:
+                raise
+            print(f"[raynas] {exc}; left out of the comparison", flush=True)
+    if not bests:
+        raise NoFinishedTrial(f"none of the searches {', '.join(map(repr, loaded))} has a finished trial")
+    loaded = {name: loaded[name] for name in bests}
     rows = []
     for name, (frame, settings, space) in loaded.items():
         folder = os.path.join(out, name)

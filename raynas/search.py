@@ -201,7 +201,8 @@ class Progress(tune.Callback):
         unpickled from the experiment's start, so nothing is kept from __init__ but the arguments)."""
         self.log = ResultsLog(self.settings.storage_path, self.settings.name, SEARCH_COLUMNS)
         earlier = self.log.rows
-        rewards = pd.to_numeric(earlier.reward[earlier.status == "TERMINATED"], errors="coerce").dropna()
+        full = (earlier.status == "TERMINATED") & (earlier.get("stopped", "") != "True")
+        rewards = pd.to_numeric(earlier.reward[full], errors="coerce").dropna()
         self.best = float(rewards.max()) if len(rewards) else None
         self.done, self.done_here = len(earlier), 0  # done counts the trials of earlier sessions too
         self.started = self.last_summary = self.clock()
@@ -227,10 +228,13 @@ class Progress(tune.Callback):
         self.done_here += 1
         result = trial.last_result or {}
         reward = _number(result.get("reward")) if status == "TERMINATED" else None
-        if reward is not None and math.isfinite(reward) and (self.best is None or reward > self.best):
+        # a trial a scheduler stopped early has the reward of fewer epochs: never the best of the search
+        if reward is not None and math.isfinite(reward) and not row["stopped"] and \
+                (self.best is None or reward > self.best):
             self.best = reward
         if self.done <= self.lines:
-            what = (f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}"
+            stopped = f" (stopped after epoch {_epoch(result)})" if row["stopped"] else ""
+            what = (f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}{stopped}"
                     if status == "TERMINATED" else f"FAILED: {last_line(_trial_error(trial))}")
             print(f"[raynas] trial {self.done}/{self.settings.num_samples} {trial.trial_id}: {what} "
                   f"best={fmt(self.best)}", flush=True)

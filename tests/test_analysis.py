@@ -150,6 +150,20 @@ def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
     assert best["data"] is None  # a table replay trains on no dataset
 
 
+def test_a_search_with_no_finished_trial_is_left_out_of_a_comparison(tmp_path, capsys):
+    table = write_table(tmp_path / "table.json")
+    fake_search(tmp_path, "one", table, REWARDS)
+    failed = fake_search(tmp_path, "failed", table, REWARDS).assign(status="ERROR")
+    (tmp_path / "failed" / "results.csv").write_text(failed.to_csv(index=False))
+    summary = analysis.analyze(str(tmp_path), ["one", "failed"], out=str(tmp_path / "both"))
+    assert summary["search"].tolist() == ["one"]
+    assert "search 'failed' has no finished trial" in capsys.readouterr().out
+    with pytest.raises(analysis.NoFinishedTrial, match="search 'failed' has no finished trial"):
+        analysis.analyze(str(tmp_path), ["failed"])  # alone, there is nothing to show
+    with pytest.raises(ValueError, match="table.json is a file; give a folder for the plots"):
+        analysis.analyze(str(tmp_path), ["one"], out=str(table))
+
+
 def test_a_table_replay_is_plotted_as_the_tables_accuracy(tmp_path, monkeypatch):
     table = write_table(tmp_path / "table.json")
     fake_search(tmp_path, "replay", table, REWARDS)

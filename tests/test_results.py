@@ -138,3 +138,18 @@ def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_
     assert restored.read_text() == "stale checkpoint_000004"  # the newest epoch, under the name Tune restores
     assert not (search / "retrain_done_0_tokens=1" / "checkpoint_0").exists()  # an ended trial is not restored
     assert repair_checkpoints(str(tmp_path), "s") == 0
+
+
+def test_progress_marks_a_trial_the_scheduler_stopped_and_never_takes_its_reward_as_the_best(tmp_path, capsys):
+    settings = SearchSettings(storage_path=str(tmp_path), name="s", num_samples=4, epochs=3, scheduler="asha",
+                              grace_epochs=1)
+    progress = Progress(settings)
+    progress.setup()
+    stopped, full = fake_trial(0, reward=0.9), fake_trial(1, reward=0.5)
+    full.last_result["epoch"] = 3  # stopped one: 1 epoch of 3, at a rung where its reward happened to be high
+    for trial in (stopped, full):
+        progress.on_trial_complete(0, [], trial)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("reward=0.9000 (stopped after epoch 1) best=-") and lines[1].endswith("best=0.5000")
+    Progress(settings).setup()  # resumed: the best read back from results.csv leaves the stopped one out too
+    assert capsys.readouterr().out.splitlines()[-1] == "[raynas] resuming: 2/4 trials finished before, best=0.5000"
