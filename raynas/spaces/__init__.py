@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import numbers
 from typing import Any
 
 from raynas.spaces.base import SearchSpace
@@ -89,6 +88,7 @@ def get(name: str, **kwargs: Any) -> SearchSpace:
 def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
     """``space``, named ``name``, after checking what every searcher relies on: one label per position, at least
     one choice each, a valid start and a whole parameter count for it."""
+    from raynas.spaces import sampling
     from raynas.spaces.choices import _check_labels
 
     space.name = name
@@ -111,9 +111,7 @@ def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
         start = space.validate(space.init_tokens())
     except ValueError as exc:
         raise ValueError(f"space {name!r}: init_tokens() is not an architecture of the space ({exc})") from None
-    params = space.num_params(start)
-    if isinstance(params, bool) or not isinstance(params, numbers.Integral) or params < 0:
-        raise ValueError(f"space {name!r}: num_params() must return a whole number of parameters, got {params!r}")
+    sampling.count(space, start)  # a whole number of parameters
     return space
 
 

@@ -38,11 +38,17 @@ def feasible(space: SearchSpace, tokens: Sequence[int], max_params: int | None =
         return False
     if max_params is None and min_params is None:
         return True
+    n = count(space, tokens)
+    return (max_params is None or n <= max_params) and (min_params is None or n >= min_params)
+
+
+def count(space: SearchSpace, tokens: Sequence[int]) -> int:
+    """``space.num_params(tokens)``, checked to be a whole number (a user's space may return anything)."""
     n = space.num_params(tokens)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError(f"space {space.name!r}: num_params({list(tokens)}) returned {n!r}, not a whole number of "
                          "parameters; fix the space's num_params")
-    return (max_params is None or n <= max_params) and (min_params is None or n >= min_params)
+    return int(n)
 
 
 def random_feasible(space: SearchSpace, rng: random.Random, max_params: int | None = None,
