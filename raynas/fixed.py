@@ -35,6 +35,9 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     if settings.space == "tabular":
         raise ValueError("a benchmark table's architecture has no network to train: its accuracy is the table's "
                          "(see `raynas params --table`); retrain architectures of a network space")
+    if space.name != settings.space:  # trials build settings.space: another space would train other networks
+        raise ValueError(f"the space given is {space.name!r} but the settings name {settings.space!r}; pass "
+                         "raynas.search.make_space(settings), or set settings.space to the space's name")
     architectures = [space.validate(t) for t in architectures]
     settings.num_samples = len(architectures)
     storage.check_writable(settings.storage_path)

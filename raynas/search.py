@@ -222,6 +222,7 @@ class Progress(tune.Callback):
 
     def _report(self, trial, status: str) -> None:
         row = _trial_row(trial, status, full_epochs(self.settings), self.params_of)
+        status = row["status"]
         if not self.log.append([row]):
             return  # re-run after a crash: its row is already written
         self.done += 1
@@ -235,7 +236,7 @@ class Progress(tune.Callback):
         if self.done <= self.lines:
             stopped = f" (stopped after epoch {_epoch(result)})" if row["stopped"] else ""
             what = (f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}{stopped}"
-                    if status == "TERMINATED" else f"FAILED: {last_line(_trial_error(trial))}")
+                    if status == "TERMINATED" else f"FAILED: {row['error']}")
             print(f"[raynas] trial {self.done}/{self.settings.num_samples} {trial.trial_id}: {what} "
                   f"best={fmt(self.best)}", flush=True)
         elif self.done == self.lines + 1:
@@ -468,12 +469,17 @@ def _row(trial_id: str, status: str, config: dict, metrics: dict | None, error: 
     """One results.csv row; with ``epochs`` (a scheduler ran), ``stopped`` says the trial was cut early;
     ``params_of(tokens)`` counts the parameters when the trial did not report them."""
     m, tokens = metrics or {}, list(config.get("tokens", []))
+    reward = m.get("reward")
+    if status == "TERMINATED" and _number(reward) is None:  # a trial function's own report: say what is wrong
+        status, reward = "ERROR", None
+        error = (f"the trial reported reward {m['reward']!r}, not a number" if "reward" in m else
+                 "the trial reported no 'reward'") + "; report a float reward (tune.report({'reward': ...}))"
     params = m.get("params")
     if params is None and tokens and params_of is not None:
         params = params_of(tokens)
     return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status,
             "tokens": json.dumps(tokens), "params": params,
-            "reward": m.get("reward"), "val_acc": m.get("val_acc"),
+            "reward": reward, "val_acc": m.get("val_acc"),
             "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
             "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
             "error": last_line(error) if status == "ERROR" else None,

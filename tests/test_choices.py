@@ -100,6 +100,18 @@ class Inputs(nn.Module):
         return self.pick([c(x) for c in self.convs])
 
 
+class Unused(nn.Module):
+    """A choice that forward never calls: searching it would change nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.used = LayerChoice([nn.Identity(), nn.ReLU()], label="used")
+        self.spare = LayerChoice([nn.Identity(), nn.ReLU()], label="spare")
+
+    def forward(self, x):
+        return self.used(x)
+
+
 def placed_twice() -> nn.Module:
     """One LayerChoice object at two places of the model."""
     shared = LayerChoice([nn.Conv2d(1, 1, 1), nn.Identity()], label="shared")
@@ -150,6 +162,8 @@ def tied(between_choices: bool) -> nn.Module:
     (lambda: InputChoice(30, n_chosen=15, label="inp"),
      "InputChoice 'inp': choosing 15 of 30 inputs gives 155,117,520 options, more than the 100,000 one choice can "
      "hold"),
+    (Unused, "space 'Unused': LayerChoice 'spare' is never called in the model's forward, so its choice would change "
+     "nothing; call it in forward or remove it"),
 ])
 def test_bad_spaces_are_one_clear_error(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -90,8 +90,13 @@ def test_progress_best_ignores_a_nan_or_non_numeric_reward(tmp_path, capsys):
     progress.setup()  # a trial function may report anything: text that reads as a number counts as one
     for i, reward in enumerate([float("nan"), 0.4, 0.2, "high", "0.5"]):
         progress.on_trial_complete(i, [], fake_trial(i, reward=reward))
-    assert [line.rsplit(" ", 1)[-1] for line in capsys.readouterr().out.splitlines()] == \
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.rsplit(" ", 1)[-1] for line in lines] == \
         ["best=-", "best=0.4000", "best=0.4000", "best=0.4000", "best=0.5000"]
+    assert "FAILED: the trial reported reward 'high', not a number; report a float reward" in lines[3]
+    rows = pd.read_csv(tmp_path / "s" / "results.csv")
+    assert list(rows.status) == ["TERMINATED", "TERMINATED", "TERMINATED", "ERROR", "TERMINATED"]
+    assert rows.reward.isna().tolist() == [True, False, False, True, False]  # the column stays numeric
 
 
 def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_has_none(tmp_path):

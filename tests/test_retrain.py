@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from raynas import spaces
+from raynas.fixed import retrain
+from raynas.settings import SearchSettings
 
 from conftest import run_search
 
@@ -34,3 +36,10 @@ def test_nan_loss_fails_the_trial_with_a_clear_error(tmp_path):
     row = outcome.results.iloc[0]
     assert row.status == "ERROR"
     assert "training loss became nan" in row.error and "--lr" in row.error
+
+
+def test_retraining_with_a_space_the_settings_do_not_name_is_refused_before_training(tmp_path):
+    settings = SearchSettings(space="small_channel", storage_path=str(tmp_path), name="r")
+    with pytest.raises(ValueError, match="the space given is 'mobile' but the settings name 'small_channel'"):
+        retrain(settings, spaces.get("mobile"), [spaces.get("mobile").init_tokens()])
+    assert not (tmp_path / "r").exists()

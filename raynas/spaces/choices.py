@@ -61,6 +61,7 @@ class Choice(nn.Module):
         self.label = None if label is None else str(label)  # labels are JSON keys: 0 and "0" alike
         self.active: int | None = None
         self._checking = False  # set during ModelSpace's dry run: every candidate runs and shapes are compared
+        self._ran = False  # set when the dry run reaches this choice
 
     def options(self) -> list[Any]:
         """The values a token of this choice indexes."""
@@ -121,6 +122,7 @@ class LayerChoice(Choice):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self._checking:
+            self._ran = True
             outs = [self._try(name, m, *args, **kwargs) for name, m in self.candidates.items()]
             shapes = [_shape(o) for o in outs]
             if any(s != shapes[0] for s in shapes):
@@ -196,6 +198,7 @@ class InputChoice(Choice):
         if len(inputs) != self.n_candidates:
             raise ValueError(f"InputChoice {self.label!r} expects {self.n_candidates} inputs, got {len(inputs)}")
         if self._checking:
+            self._ran = True
             shapes = [_shape(t) for t in inputs]
             if any(s != shapes[0] for s in shapes):
                 raise self._disagree(shapes, "candidate inputs")
@@ -394,7 +397,7 @@ class ModelSpace(SearchSpace):
         model = self.template
         was_training = model.training
         for _, choice in self._choices:
-            choice._checking = True
+            choice._checking, choice._ran = True, False
         try:
             model.eval()
             with torch.no_grad():
@@ -408,6 +411,10 @@ class ModelSpace(SearchSpace):
             for _, choice in self._choices:
                 choice._checking = False
             model.train(was_training)
+        unused = [choice for _, choice in self._choices if not choice._ran]
+        if unused:
+            raise ValueError(f"space {self.name!r}: {unused[0].kind} {unused[0].label!r} is never called in the "
+                             "model's forward, so its choice would change nothing; call it in forward or remove it")
         classes = self.factory_kwargs.get("num_classes")
         if classes is not None and (not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, classes)):
             got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
