@@ -11,6 +11,8 @@ Example:
 """
 from __future__ import annotations
 
+import csv
+import io
 from typing import Optional
 
 from ray.tune.experiment import Trial
@@ -41,4 +43,42 @@ class FIFO(LiveTrialsFirst, FIFOScheduler):
 
 
 class ASHA(LiveTrialsFirst, ASHAScheduler):
-    """Tune's ``ASHAScheduler``, choosing the next trial over the live trials."""
+    """Tune's ``ASHAScheduler``, choosing the next trial over the live trials, with its rungs rebuilt on resume.
+
+    Tune restores the trials and the searcher of an interrupted experiment but not the scheduler, so a resumed
+    ASHA would judge the trials still to come against the post-resume trials only. Every restored trial is
+    added to the scheduler again; its results so far (read from its ``progress.csv``) are replayed into its
+    bracket's rungs, exactly as Tune recorded them before the interruption.
+    """
+
+    def on_trial_add(self, tune_controller, trial: Trial) -> None:
+        super().on_trial_add(tune_controller, trial)
+        if self._time_attr in (trial.last_result or {}):  # a restored trial: a new one has reported nothing
+            self.replay(trial, reported_rewards(trial, self._time_attr, self._metric))
+
+    def replay(self, trial: Trial, history: list[tuple[int, float]]) -> None:
+        """Record ``(iteration, reward)`` results of ``trial`` in its bracket's rungs, as ``on_trial_result`` did."""
+        bracket = self._trial_info[trial.trial_id]
+        for iteration, reward in history:
+            if iteration >= self._max_t and self._stop_last_trials:
+                break  # a trial at max_t is stopped without being recorded
+            bracket.on_result(trial, iteration, self._metric_op * reward)
+
+
+def reported_rewards(trial: Trial, time_attr: str = "training_iteration",
+                     metric: str = "reward") -> list[tuple[int, float]]:
+    """``(iteration, reward)`` of each result ``trial`` reported, from the progress.csv Tune keeps in its folder
+    (on the experiment's storage); empty when the file is missing or unreadable."""
+    try:
+        path = f"{trial.storage.trial_fs_path}/progress.csv"
+        with trial.storage.storage_filesystem.open_input_stream(path) as stream:
+            rows = list(csv.DictReader(io.StringIO(stream.readall().decode("utf-8", "replace"))))
+    except (AttributeError, RuntimeError, OSError, csv.Error):  # no folder (yet), or no file in it
+        return []
+    history = []
+    for row in rows:
+        try:
+            history.append((int(float(row[time_attr])), float(row[metric])))
+        except (KeyError, TypeError, ValueError):  # a result without a numeric reward is not recorded in a rung
+            continue
+    return history

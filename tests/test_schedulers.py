@@ -1,8 +1,9 @@
-"""The schedulers choose the next trial among the live trials, first in first out."""
+"""The schedulers choose the next trial among the live trials, first in first out; ASHA keeps its rungs on resume."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pyarrow.fs
 import pytest
 from ray.tune.experiment import Trial
 
@@ -41,3 +42,33 @@ def test_every_search_gets_one_of_them():
     assert isinstance(make_scheduler(SearchSettings()), FIFO)
     asha = make_scheduler(SearchSettings(epochs=9, scheduler="asha", grace_epochs=1, reduction_factor=3))
     assert isinstance(asha, ASHA) and asha._max_t == 9
+
+
+def restored(trial_id: str, folder, rewards: list[float]) -> SimpleNamespace:
+    """A trial Tune restored after an interruption: it reported ``rewards`` (epochs 1, 2, ...) before it."""
+    folder.mkdir()
+    lines = ["training_iteration,reward,epoch"] + [f"{i},{r},{i}" for i, r in enumerate(rewards, 1)]
+    (folder / "progress.csv").write_text("\n".join(lines) + "\n")
+    storage = SimpleNamespace(trial_fs_path=str(folder), storage_filesystem=pyarrow.fs.LocalFileSystem())
+    return SimpleNamespace(trial_id=trial_id, storage=storage, status=Trial.TERMINATED,
+                           last_result={"training_iteration": len(rewards), "reward": rewards[-1]})
+
+
+def test_a_resumed_asha_judges_new_trials_against_the_trials_before_the_interruption(tmp_path):
+    asha = ASHA(time_attr="training_iteration", metric="reward", mode="max", max_t=4, grace_period=1,
+                reduction_factor=2)
+    before = {"a": [0.6, 0.7, 0.8, 0.9], "b": [0.5], "c": [0.7, 0.75, 0.8, 0.85], "d": [0.4]}
+    for trial_id, rewards in before.items():  # what Tune does with every restored trial
+        asha.on_trial_add(None, restored(trial_id, tmp_path / trial_id, rewards))
+    rungs = {milestone: recorded for milestone, recorded in asha._trial_info["a"]._rungs}
+    assert rungs[1] == {"a": 0.6, "b": 0.5, "c": 0.7, "d": 0.4} and rungs[2] == {"a": 0.7, "c": 0.75}
+
+    new = SimpleNamespace(trial_id="e", storage=None, status=Trial.PENDING, last_result={})
+    asha.on_trial_add(None, new)  # a new trial reads nothing
+    assert asha.on_trial_result(None, new, {"training_iteration": 1, "reward": 0.52}) == "STOP"  # median 0.55
+
+    missing = SimpleNamespace(trial_id="f", storage=SimpleNamespace(trial_fs_path=str(tmp_path / "gone"),
+                                                                    storage_filesystem=pyarrow.fs.LocalFileSystem()),
+                              status=Trial.TERMINATED, last_result={"training_iteration": 1, "reward": 0.1})
+    asha.on_trial_add(None, missing)  # its progress.csv is gone: nothing to replay, no error
+    assert "f" not in rungs[1]
