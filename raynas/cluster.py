@@ -49,6 +49,9 @@ def connect(settings: SearchSettings) -> None:
     start(settings.address, user_code_env(settings.space))
     if not settings.address:
         _check_fits(settings, ray.cluster_resources())
+    else:
+        warn_if_no_node_fits(settings.address, {"CPU": settings.cpus_per_trial, "GPU": settings.gpus_per_trial},
+                             "a trial (--cpus-per-trial, --gpus-per-trial)")
 
 
 def user_code_env(space: str) -> dict[str, Any] | None:
@@ -84,6 +87,17 @@ def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:
             ray.shutdown()
             raise ValueError(f"{flag} {need:g} asks for more than this machine has ({have:g}); lower it, or "
                              "pass --address of a cluster that has them")
+
+
+def warn_if_no_node_fits(address: str, request: dict[str, float], what: str) -> None:
+    """On a cluster, warn when no live node has ``request`` (kind -> amount) for ``what``: the trials would wait
+    for a node that has it, which only an autoscaler can add."""
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    if any(all(node.get(kind, 0) >= need for kind, need in request.items()) for node in nodes):
+        return
+    asked = " and ".join(f"{need:g} {kind}" for kind, need in request.items() if need)
+    print(f"[raynas] warning: no node of the cluster at {address} has {asked} for {what}; the trials wait until "
+          "a node that has them joins (an autoscaler may add one), so lower the request if none will", flush=True)
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:

@@ -25,7 +25,7 @@ from ray import tune
 
 from raynas import cluster, data, search, storage
 from raynas.results import DARTS_COLUMNS
-from raynas.settings import check_name, coerce_fields, underscored
+from raynas.settings import check_gpus, check_name, coerce_fields, underscored
 from raynas.spaces.darts import genotype_from_dict
 
 GENOTYPE_FILE = "genotype.json"
@@ -89,6 +89,7 @@ class DartsSettings:
         if not self.cpus_per_worker > 0 or not self.gpus_per_worker >= 0:
             raise ValueError(f"--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got "
                              f"{self.cpus_per_worker} and {self.gpus_per_worker}")
+        check_gpus("--gpus-per-worker", self.gpus_per_worker)
         if self.space == "darts" and int(self.layers) < 3:  # cells layers//3 and 2*layers//3 reduce
             raise ValueError(f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
                              "cell is a reduction cell and the normal cell is never searched")
@@ -136,6 +137,10 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
     # with several workers the trial only drives its Ray Train workers, which hold the CPUs or GPUs
     resources = {"cpu": 0.01} if workers > 1 else {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
     have = ray.cluster_resources()
+    if settings.address:
+        cluster.warn_if_no_node_fits(settings.address, {"CPU": settings.cpus_per_worker,
+                                                        "GPU": settings.gpus_per_worker},
+                                     "a worker (--cpus-per-worker, --gpus-per-worker)")
     for kind, per_worker, extra in (("CPU", settings.cpus_per_worker, 0.01 if workers > 1 else 0),
                                     ("GPU", settings.gpus_per_worker, 0)):
         need = extra + workers * per_worker

@@ -137,6 +137,7 @@ class SearchSettings:
                              "subnet is one evaluation on the shared weights); drop --scheduler")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
+        check_gpus("--gpus-per-trial", self.gpus_per_trial)
         for name in ("lr", "supernet_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name.replace('_', '-')} must be above 0, got {getattr(self, name):g}")
@@ -221,6 +222,21 @@ def _convert(value: Any, kind: str) -> Any:
     if isinstance(value, float) and not value.is_integer():
         raise ValueError("not a whole number")
     return int(value)  # an int, a whole float, or the text of an int such as "3"
+
+
+def check_gpus(flag: str, value: float) -> None:
+    """Ray gives a task a fraction of one GPU or whole GPUs, nothing in between.
+
+    Example:
+        >>> check_gpus("--gpus-per-trial", 0.5); check_gpus("--gpus-per-trial", 2)
+        >>> check_gpus("--gpus-per-trial", 1.5)
+        Traceback (most recent call last):
+        ValueError: --gpus-per-trial must be a fraction below 1 or a whole number (Ray shares a GPU in fractions \
+of one only), got 1.5
+    """
+    if value > 1 and value != int(value):
+        raise ValueError(f"{flag} must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one "
+                         f"only), got {value:g}")
 
 
 def check_name(name: str) -> None:

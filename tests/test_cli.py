@@ -80,6 +80,8 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--bogus-flag", "1"], "unrecognized arguments: --bogus-flag"),
     (["search", "sanas", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
     (["search", "sanas", "--gpus-per-trial", "1"], "--gpus-per-trial 1 asks for more than this machine has (0)"),
+    (["search", "sanas", "--gpus-per-trial", "1.5"], "--gpus-per-trial must be a fraction below 1 or a whole number"),
+    (["search", "darts", "--gpus-per-worker", "2.5"], "--gpus-per-worker must be a fraction below 1 or a whole"),
     (["search", "sanas", "--lr", "-1"], "lr must be above 0, got -1"),
     (["search", "sanas", "--val-fraction", "1.5"], "val-fraction must be between 0 and 1, got 1.5"),
     (["search", "sanas", "--name", "../elsewhere"], "--name must be a plain folder name"),

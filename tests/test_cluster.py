@@ -55,6 +55,17 @@ def test_retrain_on_a_fake_gpu_records_its_gpu_and_trains_on_cpu(ray_session, tm
     assert (rows.device == "cpu").all() and outcome.best["test_acc"] > 0
 
 
+def test_a_trial_no_node_of_a_cluster_can_hold_is_warned_about(ray_session, capsys):
+    from raynas.cluster import warn_if_no_node_fits
+
+    warn_if_no_node_fits("head:6379", {"CPU": 1, "GPU": 2}, "a trial")  # the session's node has 4 CPUs, 2 GPUs
+    assert capsys.readouterr().out == ""
+    warn_if_no_node_fits("head:6379", {"CPU": 1, "GPU": 3}, "a trial (--cpus-per-trial, --gpus-per-trial)")
+    assert capsys.readouterr().out.startswith("[raynas] warning: no node of the cluster at head:6379 has 1 CPU and "
+                                              "3 GPU for a trial (--cpus-per-trial, --gpus-per-trial); the trials "
+                                              "wait until a node that has them joins")
+
+
 # -- dying workers -------------------------------------------------------------------------------------------
 def test_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session, tmp_path):
     from trial_functions import dies_once_after_first_epoch
