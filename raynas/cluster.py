@@ -38,8 +38,24 @@ def start(address: str | None, runtime_env: dict[str, Any] | None = None) -> Non
         return
     if address and address != "auto":
         check_reachable(address)
+    if address:
+        use_token_auth()
     ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
              logging_level="WARNING", runtime_env=runtime_env)
+
+
+def use_token_auth() -> None:
+    """Send this machine's Ray token to a cluster, as ``launch/submit.sh`` does.
+
+    A Ray 2.60 head started where a token exists (``RAY_AUTH_TOKEN``, the file ``RAY_AUTH_TOKEN_PATH`` names, or
+    ``~/.ray/auth_token``) requires it, but a driver sends it only with ``RAY_AUTH_MODE=token``; a cluster
+    without authentication ignores it. A mode the user set is kept.
+    """
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or (os.path.isfile(path) and os.path.getsize(path) > 0):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def connect(settings: SearchSettings) -> None:

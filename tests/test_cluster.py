@@ -66,6 +66,28 @@ def test_a_trial_no_node_of_a_cluster_can_hold_is_warned_about(ray_session, caps
                                               "wait until a node that has them joins")
 
 
+@pytest.mark.parametrize("env, token_file, mode", [
+    ({}, "abc123", "token"),                                   # ray get-auth-token --generate made one
+    ({"RAY_AUTH_TOKEN": "abc123"}, None, "token"),
+    ({}, None, None),                                          # no token: nothing to send
+    ({}, "", None),                                            # an empty file is no token
+    ({"RAY_AUTH_MODE": "disabled"}, "abc123", "disabled"),     # the user's choice is kept
+])
+def test_a_cluster_gets_this_machines_token_when_there_is_one(monkeypatch, tmp_path, env, token_file, mode):
+    from raynas.cluster import use_token_auth
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if token_file is not None:
+        (tmp_path / ".ray").mkdir()
+        (tmp_path / ".ray" / "auth_token").write_text(token_file)
+    use_token_auth()
+    assert os.environ.get("RAY_AUTH_MODE") == mode
+
+
 # -- dying workers -------------------------------------------------------------------------------------------
 def test_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session, tmp_path):
     from trial_functions import dies_once_after_first_epoch
