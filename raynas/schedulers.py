@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from types import SimpleNamespace
 from typing import Optional
 
 from ray.tune.experiment import Trial
@@ -56,6 +57,12 @@ class ASHA(LiveTrialsFirst, ASHAScheduler):
         if self._time_attr in (trial.last_result or {}):  # a restored trial: a new one has reported nothing
             self.replay(trial, reported_rewards(trial, self._time_attr, self._metric))
 
+    def record(self, trial_id: str, history: list[tuple[int, float]]) -> None:
+        """Record a trial of an earlier Tune experiment of the same search in a bracket, with its results."""
+        trial = SimpleNamespace(trial_id=trial_id, last_result={})
+        self.on_trial_add(None, trial)
+        self.replay(trial, history)
+
     def replay(self, trial: Trial, history: list[tuple[int, float]]) -> None:
         """Record ``(iteration, reward)`` results of ``trial`` in its bracket's rungs, as ``on_trial_result`` did."""
         bracket = self._trial_info[trial.trial_id]
@@ -72,13 +79,28 @@ def reported_rewards(trial: Trial, time_attr: str = "training_iteration",
     try:
         path = f"{trial.storage.trial_fs_path}/progress.csv"
         with trial.storage.storage_filesystem.open_input_stream(path) as stream:
-            rows = list(csv.DictReader(io.StringIO(stream.readall().decode("utf-8", "replace"))))
-    except (AttributeError, RuntimeError, OSError, csv.Error):  # no folder (yet), or no file in it
+            return progress_rewards(stream.readall().decode("utf-8", "replace"), time_attr, metric)
+    except (AttributeError, RuntimeError, OSError):  # no folder (yet), or no file in it
         return []
+
+
+def progress_rewards(text: str, time_attr: str = "training_iteration",
+                     metric: str = "reward") -> list[tuple[int, float]]:
+    """``(iteration, reward)`` of each row of a trial's progress.csv ``text``; a row without a numeric reward is
+    left out, as Tune's ASHA records no rung for it.
+
+    Example:
+        >>> progress_rewards("training_iteration,reward\\n1,0.5\\n2,\\n3,0.7\\n")
+        [(1, 0.5), (3, 0.7)]
+    """
     history = []
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error:
+        return []
     for row in rows:
         try:
             history.append((int(float(row[time_attr])), float(row[metric])))
-        except (KeyError, TypeError, ValueError):  # a result without a numeric reward is not recorded in a rung
+        except (KeyError, TypeError, ValueError):
             continue
     return history

@@ -303,16 +303,17 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
     return finish(settings, space, _fit(_tuner(settings, space, searcher, function)))
 
 
-def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher,
-           function: TrialFunction | None) -> tune.Tuner:
-    """A new Tune experiment of the search, driven by ``searcher``."""
+def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher, function: TrialFunction | None,
+           scheduler: schedulers.LiveTrialsFirst | None = None) -> tune.Tuner:
+    """A new Tune experiment of the search, driven by ``searcher`` (and ``make_scheduler(settings)`` unless
+    ``scheduler`` is given)."""
     # when Tune restores the experiment, the searcher catches up with the trials finished after its snapshot
     searcher.finished_trials = functools.partial(finished_trials, settings.storage_path, settings.name,
                                                  searcher.metric)
     searcher.running_trials = functools.partial(running_trials, settings.storage_path, settings.name)
     return tune.Tuner(
         make_trainable(settings, space, function),
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(settings),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler or make_scheduler(settings),
                                     num_samples=settings.num_samples,
                                     max_concurrent_trials=settings.concurrency, reuse_actors=True),
         run_config=run_config(settings, [Progress(settings)]))
@@ -351,8 +352,24 @@ def resume(storage_path: str, name: str, address: str | None = None,
         repair_checkpoints(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     else:
-        tuner = _tuner(settings, space, _saved_searcher(settings, space, names), function)
+        tuner = _tuner(settings, space, _saved_searcher(settings, space, names), function,
+                       _resumed_scheduler(settings, names))
     return finish(settings, space, _fit(tuner))
+
+
+def _resumed_scheduler(settings: SearchSettings, names: list[str]) -> schedulers.LiveTrialsFirst:
+    """The scheduler of a new Tune experiment continuing the search: ASHA gets back the rungs of the trials that
+    finished before (each one's per-epoch rewards, from the progress.csv in its folder)."""
+    scheduler = make_scheduler(settings)
+    if isinstance(scheduler, schedulers.ASHA):
+        ids = set(ResultsLog(settings.storage_path, settings.name, SEARCH_COLUMNS).rows.trial_id.astype(str))
+        for folder in names:  # Tune names a trial's folder <trainable>_<trial id>_<counter>_<config>_<time>
+            parts = folder.split("_")  # a trial id is one part (a searcher's trials) or two (a grid's)
+            trial_id = next((i for i in parts + [f"{a}_{b}" for a, b in zip(parts, parts[1:])] if i in ids), None)
+            text = trial_id and storage.read_text(settings.storage_path, f"{settings.name}/{folder}/progress.csv")
+            if text:
+                scheduler.record(trial_id, schedulers.progress_rewards(text))
+    return scheduler
 
 
 def _fit(tuner: tune.Tuner) -> tune.ResultGrid:

@@ -72,3 +72,22 @@ def test_a_resumed_asha_judges_new_trials_against_the_trials_before_the_interrup
                               status=Trial.TERMINATED, last_result={"training_iteration": 1, "reward": 0.1})
     asha.on_trial_add(None, missing)  # its progress.csv is gone: nothing to replay, no error
     assert "f" not in rungs[1]
+
+
+def test_a_search_resumed_without_tunes_record_gets_asha_rungs_from_the_trial_folders(tmp_path):
+    from raynas.results import SEARCH_COLUMNS, ResultsLog
+    from raynas.search import _resumed_scheduler
+
+    settings = SearchSettings(scheduler="asha", epochs=4, grace_epochs=1, reduction_factor=2,
+                              storage_path=str(tmp_path), name="s")
+    ResultsLog(str(tmp_path), "s", SEARCH_COLUMNS).append(
+        [{"trial_index": i, "trial_id": t, "status": "TERMINATED", "tokens": f"[{i}]", "params": 1, "reward": 0.5}
+         for i, t in enumerate(["aaaa1111", "bbbb2222"])])
+    for trial_id, rewards in (("aaaa1111", "0.6\n2,0.7\n3,0.8\n4,0.9"), ("bbbb2222", "0.5"),
+                              ("cccc3333", "0.9")):  # not in results.csv: it did not finish, it runs again
+        folder = tmp_path / "s" / f"retrain_{trial_id}_1_tokens=1,trial_index=0_2026-12-01_10-00-00"
+        folder.mkdir(parents=True)
+        (folder / "progress.csv").write_text(f"training_iteration,reward\n1,{rewards}\n")
+    asha = _resumed_scheduler(settings, sorted(p.name for p in (tmp_path / "s").iterdir()))
+    rungs = {milestone: recorded for milestone, recorded in asha._brackets[0]._rungs}
+    assert rungs[1] == {"aaaa1111": 0.6, "bbbb2222": 0.5} and rungs[2] == {"aaaa1111": 0.7}
