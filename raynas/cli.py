@@ -71,8 +71,9 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
                                         "(default auto: 10, at most num-samples/4; 0: from the space's start)")
     g.add_argument("--restart-after", help="SA restarts from the best after this many evaluations without a "
                                           "new best (default auto: num-samples/10, at least 10; 0: never)")
-    g.add_argument("--far-moves", type=int, help="SA changes this many positions at once when every one-position "
-                                                 "move is known, instead of restarting (default 1: restart)")
+    g.add_argument("--far-moves", help="SA changes this many positions at once when every one-position move is "
+                                       "known, instead of restarting at random (default auto: 2 where the space has "
+                                       "two positions with a choice; 1: restart)")
     g.add_argument("--screened", type=float,
                    help="share of SA's moves that draw --screen-size untried mutations and take the one whose new "
                         "value has the best mean reward so far (default 0.5; 0: SANAS's uniform moves)")

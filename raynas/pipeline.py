@@ -66,6 +66,13 @@ class PipelineSettings:
 
 #: where a pipeline records the settings it was started with
 SETTINGS_FILE = "raynas_pipeline.json"
+#: the settings each stage is made with: once a stage has started, they cannot change
+STAGE_SETTINGS = {
+    "darts": ("data", "data_dir", "seed", "darts_epochs", "darts_layers", "darts_init_channels", "order"),
+    "sanas": ("data", "data_dir", "seed", "max_params", "num_cells", "reduction_cells", "stem_channels",
+              "num_samples", "search_epochs"),
+    "retrain": ("data", "data_dir", "seed", "retrain_epochs"),
+}
 
 
 def check(p: PipelineSettings) -> None:
@@ -87,6 +94,39 @@ def check(p: PipelineSettings) -> None:
         raise ValueError(f"--order must be 1 (first order) or 2 (second order), got {p.order!r}")
     check_name(p.name)
     data.check(p.data, p.data_dir)
+    smallest = smallest_network(p)
+    if p.max_params < smallest:
+        raise ValueError(f"--max-params {p.max_params:,} is below {smallest:,}, the fewest parameters a network of "
+                         f"the channel search has with any cell DARTS can find (--num-cells {p.num_cells}, "
+                         f"--stem-channels {p.stem_channels}); raise --max-params or lower those")
+
+
+def smallest_network(p: PipelineSettings) -> int:
+    """Parameters of the smallest network of the channel search whatever cell DARTS finds: every edge a
+    parameter-free pooling, every cell at its narrowest width."""
+    from raynas.search import space_for
+    from raynas.spaces.darts import Genotype, genotype_to_dict
+
+    edges = [("max_pool_3x3", 0), ("max_pool_3x3", 1)] * 4  # the DARTS stage's 4 nodes
+    pools = Genotype(normal=edges, normal_concat=[2, 3, 4, 5], reduce=edges, reduce_concat=[2, 3, 4, 5])
+    space = space_for("darts_channel", {"genotype": genotype_to_dict(pools), "num_cells": p.num_cells,
+                                        "reduction_cells": list(p.reduction_cells),
+                                        "stem_channels": p.stem_channels, "auxiliary": False}, p.data)
+    return space.params_range()[0]
+
+
+def claim(p: PipelineSettings, root: str) -> None:
+    """Record the settings of the pipeline at ``root``; a stage that has started keeps the settings it was
+    started with, a stage still to come takes the new ones."""
+    record = json.loads(json.dumps(dataclasses.asdict(p)))  # as it reads back: tuples are lists
+    differ = storage.claim(root, SETTINGS_FILE, record, ignore=("storage_path",))
+    started = [stage for stage in STAGES if storage.list_names(root, stage)]
+    made = sorted({k for k in differ for stage in started if k in STAGE_SETTINGS[stage]})
+    if made:
+        raise ValueError(f"{root} holds a pipeline whose stage {started[-1]} started with other settings "
+                         f"({', '.join(made)}); re-run it with the same flags, or pick another --name")
+    if differ:
+        storage.write_text(root, SETTINGS_FILE, json.dumps(record, indent=2))
 
 
 def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
@@ -97,11 +137,7 @@ def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
     check(p)
     root = storage.folder(p.storage_path, p.name)
     storage.check_writable(root)
-    record = json.loads(json.dumps(dataclasses.asdict(p)))  # as it reads back: tuples are lists
-    differ = storage.claim(root, SETTINGS_FILE, record, ignore=("storage_path",))
-    if differ:  # the finished stages were made with the earlier settings
-        raise ValueError(f"{root} holds a pipeline started with other settings ({', '.join(differ)}); re-run it "
-                         "with the same flags, or pick another --name")
+    claim(p, root)
     if storage.read_text(root, f"darts/{darts_search.GENOTYPE_FILE}") is None:
         print("[raynas] pipeline stage 1/3: DARTS search", flush=True)
         darts_search.run(darts_search.DartsSettings(

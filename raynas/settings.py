@@ -64,7 +64,7 @@ class SearchSettings:
     supernet_checkpoint: str | None = None
     warm_start: int | str = "auto"  # 0: start from the space's start architecture
     restart_after: int | str = "auto"  # 0: never
-    far_moves: int = 1  # 2: two-position moves at a one-position local optimum instead of a restart
+    far_moves: int | str = "auto"  # positions SA changes at once at a one-position local optimum (1: restart)
     screened: float = 0.5  # share of SA's moves screened by the mean reward of each value (0: SANAS's)
     screen_size: int = 5  # untried mutations drawn per screened move
     # early stopping: a Tune scheduler on the epoch
@@ -107,6 +107,14 @@ class SearchSettings:
                 raise ValueError(f"{name.replace('_', '-')} must be a whole number of evaluations (0: off) or auto, "
                                  f"got {value!r}")
             setattr(self, name, count)
+        if self.far_moves != "auto":
+            try:
+                self.far_moves = _convert(self.far_moves, "int")
+            except (TypeError, ValueError):
+                self.far_moves = 0
+            if self.far_moves < 1:
+                raise ValueError("far-moves must be a whole number of positions, at least 1 (1: restart instead), "
+                                 "or auto")
         coerce_fields(self)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
@@ -115,7 +123,7 @@ class SearchSettings:
         for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
                           ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
                           ("supernet_batch_size", 1), ("seed", 0),
-                          ("retrain_top", 1), ("calibration_images", 1), ("far_moves", 1),
+                          ("retrain_top", 1), ("calibration_images", 1),
                           ("screen_size", 1), ("retrain_epochs", 1)):
             value = getattr(self, name)
             if value is not None and value < low:  # retrain_epochs None: --epochs

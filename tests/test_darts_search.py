@@ -120,13 +120,16 @@ def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_pat
     assert "pipeline finished earlier" in capsys.readouterr().out
     # the same name with another budget: its stages were made under the old one
     assert cli.main([*argv[:4], "10k", *argv[5:]]) == 2
-    assert "holds a pipeline started with other settings (max_params)" in capsys.readouterr().err
+    assert "holds a pipeline whose stage retrain started with other settings (max_params)" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [
     (["--max-params", "abc"], "max-params must be a number like 20000"),
     (["--max-params", "60k", "--retrain-epochs", "0"], "--retrain-epochs must be a whole number of at least 1, got 0"),
     (["--max-params", "60k", "--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
+    (["--max-params", "900"], "--max-params 900 is below 974, the fewest parameters a network of the channel "
+                              "search has with any cell DARTS can find (--num-cells 5, --stem-channels 12)"),
 ])
 def test_pipeline_flags_are_checked_before_any_stage(tmp_path, capsys, args, message):
     assert cli.main(["pipeline", *args, "--storage-path", str(tmp_path), "--name", "p"]) == 2
@@ -197,3 +200,16 @@ def test_darts_search_whose_tune_record_was_cut_short_continues_from_its_checkpo
 def final_state(folder) -> dict:
     newest = max(folder.glob("darts_search_*/checkpoint_*"))
     return torch.load(newest / "state.pt", weights_only=True)
+
+
+def test_a_pipeline_takes_new_settings_for_the_stages_that_have_not_started(tmp_path):
+    from raynas.pipeline import SETTINGS_FILE, PipelineSettings, claim
+
+    root = str(tmp_path / "p")
+    claim(PipelineSettings(max_params=5000, darts_epochs=2), root)
+    (tmp_path / "p" / "darts").mkdir()  # DARTS ran; the channel search stopped at its budget
+    (tmp_path / "p" / "darts" / "genotype.json").write_text("{}")
+    claim(PipelineSettings(max_params=60_000, darts_epochs=2), root)  # a larger budget: the search takes it
+    assert json.loads((tmp_path / "p" / SETTINGS_FILE).read_text())["max_params"] == 60_000
+    with pytest.raises(ValueError, match="stage darts started with other settings \\(darts_epochs\\)"):
+        claim(PipelineSettings(max_params=60_000, darts_epochs=3), root)

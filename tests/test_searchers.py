@@ -295,10 +295,13 @@ def test_sa_far_moves_when_every_one_position_move_is_known(tmp_path):
     assert sa.restarts == 0 and sa.current_tokens == centre  # still walking from the local optimum
     sa3 = at_local_optimum(far_moves=3)
     assert sum(a != b for a, b in zip(sa3.propose(), centre)) == 3
-    plain = at_local_optimum()  # the default, SANAS's one-position walk: a restart, from a random architecture
+    plain = at_local_optimum(far_moves=1)  # SANAS's one-position walk: a restart, from a random architecture
     plain.propose()
-    assert plain.far_moves == 1 and plain.restarts == 1 and plain.current_tokens is None
+    assert plain.restarts == 1 and plain.current_tokens is None
+    assert at_local_optimum().far_moves == 2 and SimulatedAnnealingSearcher.sanas(space).far_moves == 1
     assert SimulatedAnnealingSearcher.sanas(space, far_moves=2).far_moves == 2
+    single = TabularSpace.from_json(str(write_table(tmp_path / "one.json", positions=1, choices=4)))
+    assert SimulatedAnnealingSearcher(single).far_moves == 1  # the default where one position has a choice
     with pytest.raises(ValueError, match="far_moves"):
         SimulatedAnnealingSearcher(space, far_moves=0)
     with pytest.raises(ValueError, match="far_moves must be at most the 4 positions with a choice in this space, "
@@ -312,6 +315,21 @@ def test_sa_far_moves_when_every_one_position_move_is_known(tmp_path):
     restored.restore(str(tmp_path / "sa.json"))
     assert restored.far_moves == 2
     assert drive(restored, space, 40, start=40) == drive(reference, space, 40, start=40)
+
+
+def test_sa_screened_far_move_takes_the_pair_of_values_with_the_best_mean_rewards(tmp_path):
+    from conftest import write_table
+
+    space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=2, choices=3)))
+    sa = SimulatedAnnealingSearcher(space, seed=3, warm_start=0, init_temperature=1e-6, num_samples=9)
+    rewards = {(1, 1): 0.9, (2, 1): 0.5, (0, 1): 0.1, (1, 0): 0.5, (1, 2): 0.1}  # every one-position move known
+    for tokens, reward in rewards.items():
+        sa.evaluated[tokens] = reward
+        sa.means.add(tokens, reward)
+    sa.best_tokens = sa.current_tokens = [1, 1]
+    sa.best_reward = sa.current_reward = 0.9
+    # of the four two-position moves, value 2 at position 0 and value 0 at position 1 scored best so far
+    assert sa.propose() == [2, 0] and sa.restarts == 0
 
 
 def test_sa_screened_move_takes_the_value_with_the_best_mean_reward(tmp_path):

@@ -5,8 +5,8 @@ different, uniformly chosen value. A result better than the current reward is al
 with probability ``exp(reward_scale * (reward - current) / T)``, where ``T = T0 * decay ** step`` and
 ``step`` counts distinct evaluations.
 
-Four additions, each can be switched off (``SimulatedAnnealingSearcher.sanas(...)`` switches all off and
-takes PaddleSlim's T0 = 1, decay = 0.85), and one option that is off by default:
+Five additions, each can be switched off (``SimulatedAnnealingSearcher.sanas(...)`` switches all off and
+takes PaddleSlim's T0 = 1, decay = 0.85):
 
 * **warm start**: the first ``warm_start`` evaluations are random architectures inside the budget and the
   walk starts from the best of them, instead of from one fixed start (for a table, its smallest
@@ -20,11 +20,14 @@ takes PaddleSlim's T0 = 1, decay = 0.85), and one option that is off by default:
   one-position mutations instead of one and takes the one whose new value has the best mean reward so
   far at its position, relative to the value it replaces (:class:`~raynas.searchers.choice_means.ChoiceMeans`);
   the other moves are SANAS's uniform ones, and every move still goes through the Metropolis test;
-* **far moves** (``far_moves=2``; off by default): when every one-position move from the current
-  architecture is known (evaluated, pending, failed or over the budget), the walk tries moves of
-  ``far_moves`` positions at once, still through the Metropolis test, instead of restarting. Measured in
-  bench/README.md: better on Channel-Bench-Macro, where climbs from a random restart are slow; worse on
-  NAS-Bench-201 under a budget, where they are fast and reach other basins.
+* **far moves** (``far_moves``; 2 by default where the space has two positions with a choice): when every
+  one-position move from the current architecture is known (evaluated, pending, failed or over the budget),
+  the walk tries moves of ``far_moves`` positions at once, still through the Metropolis test, instead of
+  restarting at random. With screening on, a far move is the best of ``screen_size * far_moves`` untried ones
+  by the summed mean-reward gains of its new values: under a parameter budget the best architectures sit on
+  the budget's edge, where a one-position move either leaves the budget or shrinks a layer, and the step to a
+  better one trades width between two layers. Measured in bench/README.md: far better on Channel-Bench-Macro,
+  even on NAS-Bench-201 (``far_moves=1`` restarts at random instead, the walk before).
 
 A trial stopped early by a scheduler (``full=False``) is a rejected move: its partial reward is never
 compared with a full one and it never becomes the current architecture.
@@ -71,6 +74,16 @@ def restart_stall(num_samples: int | None) -> int:
     return 20 if num_samples is None else max(10, num_samples // 10)
 
 
+def far_moves_for(positions: int) -> int:
+    """The default far move: two positions at once, where the space has two positions with a choice.
+
+    Example:
+        >>> far_moves_for(7), far_moves_for(1)
+        (2, 1)
+    """
+    return 2 if positions >= 2 else 1
+
+
 class SimulatedAnnealingSearcher(TokenSearcher):
     """SANAS token mutation with an explicit temperature schedule, warm start and restarts.
 
@@ -87,7 +100,7 @@ class SimulatedAnnealingSearcher(TokenSearcher):
             (``None``: never; ``"auto"``: :func:`restart_stall` of ``num_samples``).
         restart_from: ``"best"`` or ``"random"``.
         far_moves: positions changed at once when every one-position move from the current architecture
-            is known (1: restart instead, as SANAS's one-position walk would).
+            is known (1: restart instead, as SANAS's one-position walk would; ``"auto"``: :func:`far_moves_for`).
         screened: share of moves screened by the mean reward of each value (0: SANAS's uniform moves only).
         screen_size: untried one-position mutations drawn for a screened move; the best estimated is taken.
         temperature_spread: T0 = this times the interquartile range of the warm-start rewards, when
@@ -98,7 +111,7 @@ class SimulatedAnnealingSearcher(TokenSearcher):
     def __init__(self, space, *, init_temperature: float | None = None, decay: float = 0.97,
                  reward_scale: float = 1.0, init_tokens: list[int] | None = None, warm_start: int | str = "auto",
                  restart_after: int | str | None = "auto", restart_from: str = "best",
-                 temperature_spread: float = 0.3, far_moves: int = 1, screened: float = 0.5,
+                 temperature_spread: float = 0.3, far_moves: int | str = "auto", screened: float = 0.5,
                  screen_size: int = 5, **kwargs: Any):
         if restart_after == "auto":
             restart_after = restart_stall(kwargs.get("num_samples"))
@@ -112,11 +125,13 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         if restart_from not in RESTART_FROM or (restart_after is not None and restart_after < 1):
             raise ValueError(f"restart_from must be one of {RESTART_FROM} and restart_after >= 1 or None, got "
                              f"{restart_from!r}, {restart_after}")
-        if far_moves < 1:
-            raise ValueError(f"far_moves must be >= 1, got {far_moves}")
+        if far_moves != "auto" and (isinstance(far_moves, str) or far_moves < 1):
+            raise ValueError(f"far_moves must be >= 1 or 'auto', got {far_moves!r}")
         if not 0 <= screened <= 1 or screen_size < 1:
             raise ValueError(f"need 0 <= screened <= 1 and screen_size >= 1, got {screened}, {screen_size}")
         super().__init__(space, **kwargs)
+        if far_moves == "auto":
+            far_moves = far_moves_for(len(self.movable_positions()))
         if far_moves > max(1, len(self.movable_positions())):
             raise ValueError(f"far_moves must be at most the {len(self.movable_positions())} positions with a "
                              f"choice in this space, got {far_moves}")
@@ -141,8 +156,10 @@ class SimulatedAnnealingSearcher(TokenSearcher):
 
     @classmethod
     def sanas(cls, space, **kwargs: Any) -> "SimulatedAnnealingSearcher":
-        """Plain SANAS with PaddleSlim's schedule: one start, no restarts, uniform moves, T0 = 1, decay = 0.85."""
-        return cls(space, **{**PADDLESLIM, "warm_start": 0, "restart_after": None, "screened": 0.0, **kwargs})
+        """Plain SANAS with PaddleSlim's schedule: one start, no restarts, uniform one-position moves, T0 = 1,
+        decay = 0.85."""
+        return cls(space, **{**PADDLESLIM, "warm_start": 0, "restart_after": None, "screened": 0.0, "far_moves": 1,
+                             **kwargs})
 
     @property
     def step(self) -> int:
@@ -194,15 +211,25 @@ class SimulatedAnnealingSearcher(TokenSearcher):
 
     def fresh_far_move(self, tokens: Tokens, attempts: int = 50) -> Tokens | None:
         """A mutation of ``far_moves`` uniformly chosen positions of ``tokens``, each to a different uniformly
-        chosen value, not evaluated, pending or failed yet and inside the budget: up to ``attempts`` draws, then
-        ``None``."""
+        chosen value, not evaluated, pending or failed yet and inside the budget (up to ``attempts`` draws, then
+        ``None``). With screening on, the best of up to ``screen_size * far_moves`` such mutations by their
+        estimated gain (:class:`ChoiceMeans`, summed over the changed positions; ties broken at random)."""
         pending = self.pending_keys()
         movable = self.movable_positions()
+        wanted = self.screen_size * self.far_moves if self.screened else 1
+        found: list[tuple[float, Tokens]] = []
         for _ in range(attempts):
-            move = self.with_other_values(tokens, self.rng.sample(movable, min(self.far_moves, len(movable))))
+            positions = self.rng.sample(movable, min(self.far_moves, len(movable)))
+            move = self.with_other_values(tokens, positions)
             if self.untried(tuple(move), pending):
-                return move
-        return None
+                found.append((sum(self.means.gain(tokens, i, move[i]) for i in positions), move))
+                if len(found) == wanted:
+                    break
+        if not found:
+            return None
+        top = max(gain for gain, _ in found)
+        best = [move for gain, move in found if gain == top]
+        return best[0] if len(best) == 1 else self.rng.choice(best)
 
     def screened_neighbour(self, tokens: Tokens) -> Tokens | None:
         """Of ``screen_size`` uniformly drawn untried one-position mutations of ``tokens``, the one with the

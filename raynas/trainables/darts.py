@@ -64,6 +64,9 @@ def check_recipe(s: dict[str, Any]) -> None:
                      ("workers_per_trial", 1), ("epochs_no_archopt", 0)):
         if int(s[key]) < low:
             raise ValueError(f"--{key.replace('_', '-')} must be at least {low}, got {s[key]}")
+    for key in ("lr", "arch_lr"):
+        if not s[key] > 0:
+            raise ValueError(f"--{key.replace('_', '-')} must be above 0, got {s[key]:g}")
     if s["epochs_no_archopt"] >= s["epochs"]:
         raise ValueError(f"--epochs-no-archopt ({s['epochs_no_archopt']}) must be smaller than --epochs "
                          f"({s['epochs']}), or the architecture is never optimised")
