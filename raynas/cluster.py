@@ -27,13 +27,23 @@ class _NeverReported(logging.Filter):
         return not record.getMessage().startswith("Failed to fetch metrics")
 
 
+class _TunesResumeHint(logging.Filter):
+    """Drops Tune's "Resume experiment with: Tuner.restore(...)" on Ctrl-C: raynas prints its own resume command,
+    which also restores the searcher and the results file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Resume experiment with:" not in record.getMessage()
+
+
 NEVER_REPORTED = _NeverReported()
+TUNES_RESUME_HINT = _TunesResumeHint()
 
 
 def start(address: str | None, runtime_env: dict[str, Any] | None = None) -> None:
     """Start Ray locally (``address`` ``None``), or join the cluster at ``address`` after checking it answers;
     nothing when Ray is running already."""
     logging.getLogger("ray.tune.analysis.experiment_analysis").addFilter(NEVER_REPORTED)
+    logging.getLogger("ray.tune.tune").addFilter(TUNES_RESUME_HINT)
     if ray.is_initialized():
         return
     if address and address != "auto":

@@ -143,8 +143,17 @@ class SearchSettings:
         if self.scheduler and self.searcher == "oneshot":
             raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a one-shot search (each "
                              "subnet is one evaluation on the shared weights); drop --scheduler")
-        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            raise ValueError("cpus-per-trial must be > 0 and gpus-per-trial >= 0")
+        if not self.cpus_per_trial > 0:
+            raise ValueError(f"--cpus-per-trial must be above 0, got {self.cpus_per_trial:g}")
+        if not self.gpus_per_trial >= 0:
+            raise ValueError(f"--gpus-per-trial must be 0 or more, got {self.gpus_per_trial:g}")
+        if not 0 < self.decay <= 1:
+            raise ValueError(f"--decay must be above 0 and at most 1 (T is multiplied by it each step), got "
+                             f"{self.decay:g}")
+        for name in ("init_temperature", "reward_scale"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value:g}")
         check_gpus("--gpus-per-trial", self.gpus_per_trial)
         for name in ("lr", "supernet_lr"):
             if not getattr(self, name) > 0:

@@ -309,20 +309,25 @@ def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
     pd.testing.assert_frame_equal(read_results(folder), first)
 
 
-def test_tunes_warning_about_trials_that_never_reported_is_dropped(ray_session):
+def test_tunes_warnings_that_raynas_replaces_are_dropped(ray_session):
     import logging
 
     from raynas import cluster
 
-    cluster.start(None)  # Ray runs already: only the filter is installed
-    logger = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    cluster.start(None)  # Ray runs already: only the filters are installed
 
-    def record(message: str) -> logging.LogRecord:
-        return logger.makeRecord(logger.name, logging.WARNING, __file__, 1, message, None, None)
+    def passes(logger_name: str, message: str) -> bool:
+        logger = logging.getLogger(logger_name)
+        return logger.filter(logger.makeRecord(logger_name, logging.WARNING, __file__, 1, message, None, None))
 
-    assert not logger.filter(record("Failed to fetch metrics for 2 trial(s):\n- t: FileNotFoundError('Could not "
-                                    "fetch metrics for t: both result.json and progress.csv were not found')"))
-    assert logger.filter(record("any other warning"))
+    metrics = "ray.tune.analysis.experiment_analysis"
+    assert not passes(metrics, "Failed to fetch metrics for 2 trial(s):\n- t: FileNotFoundError('Could not fetch "
+                               "metrics for t: both result.json and progress.csv were not found')")
+    assert passes(metrics, "any other warning")
+    # on Ctrl-C raynas prints its own `raynas resume` line, which restores the searcher and results.csv too
+    assert not passes("ray.tune.tune", "Experiment has been interrupted, but the most recent state was saved.\n"
+                                       "Resume experiment with: Tuner.restore(path='runs/s', trainable=...)")
+    assert passes("ray.tune.tune", "any other warning")
 
 
 def test_workers_look_for_a_user_space_where_the_driver_imported_it(tmp_path, monkeypatch):

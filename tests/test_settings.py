@@ -54,6 +54,11 @@ def test_numbers_given_as_text_are_converted(tmp_path):
     ({"data_dir": 5}, "data-dir must be a string, got 5"),
     ({"supernet_budget": "yes"}, "supernet-budget must be true or false, got 'yes'"),
     ({"space_kwargs": [1]}, "space-kwargs must be a JSON object of argument -> value, got [1]"),
+    ({"decay": 0}, "--decay must be above 0 and at most 1 (T is multiplied by it each step), got 0"),
+    ({"init_temperature": -1}, "--init-temperature must be above 0, got -1"),
+    ({"reward_scale": 0}, "--reward-scale must be above 0, got 0"),
+    ({"gpus_per_trial": -1}, "--gpus-per-trial must be 0 or more, got -1"),
+    ({"cpus_per_trial": 0}, "--cpus-per-trial must be above 0, got 0"),
 ])
 def test_a_value_of_the_wrong_type_names_its_setting(values, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
