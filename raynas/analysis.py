@@ -359,6 +359,7 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
     limit = f" within {max_params:,} params" if max_params is not None else ""
     print(summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False))
     for row in rows:
-        print(f"{row['search']}: best{limit} -> {row['best_arch.json']}; plots {', '.join(row['plots'])}")
+        plots = f"; plots {', '.join(row['plots'])}" if row["plots"] else ""  # a DARTS cell search: none of its own
+        print(f"{row['search']}: best{limit} -> {row['best_arch.json']}{plots}")
     print(f"best reward so far, every search: {combined}")
     return summary
