@@ -26,8 +26,9 @@ takes PaddleSlim's T0 = 1, decay = 0.85):
   restarting at random. With screening on, a far move is the best of ``screen_size * far_moves`` untried ones
   by the summed mean-reward gains of its new values: under a parameter budget the best architectures sit on
   the budget's edge, where a one-position move either leaves the budget or shrinks a layer, and the step to a
-  better one trades width between two layers. Measured in bench/README.md: far better on Channel-Bench-Macro,
-  even on NAS-Bench-201 (``far_moves=1`` restarts at random instead, the walk before).
+  better one trades width between two layers. Measured in bench/README.md: much better on Channel-Bench-Macro,
+  a little worse on NAS-Bench-201 under a budget, where a random restart often finds a better basin
+  (``far_moves=1`` restarts at random, the walk before).
 
 A trial stopped early by a scheduler (``full=False``) is a rejected move: its partial reward is never
 compared with a full one and it never becomes the current architecture.
