@@ -63,7 +63,8 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
                           cwd=cwd, timeout=120)
 
 
-@pytest.mark.parametrize("args,message", [
+#: (command line, what its one error line says): each is run by a fresh ``raynas`` process
+BAD_INPUT = [
     (["params", "--tokens", "3,3,4"], "takes 4 tokens, got 3"),
     (["params", "--tokens", "3,3,4,8"], "token 3 (conv4_width) must be in [0, 7], got 8"),
     (["search", "sanas", "--max-params", "100"], f"below the smallest architecture of space 'small_channel' "
@@ -97,13 +98,47 @@ def raynas(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
     (["search", "oneshot", "--retrain-epochs", "-1"], "retrain-epochs must be at least 1, got -1"),
     (["search", "oneshot", "--scheduler", "asha"], "--scheduler asha has nothing to stop early in a one-shot search"),
-])
-def test_bad_input_is_one_clear_line(tmp_path, args, message):
-    done = raynas(*args, "--storage-path", str(tmp_path)) if args[0] == "search" else raynas(*args)
-    assert done.returncode != 0
-    error_lines = [line for line in done.stderr.splitlines() if "error:" in line]
-    assert len(error_lines) == 1 and message in error_lines[0], done.stderr
-    assert not (tmp_path / "search").exists()  # nothing was started
+]
+
+#: runs command lines one after the other in one fresh process, as the ``raynas`` command runs each
+BATCH = """
+import contextlib, io, json, sys
+from raynas import cli
+runs = []
+for args in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = cli.main(args)
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code
+    runs.append({"code": code, "stderr": err.getvalue()})
+print(json.dumps(runs))
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """Every BAD_INPUT command line, each with a storage path of its own, in one process (one interpreter start
+    instead of one per case): (its storage path, its exit code, its stderr) by case."""
+    root = tmp_path_factory.mktemp("bad_input")
+    argvs = [[*args, "--storage-path", str(root / str(i))] if args[0] == "search" else args
+             for i, (args, _) in enumerate(BAD_INPUT)]
+    done = subprocess.run([sys.executable, "-c", BATCH, json.dumps(argvs)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout.strip().splitlines()[-1])
+    return [(root / str(i), run["code"], run["stderr"]) for i, run in enumerate(runs)]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_INPUT)), ids=[" ".join(args) for args, _ in BAD_INPUT])
+def test_bad_input_is_one_clear_line(bad_input_runs, case):
+    storage, code, stderr = bad_input_runs[case]
+    message = BAD_INPUT[case][1]
+    assert code != 0
+    error_lines = [line for line in stderr.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and message in error_lines[0], stderr
+    assert not (storage / "search").exists()  # nothing was started
 
 
 def test_params_of_a_space_with_arguments(capsys):
