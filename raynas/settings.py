@@ -97,24 +97,17 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, parse_count(value, name))
-        for name in ("warm_start", "restart_after"):  # a count of evaluations (0: off), or "auto"
+        for name, low, unit in (("warm_start", 0, "evaluations (0: off)"),  # a count, or "auto"
+                                ("restart_after", 0, "evaluations (0: off)"),
+                                ("far_moves", 1, "positions, at least 1 (1: restart instead),")):
             value = getattr(self, name)
             try:
                 count = value if value == "auto" else _convert(value, "int")
             except (TypeError, ValueError):
-                count = -1
-            if count != "auto" and count < 0:
-                raise ValueError(f"{name.replace('_', '-')} must be a whole number of evaluations (0: off) or auto, "
-                                 f"got {value!r}")
+                count = low - 1
+            if count != "auto" and count < low:
+                raise ValueError(f"{name.replace('_', '-')} must be a whole number of {unit} or auto, got {value!r}")
             setattr(self, name, count)
-        if self.far_moves != "auto":
-            try:
-                self.far_moves = _convert(self.far_moves, "int")
-            except (TypeError, ValueError):
-                self.far_moves = 0
-            if self.far_moves < 1:
-                raise ValueError("far-moves must be a whole number of positions, at least 1 (1: restart instead), "
-                                 "or auto")
         coerce_fields(self)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
@@ -150,14 +143,11 @@ class SearchSettings:
         if not 0 < self.decay <= 1:
             raise ValueError(f"--decay must be above 0 and at most 1 (T is multiplied by it each step), got "
                              f"{self.decay:g}")
-        for name in ("init_temperature", "reward_scale"):
+        check_gpus("--gpus-per-trial", self.gpus_per_trial)
+        for name in ("lr", "supernet_lr", "init_temperature", "reward_scale"):  # init_temperature None: calibrated
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value:g}")
-        check_gpus("--gpus-per-trial", self.gpus_per_trial)
-        for name in ("lr", "supernet_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name.replace('_', '-')} must be above 0, got {getattr(self, name):g}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction:g}")
         if not 0 <= self.screened <= 1:
