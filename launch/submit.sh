@@ -44,6 +44,12 @@ if [[ "${RAY_AUTH_MODE:-}" != "disabled" ]]; then
   fi
 fi
 
+if ! listing="$(ray job list --address "$address" 2>&1)"; then
+  echo "cannot reach a Ray job server at $address ($(tail -n 1 <<< "$listing")); start a head node" \
+    "(ray start --head) or give its dashboard with --address http://HOST:8265" >&2
+  exit 2
+fi
+
 job_id="raynas-$(date +%Y%m%d-%H%M%S)-$$"
 runtime_env='{"excludes": [".venv/", ".git/", "/runs/", "__pycache__/", "*.egg-info/", ".pytest_cache/"]}'
 echo "submitting job $job_id to $address (stop it with: ray job stop --address $address $job_id)" >&2

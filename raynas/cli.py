@@ -98,7 +98,8 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
                    help="training epochs per architecture (default 3; darts: search epochs, default 50)")
     g.add_argument("--batch-size", type=int, help="default 96 (darts: 64)")
     g.add_argument("--lr", type=float, help="SGD learning rate, cosine schedule (default 0.025)")
-    g.add_argument("--reward-epochs", type=int, help="reward = mean val accuracy of the last N epochs (default 2)")
+    g.add_argument("--reward-epochs", type=int,
+                   help="reward = mean val accuracy of the last N epochs (default 2; with fewer --epochs, of all)")
     g.add_argument("--val-fraction", type=float, help="share of training data held out for validation (0.2)")
     g.add_argument("--scheduler", help="stop weak trials early: asha (Tune's ASHAScheduler on the epoch); "
                                        "default none")

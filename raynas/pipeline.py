@@ -121,10 +121,13 @@ def claim(p: PipelineSettings, root: str) -> None:
     record = json.loads(json.dumps(dataclasses.asdict(p)))  # as it reads back: tuples are lists
     differ = storage.claim(root, SETTINGS_FILE, record, ignore=("storage_path",))
     started = [stage for stage in STAGES if storage.list_names(root, stage)]
-    made = sorted({k for k in differ for stage in started if k in STAGE_SETTINGS[stage]})
-    if made:
-        raise ValueError(f"{root} holds a pipeline whose stage {started[-1]} started with other settings "
-                         f"({', '.join(made)}); re-run it with the same flags, or pick another --name")
+    made = {stage: [k for k in differ if k in STAGE_SETTINGS[stage]] for stage in started}
+    stages = [stage for stage in started if made[stage]]
+    if stages:
+        flags = sorted({f"--{k.replace('_', '-')}" for stage in stages for k in made[stage]})
+        raise ValueError(f"{root} holds a pipeline whose stage{'s' * (len(stages) > 1)} {', '.join(stages)} "
+                         f"started with other {', '.join(flags)}; re-run it with the same flags, or pick another "
+                         "--name")
     if differ:
         storage.write_text(root, SETTINGS_FILE, json.dumps(record, indent=2))
 

@@ -120,7 +120,7 @@ def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_pat
     assert "pipeline finished earlier" in capsys.readouterr().out
     # the same name with another budget: its stages were made under the old one
     assert cli.main([*argv[:4], "10k", *argv[5:]]) == 2
-    assert "holds a pipeline whose stage retrain started with other settings (max_params)" in \
+    assert "holds a pipeline whose stage sanas started with other --max-params" in \
         capsys.readouterr().err
 
 
@@ -211,5 +211,11 @@ def test_a_pipeline_takes_new_settings_for_the_stages_that_have_not_started(tmp_
     (tmp_path / "p" / "darts" / "genotype.json").write_text("{}")
     claim(PipelineSettings(max_params=60_000, darts_epochs=2), root)  # a larger budget: the search takes it
     assert json.loads((tmp_path / "p" / SETTINGS_FILE).read_text())["max_params"] == 60_000
-    with pytest.raises(ValueError, match="stage darts started with other settings \\(darts_epochs\\)"):
+    with pytest.raises(ValueError, match="stage darts started with other --darts-epochs;"):
         claim(PipelineSettings(max_params=60_000, darts_epochs=3), root)
+    (tmp_path / "p" / "sanas").mkdir()  # the channel search started too: the error names the stages changed
+    (tmp_path / "p" / "sanas" / "raynas_search.json").write_text("{}")
+    with pytest.raises(ValueError, match="stage sanas started with other --max-params;"):
+        claim(PipelineSettings(max_params=70_000, darts_epochs=2), root)
+    with pytest.raises(ValueError, match="stages darts, sanas started with other --max-params, --seed;"):
+        claim(PipelineSettings(max_params=70_000, darts_epochs=2, seed=1), root)

@@ -142,6 +142,18 @@ def test_submit_search_as_ray_job_with_token_auth(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def test_submit_to_an_address_where_nothing_listens_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PYTEST_"))}
+    env.update(HOME=str(tmp_path), PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]))
+    url = f"http://127.0.0.1:{_free_ports(1)[0]}"
+    done = subprocess.run([REPO / "launch" / "submit.sh", "--address", url, "--", "raynas", "spaces"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines() == [f"cannot reach a Ray job server at {url} (ConnectionError: Failed to connect "
+                                        f"to Ray at address: {url}.); start a head node (ray start --head) or give "
+                                        "its dashboard with --address http://HOST:8265"]
+
+
 @pytest.mark.parametrize("gpus, extra_env, flags, expected", [
     (4, {}, [], "random --gpus-per-trial 1 --concurrency 4"),
     (4, {"GPUS_PER_TRIAL": "0.5"}, [], "random --gpus-per-trial 0.5 --concurrency 8"),

@@ -85,13 +85,13 @@ class TokenSearcher(Searcher):
     def _check_budget(self) -> None:
         low, high = self.space.params_range()
         if self.max_params is not None and self.max_params < low:
-            raise ValueError(f"max_params={self.max_params} is below the smallest architecture of space "
+            raise ValueError(f"--max-params {self.max_params} is below the smallest architecture of space "
                              f"{self.space.name!r} ({low} params); raise the budget to at least {low}")
         if self.min_params is not None and self.min_params > high:
-            raise ValueError(f"min_params={self.min_params} is above the largest architecture of space "
+            raise ValueError(f"--min-params {self.min_params} is above the largest architecture of space "
                              f"{self.space.name!r} ({high} params); lower it to at most {high}")
         if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
-            raise ValueError(f"min_params={self.min_params} is above max_params={self.max_params}")
+            raise ValueError(f"--min-params {self.min_params} is above --max-params {self.max_params}")
         self.random_feasible(random.Random(0))  # raises SearchExhausted now rather than inside a running search
 
     def feasible(self, tokens: Sequence[int]) -> bool:
@@ -107,7 +107,7 @@ class TokenSearcher(Searcher):
 
     def _exhausted(self) -> SearchExhausted:
         return SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
-                               f"(min_params={self.min_params}, max_params={self.max_params}) found in "
+                               f"({sampling.budget_flags(self.max_params, self.min_params)}) found in "
                                f"{MAX_ATTEMPTS} draws; widen the budget")
 
     def repair(self, tokens: Tokens, rng: random.Random) -> Tokens:

@@ -31,6 +31,18 @@ UNIFORM_DRAWS = 200
 COUNT_LIMIT = 50_000
 
 
+def budget_flags(max_params: int | None = None, min_params: int | None = None) -> str:
+    """The budget as the flags that set it, for messages.
+
+    Example:
+        >>> budget_flags(20000), budget_flags(20000, 5000), budget_flags()
+        ('--max-params 20000', '--min-params 5000, --max-params 20000', 'no budget')
+    """
+    flags = [f"--{name} {value}" for name, value in (("min-params", min_params), ("max-params", max_params))
+             if value is not None]
+    return ", ".join(flags) or "no budget"
+
+
 def feasible(space: SearchSpace, tokens: Sequence[int], max_params: int | None = None,
              min_params: int | None = None) -> bool:
     """Whether the architecture exists and is inside the parameter budget."""

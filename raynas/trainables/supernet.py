@@ -30,7 +30,7 @@ from raynas import data, spaces
 from raynas.checkpoints import to_checkpoint
 from raynas.devices import pick_device
 from raynas.spaces.choices import ModelSpace
-from raynas.spaces.sampling import random_feasible
+from raynas.spaces.sampling import budget_flags, random_feasible
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader, resume_training
 from raynas.trainables.retrain import RECIPE, where
@@ -70,8 +70,8 @@ class PathSampler:
     def draw(self, rng: random.Random) -> list[int]:
         tokens = random_feasible(self.space, rng, self.max_params, self.min_params)
         if tokens is None:
-            raise ValueError(f"no path of space {self.space.name!r} within the budget (min_params="
-                             f"{self.min_params}, max_params={self.max_params}); widen the budget")
+            raise ValueError(f"no path of space {self.space.name!r} within the budget "
+                             f"({budget_flags(self.max_params, self.min_params)}); widen the budget")
         return tokens
 
     def epoch(self, epoch: int, batches: int) -> Iterator[list[int]]:
