@@ -21,7 +21,7 @@ from raynas import cluster, storage
 from raynas.search import Outcome, Progress, finish, make_space, make_trainable, repair_checkpoints, run_config
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
-from raynas.spaces.export import apply_arch, read_arch_file
+from raynas.spaces.export import apply_arch, export_arch, read_arch_file
 
 
 #: what a retrain run trains, written when it starts: a run of the same name must train the same
@@ -78,7 +78,7 @@ def settings_for_file(path: str, values: dict[str, Any],
     found = read_arch_file(path)
     values = dict(values)
     for key in ("space", "data"):
-        if key in found:
+        if found.get(key) is not None:  # a table replay's record has no data
             values.setdefault(key, found[key])
     if "space" not in values:
         raise ValueError(f"{path} does not name its space; pass --space (e.g. mobile or package.module:factory)")
@@ -99,6 +99,9 @@ def settings_for_file(path: str, values: dict[str, Any],
     else:  # a record of tokens only, or a genotype (the start widths of its channel space)
         tokens = space.validate(list(found["tokens"])) if "tokens" in found else space.init_tokens()
     if same_space and "tokens" in found and list(found["tokens"]) != tokens:
-        raise ValueError(f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); "
-                         "fix or drop one of them")
+        recorded = space.validate(found["tokens"])
+        if export_arch(space, recorded) != export_arch(space, tokens):
+            raise ValueError(f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); "
+                             "fix or drop one of them")
+        tokens = recorded  # a position whose options repeat a value: the tokens say which one
     return settings, space, tokens

@@ -387,6 +387,33 @@ def test_read_arch_file(tmp_path):
         read_arch_file(str(tokens_only))
 
 
+def test_a_record_of_any_json_choice_reads_back_to_its_tokens(tmp_path):
+    space = spaces.get("user_spaces:JsonChoices")
+    for tokens in itertools.product(*map(range, space.range_table())):
+        arch = json.loads(json.dumps(export_arch(space, list(tokens))))  # as best_arch.json holds it
+        record = tmp_path / "best_arch.json"
+        record.write_text(json.dumps({"space": "user_spaces:JsonChoices", "tokens": list(tokens), "arch": arch}))
+        assert settings_for_file(str(record), {})[2] == list(tokens)  # true is not 1, [3, 1] not two indices
+        if tokens[0] != 1:  # width 4 is the first of two 4s: the arch alone says token 0
+            assert apply_arch(space, arch) == list(tokens)
+    record.write_text(json.dumps({"space": "user_spaces:JsonChoices", "tokens": [2, 0, 0, 0],
+                                  "arch": {**arch, "width": 4}}))
+    with pytest.raises(ValueError, match="'tokens' \\[2, 0, 0, 0\\] disagree with 'arch'"):
+        settings_for_file(str(record), {})
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("space_kwargs", "oops", "'space_kwargs' in .* must be a JSON object, got 'oops'"),
+    ("tokens", "1,2,3,4", "'tokens' in .* must be a JSON list of integers, got '1,2,3,4'"),
+    ("space", 3, "'space' in .* must be a string, got 3"),
+])
+def test_a_hand_edited_record_of_the_wrong_type_is_one_error(tmp_path, field, value, message):
+    record = tmp_path / "best_arch.json"
+    record.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4], field: value}))
+    with pytest.raises(ValueError, match=message):
+        settings_for_file(str(record), {})
+
+
 def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
     genotype = tmp_path / "genotype.json"
     genotype.write_text(json.dumps({

@@ -263,7 +263,8 @@ def test_retraining_a_table_architecture_is_one_clear_line(tmp_path, capsys):
 
     table = write_table(tmp_path / "table.json")
     arch = tmp_path / "best_arch.json"  # as a table replay writes it
-    arch.write_text(json.dumps({"space": "tabular", "space_kwargs": {"path": str(table)}, "tokens": [1, 1, 1]}))
+    arch.write_text(json.dumps({"space": "tabular", "space_kwargs": {"path": str(table)}, "tokens": [1, 1, 1],
+                                "data": None}))
     assert cli.main(["retrain", "--arch", str(arch), "--storage-path", str(tmp_path), "--name", "r"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "a benchmark table's architecture has no network to train" in err[0]

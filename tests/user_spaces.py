@@ -123,3 +123,33 @@ class WrongCount(Widths):
 
     def num_params(self, tokens) -> int:
         return 7 * super().num_params(tokens)
+
+
+class JsonChoices(SearchSpace):
+    """Choices of every plain JSON kind: a width list that repeats a value, booleans, null and lists."""
+
+    WIDTHS = [4, 4, 8]
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10):
+        self.in_channels, self.num_classes = in_channels, num_classes
+
+    def labels(self) -> list[str]:
+        return ["width", "batch_norm", "activation", "kernel_stride"]
+
+    def choices(self) -> list[list]:
+        return [self.WIDTHS, [False, True], [None, "relu"], [[3, 1], [5, 1], [3, 2]]]
+
+    def init_tokens(self) -> list[int]:
+        return [0, 0, 0, 0]
+
+    def num_params(self, tokens) -> int:
+        w, bn, _, ks = self.validate(tokens)
+        w, (k, _) = self.WIDTHS[w], self.choices()[3][ks]
+        return (k * k * self.in_channels + 1) * w + 2 * w * bn + (w + 1) * self.num_classes
+
+    def build(self, tokens) -> nn.Module:
+        w, bn, act, ks = self.validate(tokens)
+        w, (k, s) = self.WIDTHS[w], self.choices()[3][ks]
+        return nn.Sequential(nn.Conv2d(self.in_channels, w, k, stride=s, padding=k // 2),
+                             nn.BatchNorm2d(w) if bn else nn.Identity(), nn.ReLU() if act else nn.Identity(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w, self.num_classes))

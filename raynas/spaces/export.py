@@ -67,7 +67,16 @@ def apply_arch(space: SearchSpace, arch: dict[str, Any]) -> list[int]:
     return [_token(d, arch[d.label]) for d in decisions]
 
 
+def _canonical(value: Any) -> str:
+    """A value as JSON writes it, so ``True`` is not ``1`` and a tuple choice matches the list read back."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
 def _token(d: _Decision, value: Any) -> int:
+    if d.subsets is None:  # a choice whose candidate is itself a list, a boolean or null
+        same = [i for i, c in enumerate(d.candidates) if _canonical(c) == _canonical(value)]
+        if same:
+            return same[0]
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(v, bool) for v in value):
             if len(value) != len(d.candidates):
@@ -87,6 +96,9 @@ def _token(d: _Decision, value: Any) -> int:
 
 def _candidate(d: _Decision, value: Any) -> int:
     """Index of one candidate given by name/value or by index."""
+    same = [i for i, c in enumerate(d.candidates) if _canonical(c) == _canonical(value)]
+    if same:
+        return same[0]
     if isinstance(value, bool) or isinstance(value, (dict, list, tuple)) or value is None:
         raise ValueError(f"{d.label}: {value!r} is not a candidate name or index; candidates are {d.candidates}")
     if value in d.candidates:
@@ -113,6 +125,10 @@ def read_arch_file(path: str) -> dict[str, Any]:
         raise ValueError(f"architecture file {path} must hold a JSON object")
     if {"normal", "reduce"} <= set(values):  # a DARTS genotype.json: the darts_channel network of that cell
         return {"space": "darts_channel", "space_kwargs": {"genotype": values}}
+    for key, kind, what in (("space", str, "a string"), ("space_kwargs", dict, "a JSON object"),
+                            ("tokens", list, "a JSON list of integers"), ("data", str, "a string")):
+        if "space" in values and values.get(key) is not None and not isinstance(values[key], kind):
+            raise ValueError(f"'{key}' in {path} must be {what}, got {values[key]!r}")
     if "arch" in values:
         if not isinstance(values["arch"], dict):
             raise ValueError(f"'arch' in {path} must be a JSON object of label -> choice")
