@@ -47,6 +47,7 @@ def test_table_with_gaps_marks_missing_architectures(tmp_path):
     (json.dumps({"12": {"mean": 90, "params": 3}, "\u00b9\u00b2": {"mean": 90, "params": 3}}),
      "key '\u00b9\u00b2' is not 2 digits 0-9"),
     (b"\xff\xfe{", "is not UTF-8 text"),
+    ('{"12": {"mean": 90, "params": 3}, "12": {"mean": 91, "params": 4}}', "lists key '12' twice; keep one record"),
 ])
 def test_bad_tables_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -250,6 +251,9 @@ def test_nb201_subset_draws_only_its_rows_and_skips_untrained_ones(tmp_path):
     with_bom = tmp_path / "nb201_bom.csv"
     with_bom.write_text(subset.read_text(), encoding="utf-8-sig")
     assert TabularSpace(str(with_bom)).rows() == space.rows()
+    for name in ("NB201.CSV", "nb201.txt"):  # a CSV whatever its name says
+        (tmp_path / name).write_text(subset.read_text())
+        assert TabularSpace(str(tmp_path / name)).rows() == space.rows()
     repeated = tmp_path / "nb201_repeated.csv"
     repeated.write_text("\n".join([header, *rows, rows[-1]]) + "\n")
     with pytest.raises(ValueError, match="lists architecture .* twice; keep one row per architecture"):

@@ -57,7 +57,8 @@ class TabularSpace(SearchSpace):
         if not os.path.isfile(self.path):
             raise ValueError(f"benchmark table {self.path} does not exist; pass the path of a JSON table or "
                              "NAS-Bench-201 CSV")
-        if self._is_nb201():
+        self.nb201 = _is_csv(self.path)
+        if self.nb201:
             self._labels, self._choices, rows = _read_nb201(self.path, metric)
         else:
             self._labels, self._choices, rows = _read_json(self.path, metric)
@@ -76,9 +77,6 @@ class TabularSpace(SearchSpace):
         """Load a table (JSON ``{key: {"mean" | "mean_acc": float, "params": int, ...}}`` or NB201 CSV)."""
         return cls(path, metric)
 
-    def _is_nb201(self) -> bool:
-        return self.path.endswith(".csv")
-
     def kwargs(self) -> dict[str, Any]:
         return {"path": self.path, **({"metric": self.metric} if self.metric is not None else {})}
 
@@ -91,14 +89,14 @@ class TabularSpace(SearchSpace):
     def key(self, tokens: Sequence[int]) -> str:
         """The table's name of an architecture: its key (JSON) or its ``ArchitectureString`` (NAS-Bench-201)."""
         values = list(self.to_arch(tokens).values())
-        if self._is_nb201():
+        if self.nb201:
             return "+".join("|" + "".join(f"{op}~{i}|" for op, (j, i) in zip(values, nb201.EDGES) if j == node)
                             for node in (1, 2, 3))
         return "".join(str(v) for v in values)
 
     def tokens_of(self, key: str) -> list[int]:
         """The tokens of a table key (``"1111111"``) or NAS-Bench-201 ``ArchitectureString``."""
-        if self._is_nb201():
+        if self.nb201:
             return self.from_arch(dict(zip(self._labels, nb201.parse_arch(key))))
         if len(key) != len(self._labels) or not (key.isascii() and key.isdigit()):
             raise ValueError(f"key {key!r} is not {len(self._labels)} digits like the keys of table {self.path}")
@@ -272,6 +270,29 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
     return nb201.edge_labels(), [list(nb201.OPS) for _ in nb201.EDGES], rows
 
 
+def _is_csv(path: str) -> bool:
+    """A NAS-Bench-201 CSV: named ``.csv`` in any case, or, when not named ``.json``, not starting with ``{``."""
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".csv", ".json"):
+        return suffix == ".csv"
+    with open(path, "rb") as f:
+        return not f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+class _Repeated(ValueError):
+    """A JSON object names a key twice."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key it names twice (``json`` would keep the last silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Repeated(key)
+        out[key] = value
+    return out
+
+
 def _not_utf8(path: str, exc: UnicodeDecodeError) -> ValueError:
     return ValueError(f"benchmark table {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8")
 
@@ -279,7 +300,9 @@ def _not_utf8(path: str, exc: UnicodeDecodeError) -> ValueError:
 def _read_table(path: str) -> dict[str, dict[str, Any]]:
     try:
         with open(path, encoding="utf-8-sig") as f:
-            table = json.load(f)
+            table = json.load(f, object_pairs_hook=_unique)
+    except _Repeated as exc:
+        raise ValueError(f"benchmark table {path} lists key {exc.args[0]!r} twice; keep one record per key") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"benchmark table {path} is not valid JSON ({exc})") from None
     except UnicodeDecodeError as exc:
