@@ -112,6 +112,27 @@ class Unused(nn.Module):
         return self.used(x)
 
 
+class AuxiliaryHead(nn.Module):
+    """A choice that forward calls only while training, as an auxiliary head is: it is searched."""
+
+    def __init__(self):
+        super().__init__()
+        self.op = LayerChoice([nn.Conv2d(1, 2, 1), nn.Conv2d(1, 2, 3, padding=1)], label="op")
+        self.bn = nn.BatchNorm2d(2)
+        self.aux = LayerChoice([nn.Identity(), nn.ReLU()], label="aux")
+
+    def forward(self, x):
+        y = self.bn(self.op(x))
+        return y + self.aux(y) if self.training else y
+
+
+def test_a_choice_called_only_while_training_is_searched_and_the_check_leaves_batch_norm_as_it_was():
+    model = AuxiliaryHead()
+    space = ModelSpace(model, input_shape=(1, 4, 4))
+    assert space.labels() == ["op", "aux"] and space.size() == 4
+    assert model.bn.num_batches_tracked == 0 and torch.equal(model.bn.running_mean, torch.zeros(2))
+
+
 def placed_twice() -> nn.Module:
     """One LayerChoice object at two places of the model."""
     shared = LayerChoice([nn.Conv2d(1, 1, 1), nn.Identity()], label="shared")

@@ -395,22 +395,18 @@ class ModelSpace(SearchSpace):
     def _dry_run(self) -> None:
         """Run every candidate of every choice once on a sample input; disagreeing shapes raise."""
         model = self.template
-        was_training = model.training
+        was_training, state = model.training, {k: v.clone() for k, v in model.state_dict().items()}
         for _, choice in self._choices:
             choice._checking, choice._ran = True, False
         try:
-            model.eval()
-            with torch.no_grad():
-                out = model(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
-        except ValueError:
-            raise
-        except Exception as exc:  # outside every choice: the fixed part, or the input shape
-            raise ValueError(f"space {self.name!r} fails on a sample input of shape {tuple(self.input_shape)} "
-                             f"({_first_line(exc)}); check the model's forward and its in_channels") from exc
+            out = self._sample_forward(training=False)
+            if not all(choice._ran for _, choice in self._choices):  # e.g. an auxiliary head: run while training
+                self._sample_forward(training=True)
         finally:
             for _, choice in self._choices:
                 choice._checking = False
             model.train(was_training)
+            model.load_state_dict(state)  # batch norm's running statistics, as they were
         unused = [choice for _, choice in self._choices if not choice._ran]
         if unused:
             raise ValueError(f"space {self.name!r}: {unused[0].kind} {unused[0].label!r} is never called in the "
@@ -420,6 +416,18 @@ class ModelSpace(SearchSpace):
             got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
             raise ValueError(f"space {self.name!r} returns {got} for 2 samples, not their logits of shape (2, "
                              f"{classes}); end the model in one score per class (num_classes={classes})")
+
+    def _sample_forward(self, training: bool) -> Any:
+        """The template's output for 2 random samples, in training or evaluation mode."""
+        self.template.train(training)
+        try:
+            with torch.no_grad():
+                return self.template(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
+        except ValueError:
+            raise
+        except Exception as exc:  # outside every choice: the fixed part, or the input shape
+            raise ValueError(f"space {self.name!r} fails on a sample input of shape {tuple(self.input_shape)} "
+                             f"({_first_line(exc)}); check the model's forward and its in_channels") from exc
 
     # -- SearchSpace ------------------------------------------------------------------------------------------
     def labels(self) -> list[str]:
