@@ -89,20 +89,23 @@ def user_code_env(space: str) -> dict[str, Any] | None:
     """
     if ":" not in space or "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:
         return None
-    folders = [_import_root(space.partition(":")[0]), os.getcwd(), os.environ.get("PYTHONPATH")]
+    folders = [*_import_roots(space.partition(":")[0]), os.getcwd(), os.environ.get("PYTHONPATH")]
     return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(filter(None, folders)))}}
 
 
-def _import_root(module: str) -> str | None:
-    """The ``sys.path`` folder the driver imports ``module``'s top-level package from (``None``: not found)."""
+def _import_roots(module: str) -> list[str]:
+    """The ``sys.path`` folders the driver imports ``module``'s top-level package from: one, or each folder
+    of a namespace package (a package without ``__init__.py``); none when it is not found."""
     try:
         spec = importlib.util.find_spec(module.split(".")[0])
     except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not os.path.isabs(spec.origin):
-        return None
-    top = os.path.dirname(spec.origin)  # a package's __init__.py sits in the package's own folder
-    return os.path.dirname(top) if spec.submodule_search_locations else top
+        return []
+    if spec is None:
+        return []
+    if spec.origin and os.path.isabs(spec.origin):
+        top = os.path.dirname(spec.origin)  # a package's __init__.py sits in the package's own folder
+        return [os.path.dirname(top) if spec.submodule_search_locations else top]
+    return [os.path.dirname(folder) for folder in spec.submodule_search_locations or () if os.path.isabs(folder)]
 
 
 def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:

@@ -340,7 +340,11 @@ def test_workers_look_for_a_user_space_where_the_driver_imported_it(tmp_path, mo
     monkeypatch.syspath_prepend(str(tmp_path / "elsewhere"))
     monkeypatch.syspath_prepend(str(tmp_path))  # as a notebook does: on the driver's path only
     monkeypatch.delenv("PYTHONPATH", raising=False)
-    for space in ("notebook_pkg.nets:net", "flat_spaces:net"):
+    for folder in (tmp_path, tmp_path / "elsewhere"):  # a namespace package (no __init__.py) in two folders
+        (folder / "ns_pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "ns_pkg" / "sub" / "nets.py").write_text("def net(in_channels=1, num_classes=10): ...\n")
+    for space in ("notebook_pkg.nets:net", "flat_spaces:net", "ns_pkg.sub.nets:net"):
         folders = cluster.user_code_env(space)["env_vars"]["PYTHONPATH"].split(os.pathsep)
         assert folders[0] == str(tmp_path) and os.getcwd() in folders
+    assert str(tmp_path / "elsewhere") in cluster.user_code_env("ns_pkg.sub.nets:net")["env_vars"]["PYTHONPATH"]
     assert cluster.user_code_env("mobile") is None  # a built-in space is found through raynas itself
