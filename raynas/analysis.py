@@ -25,6 +25,7 @@ import pandas as pd
 from raynas import darts_search, results, storage
 from raynas.search import BEST_FILE, best_arch, load_settings, space_for
 from raynas.settings import SearchSettings
+from raynas.spaces import record
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
 
@@ -69,6 +70,7 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
     else:
         settings = load_settings(storage_path, name)
         space = space_for(settings.space, settings.space_kwargs, settings.data)
+        record.check_unchanged(storage_path, name, space)
         frame = _rows(storage_path, name, settings)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:

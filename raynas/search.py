@@ -38,7 +38,7 @@ from raynas.results import SEARCH_COLUMNS, ResultsLog, best_first
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.searchers.base import Finished, Running
 from raynas.settings import SETTINGS_FILE, SearchSettings
-from raynas.spaces import sampling
+from raynas.spaces import record, sampling
 from raynas.spaces.base import SearchSpace
 
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
@@ -295,6 +295,7 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
         settings = dataclasses.replace(settings, trial_function=f"{function.__module__}:{function.__qualname__}")
     available = sampling.count_feasible(space, settings.max_params, settings.min_params)  # may call user code
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
+    record.write(settings.storage_path, settings.name, space)
     if available is not None and available < settings.num_samples:
         flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"  # a one-shot stage's, or ours
         print(f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
@@ -345,6 +346,7 @@ def resume(storage_path: str, name: str, address: str | None = None,
                          "with raynas.search.resume(storage_path, name, function=<that function>)")
     settings.storage_path, settings.address = storage_path, address
     space = make_space(settings)
+    record.check_unchanged(storage_path, name, space)
     cluster.connect(settings)
     names = storage.list_names(storage_path, name)
     if experiment_state_readable(storage_path, name, names) and _searcher_state_readable(storage_path, name, names):

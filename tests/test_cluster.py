@@ -208,6 +208,22 @@ def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray
     assert searcher_state(folder)["issued"] == 300
 
 
+def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_analyze(ray_session, tmp_path):
+    from conftest import write_table
+    from raynas import analysis
+    from raynas.search import resume
+
+    table = write_table(tmp_path / "table.json")  # 3 positions of 3 choices
+    run_search(tmp_path, name="t", searcher="random", space="tabular", space_kwargs={"path": str(table)},
+               num_samples=3)
+    assert len(analysis.load(str(tmp_path), "t")) == 3
+    write_table(table, choices=2)  # the table edited in place: token 2 is no longer an architecture
+    message = "space 'tabular' changed since search 't' started \\(choices of 'position_0' \\[1, 2, 3\\] -> \\[1, 2\\]\\)"
+    for call in (lambda: resume(str(tmp_path), "t"), lambda: analysis.load(str(tmp_path), "t")):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 def kill_search_after_rows(flags: list[str], folder: Path, rows: int,
                            before_kill: Callable[[], None] | None = None) -> None:
     """Start ``raynas search sanas FLAGS`` and SIGKILL its driver once results.csv holds ``rows`` rows

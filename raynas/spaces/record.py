@@ -1,0 +1,47 @@
+"""What a search's tokens mean: its space's labels and choices, recorded when it starts and checked when it
+continues, so a space whose code changed in between is one clear error instead of trials of another space.
+
+Example:
+    >>> from raynas import spaces
+    >>> describe(spaces.get("small_channel"))["labels"]
+    ['conv1_width', 'conv2_width', 'conv3_width', 'conv4_width']
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from raynas import storage
+from raynas.spaces.base import SearchSpace
+
+SPACE_FILE = "raynas_space.json"
+
+
+def describe(space: SearchSpace) -> dict[str, Any]:
+    """The labels and choices of ``space``, as JSON reads them back."""
+    return json.loads(json.dumps({"labels": space.labels(), "choices": space.choices()}, default=repr))
+
+
+def write(storage_path: str, name: str, space: SearchSpace) -> None:
+    """Record the space of search ``name``."""
+    storage.write_text(storage_path, f"{name}/{SPACE_FILE}", json.dumps(describe(space)))
+
+
+def check_unchanged(storage_path: str, name: str, space: SearchSpace) -> None:
+    """Raise ``ValueError`` when ``space`` is not the one search ``name`` started with (searches recorded
+    before this check existed pass)."""
+    text = storage.read_text(storage_path, f"{name}/{SPACE_FILE}")
+    if text is None:
+        return
+    before, now = json.loads(text), describe(space)
+    if before == now:
+        return
+    if before["labels"] != now["labels"]:
+        change = f"labels {before['labels']} -> {now['labels']}"
+    else:
+        label, old, new = next((label, old, new) for label, old, new
+                               in zip(now["labels"], before["choices"], now["choices"]) if old != new)
+        change = f"choices of {label!r} {old} -> {new}"
+    raise ValueError(f"space {space.name!r} changed since search {name!r} started ({change}), so its recorded "
+                     "tokens mean other architectures; restore the space as it was (its code, its table), or start "
+                     "a new search under another --name")
