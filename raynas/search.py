@@ -23,7 +23,6 @@ import os
 import re
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -84,6 +83,10 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
             kwargs.setdefault("num_classes", data.NUM_CLASSES)
             kwargs.setdefault("input_shape", [channels, size, size])
         added = [key for key in ("in_channels", "num_classes") if key in kwargs and key not in given]
+        for key, value in (("in_channels", channels), ("num_classes", data.NUM_CLASSES)):
+            if key in given and key in kwargs and kwargs[key] != value:
+                raise ValueError(f"--space-kwargs gives {key} {kwargs[key]!r} but --data {dataset} has {value}; "
+                                 f"drop {key} from --space-kwargs (raynas sets it from the data)")
     try:
         return spaces.get(name, **kwargs)
     except TypeError as exc:
@@ -94,9 +97,7 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
         if SIGNATURE_ERROR.search(str(exc)):  # an argument the space does not take, or lacks
             raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
                              "fix --space-kwargs") from None
-        where = traceback.extract_tb(exc.__traceback__)[-1]  # inside the space's code: say where
-        raise ValueError(f"space {name!r} fails to build from its arguments {kwargs} (TypeError: {exc}, at "
-                         f"{where.filename}:{where.lineno}); check the space's code and --space-kwargs") from None
+        raise spaces.in_user_code(name, kwargs, exc) from None  # inside the space's code: say where
 
 
 def few_architectures(space: str, available: int, max_params: int | None, min_params: int | None) -> str:
@@ -120,7 +121,14 @@ def make_space(settings: SearchSettings) -> SearchSpace:
     """The space of ``settings``, after checking that its data can be loaded."""
     if settings.space != "tabular":
         data.check(settings.data, settings.data_dir, settings.val_fraction)
-    return space_for(settings.space, settings.space_kwargs, settings.data)
+    space = space_for(settings.space, settings.space_kwargs, settings.data)
+    if spaces.user_token_class(settings.space) is not None and settings.data in data.SHAPES:
+        from raynas.trainables.retrain import check_network
+
+        channels, size = data.SHAPES[settings.data]
+        check_network({"space": settings.space, "space_kwargs": space.kwargs()}, (channels, size, size),
+                      data.NUM_CLASSES)
+    return space
 
 
 def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher:

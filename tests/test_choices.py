@@ -538,6 +538,27 @@ def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch,
         space_for("user_spaces:Widths", {}, "digits")
 
 
+@pytest.mark.parametrize("space, message", [
+    ("user_spaces:WrongCount", r"num_params\(\[0, 0\]\) = 616 but build\(\[0, 0\]\) has 88 parameters"),
+    ("user_spaces:FiveScores", r"build\(\[0, 0\]\) returns shape \(2, 5\) for 2 samples, not their logits of "
+                               r"shape \(2, 10\)"),
+])
+def test_a_token_space_whose_network_cannot_train_is_refused_before_any_trial(space, message):
+    from raynas.search import make_space
+    from raynas.settings import SearchSettings
+
+    with pytest.raises(ValueError, match=message):
+        make_space(SearchSettings(space=space))
+
+
+@pytest.mark.parametrize("width, error", [(-1, "RuntimeError"), (8.5, "ValueError")])
+def test_an_error_in_a_space_factory_says_where_in_the_users_code(width, error):
+    """torch's own errors, whatever their type, come out as one line naming the space and the user's line."""
+    with pytest.raises(ValueError, match=rf"space 'user_spaces:tiny' fails to build from its arguments "
+                                         rf"\{{'width': {width}}} \({error}: .*, at .*user_spaces.py:\d+\); check "):
+        spaces.get("user_spaces:tiny", width=width)
+
+
 def test_a_token_space_is_recreated_with_its_arguments_and_counted_exactly():
     from raynas.search import space_for
     from raynas.trainables.retrain import build_model

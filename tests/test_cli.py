@@ -94,10 +94,12 @@ BAD_INPUT = [
     (["search", "darts", "--name", ""], "--name must be a plain folder name"),
     (["search", "sanas", "--space-kwargs", '{"foo": 1}'], "unexpected keyword argument 'foo'); fix --space-kwargs"),
     (["search", "sanas", "--space", "mobile", "--space-kwargs", '{"in_channels": "1"}'],
-     "space 'mobile' fails to build from its arguments {'in_channels': '1', "),
+     "--space-kwargs gives in_channels '1' but --data digits has 1; drop in_channels from --space-kwargs"),
     (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
     (["search", "oneshot", "--retrain-epochs", "-1"], "retrain-epochs must be at least 1, got -1"),
     (["search", "oneshot", "--scheduler", "asha"], "--scheduler asha has nothing to stop early in a one-shot search"),
+    (["search", "random", "--space-kwargs", '{"in_channels": 3}'],
+     "--space-kwargs gives in_channels 3 but --data digits has 1; drop in_channels from --space-kwargs"),
 ]
 
 #: runs command lines one after the other in one fresh process, as the ``raynas`` command runs each

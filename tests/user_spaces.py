@@ -125,6 +125,18 @@ class WrongCount(Widths):
         return 7 * super().num_params(tokens)
 
 
+class FiveScores(Widths):
+    """A network that ends in 5 scores whatever num_classes says."""
+
+    def num_params(self, tokens) -> int:
+        return super().num_params(tokens) - 5 * (self.WIDTHS[tokens[1]] + 1)
+
+    def build(self, tokens) -> nn.Module:
+        net = super().build(tokens)
+        net[-1] = nn.Linear(self.WIDTHS[tokens[1]], 5)
+        return net
+
+
 class JsonChoices(SearchSpace):
     """Choices of every plain JSON kind: a width list that repeats a value, booleans, null and lists."""
 

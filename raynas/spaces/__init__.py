@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
+import sys
+import traceback
 from typing import Any
 
 from raynas.spaces.base import SearchSpace
@@ -69,20 +72,40 @@ def get(name: str, **kwargs: Any) -> SearchSpace:
         from raynas.spaces.choices import ModelSpace, load_factory
 
         token_class = user_token_class(name)
-        if token_class is not None:
-            if inspect.isabstract(token_class):
-                missing = ", ".join(f"{m}()" for m in sorted(token_class.__abstractmethods__))
-                raise ValueError(f"space {name!r} does not implement {missing} of SearchSpace; add them")
-            space = token_class(**kwargs)
-            space.created_with = dict(kwargs)  # what recreates it in a trial, unless its kwargs() says otherwise
-            return check_token_space(space, name)
-        input_shape = kwargs.pop("input_shape", None)
-        return ModelSpace(load_factory(name), factory_kwargs=kwargs, input_shape=input_shape, name=name)
+        if token_class is not None and inspect.isabstract(token_class):
+            missing = ", ".join(f"{m}()" for m in sorted(token_class.__abstractmethods__))
+            raise ValueError(f"space {name!r} does not implement {missing} of SearchSpace; add them")
+        try:
+            if token_class is not None:
+                space = token_class(**kwargs)
+                space.created_with = dict(kwargs)  # what recreates it in a trial, unless its kwargs() says otherwise
+                return check_token_space(space, name)
+            arguments = {k: v for k, v in kwargs.items() if k != "input_shape"}
+            return ModelSpace(load_factory(name), factory_kwargs=arguments, input_shape=kwargs.get("input_shape"),
+                              name=name)
+        except TypeError:  # an argument the space does not take, or lacks: the caller says which
+            raise
+        except Exception as exc:
+            raise in_user_code(name, kwargs, exc) from None
     if name not in _REGISTRY:
         raise ValueError(f"unknown space {name!r}; choose one of: {', '.join(names())}, "
                          "or a user space package.module:factory")
     module, cls = _REGISTRY[name].split(":")
     return getattr(importlib.import_module(module), cls)(**kwargs)
+
+
+def in_user_code(name: str, kwargs: dict[str, Any], exc: Exception) -> Exception:
+    """``exc``, raised while creating user space ``name``, as one line that says where in the user's code; an
+    error raynas raised about the space is kept as it is."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, ValueError) and frames and frames[-1].filename.startswith(os.path.dirname(__file__)):
+        return exc
+    module = sys.modules.get(name.partition(":")[0])
+    own = [f for f in frames if module is not None and f.filename == getattr(module, "__file__", None)]
+    where = (own or frames)[-1]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return ValueError(f"space {name!r} fails to build from its arguments {kwargs} ({type(exc).__name__}: {text}, "
+                      f"at {where.filename}:{where.lineno}); check the space's code and --space-kwargs")
 
 
 def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
@@ -115,5 +138,5 @@ def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
     return space
 
 
-__all__ = ["SearchSpace", "check_token_space", "get", "has_network", "is_model_space", "names",
+__all__ = ["SearchSpace", "check_token_space", "get", "has_network", "in_user_code", "is_model_space", "names",
            "user_token_class"]

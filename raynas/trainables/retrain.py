@@ -52,6 +52,25 @@ def build_model(settings: dict[str, Any], tokens: list[int]) -> tuple[torch.nn.M
     return model, params
 
 
+def check_network(settings: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> None:
+    """Build the start architecture of a token space and run 2 samples through it: a count that disagrees with
+    the network, or an output that is not one score per class, is one ``ValueError`` before any trial runs."""
+    space = spaces.get(settings["space"], **settings["space_kwargs"])
+    tokens = space.init_tokens()
+    model, _ = build_model(settings, tokens)
+    try:
+        with torch.no_grad():
+            out = model.eval()(torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(0)))
+    except Exception as exc:
+        raise ValueError(f"space {space.name!r}: build({tokens}) fails on a sample input of shape {input_shape} "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); check build() "
+                         "and in_channels") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+        got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        raise ValueError(f"space {space.name!r}: build({tokens}) returns {got} for 2 samples, not their logits of "
+                         f"shape (2, {num_classes}); end the network in one score per class")
+
+
 def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
     """Tune function trainable: train ``config["tokens"]`` for ``settings["epochs"]`` epochs."""
     s = {**RECIPE, **settings}
