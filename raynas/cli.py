@@ -274,6 +274,7 @@ ONE_SHOT_FLAGS = ("subnet_searcher", "supernet_epochs", "supernet_batch_size", "
 SA_FLAGS = ("init_temperature", "warm_start", "restart_after", "far_moves", "screened", "screen_size", "decay",
             "reward_scale")
 ASHA_FLAGS = ("grace_epochs", "reduction_factor")
+TRAINING_FLAGS = ("data", "data_dir", "epochs", "batch_size", "lr", "reward_epochs", "val_fraction")
 DARTS_FLAGS = ("order", "layers", "init_channels", "arch_lr", "epochs_no_archopt", "seeds", "workers_per_trial",
                "cpus_per_worker", "gpus_per_worker")
 
@@ -287,7 +288,9 @@ def check_flags_apply(given: dict[str, Any], values: dict[str, Any]) -> None:
                                   (SA_FLAGS, sa, "SA (`raynas search sanas`, or oneshot with --searcher sanas)"),
                                   (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
                                   (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"),
-                                   "a search with --scheduler asha")):
+                                   "a search with --scheduler asha"),
+                                  (TRAINING_FLAGS, "table" not in values and values.get("space") != "tabular",
+                                   "searches that train networks (a --table replay looks accuracies up)")):
         wrong = [name for name in names if name in given and not applies]
         if wrong:
             flag = "--searcher" if wrong[0] == "subnet_searcher" else f"--{wrong[0].replace('_', '-')}"

@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ray import tune
@@ -39,7 +40,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
         raise ValueError(f"the space given is {space.name!r} but the settings name {settings.space!r}; pass "
                          "raynas.search.make_space(settings), or set settings.space to the space's name")
     architectures = [space.validate(t) for t in architectures]
-    settings.num_samples = len(architectures)
+    settings = dataclasses.replace(settings, num_samples=len(architectures))  # the caller's settings stay as given
     storage.check_writable(settings.storage_path)
     cluster.connect(settings)
     path = storage.folder(settings.storage_path, settings.name)

@@ -98,6 +98,8 @@ BAD_INPUT = [
     (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
     (["search", "oneshot", "--retrain-epochs", "-1"], "retrain-epochs must be at least 1, got -1"),
     (["search", "oneshot", "--scheduler", "asha"], "--scheduler asha has nothing to stop early in a one-shot search"),
+    (["search", "sanas", "--table", "t.json", "--epochs", "5"], "--epochs applies to searches that train networks "
+                                                                  "(a --table replay looks accuracies up) only"),
     (["search", "random", "--space-kwargs", '{"in_channels": 3}'],
      "--space-kwargs gives in_channels 3 but --data digits has 1; drop in_channels from --space-kwargs"),
 ]

@@ -43,3 +43,12 @@ def test_retraining_with_a_space_the_settings_do_not_name_is_refused_before_trai
     with pytest.raises(ValueError, match="the space given is 'mobile' but the settings name 'small_channel'"):
         retrain(settings, spaces.get("mobile"), [spaces.get("mobile").init_tokens()])
     assert not (tmp_path / "r").exists()
+
+
+def test_retraining_from_python_trains_each_architecture_and_leaves_the_settings_as_given(tmp_path):
+    settings = SearchSettings(space="small_channel", storage_path=str(tmp_path), name="r", epochs=1, num_samples=20)
+    space = spaces.get("small_channel")
+    outcome = retrain(settings, space, [[0, 0, 0, 0], [1, 1, 1, 1]])
+    assert sorted(map(json.loads, outcome.results.tokens)) == [[0, 0, 0, 0], [1, 1, 1, 1]]
+    assert (outcome.results.status == "TERMINATED").all()
+    assert settings.num_samples == 20  # the same settings can still start a search of 20

@@ -139,6 +139,32 @@ def test_budget_below_smallest_architecture_is_rejected(name, cls):
         cls(space, max_params=smallest - 1)
 
 
+class Narrowing(spaces.SearchSpace):
+    """Seven layers whose widths shrink with the token: too many architectures to count the range exactly, and
+    no params_range() of its own, so the default's (first choices, last choices) is reversed."""
+
+    name = "narrowing"
+
+    def labels(self):
+        return [f"layer{i}" for i in range(7)]
+
+    def choices(self):
+        return [[32, 16, 8, 4]] * 7
+
+    def init_tokens(self):
+        return [3] * 7
+
+    def num_params(self, tokens):
+        return sum(self.choices()[0][t] for t in self.validate(tokens)) * 100
+
+
+@pytest.mark.parametrize("name,cls", ALL)
+def test_a_params_range_that_does_not_hold_the_start_is_a_clear_error(name, cls):
+    with pytest.raises(ValueError, match=r"params_range\(\) gives \(22400, 2800\) but init_tokens\(\) \[3, 3, 3, 3, "
+                                         r"3, 3, 3\] has 2800 params; override params_range\(\)"):
+        cls(Narrowing(), max_params=5000)
+
+
 @pytest.mark.parametrize("name,cls", ALL)
 def test_budget_with_no_architecture_inside_is_a_clear_error(name, cls, tmp_path):
     from conftest import write_table
