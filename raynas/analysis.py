@@ -56,8 +56,9 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
 
     Columns: ``search``, the results.csv columns (``trial_index, trial_id, status, tokens, params, reward,
     val_acc, epochs, wall_time_s, node_ip, node_id, gpu_ids, device, error``, and any a search kind adds),
-    with ``tokens`` as lists and one column per label of the space holding the chosen value. A one-shot
-    search's trials are its subnets (``reward``: accuracy on the supernet's shared weights), and
+    with ``tokens`` as lists and one column per label of the space holding the chosen value: a list of them as a
+    tuple, so that ``groupby`` takes it, and ``None`` as ``None`` (``groupby(label, dropna=False)`` keeps it). A
+    one-shot search's trials are its subnets (``reward``: accuracy on the supernet's shared weights), and
     ``retrained_reward`` holds the reward of those retrained from scratch.
     """
     return _load(storage_path, name)[0]
@@ -85,12 +86,24 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
         frame["stopped"] = frame.stopped.map({"True": True, "False": False})
     frame["tokens"] = [json.loads(t) for t in frame.tokens]
     labels = space.labels() if space is not None else []
-    arches = pd.DataFrame([space.to_arch(t) if t else {} for t in frame.tokens] if labels else [],
-                          columns=labels, index=frame.index)
+    arches = pd.DataFrame([chosen(space, t) for t in frame.tokens] if labels else [], columns=labels,
+                          index=frame.index, dtype=object)  # object: a None choice stays None, not NaN
     at = frame.columns.get_loc("tokens") + 1
     frame = pd.concat([frame.iloc[:, :at], arches, frame.iloc[:, at:]], axis=1)
     frame.insert(0, "search", name)
     return frame.sort_values("trial_index", kind="stable", ignore_index=True), settings, space
+
+
+def chosen(space: SearchSpace, tokens: list[int]) -> dict[str, Any]:
+    """The value chosen at every label, a list as a tuple so that a column of them can be grouped by.
+
+    Example:
+        >>> from raynas import spaces
+        >>> chosen(spaces.get("small_channel"), [0, 1, 2, 3])
+        {'conv1_width': 4, 'conv2_width': 8, 'conv3_width': 12, 'conv4_width': 16}
+    """
+    return {label: tuple(v) if isinstance(v, list) else v for label, v in space.to_arch(tokens).items()} \
+        if tokens else {}
 
 
 def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFrame:
@@ -283,8 +296,9 @@ def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: f
     rows = math.ceil(len(labels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows + 0.8), squeeze=False)
     for ax, label, options in zip(axes.flat, labels, choices):
-        counts = top[label].map(str).value_counts()  # an InputChoice's values are lists
-        ax.bar([str(o) for o in options], [int(counts.get(str(o), 0)) for o in options], color="C0")
+        counts = top[label].map(str).value_counts()  # an InputChoice's values are tuples here
+        names = [str(tuple(o) if isinstance(o, list) else o) for o in options]
+        ax.bar(names, [int(counts.get(n, 0)) for n in names], color="C0")
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("chosen value", fontsize=8)
         ax.set_ylabel("trials", fontsize=8)

@@ -137,6 +137,26 @@ def test_running_search_loads_its_finished_rows_only(tmp_path):
     assert df[["position_0", "position_1", "position_2"]].iloc[1].tolist() == [2, 1, 3]
 
 
+def test_choices_of_none_and_lists_stay_values_a_user_can_group_by(tmp_path, capsys):
+    space = spaces.get("user_spaces:JsonChoices")
+    (tmp_path / "js").mkdir()
+    settings = SearchSettings(space="user_spaces:JsonChoices", name="js")
+    (tmp_path / "js" / "raynas_search.json").write_text(settings.to_json())
+    tokens = [[0, 0, 0, 0], [2, 1, 1, 1], [2, 0, 0, 2]]
+    rows = [{"trial_index": i, "trial_id": f"t{i}", "status": "TERMINATED", "tokens": json.dumps(t),
+             "params": space.num_params(t), "reward": 0.5 + i / 10, "val_acc": 0.5, "epochs": 1}
+            for i, t in enumerate(tokens)]
+    (tmp_path / "js" / "results.csv").write_text(pd.DataFrame(rows, columns=SEARCH_COLUMNS).to_csv(index=False))
+    df = analysis.load(str(tmp_path), "js")
+    assert df.activation.tolist() == [None, "relu", None]  # not NaN
+    assert df.batch_norm.tolist() == [False, True, False]
+    assert df.groupby("kernel_stride").reward.max().to_dict() == {(3, 1): 0.5, (5, 1): 0.6, (3, 2): 0.7}
+    by_activation = df.groupby("activation", dropna=False).reward.max()  # pandas' groupby leaves None out else
+    assert len(by_activation) == 2 and by_activation["relu"] == 0.6 and by_activation.max() == 0.7
+    analysis.analyze(str(tmp_path), ["js"])
+    assert_png(tmp_path / "js" / "analysis" / "js" / "top_labels.png")
+
+
 def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
     table = write_table(tmp_path / "table.json")
     fake_search(tmp_path, "one", table, REWARDS)
