@@ -25,6 +25,7 @@ from typing import Any
 
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS
+from raynas.spaces import sampling
 from raynas.settings import SearchSettings, underscored
 
 
@@ -259,7 +260,7 @@ def _params(args: argparse.Namespace) -> None:
     space = space_for(name, kwargs, args.data)
     tokens = space.validate(args.tokens) if args.key is None else space.tokens_of(args.key)
     key = f"key {space.key(tokens)}  " if name == "tabular" else ""
-    print(f"{space.num_params(tokens):,} params  {key}{json.dumps(space.to_arch(tokens))}")
+    print(f"{sampling.count(space, tokens):,} params  {key}{json.dumps(space.to_arch(tokens))}")
 
 
 def _needs_table(space: str | None, flag: str, value: Any) -> None:
