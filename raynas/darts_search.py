@@ -127,6 +127,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
 
     if not isinstance(settings, DartsSettings):
         settings = DartsSettings.from_dict(settings)
+    storage.check_kind(settings.storage_path, settings.name, SETTINGS_FILE)
     if storage.read_text(settings.storage_path, f"{settings.name}/{settings.result_file()}") is not None:
         raise FileExistsError(f"a DARTS search named {settings.name!r} already finished under "
                               f"{storage.normalize(settings.storage_path)}; pick another --name")

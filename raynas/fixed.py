@@ -41,6 +41,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
                          "raynas.search.make_space(settings), or set settings.space to the space's name")
     architectures = [space.validate(t) for t in architectures]
     settings = dataclasses.replace(settings, num_samples=len(architectures))  # the caller's settings stay as given
+    storage.check_kind(settings.storage_path, settings.name, RETRAIN_FILE)
     storage.check_writable(settings.storage_path)
     cluster.connect(settings)
     path = storage.folder(settings.storage_path, settings.name)

@@ -138,6 +138,7 @@ def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
     from raynas.settings import SearchSettings
 
     check(p)
+    storage.check_kind(p.storage_path, p.name, SETTINGS_FILE)
     root = storage.folder(p.storage_path, p.name)
     storage.check_writable(root)
     claim(p, root)

@@ -293,6 +293,7 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
         settings = SearchSettings.from_dict(settings)
     space = make_space(settings)
     searcher = make_searcher(settings, space)
+    storage.check_kind(settings.storage_path, settings.name, SETTINGS_FILE)
     if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is not None:
         raise FileExistsError(f"a search named {settings.name!r} already exists under "
                               f"{storage.normalize(settings.storage_path)}; continue it with `raynas resume "
@@ -332,6 +333,7 @@ def load_settings(storage_path: str, name: str) -> SearchSettings:
     """The settings a search at ``storage_path/name`` was started with."""
     text = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
     if text is None:
+        storage.check_kind(storage_path, name, SETTINGS_FILE)  # another kind of run: say which
         raise FileNotFoundError(f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
                                 f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name")
     where = f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE}"

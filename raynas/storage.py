@@ -15,6 +15,22 @@ def normalize(storage_path: str) -> str:
     return storage_path if "://" in storage_path else os.path.abspath(os.path.expanduser(storage_path))
 
 
+#: the record each kind of run writes in its folder, and how a message names that kind
+RUN_RECORDS = {"raynas_search.json": "a search (raynas search sanas|evolution|tpe|random|oneshot)",
+               "raynas_darts.json": "a DARTS search (raynas search darts)",
+               "raynas_pipeline.json": "a pipeline (its stages are the searches <name>/darts and <name>/sanas)",
+               "raynas_retrain.json": "a retrain (raynas retrain)"}
+
+
+def check_kind(storage_path: str, name: str, own: str) -> None:
+    """Raise ``FileExistsError`` when the folder of ``name`` holds a run of another kind than the one whose
+    record is ``own`` (one of :data:`RUN_RECORDS`): the two would write over each other's files."""
+    for record, kind in RUN_RECORDS.items():
+        if record != own and read_text(storage_path, f"{name}/{record}") is not None:
+            raise FileExistsError(f"{folder(storage_path, name)} holds {kind.replace('<name>', name)}, not "
+                                  f"{RUN_RECORDS[own].split(' (')[0]}; pick another --name")
+
+
 def folder(storage_path: str, name: str) -> str:
     """``<storage_path>/<name>``, normalized: the folder of a named search, as Tune names its experiment.
 

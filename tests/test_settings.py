@@ -152,3 +152,26 @@ def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
                             ({"data_dir": 5}, "--data-dir must be a string, got 5")):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             check(PipelineSettings(max_params="60k", **values))
+
+
+@pytest.mark.parametrize("held, start, message", [
+    ("raynas_darts.json", "search", "holds a DARTS search (raynas search darts), not a search; pick another --name"),
+    ("raynas_search.json", "darts", "holds a search (raynas search sanas|evolution|tpe|random|oneshot), not a "
+                                    "DARTS search; pick another --name"),
+    ("raynas_search.json", "pipeline", "holds a search (raynas search"),
+    ("raynas_pipeline.json", "resume", "holds a pipeline (its stages are the searches x/darts and x/sanas), not a "
+                                       "search"),
+])
+def test_a_name_that_holds_another_kind_of_run_is_refused_before_anything_is_written(tmp_path, held, start, message):
+    from raynas import darts_search, pipeline, search
+
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / held).write_text("{}")
+    run = {"search": lambda: search.run({"storage_path": str(tmp_path), "name": "x", "num_samples": 1}),
+           "darts": lambda: darts_search.run({"storage_path": str(tmp_path), "name": "x"}),
+           "pipeline": lambda: pipeline.run_pipeline(pipeline.PipelineSettings(max_params="60k",
+                                                                               storage_path=str(tmp_path), name="x")),
+           "resume": lambda: search.resume(str(tmp_path), "x")}[start]
+    with pytest.raises(FileExistsError, match=re.escape(message)):
+        run()
+    assert [p.name for p in (tmp_path / "x").iterdir()] == [held]
