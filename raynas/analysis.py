@@ -61,7 +61,7 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
     one-shot search's trials are its subnets (``reward``: accuracy on the supernet's shared weights), and
     ``retrained_reward`` holds the reward of those retrained from scratch.
     """
-    return _load(storage_path, name)[0]
+    return _load(os.fspath(storage_path), name)[0]
 
 
 def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace | None]:
@@ -335,6 +335,7 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
     search) and, per search, ``<name>/params_reward.png``, ``<name>/top_labels.png`` and
     ``<name>/best_arch.json`` (the best within ``max_params`` when given).
     """
+    storage_path = os.fspath(storage_path)  # a pathlib.Path too
     out = out or default_out(storage_path, names[0])
     if os.path.isfile(out):
         raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")

@@ -275,14 +275,16 @@ ONE_SHOT_FLAGS = ("subnet_searcher", "supernet_epochs", "supernet_batch_size", "
 SA_FLAGS = ("init_temperature", "warm_start", "restart_after", "far_moves", "screened", "screen_size", "decay",
             "reward_scale")
 ASHA_FLAGS = ("grace_epochs", "reduction_factor")
+#: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
+INTERNAL_SETTINGS = ("trial_function", "supernet_checkpoint", "supernet_budget")
 TRAINING_FLAGS = ("data", "data_dir", "epochs", "batch_size", "lr", "reward_epochs", "val_fraction")
 DARTS_FLAGS = ("order", "layers", "init_channels", "arch_lr", "epochs_no_archopt", "seeds", "workers_per_trial",
                "cpus_per_worker", "gpus_per_worker")
 
 
-def check_flags_apply(given: dict[str, Any], values: dict[str, Any]) -> None:
-    """One clear line for a flag ``given`` on the command line that the search ``values`` (the flags and the config
-    file's settings, by name) would not read."""
+def check_flags_apply(values: dict[str, Any]) -> None:
+    """One clear line for a setting of ``values`` (the flags given and the config file's keys, by name) that the
+    search they describe would not read."""
     searcher = values.get("searcher")
     sa = searcher == "sanas" or (searcher == "oneshot" and values.get("subnet_searcher", "sanas") in ("sanas", "sa"))
     for names, applies, where in ((ONE_SHOT_FLAGS, searcher == "oneshot", "`raynas search oneshot`"),
@@ -292,7 +294,7 @@ def check_flags_apply(given: dict[str, Any], values: dict[str, Any]) -> None:
                                    "a search with --scheduler asha"),
                                   (TRAINING_FLAGS, "table" not in values and values.get("space") != "tabular",
                                    "searches that train networks (a --table replay looks accuracies up)")):
-        wrong = [name for name in names if name in given and not applies]
+        wrong = [name for name in names if name in values and not applies]
         if wrong:
             flag = "--searcher" if wrong[0] == "subnet_searcher" else f"--{wrong[0].replace('_', '-')}"
             raise ValueError(f"{flag} applies to {where} only; drop it from `raynas search {searcher}`")
@@ -302,12 +304,16 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     """Defaults, overridden by ``--config``, overridden by the flags given."""
     given = dict(vars(args))
     given.pop("command")
-    values = _config_file(given.pop("config")) if "config" in given else {}
+    path = given.pop("config", None)
+    values = _config_file(path) if path else {}
+    internal = next((key for key in INTERNAL_SETTINGS if key in values), None)
+    if internal:
+        raise ValueError(f"config file {path}: {internal!r} is set by raynas itself, not by a config file; remove it")
     if given.get("searcher") == "oneshot" and values.get("searcher") not in (None, "oneshot"):
         # in a one-shot search the --searcher flag picks the subnet searcher: so does the file's key
         values.setdefault("subnet_searcher", values.pop("searcher"))
     values.update(given)
-    check_flags_apply(given, values)
+    check_flags_apply(values)  # a key of the config file is checked as its flag would be
     if values.get("searcher") == "oneshot":
         values.setdefault("space", "mobile")
     extra: dict[str, Any] = {}  # space arguments given as flags of their own

@@ -350,6 +350,7 @@ def load_settings(storage_path: str, name: str) -> SearchSettings:
 def resume(storage_path: str, name: str, address: str | None = None,
            function: TrialFunction | None = None) -> Outcome:
     """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it."""
+    storage_path = os.fspath(storage_path)  # a pathlib.Path too
     settings = load_settings(storage_path, name)
     if function is None and settings.trial_function:
         raise ValueError(f"search {name!r} ran your trial function {settings.trial_function}; resume it from Python "

@@ -127,9 +127,10 @@ class SearchSettings:
             raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of: "
                              f"{', '.join(s for s in SCHEDULERS if s)} (or none)")
         if self.scheduler and not 1 <= self.grace_epochs <= self.epochs:
-            raise ValueError(f"grace-epochs must be between 1 and --epochs ({self.epochs}), got {self.grace_epochs}")
+            raise ValueError(f"--grace-epochs must be between 1 and --epochs ({self.epochs}), got "
+                             f"{self.grace_epochs}")
         if self.scheduler and self.reduction_factor <= 1:
-            raise ValueError(f"reduction-factor must be above 1, got {self.reduction_factor}")
+            raise ValueError(f"--reduction-factor must be above 1, got {self.reduction_factor}")
         if self.scheduler and self.space == "tabular" and not self.trial_function:
             raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a table replay (each "
                              "architecture is one lookup); drop --scheduler")
@@ -215,6 +216,8 @@ def coerce_fields(settings: Any, prefix: str = "") -> None:
 def _convert(value: Any, kind: str) -> Any:
     """``value`` as the type named ``kind``; ``TypeError`` or ``ValueError`` when it is not one. Numbers may be
     given as text (a YAML ``1e-3`` is a string); a bool is never a number."""
+    if kind == "str" and isinstance(value, os.PathLike):  # a pathlib.Path
+        return os.fspath(value)
     if kind in ("str", "bool", "dict"):
         if not isinstance(value, KINDS[kind][0]):
             raise TypeError(f"not a {kind}")

@@ -1,6 +1,7 @@
 """Settings of every type, from Python, config files and saved records: converted, or one clear error."""
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -76,6 +77,8 @@ def test_a_value_of_the_wrong_type_names_its_setting(values, message):
     ("max-params: 20k\nmax_params: 30k\n", "'max-params' and 'max_params' are the same setting; keep one of them"),
     ("- lr\n", "must be a mapping of setting -> value, got a list"),
     ("space-kwargs: [1]\n", "space-kwargs must be a JSON object of argument -> value, got [1]"),
+    ("grace-epochs: 2\n", "--grace-epochs applies to a search with --scheduler asha only"),  # as the flag would be
+    ("trial_function: os:getcwd\n", "'trial_function' is set by raynas itself, not by a config file; remove it"),
 ])
 def test_a_bad_config_file_is_one_clear_line(tmp_path, capsys, text, message):
     config = tmp_path / "search.yaml"
@@ -175,3 +178,14 @@ def test_a_name_that_holds_another_kind_of_run_is_refused_before_anything_is_wri
     with pytest.raises(FileExistsError, match=re.escape(message)):
         run()
     assert [p.name for p in (tmp_path / "x").iterdir()] == [held]
+
+
+def test_paths_may_be_pathlib_paths(tmp_path):
+    from pathlib import Path
+
+    from raynas import analysis
+
+    settings = SearchSettings(storage_path=Path(tmp_path), data_dir=Path("data"))
+    assert settings.storage_path == str(tmp_path) and settings.data_dir == os.path.abspath("data")
+    with pytest.raises(FileNotFoundError, match="no raynas search named 'none'"):
+        analysis.load(Path(tmp_path), "none")
