@@ -318,6 +318,9 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         values.setdefault("space", "mobile")
     extra: dict[str, Any] = {}  # space arguments given as flags of their own
     if "genotype" in values:
+        if values.get("space") != "darts_channel":
+            raise ValueError("--genotype applies to --space darts_channel only (the channel search of a DARTS cell); "
+                             "add --space darts_channel")
         extra["genotype"] = _read_genotype(values.pop("genotype"))
     table, metric = values.pop("table", None), values.pop("table_metric", None)
     if table is not None:  # a --table flag overrides the config file's space; one from the file goes with its space
@@ -330,6 +333,9 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         kwargs = values.get("space_kwargs", {})
         if not isinstance(kwargs, dict):
             raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {kwargs!r}")
+        twice = next((key for key in extra if key in kwargs), None)
+        if twice:
+            raise ValueError(f"--space-kwargs gives {twice!r} and so does its own flag; give it once")
         values["space_kwargs"] = {**kwargs, **extra}
     return SearchSettings.from_dict(values)
 

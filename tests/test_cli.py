@@ -102,6 +102,9 @@ BAD_INPUT = [
                                                                   "(a --table replay looks accuracies up) only"),
     (["search", "sanas", "--scheduler", "asha", "--epochs", "3", "--grace-epochs", "5"],
      "grace-epochs must be between 1 and --epochs (3), got 5"),
+    (["search", "sanas", "--genotype", "g.json"], "--genotype applies to --space darts_channel only"),
+    (["search", "sanas", "--table", "t.json", "--space-kwargs", '{"path": "u.json"}'],
+     "--space-kwargs gives 'path' and so does its own flag; give it once"),
     (["search", "random", "--space-kwargs", '{"in_channels": 3}'],
      "--space-kwargs gives in_channels 3 but --data digits has 1; drop in_channels from --space-kwargs"),
 ]
