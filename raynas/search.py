@@ -126,8 +126,7 @@ def make_space(settings: SearchSettings) -> SearchSpace:
         from raynas.trainables.retrain import check_network
 
         channels, size = data.SHAPES[settings.data]
-        check_network({"space": settings.space, "space_kwargs": space.kwargs()}, (channels, size, size),
-                      data.NUM_CLASSES)
+        check_network(space, (channels, size, size), data.NUM_CLASSES)
     return space
 
 

@@ -21,6 +21,7 @@ from ray import tune
 from raynas import data, spaces
 from raynas.checkpoints import from_checkpoint, to_checkpoint
 from raynas.devices import pick_device
+from raynas.spaces.base import SearchSpace
 from raynas.trainables.loops import evaluate, make_loader, resume_training, train_epoch
 
 #: training settings and their defaults (the SANAS / DARTS retraining recipe)
@@ -42,7 +43,11 @@ def where() -> dict[str, Any]:
 def build_model(settings: dict[str, Any], tokens: list[int]) -> tuple[torch.nn.Module, int]:
     """The network for ``tokens`` and its parameter count; a space whose count disagrees with the network it
     builds is an error (its budget would be wrong)."""
-    space = spaces.get(settings["space"], **settings["space_kwargs"])
+    return build_counted(spaces.get(settings["space"], **settings["space_kwargs"]), tokens)
+
+
+def build_counted(space: SearchSpace, tokens: list[int]) -> tuple[torch.nn.Module, int]:
+    """:func:`build_model` for a space already made."""
     tokens = space.validate(tokens)
     model, params = space.build(tokens), space.num_params(tokens)
     built = sum(p.numel() for p in model.parameters())
@@ -52,12 +57,11 @@ def build_model(settings: dict[str, Any], tokens: list[int]) -> tuple[torch.nn.M
     return model, params
 
 
-def check_network(settings: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> None:
+def check_network(space: SearchSpace, input_shape: tuple[int, ...], num_classes: int) -> None:
     """Build the start architecture of a token space and run 2 samples through it: a count that disagrees with
     the network, or an output that is not one score per class, is one ``ValueError`` before any trial runs."""
-    space = spaces.get(settings["space"], **settings["space_kwargs"])
     tokens = space.init_tokens()
-    model, _ = build_model(settings, tokens)
+    model, _ = build_counted(space, tokens)
     try:
         with torch.no_grad():
             out = model.eval()(torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(0)))
