@@ -61,6 +61,7 @@ class DartsSettings:
     storage_path: str = "./runs"
     name: str = "darts"
     address: str | None = None
+    max_failures: int = 0  # retries of a seed whose worker died, from its newest epoch checkpoint (-1: always)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DartsSettings:
@@ -83,9 +84,9 @@ class DartsSettings:
         from raynas.trainables.darts import check_recipe, model_space
 
         check_recipe(self.recipe())
-        for name, low in (("seeds", 1), ("seed", 0)):
+        for name, low in (("seeds", 1), ("seed", 0), ("max_failures", -1)):
             if getattr(self, name) < low:
-                raise ValueError(f"--{name} must be at least {low}, got {getattr(self, name)}")
+                raise ValueError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
         if not self.cpus_per_worker > 0 or not self.gpus_per_worker >= 0:
             raise ValueError(f"--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got "
                              f"{self.cpus_per_worker} and {self.gpus_per_worker}")
@@ -172,7 +173,8 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
         tuner = tune.Tuner(
             trainable, param_space={"seed": tune.grid_search(seeds)},
             run_config=tune.RunConfig(name=settings.name, storage_path=storage.normalize(settings.storage_path),
-                                      verbose=0, checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+                                      verbose=0, checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                                      failure_config=tune.FailureConfig(max_failures=settings.max_failures)))
     return finish(settings, tuner.fit())
 
 

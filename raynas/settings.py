@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import json
 import math
 import os
@@ -97,6 +98,11 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, parse_count(value, name))
+                if getattr(self, name) < 0:
+                    raise ValueError(f"--{name.replace('_', '-')} must be a parameter count of 0 or more, got {value!r}")
+        if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
+            raise ValueError(f"--min-params {self.min_params} is above --max-params {self.max_params}; no architecture "
+                             "fits between them")
         for name, low, unit in (("warm_start", 0, "evaluations (0: off)"),  # a count, or "auto"
                                 ("restart_after", 0, "evaluations (0: off)"),
                                 ("far_moves", 1, "positions, at least 1 (1: restart instead),")):
@@ -257,11 +263,12 @@ def check_name(name: str) -> None:
 
 
 def parse_count(value: Any, name: str = "count") -> int:
-    """``12000``, ``"12000"``, ``"12k"``, ``"3.77M"`` -> int.
+    """``12000``, ``"12000"``, ``"12k"``, ``"3.77M"`` -> int. Parameter counts are whole, so a fraction is exact
+    when rounded inwards: a ``min_params`` rounds up, any other count down.
 
     Example:
-        >>> parse_count("3.77M")
-        3770000
+        >>> parse_count("3.77M"), parse_count(20000.5, "max_params"), parse_count("20.0005k", "min_params")
+        (3770000, 20000, 20001)
     """
     message = f"{name.replace('_', '-')} must be a number like 20000, 20k or 3.5M, got {value!r}"
     if isinstance(value, bool):
@@ -271,6 +278,9 @@ def parse_count(value: Any, name: str = "count") -> int:
     text = str(value).strip().lower().replace("_", "")
     scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
     try:
-        return int(round(float(text[:-1] if scale > 1 else text) * scale))
-    except (ValueError, OverflowError):  # not a number, or inf / nan
+        count = decimal.Decimal(text[:-1] if scale > 1 else text) * scale
+        if not count.is_finite():
+            raise ValueError(message)
+        return int(count.to_integral_value(decimal.ROUND_CEILING if name == "min_params" else decimal.ROUND_FLOOR))
+    except decimal.InvalidOperation:  # not a number
         raise ValueError(message) from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import pandas as pd
@@ -146,7 +147,16 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
                   lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
                   lambda: time.sleep(1.0))  # let Tune record the checkpoint in its experiment state
     assert not (tmp_path / "cut" / "genotype.json").exists()
+    # a copy of it killed while Tune was writing its record: each seed goes on from its newest checkpoint
+    shutil.copytree(tmp_path / "cut", tmp_path / "short")
+    for state in (tmp_path / "short").glob("experiment_state-*.json"):
+        state.write_text(state.read_text()[:40])
     capsys.readouterr()
+    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "short"]) == 0
+    assert "was cut short; 1 seed(s) continue from their newest checkpoint" in capsys.readouterr().out
+    runs = sorted((tmp_path / "short").glob("darts_search_*/progress.csv"), key=lambda p: p.stat().st_mtime)
+    assert len(runs) == 2 and pd.read_csv(runs[-1]).epoch.iloc[0] >= 2  # the new trial did not start over
+    assert list(pd.read_csv(tmp_path / "short" / "results.csv").epochs) == [3]
 
     assert cli.main(["search", "darts", "--data", "digits", "--epochs", "4", "--layers", "3", "--init-channels",
                      "2", "--storage-path", str(tmp_path), "--name", "cut"]) == 2
@@ -182,21 +192,6 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
         analysis.analyze(str(tmp_path), ["whole"], max_params=1000)
 
 
-def test_darts_search_whose_tune_record_was_cut_short_continues_from_its_checkpoints(tmp_path, capsys):
-    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "3", "--init-channels", "2",
-             "--storage-path", str(tmp_path), "--name", "cut"]
-    kill_cli_when(flags, lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
-                  lambda: time.sleep(1.0))
-    for state in (tmp_path / "cut").glob("experiment_state-*.json"):  # killed while Tune was writing it
-        state.write_text(state.read_text()[:40])
-    capsys.readouterr()
-    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "cut"]) == 0
-    assert "was cut short; 1 seed(s) continue from their newest checkpoint" in capsys.readouterr().out
-    runs = sorted((tmp_path / "cut").glob("darts_search_*/progress.csv"), key=lambda p: p.stat().st_mtime)
-    assert len(runs) == 2 and pd.read_csv(runs[-1]).epoch.iloc[0] >= 2  # the new trial did not start over
-    assert list(pd.read_csv(tmp_path / "cut" / "results.csv").epochs) == [3]
-
-
 def final_state(folder) -> dict:
     newest = max(folder.glob("darts_search_*/checkpoint_*"))
     return torch.load(newest / "state.pt", weights_only=True)
@@ -219,3 +214,25 @@ def test_a_pipeline_takes_new_settings_for_the_stages_that_have_not_started(tmp_
         claim(PipelineSettings(max_params=70_000, darts_epochs=2), root)
     with pytest.raises(ValueError, match="stages darts, sanas started with other --max-params, --seed;"):
         claim(PipelineSettings(max_params=70_000, darts_epochs=2, seed=1), root)
+
+
+def test_max_failures_reaches_tune_and_is_kept_for_resume(tmp_path, monkeypatch, capsys):
+    from ray import tune
+
+    seen = []
+
+    class Captured(Exception):
+        pass
+
+    def tuner(trainable, param_space, run_config):
+        seen.append(run_config.failure_config.max_failures)
+        raise Captured
+
+    monkeypatch.setattr(tune, "Tuner", tuner)
+    with pytest.raises(Captured):
+        cli.main(["search", "darts", "--epochs", "1", "--max-failures", "2", "--storage-path", str(tmp_path)])
+    assert seen == [2]
+    saved = json.loads((tmp_path / "darts" / darts_search.SETTINGS_FILE).read_text())
+    assert saved["max_failures"] == 2  # `raynas resume` runs it with the same retries
+    assert cli.main(["search", "darts", "--max-failures", "-2", "--storage-path", str(tmp_path)]) == 2
+    assert "--max-failures must be at least -1, got -2" in capsys.readouterr().err

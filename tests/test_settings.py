@@ -32,6 +32,12 @@ def test_numbers_given_as_text_are_converted(tmp_path):
     assert SearchSettings(restart_after="auto", address=None, init_temperature=None).restart_after == "auto"
 
 
+def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
+    settings = SearchSettings(max_params=20000.5, min_params="10.0005k")
+    assert (settings.max_params, settings.min_params) == (20000, 10001)  # params <= 20000.5, params >= 10000.5
+    assert SearchSettings(max_params="3.77M").max_params == 3_770_000
+
+
 @pytest.mark.parametrize("values,message", [
     ({"lr": "abc"}, "lr must be a number, got 'abc'"),
     ({"momentum": "x"}, "momentum must be a number, got 'x'"),
@@ -60,6 +66,10 @@ def test_numbers_given_as_text_are_converted(tmp_path):
     ({"reward_scale": 0}, "--reward-scale must be above 0, got 0"),
     ({"gpus_per_trial": -1}, "--gpus-per-trial must be 0 or more, got -1"),
     ({"cpus_per_trial": 0}, "--cpus-per-trial must be above 0, got 0"),
+    ({"max_params": "-5k"}, "--max-params must be a parameter count of 0 or more, got '-5k'"),
+    ({"max_params": "inf"}, "max-params must be a number like 20000, 20k or 3.5M, got 'inf'"),
+    ({"min_params": 30000, "max_params": "20k"}, "--min-params 30000 is above --max-params 20000; no architecture "
+                                                 "fits between them"),
 ])
 def test_a_value_of_the_wrong_type_names_its_setting(values, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
