@@ -12,30 +12,45 @@ set -euo pipefail
 
 searcher="sanas"
 if [[ $# -gt 0 && "$1" != -* ]]; then searcher="$1"; shift; fi
+case "$searcher" in
+  sanas|evolution|tpe|random|oneshot|darts) ;;
+  *) echo "local_multi_gpu.sh: unknown searcher '$searcher'; choose one of: sanas, evolution, tpe, random," \
+       "oneshot, darts" >&2
+     exit 2 ;;
+esac
 gpu_flag="--gpus-per-trial"
 if [[ "$searcher" == "darts" ]]; then gpu_flag="--gpus-per-worker"; fi
 
+per_trial="${GPUS_PER_TRIAL:-1}"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do  # a share given as a flag is the one the trials get
+  case "${args[i]}" in
+    "$gpu_flag") per_trial="${args[i + 1]:-}" ;;
+    "$gpu_flag"=*) per_trial="${args[i]#*=}" ;;
+  esac
+done
+if ! awk -v p="$per_trial" 'BEGIN { exit !(p ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && p + 0 > 0) }'; then
+  echo "local_multi_gpu.sh: GPUs per trial must be a number above 0 (GPUS_PER_TRIAL or $gpu_flag)," \
+    "got '$per_trial'" >&2
+  exit 2
+fi
+
 gpus="$( (nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || true)"
 if [[ "$gpus" -gt 0 ]]; then
-  per_trial="${GPUS_PER_TRIAL:-1}"
-  args=("$@")
-  for ((i = 0; i < ${#args[@]}; i++)); do  # a share given as a flag is the one the trials get
-    case "${args[i]}" in
-      "$gpu_flag") per_trial="${args[i + 1]:-}" ;;
-      "$gpu_flag"=*) per_trial="${args[i]#*=}" ;;
-    esac
-  done
-  if ! awk -v p="$per_trial" 'BEGIN { exit !(p ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && p + 0 > 0) }'; then
-    echo "local_multi_gpu.sh: GPUs per trial must be a number above 0 (GPUS_PER_TRIAL or $gpu_flag)," \
-      "got '$per_trial'" >&2
-    exit 2
-  fi
   concurrency="${CONCURRENCY:-$(awk -v g="$gpus" -v p="$per_trial" 'BEGIN { n = int(g / p); print (n < 1 ? 1 : n) }')}"
-  echo "$gpus GPU(s): $concurrency trial(s) at a time, $per_trial GPU(s) each" >&2
+  if [[ "$searcher" == "darts" ]]; then
+    echo "$gpus GPU(s): $per_trial GPU(s) per data-parallel worker; the --seeds run side by side as they fit" >&2
+  else
+    echo "$gpus GPU(s): $concurrency trial(s) at a time, $per_trial GPU(s) each" >&2
+  fi
 else
   per_trial=0
   concurrency="${CONCURRENCY:-2}"
-  echo "no GPU found: running on the CPU, $concurrency trial(s) at a time" >&2
+  if [[ "$searcher" == "darts" ]]; then
+    echo "no GPU found: running on the CPU; the --seeds run side by side as the CPUs allow" >&2
+  else
+    echo "no GPU found: running on the CPU, $concurrency trial(s) at a time" >&2
+  fi
 fi
 
 if [[ "$searcher" == "darts" ]]; then

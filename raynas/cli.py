@@ -26,7 +26,7 @@ from typing import Any
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS
 from raynas.spaces import sampling
-from raynas.settings import SearchSettings, underscored
+from raynas.settings import INTERNAL_SETTINGS, SearchSettings, check_applies, underscored
 
 
 def _config_file(path: str) -> dict[str, Any]:
@@ -269,37 +269,6 @@ def _needs_table(space: str | None, flag: str, value: Any) -> None:
         raise ValueError(f"{flag} needs --table (a benchmark table)")
 
 
-#: flags that only one kind of search reads: given to another, they would silently do nothing
-ONE_SHOT_FLAGS = ("subnet_searcher", "supernet_epochs", "supernet_batch_size", "supernet_lr", "num_subnets",
-                  "calibration_images", "retrain_top", "retrain_epochs")
-SA_FLAGS = ("init_temperature", "warm_start", "restart_after", "far_moves", "screened", "screen_size", "decay",
-            "reward_scale")
-ASHA_FLAGS = ("grace_epochs", "reduction_factor")
-#: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
-INTERNAL_SETTINGS = ("trial_function", "supernet_checkpoint", "supernet_budget")
-TRAINING_FLAGS = ("data", "data_dir", "epochs", "batch_size", "lr", "reward_epochs", "val_fraction")
-DARTS_FLAGS = ("order", "layers", "init_channels", "arch_lr", "epochs_no_archopt", "seeds", "workers_per_trial",
-               "cpus_per_worker", "gpus_per_worker")
-
-
-def check_flags_apply(values: dict[str, Any]) -> None:
-    """One clear line for a setting of ``values`` (the flags given and the config file's keys, by name) that the
-    search they describe would not read."""
-    searcher = values.get("searcher")
-    sa = searcher == "sanas" or (searcher == "oneshot" and values.get("subnet_searcher", "sanas") in ("sanas", "sa"))
-    for names, applies, where in ((ONE_SHOT_FLAGS, searcher == "oneshot", "`raynas search oneshot`"),
-                                  (SA_FLAGS, sa, "SA (`raynas search sanas`, or oneshot with --searcher sanas)"),
-                                  (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
-                                  (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"),
-                                   "a search with --scheduler asha"),
-                                  (TRAINING_FLAGS, "table" not in values and values.get("space") != "tabular",
-                                   "searches that train networks (a --table replay looks accuracies up)")):
-        wrong = [name for name in names if name in values and not applies]
-        if wrong:
-            flag = "--searcher" if wrong[0] == "subnet_searcher" else f"--{wrong[0].replace('_', '-')}"
-            raise ValueError(f"{flag} applies to {where} only; drop it from `raynas search {searcher}`")
-
-
 def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     """Defaults, overridden by ``--config``, overridden by the flags given."""
     given = dict(vars(args))
@@ -313,7 +282,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         # in a one-shot search the --searcher flag picks the subnet searcher: so does the file's key
         values.setdefault("subnet_searcher", values.pop("searcher"))
     values.update(given)
-    check_flags_apply(values)  # a key of the config file is checked as its flag would be
+    check_applies(values)  # a key of the config file is checked as its flag would be
     if values.get("searcher") == "oneshot":
         values.setdefault("space", "mobile")
     extra: dict[str, Any] = {}  # space arguments given as flags of their own

@@ -33,7 +33,7 @@ from raynas import cluster, fixed, search, storage
 from raynas.checkpoints import from_checkpoint
 from raynas.results import RESULTS_FILE, SEARCH_COLUMNS, best_first
 from raynas.searchers import SEARCHERS
-from raynas.settings import SETTINGS_FILE, SearchSettings
+from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies
 from raynas.spaces.choices import ModelSpace
 
 SUPERNET_FILE = "supernet.pt"
@@ -63,6 +63,8 @@ def run(settings: SearchSettings) -> search.Outcome:
                              f"searcher is subnet_searcher (--searcher of `raynas search oneshot`)")
         settings.searcher = "oneshot"  # recorded, so that `raynas resume` and `raynas analyze` know the search
     settings.subnet_searcher = ALIASES.get(settings.subnet_searcher, settings.subnet_searcher)
+    if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is None:  # not a continuation
+        check_applies(settings.given())
     if settings.subnet_searcher not in SEARCHERS:
         raise ValueError(f"unknown subnet searcher {settings.subnet_searcher!r}; choose one of: "
                          f"{', '.join(SEARCHERS)}")

@@ -36,7 +36,7 @@ from raynas import cluster, data, schedulers, spaces, storage
 from raynas.results import SEARCH_COLUMNS, ResultsLog, best_first
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.searchers.base import Finished, Running
-from raynas.settings import SETTINGS_FILE, SearchSettings
+from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies
 from raynas.spaces import record, sampling
 from raynas.spaces.base import SearchSpace
 
@@ -290,6 +290,8 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
     the end and write its outputs."""
     if not isinstance(settings, SearchSettings):
         settings = SearchSettings.from_dict(settings)
+    if not settings.supernet_checkpoint:  # a one-shot search's subnet stage was checked as the one-shot search
+        check_applies(settings.given(), trains=function is None)
     space = make_space(settings)
     searcher = make_searcher(settings, space)
     storage.check_kind(settings.storage_path, settings.name, SETTINGS_FILE)

@@ -164,8 +164,59 @@ class SearchSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def given(self) -> dict[str, Any]:
+        """The settings that differ from their defaults: those a user gave, for :func:`check_applies`.
+
+        Example:
+            >>> SearchSettings(searcher="random", num_samples=20, max_params="20k").given()
+            {'searcher': 'random', 'max_params': 20000}
+        """
+        defaults = SearchSettings()
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != getattr(defaults, f.name)}
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+#: settings that only one kind of search reads: given to another, they would silently do nothing
+ONE_SHOT_FLAGS = ("subnet_searcher", "supernet_epochs", "supernet_batch_size", "supernet_lr", "num_subnets",
+                  "calibration_images", "retrain_top", "retrain_epochs")
+SA_FLAGS = ("init_temperature", "warm_start", "restart_after", "far_moves", "screened", "screen_size", "decay",
+            "reward_scale")
+ASHA_FLAGS = ("grace_epochs", "reduction_factor")
+#: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
+INTERNAL_SETTINGS = ("trial_function", "supernet_checkpoint", "supernet_budget")
+TRAINING_FLAGS = ("data", "data_dir", "epochs", "batch_size", "lr", "reward_epochs", "val_fraction")
+DARTS_FLAGS = ("order", "layers", "init_channels", "arch_lr", "epochs_no_archopt", "seeds", "workers_per_trial",
+               "cpus_per_worker", "gpus_per_worker")
+
+
+def check_applies(values: dict[str, Any], trains: bool = True) -> None:
+    """One clear line for a setting of ``values`` (flags given, a config file's keys, or the settings of
+    :meth:`SearchSettings.given`, by name) that the search they describe would not read. ``trains=False``: a
+    trial function of the user's runs the trials, and may read any training setting.
+
+    Example:
+        >>> check_applies({"searcher": "random", "decay": 0.9})
+        Traceback (most recent call last):
+        ValueError: --decay applies to SA (`raynas search sanas`, or oneshot with --searcher sanas) only; drop it \
+from `raynas search random`
+    """
+    searcher = values.get("searcher", SearchSettings.searcher)
+    sa = searcher == "sanas" or (searcher == "oneshot" and values.get("subnet_searcher", "sanas") in ("sanas", "sa"))
+    replay = "table" in values or values.get("space") == "tabular"
+    for names, applies, where in ((ONE_SHOT_FLAGS, searcher == "oneshot", "`raynas search oneshot`"),
+                                  (SA_FLAGS, sa, "SA (`raynas search sanas`, or oneshot with --searcher sanas)"),
+                                  (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
+                                  (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"),
+                                   "a search with --scheduler asha"),
+                                  (TRAINING_FLAGS, not (trains and replay),
+                                   "searches that train networks (a --table replay looks accuracies up)")):
+        wrong = [name for name in names if name in values and not applies]
+        if wrong:
+            flag = "--searcher" if wrong[0] == "subnet_searcher" else f"--{wrong[0].replace('_', '-')}"
+            raise ValueError(f"{flag} applies to {where} only; drop it from `raynas search {searcher}`")
 
 
 #: the declared field types that :func:`coerce_fields` converts to, and how a message names each

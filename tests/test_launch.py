@@ -170,16 +170,28 @@ def test_local_multi_gpu_defaults_from_nvidia_smi(tmp_path, gpus, extra_env, fla
     assert done.stdout.strip() == f"raynas search {expected} --epochs 5"
 
 
+@pytest.mark.parametrize("gpus", [2, 0])  # a typo is an error on a machine without a GPU too
 @pytest.mark.parametrize("share", ["0", "abc", "-1"])
-def test_local_multi_gpu_rejects_a_share_that_is_not_a_positive_number(tmp_path, share):
-    done = _local_multi_gpu(tmp_path, 2, {"GPUS_PER_TRIAL": share}, ["random"])
+def test_local_multi_gpu_rejects_a_share_that_is_not_a_positive_number(tmp_path, share, gpus):
+    done = _local_multi_gpu(tmp_path, gpus, {"GPUS_PER_TRIAL": share}, ["random"])
     assert done.returncode == 2 and done.stdout == ""
-    assert f"GPUs per trial must be a number above 0 (GPUS_PER_TRIAL or --gpus-per-trial), got '{share}'" in done.stderr
+    assert done.stderr.splitlines() == [f"local_multi_gpu.sh: GPUs per trial must be a number above 0 (GPUS_PER_TRIAL "
+                                        f"or --gpus-per-trial), got '{share}'"]
+
+
+def test_local_multi_gpu_names_the_searchers_and_what_darts_runs_at_once(tmp_path):
+    done = _local_multi_gpu(tmp_path / "a", 2, {}, ["sana"])
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == ["local_multi_gpu.sh: unknown searcher 'sana'; choose one of: sanas, evolution, "
+                                        "tpe, random, oneshot, darts"]
+    done = _local_multi_gpu(tmp_path / "b", 2, {"CONCURRENCY": "5"}, ["darts"])
+    assert done.returncode == 0 and "trial(s) at a time" not in done.stderr  # DARTS has no --concurrency
+    assert "1 GPU(s) per data-parallel worker; the --seeds run side by side" in done.stderr
 
 
 def _local_multi_gpu(tmp_path, gpus: int, extra_env: dict, args: list[str]) -> subprocess.CompletedProcess:
     stubs = tmp_path / "bin"
-    stubs.mkdir()
+    stubs.mkdir(parents=True)
     lines = "".join(f'echo "GPU {i}: Fake GPU (UUID: GPU-{i})"\n' for i in range(gpus))
     (stubs / "nvidia-smi").write_text("#!/bin/sh\n" + (lines or 'echo "No devices were found"; exit 6\n'))
     (stubs / "raynas").write_text('#!/bin/sh\necho "raynas $*"\n')

@@ -144,6 +144,26 @@ def test_run_takes_a_dict_and_points_to_the_run_of_another_searcher(tmp_path):
     assert not (tmp_path / "search").exists()
 
 
+@pytest.mark.parametrize("values, message", [
+    ({"searcher": "random", "init_temperature": 1}, "--init-temperature applies to SA (`raynas search sanas`"),
+    ({"searcher": "evolution", "num_subnets": 50}, "--num-subnets applies to `raynas search oneshot` only"),
+    ({"epochs": 4, "grace_epochs": 2}, "--grace-epochs applies to a search with --scheduler asha only"),
+    ({"space": "tabular", "space_kwargs": {"path": "t.json"}, "epochs": 5},
+     "--epochs applies to searches that train networks (a --table replay looks accuracies up) only"),
+])
+def test_settings_built_in_python_that_the_search_would_not_read_are_refused(tmp_path, values, message):
+    import raynas
+    from raynas import oneshot
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        raynas.run(SearchSettings(storage_path=str(tmp_path), **values))
+    with pytest.raises(ValueError, match=re.escape("--supernet-lr applies to `raynas search oneshot` only")):
+        raynas.run({"searcher": "sanas", "supernet_lr": 0.1, "storage_path": str(tmp_path)})
+    with pytest.raises(ValueError, match=re.escape("--decay applies to SA")):  # the subnets' searcher is random
+        oneshot.run(SearchSettings(searcher="oneshot", subnet_searcher="random", decay=0.9, storage_path=str(tmp_path)))
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
 def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
     from raynas.darts_search import DartsSettings
     from raynas.pipeline import PipelineSettings, check
