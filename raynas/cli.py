@@ -347,14 +347,19 @@ def _darts(args: argparse.Namespace) -> int:
 
 def _interrupted(exc: Exception, args: argparse.Namespace, settings: Any = None) -> int:
     """Say that a search was interrupted and how to continue it; the exit status of a Ctrl-C."""
+    where = args if args.command in ("resume", "pipeline") else settings
     if args.command in ("retrain", "pipeline"):
         how = "run the same command again to continue"
-    elif args.command == "resume" or settings is not None:
-        where = args if args.command == "resume" else settings
+    elif where is not None:
         how = f"continue it with `raynas resume --storage-path {where.storage_path} --name {where.name}`"
     else:
         how = "continue it with `raynas resume` and the search's --storage-path and --name"
-    print(f"raynas: {exc}; {how}", file=sys.stderr)
+    text = str(exc)
+    stage = getattr(exc, "name", None)
+    if hasattr(exc, "describe") and where is not None and stage != where.name:  # a stage of a one-shot search
+        kind = "pipeline" if args.command == "pipeline" else "search"
+        text = exc.describe(f"{kind} {where.name!r} (its {stage} stage)")
+    print(f"raynas: {text}; {how}", file=sys.stderr)
     return 130
 
 

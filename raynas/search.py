@@ -550,9 +550,14 @@ class SearchInterrupted(RuntimeError):
 
     def __init__(self, name: str, unfinished: int):
         self.name, self.unfinished = name, unfinished
-        them = "it from its" if unfinished == 1 else "them from their"
-        super().__init__(f"search {name!r} was interrupted with {_plural(unfinished, 'trial')} unfinished (left out "
-                         f"of its results; resuming the search continues {them} last checkpoint)")
+        super().__init__(self.describe(f"search {name!r}"))
+
+    def describe(self, what: str) -> str:
+        """The message, with ``what`` for the interrupted search (a stage of a one-shot search or pipeline: the
+        search and its stage)."""
+        them = "it from its" if self.unfinished == 1 else "them from their"
+        return (f"{what} was interrupted with {_plural(self.unfinished, 'trial')} unfinished (left out of its "
+                f"results; resuming the search continues {them} last checkpoint)")
 
 
 def ended(grid: tune.ResultGrid, storage_path: str, name: str) -> list[dict | None]:

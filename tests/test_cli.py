@@ -318,3 +318,21 @@ def test_a_config_files_searcher_picks_the_subnet_searcher_of_a_one_shot_search(
     args = cli.parser().parse_args(["search", "oneshot", "--config", str(config)])
     settings = cli.settings_from_args(args)
     assert (settings.searcher, settings.subnet_searcher, settings.num_subnets) == ("oneshot", "random", 20)
+
+
+def test_an_interrupted_stage_is_named_with_its_search(tmp_path, capsys):
+    from raynas.search import SearchInterrupted
+
+    args = cli.parser().parse_args(["search", "oneshot", "--name", "os", "--storage-path", str(tmp_path)])
+    assert cli._interrupted(SearchInterrupted("supernet", 1), args, cli.settings_from_args(args)) == 130
+    assert capsys.readouterr().err == (
+        f"raynas: search 'os' (its supernet stage) was interrupted with 1 trial unfinished (left out of its results; "
+        f"resuming the search continues it from its last checkpoint); continue it with `raynas resume --storage-path "
+        f"{tmp_path} --name os`\n")
+    args = cli.parser().parse_args(["pipeline", "--max-params", "60k", "--name", "p"])
+    assert cli._interrupted(SearchInterrupted("sanas", 2), args) == 130
+    assert capsys.readouterr().err.startswith("raynas: pipeline 'p' (its sanas stage) was interrupted with 2 trials "
+                                              "unfinished")
+    args = cli.parser().parse_args(["search", "random", "--name", "plain", "--storage-path", str(tmp_path)])
+    assert cli._interrupted(SearchInterrupted("plain", 1), args, cli.settings_from_args(args)) == 130
+    assert capsys.readouterr().err.startswith("raynas: search 'plain' was interrupted with 1 trial unfinished")
