@@ -99,7 +99,8 @@ class SearchSettings:
             if value is not None:
                 setattr(self, name, parse_count(value, name))
                 if getattr(self, name) < 0:
-                    raise ValueError(f"--{name.replace('_', '-')} must be a parameter count of 0 or more, got {value!r}")
+                    raise ValueError(f"--{name.replace('_', '-')} must be a parameter count of 0 or more, "
+                                     f"got {value!r}")
         if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
             raise ValueError(f"--min-params {self.min_params} is above --max-params {self.max_params}; no architecture "
                              "fits between them")
