@@ -35,7 +35,7 @@ from ray.tune.error import TuneError
 from raynas import cluster, data, schedulers, spaces, storage
 from raynas.results import SEARCH_COLUMNS, ResultsLog, best_first
 from raynas.searchers import SEARCHERS, TokenSearcher
-from raynas.searchers.base import Finished, Running
+from raynas.searchers.base import MAX_ATTEMPTS, Finished, Running
 from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies
 from raynas.spaces import record, sampling
 from raynas.spaces.base import SearchSpace
@@ -610,6 +610,13 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     results_path, text = log.sort()
     check_ended(finished, settings.name)
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
+    if len(frame) < settings.num_samples and \
+            sampling.count_feasible(space, settings.max_params, settings.min_params) is None:  # else said at the start
+        flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"
+        print(f"[raynas] the searcher found no other architecture of space {space.name!r} within the budget "
+              f"({sampling.budget_flags(settings.max_params, settings.min_params)}) in {MAX_ATTEMPTS} draws: the "
+              f"search ended after {_plural(len(frame), 'trial')}, not {flag} {settings.num_samples}; widen the "
+              "budget to search further", flush=True)
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]
     if done.empty:
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)

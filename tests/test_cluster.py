@@ -307,6 +307,22 @@ def test_a_budget_with_fewer_architectures_than_num_samples_says_so(ray_session,
             f"search ends after {available} trials, not --num-samples 10") in capsys.readouterr().out
 
 
+def test_a_space_too_large_to_count_says_when_the_budget_ran_out_of_architectures(ray_session, tmp_path, capsys):
+    from trial_functions import reports_only_a_reward
+
+    from raynas.spaces.sampling import MAX_ATTEMPTS, count_feasible
+
+    space = spaces.get("mobile")  # 74,088 architectures: not counted before the search
+    budget = space.params_range()[0] + 200  # one architecture fits
+    assert count_feasible(space, max_params=budget) is None
+    outcome = run_search(tmp_path, searcher="random", space="mobile", num_samples=3, max_params=budget, concurrency=1,
+                         function=reports_only_a_reward)
+    assert len(outcome.results) == 1 and outcome.best is not None
+    assert (f"the searcher found no other architecture of space 'mobile' within the budget (--max-params {budget}) "
+            f"in {MAX_ATTEMPTS} draws: the search ended after 1 trial, not --num-samples 3; widen the budget") in \
+        capsys.readouterr().out
+
+
 def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
     from raynas.search import resume
 

@@ -75,6 +75,9 @@ class TokenSearcher(Searcher):
         self.replays = 0
         self.best_tokens: Tokens | None = None
         self.best_reward: float | None = None
+        #: (issued, evaluated, failed) counts when a suggestion last found no architecture: until one of them
+        #: changes, another scan would not find one either (and would hold up Tune's loop for nothing)
+        self.fruitless: list[int] | None = None
         #: the search's finished trials as :meth:`recover` takes them, read when Tune restores this searcher
         self.finished_trials: Callable[[], list[Finished]] | None = None
         #: the trials Tune's restored experiment runs again, read when Tune restores this searcher
@@ -205,6 +208,9 @@ class TokenSearcher(Searcher):
         ``Searcher.FINISHED``."""
         if self.num_samples is not None and self.issued >= self.num_samples:
             return Searcher.FINISHED
+        progress = [self.issued, len(self.evaluated), len(self.failed)]
+        if progress == self.fruitless:  # nothing issued or learnt since a scan found nothing
+            return None if self.pending else Searcher.FINISHED
         taken = self.pending_keys()
         for attempt in range(MAX_ATTEMPTS):
             # half the attempts follow the algorithm; then fall back to uniform sampling, so a search whose
@@ -225,6 +231,7 @@ class TokenSearcher(Searcher):
             return {"tokens": list(key), "trial_index": self.next_index - 1}
         if self.issued == 0:
             raise self._exhausted()
+        self.fruitless = progress
         return None if self.pending else Searcher.FINISHED
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -267,7 +274,7 @@ class TokenSearcher(Searcher):
             "pending": self.pending,
             "failed": [list(k) for k in self.failed],
             "issued": self.issued, "next_index": self.next_index, "replays": self.replays,
-            "best_tokens": self.best_tokens, "best_reward": self.best_reward,
+            "best_tokens": self.best_tokens, "best_reward": self.best_reward, "fruitless": self.fruitless,
             "own": self._state(),
         }
 
@@ -288,6 +295,7 @@ class TokenSearcher(Searcher):
         self.issued, self.replays = state["issued"], state["replays"]
         self.next_index = state.get("next_index", self.issued)  # absent from states saved before it existed
         self.best_tokens, self.best_reward = state["best_tokens"], state["best_reward"]
+        self.fruitless = state.get("fruitless")  # absent from states saved before it existed
         self._load_state(state["own"])
 
     def recover(self, finished: list[Finished], keep_running: bool = False) -> None:
