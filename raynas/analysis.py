@@ -146,6 +146,14 @@ def _read(storage_path: str, name: str) -> pd.DataFrame:
                          f"({' '.join(str(exc).split())})") from None
 
 
+def asked(settings: Any) -> int:
+    """The trials the search was asked for: ``--num-samples``, a one-shot search's ``--num-subnets``, DARTS's
+    ``--seeds``; fewer rows than this mean a search still running, interrupted, or out of architectures."""
+    if isinstance(settings, darts_search.DartsSettings):
+        return settings.seeds
+    return settings.num_subnets if settings.searcher == "oneshot" else settings.num_samples
+
+
 def finished(frame: pd.DataFrame) -> pd.DataFrame:
     """The trials that finished with a reward; not those a scheduler stopped early (a reward of fewer epochs)."""
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
@@ -364,7 +372,7 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
         if space is not None and space.labels():  # the top trials within --max-params
             plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
         best = best_row(frame, max_params, name)
-        rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}",
+        rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}", "asked": asked(settings),
                      "best reward": round(float(best[ranking(frame)]), 4),
                      "its params": None if pd.isna(best.params) else int(best.params),
                      "Pareto front": len(pareto(within(frame, max_params))), "best_arch.json": best_path,

@@ -154,6 +154,9 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
         assert len(running) >= 3 and (running.status == "TERMINATED").all()
         assert running.trial_index.tolist() == list(range(len(running)))  # one at a time: proposed = finished
         assert running.conv1_width.notna().all() and running.reward.notna().all()
+        summary = analysis.analyze(str(tmp_path), ["killed"], out=str(tmp_path / "analysis"))
+        done, recorded = map(int, summary.loc[0, "trials"].split("/"))  # a trial may have finished since
+        assert summary.loc[0, "asked"] == 8 and len(running) <= done == recorded < 8
 
     kill_search_after_rows(["--address", address, "--max-params", "38k", "--num-samples", "8", "--epochs", "2",
                             "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "killed"],

@@ -184,7 +184,7 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     assert frame.genotype.tolist() == whole.genotype.tolist()
     assert frame.skip_connects_normal.tolist() == whole.skip_connects_normal.tolist()  # numbers, not text
     summary = analysis.analyze(str(tmp_path), ["whole"])
-    assert summary.loc[0, "trials"] == "1/1" and summary["its params"].isna().all()
+    assert summary.loc[0, "trials"] == "1/1" and summary.loc[0, "asked"] == 1 and summary["its params"].isna().all()
     assert (tmp_path / "whole" / "analysis" / "best_so_far.png").exists()
     assert json.loads((tmp_path / "whole" / "analysis" / "whole" / "genotype.json").read_text()) == \
         json.loads((tmp_path / "whole" / "genotype.json").read_text())

@@ -159,7 +159,8 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
     assert len(frame) == 12 and {tuple(t) for t in frame[frame.retrained_reward.notna()].tokens} == \
         {tuple(json.loads(t)) for t in top}
     summary = analysis.analyze(str(tmp_path), ["os"])
-    assert summary.loc[0, "trials"] == "12/12" and (tmp_path / "os" / "analysis" / "os" / "params_reward.png").exists()
+    assert summary.loc[0, "trials"] == "12/12" and summary.loc[0, "asked"] == 12
+    assert (tmp_path / "os" / "analysis" / "os" / "params_reward.png").exists()
     # its best is the search's own: the best retrained subnet, not the best shared-weight score
     assert json.loads((tmp_path / "os" / "analysis" / "os" / "best_arch.json").read_text()) == best
     assert summary.loc[0, "best reward"] == round(best["reward"], 4)
