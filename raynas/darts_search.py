@@ -25,7 +25,7 @@ from ray import tune
 
 from raynas import cluster, data, search, storage
 from raynas.results import DARTS_COLUMNS
-from raynas.settings import check_gpus, check_name, coerce_fields, underscored
+from raynas.settings import check_gpus, check_name, check_storage_path, coerce_fields, underscored
 from raynas.spaces.darts import genotype_from_dict
 
 GENOTYPE_FILE = "genotype.json"
@@ -95,6 +95,7 @@ class DartsSettings:
             raise ValueError(f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
                              "cell is a reduction cell and the normal cell is never searched")
         check_name(self.name)
+        check_storage_path(self.storage_path)
         data.check(self.data, self.data_dir, self.val_fraction)
         if self.space != "darts":
             model_space(self.recipe())

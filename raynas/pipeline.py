@@ -78,7 +78,7 @@ STAGE_SETTINGS = {
 def check(p: PipelineSettings) -> None:
     """Raise ``ValueError`` naming the flag when a setting cannot run, before any stage starts."""
     from raynas import data
-    from raynas.settings import check_name, coerce_fields, parse_count
+    from raynas.settings import check_name, check_storage_path, coerce_fields, parse_count
 
     if p.max_params is None:
         raise ValueError("raynas pipeline needs --max-params, the parameter budget of the channel search")
@@ -93,6 +93,7 @@ def check(p: PipelineSettings) -> None:
     if p.order not in (1, 2):
         raise ValueError(f"--order must be 1 (first order) or 2 (second order), got {p.order!r}")
     check_name(p.name)
+    check_storage_path(p.storage_path)
     data.check(p.data, p.data_dir)
     smallest = smallest_network(p)
     if p.max_params < smallest:

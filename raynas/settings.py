@@ -161,6 +161,7 @@ class SearchSettings:
         if not 0 <= self.screened <= 1:
             raise ValueError(f"screened must be between 0 and 1, got {self.screened:g}")
         check_name(self.name)
+        check_storage_path(self.storage_path)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -305,6 +306,20 @@ of one only), got 1.5
     if value > 1 and value != int(value):
         raise ValueError(f"{flag} must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one "
                          f"only), got {value:g}")
+
+
+def check_storage_path(path: str) -> None:
+    """A URI is written as URIs are: a space in it is ``%20``.
+
+    Example:
+        >>> check_storage_path("file:///data/my runs")
+        Traceback (most recent call last):
+        ValueError: --storage-path 'file:///data/my runs' is a URI with a space in it; write the space as %20 \
+(file:///data/my%20runs) or give a plain folder
+    """
+    if "://" in path and any(c.isspace() for c in path):
+        raise ValueError(f"--storage-path {path!r} is a URI with a space in it; write the space as %20 "
+                         f"({path.replace(' ', '%20')}) or give a plain folder")
 
 
 def check_name(name: str) -> None:
