@@ -138,6 +138,14 @@ def test_fractions_and_percents_mixed_are_one_error_naming_a_row_of_each(tmp_pat
     # and so is a rare failed row of a 1000-class benchmark (0.1 %) among many percents
     path = _table(tmp_path, {str(i): {"mean": 0.1 if i == 10 else 50 + i, "params": i} for i in range(10, 30)})
     assert TabularSpace(path).rows()[(0, 0)] == (0.001, 10)
+    # but one fraction among twenty percents, a typical accuracy of the table read as a fraction, is a mistake
+    rows = {str(i): {"mean": 80 + i / 2, "params": i} for i in range(10, 30)}
+    path = _table(tmp_path, {**rows, "30": {"mean": 0.92, "params": 30}})
+    with pytest.raises(ValueError, match=re.escape("mixes fractions and percents ('30' has 0.92, '10' has 85)")):
+        TabularSpace(path)
+    # a fraction table with float noise above 1 is still a fraction table
+    path = _table(tmp_path, {"1": {"mean": 0.91, "params": 1}, "2": {"mean": 1.0000001, "params": 2}})
+    assert TabularSpace(path).rows()[(0,)] == (0.91, 1)
 
 
 @pytest.mark.parametrize("value,message", [
@@ -258,6 +266,13 @@ def test_nb201_subset_draws_only_its_rows_and_skips_untrained_ones(tmp_path):
     repeated.write_text("\n".join([header, *rows, rows[-1]]) + "\n")
     with pytest.raises(ValueError, match="lists architecture .* twice; keep one row per architecture"):
         TabularSpace(str(repeated))
+    fields = len(header.split(","))
+    for last, count in ((rows[-1].split(",")[column], 1), (rows[-1] + ",0.5", fields + 1)):  # cut short, or longer
+        damaged = tmp_path / "nb201_damaged.csv"
+        damaged.write_text("\n".join([header, *rows[:-1], last]) + "\n")
+        with pytest.raises(ValueError, match=f"^benchmark table {re.escape(str(damaged))}: row 21 has {count} fields "
+                                             f"and the header {fields}; complete the row or remove it$"):
+            TabularSpace(str(damaged))
     draws = {tuple(space.random_tokens(random.Random(seed))) for seed in range(200)}
     assert draws == set(space.rows())  # uniform over the 19 rows, never a vector the table lacks
 
@@ -273,3 +288,21 @@ def test_retraining_a_table_architecture_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "a benchmark table's architecture has no network to train" in err[0]
     assert not (tmp_path / "r").exists()
+
+
+def test_a_table_changed_since_the_search_started_is_refused(tmp_path):
+    from raynas.spaces import record
+
+    table = write_table(tmp_path / "table.json")
+    record.write(str(tmp_path), "s", TabularSpace(str(table)))
+    record.check_unchanged(str(tmp_path), "s", TabularSpace(str(table)))  # the same table: fine
+    rows = json.loads(table.read_text())
+    rows["111"]["mean"] = 99.5  # one accuracy edited: the results before and after would not compare
+    table.write_text(json.dumps(rows))
+    with pytest.raises(ValueError, match=f"^the table {re.escape(str(table))} changed since search 's' started "
+                                         r"\(its rows' accuracies or parameter counts differ\)"):
+        record.check_unchanged(str(tmp_path), "s", TabularSpace(str(table)))
+    saved = json.loads((tmp_path / "s" / record.SPACE_FILE).read_text())
+    del saved["fingerprint"]  # recorded before fingerprints existed: labels and choices are checked
+    (tmp_path / "s" / record.SPACE_FILE).write_text(json.dumps(saved))
+    record.check_unchanged(str(tmp_path), "s", TabularSpace(str(table)))

@@ -60,6 +60,11 @@ class SearchSpace(abc.ABC):
         those ``raynas.spaces.get`` created it with)."""
         return dict(getattr(self, "created_with", {}))
 
+    def fingerprint(self) -> str | None:
+        """A digest of what, besides the labels and choices, decides the architectures and their scores (a
+        table's rows); ``None`` when nothing does. A search records it and refuses to continue when it changed."""
+        return None
+
     def range_table(self) -> list[int]:
         """Number of choices per token position."""
         return [len(c) for c in self.choices()]

@@ -18,8 +18,11 @@ SPACE_FILE = "raynas_space.json"
 
 
 def describe(space: SearchSpace) -> dict[str, Any]:
-    """The labels and choices of ``space``, as JSON reads them back."""
-    return json.loads(json.dumps({"labels": space.labels(), "choices": space.choices()}, default=repr))
+    """The labels and choices of ``space``, as JSON reads them back, and its fingerprint if it has one."""
+    fingerprint = space.fingerprint()
+    described = {"labels": space.labels(), "choices": space.choices(),
+                 **({"fingerprint": fingerprint} if fingerprint is not None else {})}
+    return json.loads(json.dumps(described, default=repr))
 
 
 def write(storage_path: str, name: str, space: SearchSpace) -> None:
@@ -34,8 +37,16 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace) -> None:
     if text is None:
         return
     before, now = json.loads(text), describe(space)
+    if "fingerprint" not in before:  # recorded before fingerprints existed
+        now.pop("fingerprint", None)
     if before == now:
         return
+    if before["labels"] == now["labels"] and before["choices"] == now["choices"]:
+        path = space.kwargs().get("path")
+        raise ValueError(f"the {f'table {path}' if path else f'space {space.name!r}'} changed since search {name!r} "
+                         "started (its rows' accuracies or parameter counts differ), so the results recorded before "
+                         "and after would not compare; restore it as it was, or start a new search under another "
+                         "--name")
     if before["labels"] != now["labels"]:
         change = f"labels {before['labels']} -> {now['labels']}"
     else:

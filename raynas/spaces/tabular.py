@@ -28,10 +28,12 @@ Example:
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
 import random
+import statistics
 from typing import Any, Sequence
 
 from raynas.spaces import nb201
@@ -82,6 +84,11 @@ class TabularSpace(SearchSpace):
 
     def labels(self) -> list[str]:
         return list(self._labels)
+
+    def fingerprint(self) -> str:
+        """A digest of every row's tokens, accuracy and parameter count."""
+        rows = json.dumps(sorted((list(tokens), acc, params) for tokens, (acc, params) in self._rows.items()))
+        return hashlib.sha256(rows.encode()).hexdigest()
 
     def choices(self) -> list[list[Any]]:
         return [list(c) for c in self._choices]
@@ -173,15 +180,19 @@ def _scale(path: str, accuracies: dict[str, float]) -> float:
         if not 0 <= accuracy <= 100:
             raise ValueError(f"benchmark table {path}: the accuracy of {name!r} is {accuracy:g}, outside [0, 1] "
                              "as a fraction and [0, 100] as percent; fix that row")
-    percent = next((name for name, accuracy in accuracies.items() if accuracy > 1), None)
+    # above 1 by more than float noise (a fraction table's 1.0000001 is a fraction)
+    percent = next((name for name, accuracy in accuracies.items() if accuracy > 1 + 1e-6), None)
     if percent is None:
         return 1.0
     # at most 1 in a percent table: a percent at chance level (NAS-Bench-201's CIFAR-100 has 341 rows of 1%, a
-    # 1000-class table may have failed rows of 0.1%), unless read as a fraction it would be no better than the
-    # best percent and a tenth of the rows or more are such: then they are fractions
+    # 1000-class table may have failed rows of 0.1%), unless, read as a fraction, it would be a typical accuracy
+    # of the table (between the median and the best percent), or a tenth of the rows or more would be no better
+    # than the best: then they are fractions
     best = max(accuracies.values())
-    fractions = [name for name, accuracy in accuracies.items() if 0 < accuracy <= 1 and 100 * accuracy <= best]
-    fraction = fractions[0] if len(fractions) >= MIXED_SHARE * len(accuracies) else None
+    middle = statistics.median(accuracy for accuracy in accuracies.values() if accuracy > 1)
+    plausible = [name for name, accuracy in accuracies.items() if 0 < accuracy <= 1 and 100 * accuracy <= best]
+    typical = [name for name in plausible if 100 * accuracies[name] >= middle]
+    fraction = (typical or plausible)[0] if typical or len(plausible) >= MIXED_SHARE * len(accuracies) else None
     if fraction is not None:
         raise ValueError(f"benchmark table {path} mixes fractions and percents ({fraction!r} has "
                          f"{accuracies[fraction]:g}, {percent!r} has {accuracies[percent]:g}); give all accuracies "
@@ -256,7 +267,12 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
         raise ValueError(f"benchmark table {path} is not a NAS-Bench-201 CSV: no column {missing[0]!r}")
     rows: Rows = {}
     seen: set[tuple[int, ...]] = set()  # rows without an accuracy too
-    for record in records:
+    for number, record in enumerate(records, start=2):  # line 1 is the header
+        if None in record or None in record.values():  # a row longer or shorter than the header
+            fields = len(record) - 1 + len(record[None]) if None in record else \
+                sum(v is not None for v in record.values())
+            raise ValueError(f"benchmark table {path}: row {number} has {fields} fields and the header "
+                             f"{len(fieldnames)}; complete the row or remove it")
         ops = nb201.parse_arch(record["ArchitectureString"])
         key = tuple(nb201.OPS.index(op) for op in ops)
         if key in seen:
