@@ -281,6 +281,9 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     if given.get("searcher") == "oneshot" and values.get("searcher") not in (None, "oneshot"):
         # in a one-shot search the --searcher flag picks the subnet searcher: so does the file's key
         values.setdefault("subnet_searcher", values.pop("searcher"))
+    elif values.get("searcher", given["searcher"]) != given["searcher"]:
+        raise ValueError(f"config file {path} names searcher {values['searcher']!r} and the command is `raynas search "
+                         f"{given['searcher']}`; remove the key or run `raynas search {values['searcher']}`")
     values.update(given)
     check_applies(values)  # a key of the config file is checked as its flag would be
     if values.get("searcher") == "oneshot":
