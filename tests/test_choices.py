@@ -235,11 +235,93 @@ def test_user_space_names_that_do_not_import_are_clear():
         spaces.get("no_such_module:factory")
     with pytest.raises(ValueError, match="has no callable 'missing'"):
         spaces.get("user_spaces:missing")
+    with pytest.raises(ValueError, match=r"^space '__main__:net' is defined in the running script or notebook, "
+                                         r"which the trials cannot import; move it to a module file"):
+        spaces.get("__main__:net")
 
 
 def test_forward_without_a_path_says_what_to_do():
     with pytest.raises(RuntimeError, match="'layer1' has no path set; call ModelSpace.set_path"):
         user_space().supernet()(torch.randn(2, 1, 8, 8))
+
+
+class Aliased(nn.Module):
+    """Choices reached in forward through a plain list: a built network would still call them."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, padding=1)
+        self.a = LayerChoice({"conv": nn.Conv2d(4, 4, 3, padding=1), "id": nn.Identity()}, label="a")
+        self.order = [self.a]
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+    def forward(self, x):
+        x = self.stem(x)
+        for op in self.order:
+            x = op(x)
+        return self.head(x)
+
+
+class MyBatchNorm(nn.BatchNorm2d):
+    """A common wrapper: batch norm with its own momentum, and a constructor of its own."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, momentum=0.01)
+
+
+class WrappedNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), MyBatchNorm(4))
+        self.op = LayerChoice([nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), MyBatchNorm(4)),
+                               nn.Identity()], label="op")
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+    def forward(self, x):
+        return self.head(self.op(self.stem(x)))
+
+
+class CheapestLast(nn.Module):
+    """Eight choices whose cheapest candidate is listed last: token order says nothing about size."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = nn.ModuleList(LayerChoice([nn.Conv2d(4, 4, 5, padding=2), nn.Conv2d(4, 4, 3, padding=1),
+                                              nn.Identity()], label=f"op{i}") for i in range(8))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+
+    def forward(self, x):
+        for op in self.ops:
+            x = op(x)
+        return self.head(x)
+
+
+def test_a_tight_budget_is_reached_whatever_order_the_candidates_are_listed_in():
+    from raynas.spaces.sampling import count_feasible, random_feasible
+
+    space = ModelSpace(CheapestLast(), input_shape=(4, 8, 8))
+    low, high = space.params_range()
+    for budget in ({"max_params": low + 200}, {"min_params": high - 200}):  # 9 and 1 of 6,561 fit
+        assert 0 < count_feasible(space, **budget) < space.size() / 700
+        for seed in range(5):
+            tokens = random_feasible(space, random.Random(seed), **budget)
+            assert tokens is not None and low + 200 >= space.num_params(tokens) if "max_params" in budget else \
+                tokens is not None and space.num_params(tokens) >= high - 200
+
+
+def test_a_choice_reached_through_a_plain_list_is_refused_before_anything_runs():
+    with pytest.raises(ValueError, match=r"^space 'Aliased': forward reaches LayerChoice 'a' through a reference a "
+                                         r"built network cannot swap \(a plain list"):
+        ModelSpace(Aliased(), input_shape=(1, 8, 8))
+
+
+def test_the_supernet_of_a_model_with_a_batch_norm_subclass_has_torchs_batch_norm_without_affine():
+    space = ModelSpace(WrappedNorm(), input_shape=(1, 8, 8))
+    supernet = space.supernet()
+    norms = [m for m in supernet.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == 2 and all(not m.affine and m.momentum == 0.01 for m in norms)
+    space.set_path(supernet, [0])
+    assert supernet(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
 # -- supernet --------------------------------------------------------------------------------------------------

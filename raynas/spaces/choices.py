@@ -47,6 +47,16 @@ REDUCTIONS = ("sum", "mean", "concat")
 MAX_OPTIONS = 100_000
 
 
+class NoPathSet(RuntimeError):
+    """A choice ran in ``forward`` without a path: a supernet without ``set_path``, or a built network whose
+    forward still reaches a choice through a reference ``build`` did not replace."""
+
+    def __init__(self, choice: "Choice"):
+        self.kind, self.label = choice.kind, choice.label
+        super().__init__(f"{choice.kind} {choice.label!r} has no path set; call ModelSpace.set_path(model, tokens) "
+                         "before forward, or build a fixed network with ModelSpace.build")
+
+
 class Choice(nn.Module):
     """Base of the labelled choices: a label, the list of options, and the option the path selects.
 
@@ -69,8 +79,7 @@ class Choice(nn.Module):
 
     def _index(self) -> int:
         if self.active is None:
-            raise RuntimeError(f"{self.kind} {self.label!r} has no path set; call ModelSpace.set_path(model, "
-                               "tokens) before forward, or build a fixed network with ModelSpace.build")
+            raise NoPathSet(self)
         return self.active
 
     def _disagree(self, shapes: list[Any], what: str) -> ValueError:
@@ -337,6 +346,9 @@ def load_factory(path: str) -> Callable[..., nn.Module]:
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
         raise ValueError(f"a user space must look like package.module:factory, got {path!r}")
+    if module_name == "__main__":  # the running script or notebook: Ray's workers run other programs
+        raise ValueError(f"space {path!r} is defined in the running script or notebook, which the trials cannot "
+                         f"import; move it to a module file (my_spaces.py) and pass my_spaces:{attr}")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.append(os.getcwd())
     try:
@@ -407,6 +419,7 @@ class ModelSpace(SearchSpace):
                 choice._checking = False
             model.train(was_training)
             model.load_state_dict(state)  # batch norm's running statistics, as they were
+        self._check_built()
         unused = [choice for _, choice in self._choices if not choice._ran]
         if unused:
             raise ValueError(f"space {self.name!r}: {unused[0].kind} {unused[0].label!r} is never called in the "
@@ -416,6 +429,19 @@ class ModelSpace(SearchSpace):
             got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
             raise ValueError(f"space {self.name!r} returns {got} for 2 samples, not their logits of shape (2, "
                              f"{classes}); end the model in one score per class (num_classes={classes})")
+
+    def _check_built(self) -> None:
+        """A network built from the template must not reach a choice any more: one held by a plain list, dict
+        or a second attribute stays in forward when ``build`` swaps in the chosen candidate."""
+        net = self.fix(copy.deepcopy(self.template), self.init_tokens()).eval()
+        try:
+            with torch.no_grad():
+                net(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
+        except NoPathSet as exc:
+            raise ValueError(f"space {self.name!r}: forward reaches {exc.kind} {exc.label!r} through a reference a "
+                             "built network cannot swap (a plain list, tuple or dict holding it, or a second "
+                             "attribute); hold choices in nn.ModuleList or nn.ModuleDict, or one attribute each"
+                             ) from None
 
     def _sample_forward(self, training: bool) -> Any:
         """The template's output for 2 random samples, in training or evaluation mode."""
@@ -513,8 +539,10 @@ class ModelSpace(SearchSpace):
         if not affine:
             for path, module in list(model.named_modules()):
                 if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
-                    bn = type(module)(module.num_features, eps=module.eps, momentum=module.momentum,
-                                      affine=False, track_running_stats=module.track_running_stats)
+                    # torch's own class: a user's subclass may take other constructor arguments
+                    torch_class = next(c for c in type(module).__mro__ if c.__module__.startswith("torch."))
+                    bn = torch_class(module.num_features, eps=module.eps, momentum=module.momentum,
+                                     affine=False, track_running_stats=module.track_running_stats)
                     model = _replace(model, path, bn)
         return model
 

@@ -81,28 +81,55 @@ def random_feasible(space: SearchSpace, rng: random.Random, max_params: int | No
 
 def repair(space: SearchSpace, tokens: Tokens, rng: random.Random, max_params: int | None = None,
            min_params: int | None = None) -> Tokens:
-    """Move random tokens down (over budget) or up (under ``min_params``) until the count fits.
-
-    Parameter counts grow with every token in the width spaces, so each move heads towards the budget.
-    """
-    table = space.range_table()
-    for _ in range(sum(table)):  # every move changes one token in one direction: this bounds the walk
+    """Move random tokens to cheaper choices (over budget) or dearer ones (under ``min_params``) until the count
+    fits; a position's choices are ranked by :func:`cost_order`, so each move heads towards the budget whatever
+    order the choices are listed in."""
+    order = cost_order(space)
+    rank = [{v: r for r, v in enumerate(o)} for o in order]
+    for _ in range(sum(map(len, order))):  # every move changes one token in one direction: this bounds the walk
         if not space.contains(tokens):
             break
         n = space.num_params(tokens)
         if max_params is not None and n > max_params:
-            movable = [i for i, t in enumerate(tokens) if t > 0]
+            movable = [i for i, t in enumerate(tokens) if rank[i][t] > 0]
             down = True
         elif min_params is not None and n < min_params:
-            movable = [i for i, t in enumerate(tokens) if t < table[i] - 1]
+            movable = [i for i, t in enumerate(tokens) if rank[i][t] < len(order[i]) - 1]
             down = False
         else:
             break
         if not movable:
             break
         i = rng.choice(movable)
-        tokens[i] = rng.randrange(tokens[i]) if down else rng.randrange(tokens[i] + 1, table[i])
+        r = rank[i][tokens[i]]
+        tokens[i] = order[i][rng.randrange(r) if down else rng.randrange(r + 1, len(order[i]))]
     return tokens
+
+
+def cost_order(space: SearchSpace) -> list[list[int]]:
+    """Each position's choice indices from the fewest parameters to the most, measured by changing that position
+    alone in the space's start architecture (kept in index order where that leaves the space, as in a table
+    with gaps, or where the counts tie). Computed once per space.
+
+    Example:
+        >>> from raynas import spaces
+        >>> cost_order(spaces.get("small_channel"))[0]
+        [0, 1, 2, 3, 4, 5, 6, 7]
+    """
+    cached = space.__dict__.get("_cost_order")
+    if cached is not None:
+        return cached
+    start = list(space.init_tokens())
+    order = []
+    for i, n in enumerate(space.range_table()):
+        probes = [[*start[:i], v, *start[i + 1:]] for v in range(n)]
+        if all(space.contains(p) for p in probes):
+            costs = [count(space, p) for p in probes]
+            order.append(sorted(range(n), key=lambda v: (costs[v], v)))
+        else:
+            order.append(list(range(n)))
+    space.__dict__["_cost_order"] = order
+    return order
 
 
 def count_feasible(space: SearchSpace, max_params: int | None = None, min_params: int | None = None,
