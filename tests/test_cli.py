@@ -321,8 +321,8 @@ def test_a_config_files_searcher_picks_the_subnet_searcher_of_a_one_shot_search(
     # another search's file names its searcher: the command's is the one that runs, so a different one is an error
     config.write_text("searcher: tpe\nnum-samples: 20\n")
     assert cli.settings_from_args(cli.parser().parse_args(["search", "tpe", "--config", str(config)])).num_samples == 20
-    with pytest.raises(ValueError, match=re.escape(f"config file {config} names searcher 'tpe' and the command is "
-                                                   "`raynas search random`; remove the key or run `raynas search tpe`")):
+    message = f"config file {config} names searcher 'tpe' and the command is `raynas search random`; remove the key"
+    with pytest.raises(ValueError, match=re.escape(message)):
         cli.settings_from_args(cli.parser().parse_args(["search", "random", "--config", str(config)]))
 
 
