@@ -170,7 +170,25 @@ def write(path: str, out: dict[str, Any]) -> None:
 
 
 def _budgets(text: str) -> list[float | None]:
-    return [None if b.strip() == "none" else float(b) for b in text.split(",")]
+    """``"0.3,none"`` -> [0.3, None]: fractions of the way from the smallest to the largest architecture."""
+    try:
+        budgets = [None if b.strip() == "none" else float(b) for b in text.split(",")]
+    except ValueError:
+        budgets = [-1.0]
+    if any(b is not None and not 0 <= b <= 1 for b in budgets):
+        raise SystemExit(f"--budgets must be fractions between 0 and 1 or 'none', comma-separated; got {text!r}")
+    return budgets
+
+
+def _counts(text: str, flag: str) -> list[int]:
+    """``"50,100"`` -> [50, 100], each at least 1."""
+    try:
+        counts = [int(c) for c in text.split(",")]
+    except ValueError:
+        counts = [0]
+    if min(counts) < 1:
+        raise SystemExit(f"{flag} must be whole numbers of at least 1, comma-separated; got {text!r}")
+    return counts
 
 
 def _offsets(text: str) -> list[int]:
@@ -199,7 +217,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
 
     parsed = {e.strip(): parse_searcher(e) for e in args.searchers.split(",") if e.strip()}
-    budgets, evals = _budgets(args.budgets), [int(e) for e in args.evals.split(",")]
+    budgets, evals = _budgets(args.budgets), _counts(args.evals, "--evals")
+    if args.seeds < 1 or min(args.seed_offset) < 0:
+        raise SystemExit(f"--seeds must be at least 1 and --seed-offset at least 0, got {args.seeds} and "
+                         f"{args.seed_offset}")
+    tables = {}
+    for entry in args.tables.split(","):
+        try:
+            tables[entry] = load_table(entry)
+        except ValueError as exc:
+            raise SystemExit(f"--tables {entry}: {exc}") from None
+    for name, (cli_name, extra) in parsed.items():  # a setting of the wrong type or range fails now, in one line
+        try:
+            SEARCHERS[cli_name](next(iter(tables.values())), num_samples=max(evals), seed=0, **extra)
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"searcher entry {name!r}: {exc}") from None
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; mode {args.mode}")
     if args.mode == "tune":
         import ray
@@ -211,8 +243,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": args.mode, "seeds": args.seeds, "seed_offset": args.seed_offset, "results": []}
     start = time.perf_counter()
     try:
-        for entry in args.tables.split(","):
-            space = load_table(entry)
+        for entry, space in tables.items():
             for frac in budgets:
                 table = Table(space, frac)
                 print(f"\n{entry}: budget {table.budget or 'none'} ({table.count} of {space.size()} feasible, "

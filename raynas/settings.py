@@ -317,6 +317,9 @@ def check_storage_path(path: str) -> None:
         ValueError: --storage-path 'file:///data/my runs' is a URI with a space in it; write the space as %20 \
 (file:///data/my%20runs) or give a plain folder
     """
+    if path.startswith("file:") and not path.startswith("file://"):  # else a local folder named "file:"
+        raise ValueError(f"--storage-path {path!r}: write a file URI with three slashes "
+                         f"(file:///{path[len('file:'):].lstrip('/')}) or give a plain folder")
     if "://" in path and any(c.isspace() for c in path):
         raise ValueError(f"--storage-path {path!r} is a URI with a space in it; write the space as %20 "
                          f"({path.replace(' ', '%20')}) or give a plain folder")

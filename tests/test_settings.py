@@ -68,6 +68,8 @@ def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
     ({"cpus_per_trial": 0}, "--cpus-per-trial must be above 0, got 0"),
     ({"storage_path": "s3://bucket/my runs"}, "--storage-path 's3://bucket/my runs' is a URI with a space in it; write "
                                               "the space as %20 (s3://bucket/my%20runs) or give a plain folder"),
+    ({"storage_path": "file:/data/runs"}, "--storage-path 'file:/data/runs': write a file URI with three slashes "
+                                          "(file:///data/runs) or give a plain folder"),
     ({"max_params": "-5k"}, "--max-params must be a parameter count of 0 or more, got '-5k'"),
     ({"max_params": "inf"}, "max-params must be a number like 20000, 20k or 3.5M, got 'inf'"),
     ({"min_params": 30000, "max_params": "20k"}, "--min-params 30000 is above --max-params 20000; no architecture "

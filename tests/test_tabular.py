@@ -1,6 +1,7 @@
 """Benchmark tables as search spaces: inferred positions and choices, accuracy scale, clear errors."""
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -34,7 +35,7 @@ def test_table_with_gaps_marks_missing_architectures(tmp_path):
     space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", skip=2)))
     assert space.size() == 25
     assert not space.contains([0, 0, 0]) and space.contains([2, 2, 2])
-    with pytest.raises(ValueError, match="not in table"):
+    with pytest.raises(ValueError, match="has no row with an accuracy in table"):
         space.num_params([0, 0, 0])
 
 
@@ -273,6 +274,10 @@ def test_nb201_subset_draws_only_its_rows_and_skips_untrained_ones(tmp_path):
         with pytest.raises(ValueError, match=f"^benchmark table {re.escape(str(damaged))}: row 21 has {count} fields "
                                              f"and the header {fields}; complete the row or remove it$"):
             TabularSpace(str(damaged))
+    missing = next(t for t in itertools.product(range(5), repeat=6) if t not in space.rows())
+    with pytest.raises(ValueError, match=re.escape(f"architecture {list(missing)} (key {space.key(missing)}) has no "
+                                                   f"row with an accuracy in table {subset}")):
+        space.num_params(missing)
     draws = {tuple(space.random_tokens(random.Random(seed))) for seed in range(200)}
     assert draws == set(space.rows())  # uniform over the 19 rows, never a vector the table lacks
 

@@ -123,7 +123,8 @@ class TabularSpace(SearchSpace):
     def _row(self, tokens: Sequence[int]) -> tuple[float, int]:
         tokens = tuple(self.validate(tokens))
         if tokens not in self._rows:
-            raise ValueError(f"architecture {list(tokens)} is not in table {self.path}")
+            raise ValueError(f"architecture {list(tokens)} (key {self.key(tokens)}) has no row with an accuracy in "
+                             f"table {self.path}")
         return self._rows[tokens]
 
     def num_params(self, tokens: Sequence[int]) -> int:
