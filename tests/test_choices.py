@@ -470,6 +470,11 @@ def test_the_nni_documentation_example_applies():
     assert net.layer1.kernel_size == (5, 5) and net.input5.indices == [1, 4]
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
     assert count(net) == space.num_params(tokens)
+    assert apply_arch(space, {**arch, "LayerChoice2": "6"}) == tokens  # an unnamed candidate's index as text
+    # NNI's container interface of a LayerChoice
+    layer1, layer2 = NNIDocs().layer1, NNIDocs().layer2
+    assert len(layer1) == 2 and len(layer2) == 7 and layer1["conv5x5"].kernel_size == (5, 5)
+    assert layer1[1] is layer1["conv5x5"] and list(layer2) == [layer2[i] for i in range(7)]
 
 
 def test_read_arch_file(tmp_path):

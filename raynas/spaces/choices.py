@@ -125,6 +125,16 @@ class LayerChoice(Choice):
     def options(self) -> list[Any]:
         return list(self.names) if self.named else list(range(len(self.names)))
 
+    # NNI's container interface: the candidates by position or name, their number, and iteration over them
+    def __getitem__(self, key: int | str) -> nn.Module:
+        return self.candidates[key] if isinstance(key, str) else self.candidates[self.names[key]]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[nn.Module]:
+        return iter(self.candidates.values())
+
     def chosen(self) -> nn.Module:
         """The candidate the current path selects."""
         return self.candidates[self.names[self._index()]]

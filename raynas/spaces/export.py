@@ -101,6 +101,9 @@ def _candidate(d: _Decision, value: Any) -> int:
         return same[0]
     if isinstance(value, bool) or isinstance(value, (dict, list, tuple)) or value is None:
         raise ValueError(f"{d.label}: {value!r} is not a candidate name or index; candidates are {d.candidates}")
+    if isinstance(value, str) and value.strip().isdigit() and \
+            all(isinstance(c, int) and not isinstance(c, bool) for c in d.candidates):
+        value = int(value)  # unnamed candidates: NNI takes an index written as text too
     if value in d.candidates:
         return d.candidates.index(value)
     if isinstance(value, int):
