@@ -99,11 +99,19 @@ def settings_for_file(path: str, values: dict[str, Any],
     if "arch" in found:
         tokens = apply_arch(space, found["arch"])
     else:  # a record of tokens only, or a genotype (the start widths of its channel space)
-        tokens = space.validate(list(found["tokens"])) if "tokens" in found else space.init_tokens()
+        tokens = _recorded(space, found["tokens"], path) if "tokens" in found else space.init_tokens()
     if same_space and "tokens" in found and list(found["tokens"]) != tokens:
-        recorded = space.validate(found["tokens"])
+        recorded = _recorded(space, found["tokens"], path)
         if export_arch(space, recorded) != export_arch(space, tokens):
             raise ValueError(f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); "
                              "fix or drop one of them")
         tokens = recorded  # a position whose options repeat a value: the tokens say which one
     return settings, space, tokens
+
+
+def _recorded(space: SearchSpace, tokens: Any, path: str) -> list[int]:
+    """The tokens a file records, valid in ``space``; an invalid one says the space may have changed since."""
+    try:
+        return space.validate(list(tokens))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}; has space {space.name!r} changed since the file was written?") from None

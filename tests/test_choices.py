@@ -490,6 +490,10 @@ def test_read_arch_file(tmp_path):
     tokens_only = tmp_path / "tokens.json"  # a best_arch.json record without 'arch': its tokens
     tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
     assert settings_for_file(str(tokens_only), {})[2] == [1, 2, 3, 4]
+    tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 40]}))
+    with pytest.raises(ValueError, match=r"tokens.json: .*40.*; has space 'small_channel' changed since the file was "
+                                         r"written\?$"):
+        settings_for_file(str(tokens_only), {})
     tokens_only.write_text(json.dumps({"space": "small_channel"}))
     with pytest.raises(ValueError, match="names space 'small_channel' but holds neither 'arch'"):
         read_arch_file(str(tokens_only))
