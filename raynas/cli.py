@@ -26,6 +26,7 @@ from typing import Any
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS
 from raynas.spaces import sampling
+from raynas.spaces.base import SearchSpace
 from raynas.settings import INTERNAL_SETTINGS, SearchSettings, check_applies, underscored
 
 
@@ -215,18 +216,14 @@ def parser() -> argparse.ArgumentParser:
     _analyze_parser(sub)
     _retrain_parser(sub)
     _pipeline_parser(sub)
-    sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges")
+    p_spaces = sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges",
+                              description="List the built-in spaces, or describe one (--space, e.g. your own "
+                                          "package.module:factory, or --table) to pick a budget for it.")
+    _space_flags(p_spaces, None)
     p_params = sub.add_parser("params", help="exact parameter count of one architecture",
                               description="Print the exact parameter count and the choices of an architecture "
                                           "(for a table, also its key).")
-    p_params.add_argument("--space", help="search space (default small_channel; tabular with --table)")
-    p_params.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
-    p_params.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
-                                                 "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
-    p_params.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
-    p_params.add_argument("--space-kwargs", type=json.loads, default={},
-                          help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\' for '
-                               '--space mobile')
+    _space_flags(p_params, "small_channel")
     which = p_params.add_mutually_exclusive_group(required=True)
     which.add_argument("--tokens", type=_tokens,
                        help="comma-separated choice indices, one per position, 0 for its first choice, e.g. 3,3,4,4; "
@@ -237,6 +234,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _space_flags(p: argparse.ArgumentParser, default: str | None) -> None:
+    """The flags that name one space: ``--space``, ``--table``, ``--table-metric``, ``--data``, ``--space-kwargs``."""
+    p.add_argument("--space", help=f"search space{f' (default {default}' if default else ' (default: all'}; "
+                                   "tabular with --table)")
+    p.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
+    p.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
+                                          "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
+    p.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
+    p.add_argument("--space-kwargs", type=json.loads, default={},
+                   help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\' for --space mobile')
+
+
 def _tokens(text: str) -> list[int]:
     try:
         return [int(t) for t in text.replace(" ", "").strip("[]").split(",") if t]
@@ -245,6 +254,14 @@ def _tokens(text: str) -> list[int]:
 
 
 def _params(args: argparse.Namespace) -> None:
+    space = _space_of(args)
+    tokens = space.validate(args.tokens) if args.key is None else space.tokens_of(args.key)
+    key = f"key {space.key(tokens)}  " if space.name == "tabular" else ""
+    print(f"{sampling.count(space, tokens):,} params  {key}{json.dumps(space.to_arch(tokens))}")
+
+
+def _space_of(args: argparse.Namespace) -> SearchSpace:
+    """The space the flags of :func:`_space_flags` name (and ``--key``, for ``raynas params``)."""
     from raynas.search import space_for
 
     if not isinstance(args.space_kwargs, dict):
@@ -253,14 +270,11 @@ def _params(args: argparse.Namespace) -> None:
         raise data.DataError(f"unknown dataset {args.data!r}; choose one of: {', '.join(data.DATASETS)}")
     name = _table_space(args.space, args.table)
     _needs_table(name, "--table-metric", args.table_metric)
-    _needs_table(name, "--key", args.key)
+    _needs_table(name, "--key", getattr(args, "key", None))
     kwargs = {**args.space_kwargs, **({"path": args.table} if args.table else {})}
     if args.table_metric is not None:
         kwargs["metric"] = args.table_metric
-    space = space_for(name, kwargs, args.data)
-    tokens = space.validate(args.tokens) if args.key is None else space.tokens_of(args.key)
-    key = f"key {space.key(tokens)}  " if name == "tabular" else ""
-    print(f"{sampling.count(space, tokens):,} params  {key}{json.dumps(space.to_arch(tokens))}")
+    return space_for(name, kwargs, args.data)
 
 
 def _needs_table(space: str | None, flag: str, value: Any) -> None:
@@ -374,14 +388,18 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list_spaces() -> None:
-    for name in spaces.names():
-        if name == "tabular":
-            print(f"{name:15s} a benchmark table given with --table")
+def _list_spaces(args: argparse.Namespace) -> None:
+    """One line per built-in space, or for the one space the flags name."""
+    if args.space is not None or args.table is not None:
+        found = [_space_of(args)]
+    else:
+        found = [spaces.get(name) if name != "tabular" else name for name in spaces.names()]
+    for space in found:
+        if space == "tabular":
+            print(f"{space:15s} a benchmark table given with --table")
             continue
-        space = spaces.get(name)
         low, high = space.params_range()
-        print(f"{name:15s} {len(space.range_table())} tokens, {space.size():.3g} architectures, "
+        print(f"{space.name:15s} {len(space.range_table())} tokens, {space.size():.3g} architectures, "
               f"{low:,} to {high:,} params")
 
 
@@ -393,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "spaces":
-            _list_spaces()
+            _list_spaces(args)
             return 0
         if args.command == "params":
             _params(args)

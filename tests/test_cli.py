@@ -188,6 +188,18 @@ def test_a_table_flag_overrides_the_config_files_space(tmp_path):
         cli.settings_from_args(cli.parser().parse_args(["search", "random", "--config", str(config)]))
 
 
+def test_spaces_lists_the_built_in_ones_or_describes_the_one_named(tmp_path, capsys):
+    assert cli.main(["spaces"]) == 0
+    listed = capsys.readouterr().out
+    assert "small_channel   4 tokens, 4.1e+03 architectures, 550 to 112,330 params" in listed and "mobile" in listed
+    wide = spaces.get("mobile", widths=[16, 32, 48])
+    assert cli.main(["spaces", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}']) == 0
+    low, high = wide.params_range()
+    assert capsys.readouterr().out == f"mobile          6 tokens, 7.41e+04 architectures, {low:,} to {high:,} params\n"
+    assert cli.main(["spaces", "--table", str(write_table(tmp_path / "table.json"))]) == 0
+    assert capsys.readouterr().out == "tabular         3 tokens, 27 architectures, 6,000 to 18,000 params\n"
+
+
 def test_params_of_a_table_architecture_needs_no_space(tmp_path, capsys):
     table = write_table(tmp_path / "table.json")  # key "123": score 1 + 4 + 9 = 14
     assert cli.main(["params", "--table", str(table), "--tokens", "0,1,2"]) == 0
