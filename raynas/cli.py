@@ -392,8 +392,12 @@ def _list_spaces(args: argparse.Namespace) -> None:
     """One line per built-in space, or for the one space the flags name."""
     if args.space is not None or args.table is not None:
         found = [_space_of(args)]
-    else:
-        found = [spaces.get(name) if name != "tabular" else name for name in spaces.names()]
+    else:  # counted for --data: its input channels and classes are part of the count
+        from raynas.search import space_for
+
+        if args.data not in data.SHAPES:
+            raise data.DataError(f"unknown dataset {args.data!r}; choose one of: {', '.join(data.DATASETS)}")
+        found = [space_for(name, {}, args.data) if name != "tabular" else name for name in spaces.names()]
     for space in found:
         if space == "tabular":
             print(f"{space:15s} a benchmark table given with --table")

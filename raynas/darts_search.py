@@ -131,8 +131,10 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
         settings = DartsSettings.from_dict(settings)
     storage.check_kind(settings.storage_path, settings.name, SETTINGS_FILE)
     if storage.read_text(settings.storage_path, f"{settings.name}/{settings.result_file()}") is not None:
+        changed = _changes(settings)
         raise FileExistsError(f"a DARTS search named {settings.name!r} already finished under "
-                              f"{storage.normalize(settings.storage_path)}; pick another --name")
+                              f"{storage.normalize(settings.storage_path)}"
+                              f"{f' with other settings ({changed})' if changed else ''}; pick another --name")
     interrupted = _check_same_search(settings)
     storage.check_writable(settings.storage_path)
     cluster.start(settings.address, cluster.user_code_env(settings.space))
@@ -224,16 +226,22 @@ def newest_checkpoints(storage_path: str, name: str, names: list[str]) -> dict[s
 
 def _check_same_search(settings: DartsSettings) -> bool:
     """Whether an interrupted search of this name exists; it must have been started with the same settings."""
-    saved = storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}")
-    if saved is None:
+    if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is None:
         return False
-    before, now = json.loads(saved), settings.search_settings()
-    changed = [f"--{k.replace('_', '-')} {before.get(k)} -> {now[k]}" for k in now if before.get(k) != now[k]]
+    changed = _changes(settings)
     if changed:
         raise ValueError(f"an interrupted DARTS search named {settings.name!r} was started with other settings "
-                         f"({', '.join(changed)}); run it again with its settings to continue it, or pick "
-                         "another --name")
+                         f"({changed}); run it again with its settings to continue it, or pick another --name")
     return True
+
+
+def _changes(settings: DartsSettings) -> str:
+    """The settings that differ from those the search of this name was started with, as ``--flag old -> new``."""
+    saved = storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}")
+    if saved is None:
+        return ""
+    before, now = json.loads(saved), settings.search_settings()
+    return ", ".join(f"--{k.replace('_', '-')} {before.get(k)} -> {now[k]}" for k in now if before.get(k) != now[k])
 
 
 def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:

@@ -174,6 +174,10 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     capsys.readouterr()
     assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "whole"]) == 0  # finished: not run again
     assert "the DARTS search 'whole' finished already" in capsys.readouterr().out
+    assert cli.main([*flags[:5], "4", *flags[6:], "--name", "whole"]) == 2  # --epochs 4: another search
+    err = capsys.readouterr().err
+    assert "search named 'whole' already finished under" in err
+    assert err.endswith("with other settings (--epochs 3 -> 4); pick another --name\n")
     assert pd.read_csv(tmp_path / "whole" / "results.csv").equals(whole)
 
     # `raynas analyze` reads a DARTS cell search: a row per seed, its genotype, no parameter counts
