@@ -84,8 +84,7 @@ def repair(space: SearchSpace, tokens: Tokens, rng: random.Random, max_params: i
     """Move random tokens to cheaper choices (over budget) or dearer ones (under ``min_params``) until the count
     fits; a position's choices are ranked by :func:`cost_order`, so each move heads towards the budget whatever
     order the choices are listed in."""
-    order = cost_order(space)
-    rank = [{v: r for r, v in enumerate(o)} for o in order]
+    order, rank = cost_order(space), _cost_rank(space)
     for _ in range(sum(map(len, order))):  # every move changes one token in one direction: this bounds the walk
         if not space.contains(tokens):
             break
@@ -130,6 +129,13 @@ def cost_order(space: SearchSpace) -> list[list[int]]:
             order.append(list(range(n)))
     space.__dict__["_cost_order"] = order
     return order
+
+
+def _cost_rank(space: SearchSpace) -> list[dict[int, int]]:
+    """Per position, each choice index's place in :func:`cost_order`. Computed once per space."""
+    if "_cost_rank" not in space.__dict__:
+        space.__dict__["_cost_rank"] = [{v: r for r, v in enumerate(o)} for o in cost_order(space)]
+    return space.__dict__["_cost_rank"]
 
 
 def count_feasible(space: SearchSpace, max_params: int | None = None, min_params: int | None = None,
