@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from ray import tune
@@ -46,8 +47,12 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     cluster.connect(settings)
     path = storage.folder(settings.storage_path, settings.name)
     trainable = make_trainable(settings, space)
-    _claim(settings, architectures)
+    started = _claim(settings, architectures)
     if tune.Tuner.can_restore(path):
+        if started != path:  # Tune's records name the old folder: results and new trials would go back there
+            raise ValueError(f"the retrain {settings.name!r} was started in {started} and is now in {path}, and "
+                             "Ray Tune continues a run only where it started; move it back to continue it there, "
+                             "or retrain under another --name")
         repair_checkpoints(settings.storage_path, settings.name)
         tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)
     else:
@@ -59,14 +64,18 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     return finish(settings, space, tuner.fit())
 
 
-def _claim(settings: SearchSettings, architectures: list[list[int]]) -> None:
-    """Record what this run trains; a run of that name before must have trained the same."""
+def _claim(settings: SearchSettings, architectures: list[list[int]]) -> str:
+    """Record what this run trains; a run of that name before must have trained the same. Returns the folder the
+    run was started in."""
+    here = {**settings.to_dict(), "storage_path": storage.normalize(settings.storage_path)}
     differ = storage.claim(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}",
-                           {**settings.to_dict(), "architectures": architectures}, ignore=("address", "storage_path"))
+                           {**here, "architectures": architectures}, ignore=("address", "storage_path", "name"))
     if differ:
         raise FileExistsError(f"a retrain named {settings.name!r} under {storage.normalize(settings.storage_path)} "
                               f"trained other settings ({', '.join(k.replace('_', '-') for k in differ)}); pick "
                               "another --name, or give the same ones to continue it")
+    saved = json.loads(storage.read_text(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}"))
+    return storage.folder(saved["storage_path"], saved["name"])
 
 
 def settings_for_file(path: str, values: dict[str, Any],

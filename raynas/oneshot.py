@@ -87,7 +87,7 @@ def run(settings: SearchSettings) -> search.Outcome:
 def resume(storage_path: str, name: str, address: str | None = None) -> search.Outcome:
     """Continue the one-shot search stored at ``storage_path/name`` with the settings it was started with."""
     settings = search.load_settings(storage_path, name)
-    settings.storage_path, settings.address = storage_path, address
+    settings.storage_path, settings.name, settings.address = storage_path, name, address  # it may have moved
     return run(settings)
 
 
@@ -106,7 +106,7 @@ def _claim(settings: SearchSettings) -> None:
     """Write the settings once; a re-run must ask for the same search."""
     storage.check_writable(settings.storage_path)
     differ = storage.claim(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_dict(),
-                           ignore=("address", "storage_path"))
+                           ignore=("address", "storage_path", "name"))
     if differ:
         raise ValueError(f"{root(settings)} holds another search (settings differ: {', '.join(differ)});"
                          f" re-run it with the same flags, or pick another --name")

@@ -304,7 +304,8 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
     if function is not None:  # recorded, so a resume without it is a clear error, not Tune's
         settings = dataclasses.replace(settings, trial_function=f"{function.__module__}:{function.__qualname__}")
     available = sampling.count_feasible(space, settings.max_params, settings.min_params)  # may call user code
-    storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_json())
+    here = dataclasses.replace(settings, storage_path=storage.normalize(settings.storage_path))  # resume checks it
+    storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", here.to_json())
     record.write(settings.storage_path, settings.name, space)
     if available is not None and available < settings.num_samples:
         flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"  # a one-shot stage's, or ours
@@ -356,19 +357,37 @@ def resume(storage_path: str, name: str, address: str | None = None,
     if function is None and settings.trial_function:
         raise ValueError(f"search {name!r} ran your trial function {settings.trial_function}; resume it from Python "
                          "with raynas.search.resume(storage_path, name, function=<that function>)")
-    settings.storage_path, settings.address = storage_path, address
+    started, path = storage.folder(settings.storage_path, settings.name), storage.folder(storage_path, name)
+    _move(settings, storage_path, name)
+    settings.address = address
     space = make_space(settings)
     record.check_unchanged(storage_path, name, space)
     cluster.connect(settings)
     names = storage.list_names(storage_path, name)
-    if experiment_state_readable(storage_path, name, names) and _searcher_state_readable(storage_path, name, names):
-        path = storage.folder(storage_path, name)
+    if started != path:  # Tune's records name the old folder: trials it made would go back there
+        why = f"search {name!r} was started in {started} and is now in {path}"
+    elif not experiment_state_readable(storage_path, name, names) or \
+            not _searcher_state_readable(storage_path, name, names):
+        why = f"Tune's record of {name!r} is damaged or missing (its driver died while writing it)"
+    else:
+        why = ""
+    if why:
+        tuner = _tuner(settings, space, _saved_searcher(settings, space, names, why), function,
+                       _resumed_scheduler(settings, names))
+    else:
         repair_checkpoints(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
-    else:
-        tuner = _tuner(settings, space, _saved_searcher(settings, space, names), function,
-                       _resumed_scheduler(settings, names))
     return finish(settings, space, _fit(tuner))
+
+
+def _move(settings: SearchSettings, storage_path: str, name: str) -> None:
+    """Settings recorded at ``storage_path/name``, for the search where it is now: its folder may have been moved,
+    renamed or copied since it started. A one-shot stage's supernet lies in the folder around it."""
+    recorded = storage.normalize(settings.storage_path).rstrip("/")
+    if settings.supernet_checkpoint and settings.supernet_checkpoint.startswith(f"{recorded}/"):
+        moved = storage.normalize(storage_path).rstrip("/")
+        settings.supernet_checkpoint = moved + settings.supernet_checkpoint[len(recorded):]
+    settings.storage_path, settings.name = storage_path, name
 
 
 def _resumed_scheduler(settings: SearchSettings, names: list[str]) -> schedulers.LiveTrialsFirst:
@@ -425,8 +444,9 @@ def _json(storage_path: str, relpath: str) -> Any:
         return None
 
 
-def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[str]) -> TokenSearcher:
-    """The search's searcher as raynas last saved it, for a new Tune experiment that continues the search."""
+def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[str], why: str) -> TokenSearcher:
+    """The search's searcher as raynas last saved it, for a new Tune experiment that continues the search
+    (``why`` says why Tune's own cannot)."""
     searcher = make_searcher(settings, space)
     states = sorted((n for n in names if n.startswith("searcher-state-")), reverse=True)
     # the newest state that parses: a driver killed while Tune copied one leaves it cut short
@@ -434,9 +454,8 @@ def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[st
     if saved is not None:
         searcher.set_state(saved)
     searcher.recover(finished_trials(settings.storage_path, settings.name, searcher.metric))
-    print(f"[raynas] Tune's record of {settings.name!r} is damaged or missing (its driver died while writing it); "
-          f"continuing from results.csv and the searcher's saved state ({searcher.issued} trials handed out)",
-          flush=True)
+    print(f"[raynas] {why}; continuing from results.csv and the searcher's saved state ({searcher.issued} trials "
+          "handed out)", flush=True)
     return searcher
 
 

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -142,45 +143,66 @@ def test_a_trial_function_that_reports_no_reward_is_one_clear_error(ray_session,
 
 
 # -- a killed driver -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("damaged_record", [None, "experiment_state-", "searcher-state-"],
-                         ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short"])
-def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp_path, damaged_record, capsys):
+@pytest.fixture(scope="module")
+def killed_search(ray_session, tmp_path_factory) -> Path:
+    """A search of 8 trials whose driver was SIGKILLed after 3 had finished (read while it ran): a copy of its
+    folder as the kill left it, to put back where it ran (``<its parent>/killed``) or elsewhere."""
     from raynas import analysis
-    from raynas.search import resume, running_trials
 
-    address = ray_session.get_runtime_context().gcs_address
+    root = tmp_path_factory.mktemp("killed")
+
     def load_while_running() -> None:
-        running = analysis.load(str(tmp_path), "killed")  # while the driver runs: its finished rows
+        running = analysis.load(str(root), "killed")  # while the driver runs: its finished rows
         assert len(running) >= 3 and (running.status == "TERMINATED").all()
         assert running.trial_index.tolist() == list(range(len(running)))  # one at a time: proposed = finished
         assert running.conv1_width.notna().all() and running.reward.notna().all()
-        summary = analysis.analyze(str(tmp_path), ["killed"], out=str(tmp_path / "analysis"))
+        summary = analysis.analyze(str(root), ["killed"], out=str(root / "analysis"))
         done, recorded = map(int, summary.loc[0, "trials"].split("/"))  # a trial may have finished since
         assert summary.loc[0, "asked"] == 8 and len(running) <= done == recorded < 8
 
+    address = ray_session.get_runtime_context().gcs_address
     kill_search_after_rows(["--address", address, "--max-params", "38k", "--num-samples", "8", "--epochs", "2",
-                            "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "killed"],
-                           tmp_path / "killed", rows=3, before_kill=load_while_running)
-    before = read_results(tmp_path / "killed")
+                            "--concurrency", "1", "--storage-path", str(root), "--name", "killed"],
+                           root / "killed", rows=3, before_kill=load_while_running)
+    return Path(shutil.copytree(root / "killed", root / "as-killed"))
+
+
+@pytest.mark.parametrize("case", ["intact", "experiment_state-", "searcher-state-", "moved"],
+                         ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short", "moved"])
+def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, tmp_path, case, capsys):
+    from raynas.search import resume, running_trials
+
+    ran_in = killed_search.parent / "killed"  # where it ran, as the kill left it
+    shutil.rmtree(ran_in, ignore_errors=True)
+    shutil.copytree(killed_search, ran_in)
+    # a copy under another name, in another folder: Tune's records name the folder it ran in
+    storage_path, name = (tmp_path, "moved") if case == "moved" else (killed_search.parent, "killed")
+    folder = storage_path / name
+    if case == "moved":
+        shutil.copytree(killed_search, folder)
+    before = read_results(folder)
     assert 3 <= len(before) < 8
-    state_before = searcher_state(tmp_path / "killed")
-    for _, tokens, index in running_trials(str(tmp_path), "killed"):  # Tune's record, read as a restore does
+    state_before = searcher_state(folder)
+    for _, tokens, index in running_trials(str(storage_path), name):  # Tune's record, read as a restore does
         assert len(tokens) == 4 and isinstance(index, int)
-    if damaged_record:  # the driver died while Tune wrote or copied its record (neither is atomic)
-        record = max((tmp_path / "killed").glob(f"{damaged_record}*"))
-        record.write_text(record.read_text()[:100] if damaged_record == "experiment_state-" else "")
+    if case.endswith("-"):  # the driver died while Tune wrote or copied its record (neither is atomic)
+        record = max(folder.glob(f"{case}*"))
+        record.write_text(record.read_text()[:100] if case == "experiment_state-" else "")
 
-    outcome = resume(str(tmp_path), "killed")
-    assert ("continuing from results.csv and the searcher's saved state" in capsys.readouterr().out) == \
-        bool(damaged_record)
+    outcome = resume(str(storage_path), name)
+    out = capsys.readouterr().out
+    assert ("is damaged or missing (its driver died while writing it); continuing from results.csv and the "
+            "searcher's saved state" in out) == case.endswith("-")
+    assert (f"search 'moved' was started in {ran_in} and is now in {folder}; continuing from results.csv" in out) \
+        == (case == "moved")
 
-    after = read_results(tmp_path / "killed")
+    after = read_results(folder)
     assert len(after) == 8 and (after.status == "TERMINATED").all()
     assert after.trial_id.is_unique and after.trial_index.tolist() == list(range(8))  # none lost, none twice
     assert after.tokens.nunique() == 8  # no architecture trained twice, none restarted from scratch
     kept = after.set_index("trial_id").loc[before.trial_id]
     pd.testing.assert_frame_equal(kept.reset_index()[before.columns], before, check_dtype=False)
-    state_after = searcher_state(tmp_path / "killed")
+    state_after = searcher_state(folder)
     assert state_after["issued"] == 8 and len(state_after["evaluated"]) == 8
     evaluated_before = {tuple(t) for t, _ in state_before["evaluated"]}
     assert evaluated_before <= {tuple(t) for t, _ in state_after["evaluated"]}
@@ -189,6 +211,9 @@ def test_killed_search_resumes_without_losing_or_repeating_work(ray_session, tmp
     assert state_after["own"]["step"] > state_before["own"]["step"]
     assert state_after["own"]["temperature"] < state_before["own"]["temperature"]
     assert outcome.best["tokens"] == json.loads(after.loc[after.reward.astype(float).idxmax(), "tokens"])
+    if case == "moved":  # nothing went back to where it ran
+        assert sorted(p.name for p in ran_in.iterdir()) == sorted(p.name for p in killed_search.iterdir())
+        assert read_results(ran_in).equals(before)
 
 
 def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray_session, tmp_path):
@@ -274,23 +299,6 @@ def test_three_node_cluster_spreads_trials_and_stores_everything_in_one_place(tm
     assert best["trial_id"] in set(rows.trial_id)
     # every trial's checkpoint reached the shared storage folder, whichever node trained it
     assert len(list((tmp_path / "nodes").glob("*/checkpoint_*/state.pt"))) == 6
-
-
-# -- bad input -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("args,message", [
-    (["search", "sanas", "--address", "127.0.0.1:9", "--name", "x"], "cannot reach the Ray cluster at --address"),
-    (["search", "sanas", "--storage-path", "{file}/sub", "--name", "x"], "cannot be written"),
-    (["resume", "--storage-path", "{tmp}", "--name", "never-ran"], "no raynas search named 'never-ran'"),
-])
-def test_cluster_bad_input_is_one_clear_line(tmp_path, args, message):
-    (tmp_path / "file").write_text("a file, not a folder")
-    args = [a.format(file=tmp_path / "file", tmp=tmp_path) for a in args]
-    if "--storage-path" not in args:
-        args += ["--storage-path", str(tmp_path)]
-    done = subprocess.run([sys.executable, "-m", "raynas.cli", *args], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0], done.stderr
 
 
 # -- storage given as a URI ----------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def test_pipeline_flags_are_checked_before_any_stage(tmp_path, capsys, args, mes
 
 def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_path, capsys):
     flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "3", "--init-channels", "2",
-             "--storage-path", str(tmp_path)]
+             "--batch-size", "128", "--storage-path", str(tmp_path)]
     assert cli.main([*flags, "--name", "whole"]) == 0
     kill_cli_when([*flags, "--name", "cut"],
                   lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
@@ -158,8 +158,7 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     assert len(runs) == 2 and pd.read_csv(runs[-1]).epoch.iloc[0] >= 2  # the new trial did not start over
     assert list(pd.read_csv(tmp_path / "short" / "results.csv").epochs) == [3]
 
-    assert cli.main(["search", "darts", "--data", "digits", "--epochs", "4", "--layers", "3", "--init-channels",
-                     "2", "--storage-path", str(tmp_path), "--name", "cut"]) == 2
+    assert cli.main([*flags[:5], "4", *flags[6:], "--name", "cut"]) == 2
     assert "--epochs 3 -> 4" in capsys.readouterr().err
     assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "cut"]) == 0
     assert "continuing the interrupted DARTS search 'cut'" in capsys.readouterr().out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,7 +135,14 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
     before = pd.read_csv(results, dtype={"trial_id": str})
     assert 3 <= len(before) < 12 and (tmp_path / "os" / "supernet" / "supernet.pt").exists()
 
+    # its storage folder moved before the rerun: the search continues where it is now (tmp_path from here on)
+    started_in, tmp_path = tmp_path, tmp_path / "elsewhere"
+    tmp_path.mkdir()
+    shutil.move(started_in / "os", tmp_path / "os")
+    results = tmp_path / "os" / "subnets" / "results.csv"
+    command[command.index("--storage-path") + 1] = str(tmp_path)
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    assert not (started_in / "os").exists()  # nothing went back to where it started
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "[raynas] supernet: done" in rerun.stdout  # finished stages are skipped
     after = pd.read_csv(results, dtype={"trial_id": str})

@@ -1,7 +1,9 @@
 """The retrain trainable through Tune: per-epoch reports, reward, checkpoints, resume, NaN losses."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -52,3 +54,10 @@ def test_retraining_from_python_trains_each_architecture_and_leaves_the_settings
     assert sorted(map(json.loads, outcome.results.tokens)) == [[0, 0, 0, 0], [1, 1, 1, 1]]
     assert (outcome.results.status == "TERMINATED").all()
     assert settings.num_samples == 20  # the same settings can still start a search of 20
+    # its folder moved: Tune would write to the old one
+    shutil.move(tmp_path / "r", tmp_path / "moved")
+    moved = dataclasses.replace(settings, name="moved")
+    with pytest.raises(ValueError, match=f"the retrain 'moved' was started in {tmp_path / 'r'} and is now in "
+                                         f"{tmp_path / 'moved'}, and Ray Tune continues a run only where it started"):
+        retrain(moved, space, [[0, 0, 0, 0], [1, 1, 1, 1]])
+    assert not (tmp_path / "r").exists()

@@ -16,7 +16,7 @@ import sys
 import traceback
 from typing import Any
 
-from raynas.spaces.base import SearchSpace
+from raynas.spaces.base import SearchSpace, canonical
 
 # name -> "module:class"; modules are imported on first use so that importing raynas stays cheap
 _REGISTRY = {
@@ -126,7 +126,7 @@ def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
         if not isinstance(options, list) or not options:
             raise ValueError(f"space {name!r}: the choices of position {label!r} must be a non-empty list, got "
                              f"{options!r}")
-        plain = next((v for v in options if json.loads(json.dumps(v, default=repr)) != v), None)
+        plain = next((v for v in options if json.loads(canonical(v)) != v), None)
         if plain is not None:  # written to best_arch.json and read back
             raise ValueError(f"space {name!r}: choice {plain!r} of position {label!r} is a {type(plain).__name__}, "
                              "not a JSON value; use plain numbers, strings or lists (e.g. int(value))")

@@ -16,9 +16,22 @@ from __future__ import annotations
 
 import abc
 import itertools
+import json
 import numbers
 import random
 from typing import Any, Sequence
+
+
+def canonical(value: Any) -> str:
+    """``value`` as JSON text with sorted keys: one form to compare choices by, and what a record holds.
+
+    ``True`` stays apart from ``1``, a tuple matches the list read back, and what JSON cannot hold becomes its repr.
+
+    Example:
+        >>> canonical((1, True)), json.loads(canonical({"b": 1, "a": None}))
+        ('[1, true]', {'a': None, 'b': 1})
+    """
+    return json.dumps(value, sort_keys=True, default=repr)
 
 
 #: spaces of at most this many architectures get an exact :meth:`SearchSpace.params_range` by counting each

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from raynas.spaces.base import SearchSpace
+from raynas.spaces.base import SearchSpace, canonical
 from raynas.spaces.choices import InputChoice, ModelSpace
 
 
@@ -67,14 +67,9 @@ def apply_arch(space: SearchSpace, arch: dict[str, Any]) -> list[int]:
     return [_token(d, arch[d.label]) for d in decisions]
 
 
-def _canonical(value: Any) -> str:
-    """A value as JSON writes it, so ``True`` is not ``1`` and a tuple choice matches the list read back."""
-    return json.dumps(value, sort_keys=True, default=repr)
-
-
 def _token(d: _Decision, value: Any) -> int:
     if d.subsets is None:  # a choice whose candidate is itself a list, a boolean or null
-        same = [i for i, c in enumerate(d.candidates) if _canonical(c) == _canonical(value)]
+        same = [i for i, c in enumerate(d.candidates) if canonical(c) == canonical(value)]
         if same:
             return same[0]
     if isinstance(value, (list, tuple)):
@@ -96,7 +91,7 @@ def _token(d: _Decision, value: Any) -> int:
 
 def _candidate(d: _Decision, value: Any) -> int:
     """Index of one candidate given by name/value or by index."""
-    same = [i for i, c in enumerate(d.candidates) if _canonical(c) == _canonical(value)]
+    same = [i for i, c in enumerate(d.candidates) if canonical(c) == canonical(value)]
     if same:
         return same[0]
     if isinstance(value, bool) or isinstance(value, (dict, list, tuple)) or value is None:

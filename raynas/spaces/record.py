@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from raynas import storage
-from raynas.spaces.base import SearchSpace
+from raynas.spaces.base import SearchSpace, canonical
 
 SPACE_FILE = "raynas_space.json"
 
@@ -22,7 +22,7 @@ def describe(space: SearchSpace) -> dict[str, Any]:
     fingerprint = space.fingerprint()
     described = {"labels": space.labels(), "choices": space.choices(),
                  **({"fingerprint": fingerprint} if fingerprint is not None else {})}
-    return json.loads(json.dumps(described, default=repr))
+    return json.loads(canonical(described))
 
 
 def write(storage_path: str, name: str, space: SearchSpace) -> None:
