@@ -192,6 +192,10 @@ class NoFinishedTrial(ValueError):
     """A search has no finished trial to rank."""
 
 
+class NoParameterCounts(ValueError):
+    """``--max-params`` asked of a search without parameter counts (a DARTS cell search)."""
+
+
 def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | None = None) -> pd.Series:
     """The finished trial with the highest :func:`ranking` column (then fewer params, then earliest) within
     ``max_params``; for a one-shot search, the best of the retrained subnets (by the shared-weight score when
@@ -202,7 +206,8 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
                               "or was stopped early (see the status, error and stopped columns of its results.csv)")
     if max_params is not None:
         if done.params.isna().all():
-            raise ValueError(f"search {name!r} has no parameter counts (a DARTS cell search); drop --max-params")
+            raise NoParameterCounts(f"search {name!r} has no parameter counts (a DARTS cell search), so "
+                                    "--max-params does not apply to it")
         smallest = int(done.params.min())
         done = done[done.params <= max_params]
         if done.empty:
@@ -347,12 +352,16 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
     out = out or default_out(storage_path, names[0])
     if os.path.isfile(out):
         raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")
+    clash = next((name for name in names if storage.folder(out, name) == storage.folder(storage_path, name)), None)
+    if clash is not None:
+        raise ValueError(f"--out {out} would write over search {clash!r}'s own best_arch.json; give another folder "
+                         "(by default the plots go to <storage-path>/<first name>/analysis)")
     loaded = {name: _load(storage_path, name) for name in dict.fromkeys(names)}
     bests = {}
     for name, (frame, settings, space) in loaded.items():  # every bad input fails before any write
         try:
             bests[name] = export_best(storage_path, name, frame, settings, space, max_params)
-        except NoFinishedTrial as exc:
+        except (NoFinishedTrial, NoParameterCounts) as exc:
             if len(loaded) == 1:
                 raise
             print(f"[raynas] {exc}; left out of the comparison", flush=True)

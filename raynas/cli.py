@@ -59,7 +59,7 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--table", help="benchmark table JSON for --space tabular (replayed, nothing is trained)")
     g.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
                                           "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
-    g.add_argument("--space-kwargs", type=json.loads,
+    g.add_argument("--space-kwargs", type=_json_object,
                    help='JSON object of extra space arguments, e.g. \'{"auxiliary": false}\'')
     g.add_argument("--max-params", help="parameter budget, e.g. 20000, 20k, 3.77M (default: none)")
     g.add_argument("--min-params", help="smallest parameter count allowed (default: none)")
@@ -183,7 +183,7 @@ def _retrain_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", type=int, help="cells of the network built from a genotype.json (default 20, "
                                               "reductions at 1/3 and 2/3)")
     p.add_argument("--space", help="the space, when the file does not name it (mobile, package.module:factory)")
-    p.add_argument("--space-kwargs", type=json.loads, help="JSON object of space arguments")
+    p.add_argument("--space-kwargs", type=_json_object, help="JSON object of space arguments")
     p.add_argument("--data", help="dataset (default: the file's, else digits)")
     p.add_argument("--data-dir", help="folder holding the torchvision files of --data")
     p.add_argument("--epochs", type=int, help="training epochs (default 3)")
@@ -242,15 +242,23 @@ def _space_flags(p: argparse.ArgumentParser, default: str | None) -> None:
     p.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
                                           "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
     p.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
-    p.add_argument("--space-kwargs", type=json.loads, default={},
+    p.add_argument("--space-kwargs", type=_json_object, default={},
                    help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\' for --space mobile')
 
 
 def _tokens(text: str) -> list[int]:
     try:
-        return [int(t) for t in text.replace(" ", "").strip("[]").split(",") if t]
+        return [int(t) for t in text.strip().strip("[]").split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"tokens must be comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"tokens must be comma-separated integers (3,3,4,4), got {text!r}") from None
+
+
+def _json_object(text: str) -> Any:
+    """``--space-kwargs``: JSON text (checked to be an object with the other settings)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}), got {text!r}; e.g. '{{\"widths\": [8, 16]}}'") from None
 
 
 def _params(args: argparse.Namespace) -> None:

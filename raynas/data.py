@@ -17,7 +17,9 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,11 +84,14 @@ def check(name: str, data_dir: str | None, val_fraction: float | None = None) ->
         raise DataError(f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}"
                         f"{_or_flat(name)}{debian}")
     if name in TORCHVISION_FOLDERS:
-        read_mnist_like(name, data_dir)
+        images = read_mnist_like(name, data_dir)[0]
+        if val_fraction is not None:
+            validation_size(len(images), val_fraction)
         return
     missing = [f for f in EXPECTED_FILES[name] if not os.path.isfile(os.path.join(data_dir, f))]
     if missing:
         raise DataError(f"dataset {name!r} is incomplete in {data_dir}: missing {', '.join(missing)}")
+    _read_cifar10(data_dir, train=False)  # checks every file against its checksum, as the trials will
 
 
 @functools.lru_cache(maxsize=4)
@@ -120,8 +125,10 @@ def validation_size(n: int, val_fraction: float) -> int:
         raise DataError(f"val-fraction must be between 0 and 1, got {val_fraction}")
     n_val = int(round(n * val_fraction))
     if min(n_val, n - n_val) < MIN_SPLIT:
+        fix = (f"pick a fraction between {MIN_SPLIT / n:.3g} and {1 - MIN_SPLIT / n:.3g}" if n >= 2 * MIN_SPLIT
+               else f"the dataset needs at least {2 * MIN_SPLIT} training images")
         raise DataError(f"val-fraction {val_fraction} splits {n:,} training images into {n - n_val:,} to train on and "
-                        f"{n_val:,} to validate on; each needs at least {MIN_SPLIT}: pick a fraction nearer 0.2")
+                        f"{n_val:,} to validate on; each needs at least {MIN_SPLIT}: {fix}")
     return n_val
 
 
@@ -170,9 +177,12 @@ def idx_paths(name: str, data_dir: str) -> list[str]:
 
 def read_idx(path: str) -> np.ndarray:
     """An idx file of unsigned bytes (the MNIST format), plain or gzipped, as an array of its shape."""
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[:3] != b"\0\0\x08":
+    try:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged or cut-short .gz
+        raise DataError(f"{path} cannot be read ({exc}); replace it with the original dataset file") from None
+    if len(raw) < 4 or raw[:3] != b"\0\0\x08" or len(raw) < 4 + 4 * raw[3]:
         raise DataError(f"{path} is not an idx file of unsigned bytes (bad header); replace it with the "
                         "original dataset file")
     ndim = raw[3]
@@ -200,6 +210,8 @@ def read_mnist_like(name: str, data_dir: str) -> list[np.ndarray]:
     if len(arrays[0]) < 2 * MIN_SPLIT:
         raise DataError(f"{paths[0]} holds {len(arrays[0])} images; training and validation need at least "
                         f"{2 * MIN_SPLIT}")
+    if not len(arrays[2]):
+        raise DataError(f"{paths[2]} holds no images; the test accuracy needs some")
     return arrays
 
 
@@ -214,20 +226,29 @@ def _mnist_like(name: str, root: str, val_fraction: float, seed: int) -> Splits:
                   test=TensorDataset((x_test - mean) / std, y_test), in_channels=1, image_size=x.shape[-1])
 
 
+def _read_cifar10(root: str, train: bool, transform: Any = None) -> Any:
+    """torchvision's CIFAR-10 in ``root`` (it checks every file's checksum); :class:`DataError` when damaged."""
+    from torchvision import datasets
+
+    try:
+        return datasets.CIFAR10(root, train=train, download=False, transform=transform)
+    except (RuntimeError, OSError, ValueError) as exc:
+        what = "incomplete or damaged (the files' checksums differ from the dataset's)" \
+            if "corrupted" in str(exc) else f"unreadable ({exc})"
+        raise DataError(f"dataset 'cifar10' in {root} is {what}; replace {', '.join(EXPECTED_FILES['cifar10'])} "
+                        "with the original files (nothing is downloaded)") from None
+
+
 def _cifar10(root: str, val_fraction: float, seed: int) -> Splits:
-    from torchvision import datasets, transforms
+    from torchvision import transforms
 
     normalize = [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)]
     augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
                                   *normalize])
     plain = transforms.Compose(normalize)
-    try:
-        augmented = datasets.CIFAR10(root, train=True, download=False, transform=augment)
-        unaugmented = datasets.CIFAR10(root, train=True, download=False, transform=plain)
-        test = datasets.CIFAR10(root, train=False, download=False, transform=plain)
-    except (RuntimeError, OSError, ValueError) as exc:
-        raise DataError(f"dataset 'cifar10' in {root} cannot be read ({exc}); expected "
-                        f"{', '.join(EXPECTED_FILES['cifar10'])}") from None
+    augmented = _read_cifar10(root, train=True, transform=augment)
+    unaugmented = _read_cifar10(root, train=True, transform=plain)
+    test = _read_cifar10(root, train=False, transform=plain)
     train, val = _split(len(augmented), val_fraction, seed)
     return Splits(train=Subset(augmented, train), val=Subset(unaugmented, val), test=test,
                   in_channels=3, image_size=32)

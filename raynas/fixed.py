@@ -94,9 +94,18 @@ def settings_for_file(path: str, values: dict[str, Any],
     if "space" not in values:
         raise ValueError(f"{path} does not name its space; pass --space (e.g. mobile or package.module:factory)")
     same_space = values["space"] == found.get("space")
+    if not same_space and "arch" not in found:  # its tokens (a genotype: its start widths) mean nothing elsewhere
+        what = f"tokens of space {found['space']!r}" if "tokens" in found else "a DARTS genotype"
+        raise ValueError(f"{path} holds {what}, which retrains in space {found['space']!r}, not "
+                         f"{values['space']!r}; drop --space")
     if same_space:  # arguments given override the file's
-        values["space_kwargs"] = {**found.get("space_kwargs", {}), **values.get("space_kwargs", {})}
+        kept = found.get("space_kwargs", {})
+        if found.get("data") and values.get("data") != found["data"]:  # another dataset's shape comes from --data
+            kept = {k: v for k, v in kept.items() if k not in ("in_channels", "num_classes", "input_shape")}
+        values["space_kwargs"] = {**kept, **values.get("space_kwargs", {})}
     if layers is not None:
+        if layers < 3:
+            raise ValueError(f"--layers must be at least 3 (cells at 1/3 and 2/3 are reductions), got {layers}")
         if values["space"] != "darts_channel":
             raise ValueError(f"--layers sets the cells of a DARTS genotype's network; {path} is an architecture of "
                              f"space {values['space']!r}: drop --layers (that space's own arguments go in "

@@ -213,6 +213,8 @@ from `raynas search random`
                                   (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
                                   (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"),
                                    "a search with --scheduler asha"),
+                                  (("data_dir",), values.get("data", SearchSettings.data) != "digits",
+                                   "--data mnist, fashion_mnist or cifar10 (digits is bundled)"),
                                   (TRAINING_FLAGS, not (trains and replay),
                                    "searches that train networks (a --table replay looks accuracies up)")):
         wrong = [name for name in names if name in values and not applies]

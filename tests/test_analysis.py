@@ -74,6 +74,11 @@ def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digit
     # without a tighter budget the export is the search's own best_arch.json, test accuracy included
     assert cli.main(["analyze", "--storage-path", str(folder), "--name", "digits"]) == 0
     assert json.loads((folder / "digits" / "analysis" / "digits" / "best_arch.json").read_text()) == outcome.best
+    # --out at the storage path would replace the search's own best_arch.json with the export
+    before = (folder / "digits" / "best_arch.json").read_text()
+    with pytest.raises(ValueError, match=f"--out {folder} would write over search 'digits'.s own best_arch.json"):
+        analysis.analyze(str(folder), ["digits"], tighter, str(folder))
+    assert (folder / "digits" / "best_arch.json").read_text() == before
 
 
 # -- the Pareto front ------------------------------------------------------------------------------------------

@@ -427,6 +427,14 @@ def test_every_bad_architecture_is_one_clear_error(arch, message):
         apply_arch(user_space(), arch)
 
 
+@pytest.mark.parametrize("width", [5, "5", 3])
+def test_a_number_that_is_no_candidate_is_not_read_as_an_index(width):
+    space = spaces.get("small_channel")  # widths 4, 8, 12, 16, 24, 32, 48, 64: a typo is no index
+    with pytest.raises(ValueError, match=rf"conv1_width: {width} is not one of the candidates \[4, 8, 12, 16, 24"):
+        apply_arch(space, {"conv1_width": width, "conv2_width": 8, "conv3_width": 12, "conv4_width": 16})
+    assert apply_arch(space, {"conv1_width": 8, "conv2_width": 8, "conv3_width": 12, "conv4_width": 16})[0] == 1
+
+
 def test_every_accepted_form_applies():
     space = user_space()
     forms = [{"layer1": 1, "layer2": [1], "skip": [False, True, True]},
@@ -538,6 +546,23 @@ def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
     tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
     with pytest.raises(ValueError, match="--layers sets the cells of a DARTS genotype's network; .* drop --layers"):
         settings_for_file(str(tokens_only), {}, layers=6)
+    # another --data: the network takes that dataset's shape, not the one the file was searched on
+    searched = tmp_path / "searched.json"
+    searched.write_text(json.dumps({"space": "mobile", "data": "digits", "tokens": [0, 0, 0, 0, 0, 0],
+                                    "space_kwargs": {"in_channels": 1, "num_classes": 10, "input_shape": [1, 8, 8]}}))
+    from test_data import make_mnist
+
+    settings, space, _ = settings_for_file(str(searched), {"data": "mnist",
+                                                           "data_dir": str(make_mnist(tmp_path, flat=True))})
+    assert settings.data == "mnist" and "input_shape" not in settings.space_kwargs
+    assert space.kwargs()["input_shape"] == [1, 28, 28]
+    # with another --space, a genotype or another space's tokens would silently train that space's start
+    with pytest.raises(ValueError, match="genotype.json holds a DARTS genotype, which retrains in space "
+                                         "'darts_channel', not 'small_channel'; drop --space"):
+        settings_for_file(str(genotype), {"space": "small_channel"})
+    with pytest.raises(ValueError, match="holds tokens of space 'small_channel', which retrains in space "
+                                         "'small_channel', not 'mobile'; drop --space"):
+        settings_for_file(str(tokens_only), {"space": "mobile"})
 
 
 def test_named_choices_labels_unlabelled_choices_by_path():

@@ -108,9 +108,18 @@ BAD_INPUT = [
      "--scheduler asha has nothing to stop early in a table replay"),
     (["search", "sanas", "--table", "{table}", "--table-metric", "cifar1000"],
      "unknown --table-metric 'cifar1000' for table"),
-    (["search", "sanas", "--table", "{table}", "--table-metric", "params"], "unknown --table-metric 'params' for table"),
+    (["search", "sanas", "--table", "{table}", "--table-metric", "params"],
+     "unknown --table-metric 'params' for table"),
     (["search", "sanas", "--storage-path", "{file}/sub"], "cannot be written"),
     (["resume", "--storage-path", "{root}", "--name", "never-ran"], "no raynas search named 'never-ran'"),
+    (["search", "random", "--data-dir", "{root}"], "--data-dir applies to --data mnist, fashion_mnist or cifar10 "
+                                                   "(digits is bundled) only; drop it from `raynas search random`"),
+    (["params", "--tokens", "3 3 4 4"], "tokens must be comma-separated integers (3,3,4,4), got '3 3 4 4'"),
+    (["params", "--tokens", "3,,3,4"], "tokens must be comma-separated integers (3,3,4,4), got '3,,3,4'"),
+    (["params", "--tokens", "3,3,4,4", "--space-kwargs", "{bad"], "argument --space-kwargs: not JSON (Expecting"),
+    (["retrain", "--arch", "{root}"], "is a folder; give its best_arch.json (or genotype.json)"),
+    (["retrain", "--arch", "{table}", "--space", "small_channel", "--layers", "2"], "--layers must be at least 3 (cells at 1/3 and 2/3 are "
+                                                       "reductions), got 2"),
     (["search", "sanas", "--address", "127.0.0.1:9"], "cannot reach the Ray cluster at --address"),
 ]
 

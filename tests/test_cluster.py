@@ -251,6 +251,9 @@ def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_ana
     for call in (lambda: resume(str(tmp_path), "t"), lambda: analysis.load(str(tmp_path), "t")):
         with pytest.raises(ValueError, match=message):
             call()
+    (tmp_path / "t" / "raynas_space.json").write_text("")  # a damaged record names itself
+    with pytest.raises(ValueError, match=r"t/raynas_space.json is damaged \(not the record of a space\); restore"):
+        analysis.load(str(tmp_path), "t")
 
 
 def kill_search_after_rows(flags: list[str], folder: Path, rows: int,

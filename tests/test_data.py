@@ -67,6 +67,41 @@ def test_truncated_idx_file_is_one_clear_line(tmp_path):
         data.load("mnist", str(tmp_path), 0.2, 1)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda b: b[: len(b) // 2], "cannot be read .*Compressed file ended"),  # an interrupted copy
+    (lambda b: b"garbage", r"cannot be read \(Not a gzipped file"),
+    (lambda b: gzip.compress(b"\0\0\x08\x03\0\0"), r"is not an idx file of unsigned bytes \(bad header\)"),
+])
+def test_a_damaged_gz_file_is_one_line_naming_it(tmp_path, damage, message):
+    make_mnist(tmp_path, flat=True, gzipped=True)
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(data.DataError, match=f"{path}.* {message}"):
+        data.check("mnist", str(tmp_path), 0.2)
+
+
+def test_a_small_or_testless_dataset_is_refused_before_the_search(tmp_path):
+    make_mnist(tmp_path / "small", flat=True, n=30)  # 30 training images: 0.2 leaves 6 to validate on
+    with pytest.raises(data.DataError, match="splits 30 training images into 24 to train on and 6 to validate on; "
+                                             "each needs at least 10: pick a fraction between 0.333 and 0.667"):
+        data.check("mnist", str(tmp_path / "small"), 0.2)
+    make_mnist(tmp_path / "testless", flat=True)
+    _idx(tmp_path / "testless" / "t10k-images-idx3-ubyte", np.zeros((0, 28, 28)))
+    _idx(tmp_path / "testless" / "t10k-labels-idx1-ubyte", np.zeros(0))
+    with pytest.raises(data.DataError, match="t10k-images-idx3-ubyte holds no images; the test accuracy needs some"):
+        data.check("mnist", str(tmp_path / "testless"), 0.2)
+
+
+def test_damaged_cifar10_files_are_refused_before_the_search(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in data.EXPECTED_FILES["cifar10"]:
+        (tmp_path / name).write_bytes(b"x")  # present, but not the dataset's
+    with pytest.raises(data.DataError, match="is incomplete or damaged .* with the original files "
+                                             r"\(nothing is downloaded\)$"):
+        data.check("cifar10", str(tmp_path), 0.2)
+
+
 @pytest.mark.parametrize("file, array, message", [
     ("train-labels-idx1-ubyte", np.arange(50) % 13, r"has label 12; mnist has 10 classes \(0-9\)"),
     ("train-labels-idx1-ubyte", np.zeros(40), r"holds \(40,\) labels for the 50 images of .*; give one label per image"),
@@ -121,6 +156,9 @@ def test_a_split_too_small_to_train_or_validate_is_refused_before_anything_runs(
     with pytest.raises(data.DataError, match="val-fraction 0.9999 splits 60,000 .* 6 to train on"):
         data.check("mnist", None, 0.9999)
     assert data.validation_size(1438, 0.01) == 14  # a small share of a big enough split is fine
+    with pytest.raises(data.DataError, match="into 12 to train on and 3 to validate on; each needs at least 10: the "
+                                             "dataset needs at least 20 training images"):
+        data.validation_size(15, 0.2)
 
 
 def test_unknown_dataset():

@@ -61,3 +61,18 @@ def test_retraining_from_python_trains_each_architecture_and_leaves_the_settings
                                          f"{tmp_path / 'moved'}, and Ray Tune continues a run only where it started"):
         retrain(moved, space, [[0, 0, 0, 0], [1, 1, 1, 1]])
     assert not (tmp_path / "r").exists()
+
+
+def test_a_last_training_batch_of_one_image_is_dropped_not_fed_to_batch_norm():
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from raynas.trainables.loops import make_loader, train_epoch
+
+    data = TensorDataset(torch.randn(5, 3), torch.tensor([0, 1, 0, 1, 0]))
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    loader = make_loader(data, 2, shuffle=True)
+    assert [len(y) for _, y in loader] == [2, 2]
+    assert train_epoch(model, loader, torch.optim.SGD(model.parameters(), 0.1), "cpu") > 0
+    assert [len(y) for _, y in make_loader(data, 2, shuffle=False)] == [2, 2, 1]  # evaluation sees every image

@@ -102,6 +102,10 @@ def _candidate(d: _Decision, value: Any) -> int:
     if value in d.candidates:
         return d.candidates.index(value)
     if isinstance(value, int):
+        if d.candidates != list(range(len(d.candidates))) and \
+                all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in d.candidates):
+            raise ValueError(f"{d.label}: {value} is not one of the candidates {d.candidates} (a number is read as "
+                             "a candidate here, not as an index)")
         if 0 <= value < len(d.candidates):
             return value
         raise ValueError(f"{d.label}: index {value} is out of range [0, {len(d.candidates) - 1}]")
@@ -112,6 +116,8 @@ def read_arch_file(path: str) -> dict[str, Any]:
     """Read an architecture file: a ``best_arch.json`` (``space``, ``space_kwargs``, ``arch`` or ``tokens``), a
     DARTS ``genotype.json`` (returned as the ``darts_channel`` space of that genotype, no ``arch``: its start
     widths) or a flat NNI ``label -> choice`` object (returned as ``{"arch": ...}``)."""
+    if os.path.isdir(path):
+        raise ValueError(f"architecture file {path} is a folder; give its best_arch.json (or genotype.json)")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"architecture file {path} does not exist")
     with open(path) as f:

@@ -36,7 +36,14 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace) -> None:
     text = storage.read_text(storage_path, f"{name}/{SPACE_FILE}")
     if text is None:
         return
-    before, now = json.loads(text), describe(space)
+    try:
+        before = json.loads(text)
+    except ValueError:
+        before = None
+    if not isinstance(before, dict) or not {"labels", "choices"} <= set(before):
+        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{SPACE_FILE} is damaged (not the record of a "
+                         "space); restore it from a copy, or delete it to skip the check that the space is unchanged")
+    now = describe(space)
     if "fingerprint" not in before:  # recorded before fingerprints existed
         now.pop("fingerprint", None)
     if before == now:

@@ -12,9 +12,11 @@ from raynas.checkpoints import from_checkpoint
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    """A loader whose shuffling depends only on ``seed`` (so a resumed epoch sees the same order)."""
+    """A loader whose shuffling depends only on ``seed`` (so a resumed epoch sees the same order). A shuffled
+    (training) loader drops a last batch of one image: batch norm cannot train on it."""
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      drop_last=shuffle and len(dataset) % batch_size == 1)
 
 
 def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, device: str,
