@@ -118,8 +118,8 @@ BAD_INPUT = [
     (["params", "--tokens", "3,,3,4"], "tokens must be comma-separated integers (3,3,4,4), got '3,,3,4'"),
     (["params", "--tokens", "3,3,4,4", "--space-kwargs", "{bad"], "argument --space-kwargs: not JSON (Expecting"),
     (["retrain", "--arch", "{root}"], "is a folder; give its best_arch.json (or genotype.json)"),
-    (["retrain", "--arch", "{table}", "--space", "small_channel", "--layers", "2"], "--layers must be at least 3 (cells at 1/3 and 2/3 are "
-                                                       "reductions), got 2"),
+    (["retrain", "--arch", "{table}", "--space", "small_channel", "--layers", "2"],
+     "--layers must be at least 3 (cells at 1/3 and 2/3 are reductions), got 2"),
     (["search", "sanas", "--address", "127.0.0.1:9"], "cannot reach the Ray cluster at --address"),
 ]
 
