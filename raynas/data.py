@@ -66,9 +66,9 @@ class Splits:
     num_classes: int = 10
 
 
-def check(name: str, data_dir: str | None, val_fraction: float | None = None) -> None:
-    """Raise :class:`DataError` if ``name`` cannot be loaded from ``data_dir``, or split by ``val_fraction``
-    (cheap, no loading)."""
+def check(name: str, data_dir: str | None, val_fraction: float | None = None, read: bool = True) -> None:
+    """Raise :class:`DataError` if ``name`` cannot be loaded from ``data_dir``, or split by ``val_fraction``.
+    ``read=False`` skips reading the files (:func:`load` reads them anyway, with the same errors)."""
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if val_fraction is not None:
@@ -83,14 +83,17 @@ def check(name: str, data_dir: str | None, val_fraction: float | None = None) ->
     if not os.path.isdir(data_dir):
         raise DataError(f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}"
                         f"{_or_flat(name)}{debian}")
+    if name not in TORCHVISION_FOLDERS:
+        missing = [f for f in EXPECTED_FILES[name] if not os.path.isfile(os.path.join(data_dir, f))]
+        if missing:
+            raise DataError(f"dataset {name!r} is incomplete in {data_dir}: missing {', '.join(missing)}")
+    if not read:
+        return
     if name in TORCHVISION_FOLDERS:
         images = read_mnist_like(name, data_dir)[0]
         if val_fraction is not None:
             validation_size(len(images), val_fraction)
         return
-    missing = [f for f in EXPECTED_FILES[name] if not os.path.isfile(os.path.join(data_dir, f))]
-    if missing:
-        raise DataError(f"dataset {name!r} is incomplete in {data_dir}: missing {', '.join(missing)}")
     _read_cifar10(data_dir, train=False)  # checks every file against its checksum, as the trials will
 
 
@@ -100,7 +103,7 @@ def load(name: str = "digits", data_dir: str | None = None, val_fraction: float 
 
     Cached per process, so trials that reuse a Ray actor load the data once.
     """
-    check(name, data_dir, val_fraction)
+    check(name, data_dir, val_fraction, read=False)  # the driver checked the files; reading them here says the same
     data_dir = os.path.abspath(data_dir) if data_dir else None
     if name == "digits":
         return _digits(val_fraction, seed)
