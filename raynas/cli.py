@@ -162,6 +162,11 @@ def _resume_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage-path", default="./runs", help="where the search was stored (default ./runs)")
     p.add_argument("--name", required=True, help="the search's --name")
     p.add_argument("--address", help="address of a running Ray cluster")
+    p.add_argument("--cpus-per-trial", type=float,
+                   help="CPUs of each trial still to run (default: as the search started; sanas, evolution, tpe and "
+                        "random searches)")
+    p.add_argument("--gpus-per-trial", type=float,
+                   help="GPUs of each trial still to run, e.g. 0 to go on without GPUs (default: as it started)")
 
 
 def _analyze_parser(sub: argparse._SubParsersAction) -> None:
@@ -442,15 +447,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "resume":
             from raynas import darts_search
 
-            frame = darts_search.resume(args.storage_path, args.name, args.address)
+            resources = {"cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial}
+            frame = darts_search.resume(args.storage_path, args.name, args.address, **resources)
             if frame is not None:
                 return 0 if (frame.status == "TERMINATED").any() else 1
         if args.command == "resume" and search.load_settings(args.storage_path, args.name).searcher == "oneshot":
             from raynas import oneshot
 
-            outcome = oneshot.resume(args.storage_path, args.name, args.address)
+            outcome = oneshot.resume(args.storage_path, args.name, args.address, **resources)
         elif args.command == "resume":
-            outcome = search.resume(args.storage_path, args.name, args.address)
+            outcome = search.resume(args.storage_path, args.name, args.address, **resources)
         elif args.command == "retrain":
             outcome = _retrain(args)
         elif args.searcher == "oneshot":

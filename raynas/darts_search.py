@@ -181,13 +181,15 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
     return finish(settings, tuner.fit())
 
 
-def resume(storage_path: str, name: str, address: str | None = None) -> pd.DataFrame | None:
+def resume(storage_path: str, name: str, address: str | None = None, *, cpus_per_trial: float | None = None,
+           gpus_per_trial: float | None = None) -> pd.DataFrame | None:
     """Continue the interrupted DARTS search ``name`` with the settings it was started with; ``None`` when
     ``storage_path/name`` holds no DARTS search. A search that finished already is not run again: its
-    results are returned as they are."""
+    results are returned as they are. Other resources per trial are refused (a DARTS search has them per worker)."""
     saved = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
     if saved is None:
         return None
+    search.same_resources("DARTS", name, cpus_per_trial, gpus_per_trial)
     try:
         values = underscored(json.loads(saved))
     except ValueError as exc:  # not JSON, or not an object

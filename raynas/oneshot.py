@@ -84,8 +84,11 @@ def run(settings: SearchSettings) -> search.Outcome:
     return retrain_best(settings, space, subnets)
 
 
-def resume(storage_path: str, name: str, address: str | None = None) -> search.Outcome:
-    """Continue the one-shot search stored at ``storage_path/name`` with the settings it was started with."""
+def resume(storage_path: str, name: str, address: str | None = None, *, cpus_per_trial: float | None = None,
+           gpus_per_trial: float | None = None) -> search.Outcome:
+    """Continue the one-shot search stored at ``storage_path/name`` with the settings it was started with (other
+    resources per trial are refused: its stages restore Tune trials that hold theirs)."""
+    search.same_resources("one-shot", name, cpus_per_trial, gpus_per_trial)
     settings = search.load_settings(storage_path, name)
     settings.storage_path, settings.name, settings.address = storage_path, name, address  # it may have moved
     return run(settings)

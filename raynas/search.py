@@ -350,22 +350,33 @@ def load_settings(storage_path: str, name: str) -> SearchSettings:
 
 
 def resume(storage_path: str, name: str, address: str | None = None,
-           function: TrialFunction | None = None) -> Outcome:
-    """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it."""
+           function: TrialFunction | None = None, *, cpus_per_trial: float | None = None,
+           gpus_per_trial: float | None = None) -> Outcome:
+    """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it.
+
+    ``cpus_per_trial`` / ``gpus_per_trial`` change the resources of the trials still to run (a search started on
+    a GPU cluster continued on a CPU machine, say); left ``None``, the search keeps those it started with.
+    """
     storage_path = os.fspath(storage_path)  # a pathlib.Path too
     settings = load_settings(storage_path, name)
     if function is None and settings.trial_function:
         raise ValueError(f"search {name!r} ran your trial function {settings.trial_function}; resume it from Python "
                          "with raynas.search.resume(storage_path, name, function=<that function>)")
     started, path = storage.folder(settings.storage_path, settings.name), storage.folder(storage_path, name)
+    changed = _change_resources(settings, cpus_per_trial, gpus_per_trial)
+    recorded = settings.to_json()
     _move(settings, storage_path, name)
     settings.address = address
     space = make_space(settings)
     record.check_unchanged(storage_path, name, space)
-    cluster.connect(settings)
+    cluster.connect(settings)  # checks that a trial fits
+    if changed:  # recorded, so that a later resume keeps them
+        storage.write_text(storage_path, f"{name}/{SETTINGS_FILE}", recorded)
     names = storage.list_names(storage_path, name)
     if started != path:  # Tune's records name the old folder: trials it made would go back there
         why = f"search {name!r} was started in {started} and is now in {path}"
+    elif changed:  # Tune's records hold each trial's resources
+        why = f"the trials' resources changed ({changed})"
     elif not experiment_state_readable(storage_path, name, names) or \
             not _searcher_state_readable(storage_path, name, names):
         why = f"Tune's record of {name!r} is damaged or missing (its driver died while writing it)"
@@ -378,6 +389,37 @@ def resume(storage_path: str, name: str, address: str | None = None,
         repair_checkpoints(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
     return finish(settings, space, _fit(tuner))
+
+
+def _change_resources(settings: SearchSettings, cpus_per_trial: float | None, gpus_per_trial: float | None) -> str:
+    """Give ``settings`` the resources per trial asked for; what changed (``""``: nothing), e.g.
+    ``"--gpus-per-trial 1 -> 0"``. Bad values are one error, the settings untouched."""
+    asked = {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial}
+    new = {key: float(value) for key, value in asked.items() if value is not None and value != getattr(settings, key)}
+    if new:
+        dataclasses.replace(settings, **new)  # checks them
+    changes = [f"--{key.replace('_', '-')} {getattr(settings, key):g} -> {value:g}" for key, value in new.items()]
+    for key, value in new.items():
+        setattr(settings, key, value)
+    return ", ".join(changes)
+
+
+def same_resources(kind: str, name: str, cpus_per_trial: float | None, gpus_per_trial: float | None) -> None:
+    """A ``kind`` of search that continues only with the resources it started with: asking for others is one error.
+
+    Example:
+        >>> same_resources("one-shot", "s", None, None)
+        >>> same_resources("one-shot", "s", None, 0)
+        Traceback (most recent call last):
+        ValueError: a one-shot search continues with the resources it was started with; drop --gpus-per-trial \
+(it applies to resuming sanas, evolution, tpe and random searches), or start 's' again under another --name
+    """
+    given = [flag for flag, value in (("--cpus-per-trial", cpus_per_trial), ("--gpus-per-trial", gpus_per_trial))
+             if value is not None]
+    if given:
+        raise ValueError(f"a {kind} search continues with the resources it was started with; drop "
+                         f"{' and '.join(given)} (it applies to resuming sanas, evolution, tpe and random searches),"
+                         f" or start {name!r} again under another --name")
 
 
 def _move(settings: SearchSettings, storage_path: str, name: str) -> None:

@@ -167,8 +167,9 @@ def killed_search(ray_session, tmp_path_factory) -> Path:
     return Path(shutil.copytree(root / "killed", root / "as-killed"))
 
 
-@pytest.mark.parametrize("case", ["intact", "experiment_state-", "searcher-state-", "moved"],
-                         ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short", "moved"])
+@pytest.mark.parametrize("case", ["intact", "experiment_state-", "searcher-state-", "moved", "resources"],
+                         ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short", "moved",
+                              "other-resources"])
 def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, tmp_path, case, capsys):
     from raynas.search import resume, running_trials
 
@@ -189,8 +190,10 @@ def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, t
         record = max(folder.glob(f"{case}*"))
         record.write_text(record.read_text()[:100] if case == "experiment_state-" else "")
 
-    outcome = resume(str(storage_path), name)
+    outcome = resume(str(storage_path), name, gpus_per_trial=1 if case == "resources" else None)
     out = capsys.readouterr().out
+    assert ("the trials' resources changed (--gpus-per-trial 0 -> 1); continuing from results.csv" in out) \
+        == (case == "resources")
     assert ("is damaged or missing (its driver died while writing it); continuing from results.csv and the "
             "searcher's saved state" in out) == case.endswith("-")
     assert (f"search 'moved' was started in {ran_in} and is now in {folder}; continuing from results.csv" in out) \
@@ -211,6 +214,9 @@ def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, t
     assert state_after["own"]["step"] > state_before["own"]["step"]
     assert state_after["own"]["temperature"] < state_before["own"]["temperature"]
     assert outcome.best["tokens"] == json.loads(after.loc[after.reward.astype(float).idxmax(), "tokens"])
+    new_rows = after[~after.trial_id.isin(before.trial_id)]
+    assert new_rows.gpu_ids.notna().all() == (case == "resources")  # the GPU asked for
+    assert json.loads((folder / "raynas_search.json").read_text())["gpus_per_trial"] == (case == "resources")
     if case == "moved":  # nothing went back to where it ran
         assert sorted(p.name for p in ran_in.iterdir()) == sorted(p.name for p in killed_search.iterdir())
         assert read_results(ran_in).equals(before)

@@ -112,6 +112,23 @@ def test_a_table_flag_added_to_space_kwargs_that_are_no_mapping_is_one_clear_lin
                        str(tmp_path)], capsys) == "space-kwargs must be a JSON object of argument -> value, got [1]"
 
 
+def test_resume_with_other_resources_checks_them_and_refuses_them_where_it_cannot_apply_them(tmp_path, capsys):
+    records = {name: SearchSettings(searcher=searcher, storage_path=str(tmp_path), name=name).to_json()
+               for name, searcher in (("s", "sanas"), ("o", "oneshot"))}
+    for name, record in records.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "raynas_search.json").write_text(record)
+    resume = ["resume", "--storage-path", str(tmp_path), "--name"]
+    assert main_error([*resume, "s", "--gpus-per-trial", "1.5"], capsys) == (
+        "--gpus-per-trial must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one only), "
+        "got 1.5")
+    assert main_error([*resume, "s", "--cpus-per-trial", "0"], capsys) == "--cpus-per-trial must be above 0, got 0"
+    assert (tmp_path / "s" / "raynas_search.json").read_text() == records["s"]  # not rewritten
+    assert main_error([*resume, "o", "--gpus-per-trial", "0"], capsys) == (
+        "a one-shot search continues with the resources it was started with; drop --gpus-per-trial (it applies to "
+        "resuming sanas, evolution, tpe and random searches), or start 'o' again under another --name")
+
+
 def test_from_dict_needs_one_mapping_with_each_setting_once():
     with pytest.raises(ValueError, match="^settings must be a mapping of setting -> value, got a list$"):
         SearchSettings.from_dict(["a"])
