@@ -408,6 +408,9 @@ def _list_spaces(args: argparse.Namespace) -> None:
     else:  # counted for --data: its input channels and classes are part of the count
         from raynas.search import space_for
 
+        _needs_table(None, "--table-metric", args.table_metric)
+        if args.space_kwargs:
+            raise ValueError("--space-kwargs needs --space (or --table): it gives the arguments of one space")
         if args.data not in data.SHAPES:
             raise data.DataError(f"unknown dataset {args.data!r}; choose one of: {', '.join(data.DATASETS)}")
         found = [space_for(name, {}, args.data) if name != "tabular" else name for name in spaces.names()]

@@ -93,6 +93,9 @@ def settings_for_file(path: str, values: dict[str, Any],
             values.setdefault(key, found[key])
     if "space" not in values:
         raise ValueError(f"{path} does not name its space; pass --space (e.g. mobile or package.module:factory)")
+    if values.get("data_dir") and values.get("data", SearchSettings.data) == "digits":
+        raise ValueError("--data-dir applies to --data mnist, fashion_mnist or cifar10 (digits is bundled) only; "
+                         "drop it from `raynas retrain`")
     same_space = values["space"] == found.get("space")
     if not same_space and "arch" not in found:  # its tokens (a genotype: its start widths) mean nothing elsewhere
         what = f"tokens of space {found['space']!r}" if "tokens" in found else "a DARTS genotype"
@@ -110,6 +113,11 @@ def settings_for_file(path: str, values: dict[str, Any],
             raise ValueError(f"--layers sets the cells of a DARTS genotype's network; {path} is an architecture of "
                              f"space {values['space']!r}: drop --layers (that space's own arguments go in "
                              "--space-kwargs)")
+        cells = values["space_kwargs"].get("num_cells", 20) if same_space else None
+        if same_space and ("arch" in found or "tokens" in found) and cells != layers:  # a width per cell: fixed
+            raise ValueError(f"--layers sets the cells of the network built from a genotype.json; {path} holds the "
+                             f"widths of {cells} cells, which retrain as they are: drop --layers, or give the "
+                             "search's genotype.json")
         values["space_kwargs"] = {**values.get("space_kwargs", {}), "num_cells": layers,
                                   "reduction_cells": [layers // 3, 2 * layers // 3]}
     settings = SearchSettings.from_dict(values)

@@ -542,6 +542,13 @@ def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
         "reduce": [["max_pool_3x3", 0], ["skip_connect", 1], ["avg_pool_3x3", 2], ["skip_connect", 1]]}))
     settings, space, _ = settings_for_file(str(genotype), {}, layers=6)
     assert settings.space_kwargs["num_cells"] == 6 and settings.space_kwargs["reduction_cells"] == [2, 4]
+    three = tmp_path / "three_cells.json"  # a searched network of 3 cells: its widths fix its cells
+    settings, space, tokens = settings_for_file(str(genotype), {}, layers=3)
+    three.write_text(json.dumps({"space": "darts_channel", "space_kwargs": settings.space_kwargs, "tokens": tokens}))
+    assert settings_for_file(str(three), {}, layers=3)[2] == tokens
+    with pytest.raises(ValueError, match=r"three_cells.json holds the widths of 3 cells, which retrain as they are: "
+                                         r"drop --layers, or give the search's genotype.json"):
+        settings_for_file(str(three), {}, layers=6)
     tokens_only = tmp_path / "best_arch.json"  # another space's architecture: --layers means nothing there
     tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
     with pytest.raises(ValueError, match="--layers sets the cells of a DARTS genotype's network; .* drop --layers"):

@@ -114,6 +114,12 @@ BAD_INPUT = [
     (["resume", "--storage-path", "{root}", "--name", "never-ran"], "no raynas search named 'never-ran'"),
     (["search", "random", "--data-dir", "{root}"], "--data-dir applies to --data mnist, fashion_mnist or cifar10 "
                                                    "(digits is bundled) only; drop it from `raynas search random`"),
+    (["retrain", "--arch", "{table}", "--space", "small_channel", "--data-dir", "{root}"],
+     "--data-dir applies to --data mnist, fashion_mnist or cifar10 (digits is bundled) only; drop it from `raynas "
+     "retrain`"),
+    (["spaces", "--space-kwargs", '{"widths": [8]}'], "--space-kwargs needs --space (or --table): it gives the "
+                                                      "arguments of one space"),
+    (["spaces", "--table-metric", "cifar100"], "--table-metric needs --table (a benchmark table)"),
     (["params", "--tokens", "3 3 4 4"], "tokens must be comma-separated integers (3,3,4,4), got '3 3 4 4'"),
     (["params", "--tokens", "3,,3,4"], "tokens must be comma-separated integers (3,3,4,4), got '3,,3,4'"),
     (["params", "--tokens", "3,3,4,4", "--space-kwargs", "{bad"], "argument --space-kwargs: not JSON (Expecting"),
