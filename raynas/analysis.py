@@ -349,7 +349,7 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
     ``<name>/best_arch.json`` (the best within ``max_params`` when given).
     """
     storage_path = os.fspath(storage_path)  # a pathlib.Path too
-    out = out or default_out(storage_path, names[0])
+    out = os.path.abspath(out) if out else default_out(storage_path, names[0])  # the paths it prints: all absolute
     if os.path.isfile(out):
         raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")
     clash = next((name for name in names if storage.folder(out, name) == storage.folder(storage_path, name)), None)
@@ -357,16 +357,20 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
         raise ValueError(f"--out {out} would write over search {clash!r}'s own best_arch.json; give another folder "
                          "(by default the plots go to <storage-path>/<first name>/analysis)")
     loaded = {name: _load(storage_path, name) for name in dict.fromkeys(names)}
-    bests = {}
+    bests, left_out = {}, []
     for name, (frame, settings, space) in loaded.items():  # every bad input fails before any write
         try:
             bests[name] = export_best(storage_path, name, frame, settings, space, max_params)
         except (NoFinishedTrial, NoParameterCounts) as exc:
             if len(loaded) == 1:
                 raise
+            left_out.append(exc)
             print(f"[raynas] {exc}; left out of the comparison", flush=True)
     if not bests:
-        raise NoFinishedTrial(f"none of the searches {', '.join(map(repr, loaded))} has a finished trial")
+        if all(isinstance(exc, NoFinishedTrial) for exc in left_out):
+            raise NoFinishedTrial(f"none of the searches {', '.join(map(repr, loaded))} has a finished trial")
+        raise ValueError(f"none of the searches {', '.join(map(repr, loaded))} can be compared: "
+                         f"{'; '.join(map(str, left_out))}")
     loaded = {name: loaded[name] for name in bests}
     rows = []
     for name, (frame, settings, space) in loaded.items():

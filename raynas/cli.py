@@ -270,7 +270,8 @@ def _params(args: argparse.Namespace) -> None:
     space = _space_of(args)
     tokens = space.validate(args.tokens) if args.key is None else space.tokens_of(args.key)
     key = f"key {space.key(tokens)}  " if space.name == "tabular" else ""
-    print(f"{sampling.count(space, tokens):,} params  {key}{json.dumps(space.to_arch(tokens))}")
+    arch = json.dumps(space.to_arch(tokens), ensure_ascii=False)  # labels as written, not escaped
+    print(f"{sampling.count(space, tokens):,} params  {key}{arch}")
 
 
 def _space_of(args: argparse.Namespace) -> SearchSpace:

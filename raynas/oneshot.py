@@ -192,7 +192,7 @@ def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFr
     best = {**outcome.best, "oneshot_val_acc": float(scores[json.dumps(outcome.best["tokens"])]),
             "supernet": f"{root(settings)}/supernet/{SUPERNET_FILE}"}
     path = storage.write_text(settings.storage_path, f"{settings.name}/{search.BEST_FILE}", json.dumps(best, indent=2))
-    print(f"[raynas] one-shot search done: {json.dumps(best['arch'])}\n"
+    print(f"[raynas] one-shot search done: {json.dumps(best['arch'], ensure_ascii=False)}\n"
           f"[raynas]   params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
           f"{best['val_acc']:.4f}  test acc {search.fmt(best['test_acc'])}\n[raynas] wrote {path}", flush=True)
     return search.Outcome(outcome.results, best, outcome.results_path, path)

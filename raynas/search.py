@@ -690,7 +690,7 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}",
                                    json.dumps(best, indent=2))
     print(f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
-          f"[raynas]   {json.dumps(best['arch'])}\n"
+          f"[raynas]   {json.dumps(best['arch'], ensure_ascii=False)}\n"
           f"[raynas]   params {best['params']:,}  reward {best['reward']:.4f}  "
           f"val acc {fmt(best['val_acc'])}  test acc {fmt(best['test_acc'])}\n"
           f"[raynas] wrote {results_path} and {best_path}", flush=True)

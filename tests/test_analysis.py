@@ -55,12 +55,13 @@ def test_dataframe_of_a_real_search(digits_search):
 
 
 @pytest.mark.slow
-def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digits_search, capsys):
+def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digits_search, capsys, monkeypatch):
     folder, outcome = digits_search
     df = analysis.load(str(folder), "digits")
     tighter = int(df.params.min())  # only the smallest architecture fits
-    assert cli.main(["analyze", "--storage-path", str(folder), "--name", "digits", "--max-params",
-                     str(tighter), "--out", str(folder / "out")]) == 0
+    monkeypatch.chdir(folder)
+    assert cli.main(["analyze", "--storage-path", ".", "--name", "digits", "--max-params", str(tighter), "--out",
+                     "out"]) == 0
     exported = json.loads((folder / "out" / "digits" / "best_arch.json").read_text())
     smallest = df.loc[df.params.idxmin()]
     assert exported["trial_id"] == smallest.trial_id and exported["params"] == tighter
@@ -69,7 +70,10 @@ def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digit
     for plot in ("best_so_far.png", "digits/params_reward.png", "digits/top_labels.png"):
         assert_png(folder / "out" / plot)
     out = capsys.readouterr().out
-    assert "Pareto front" in out and "best_so_far.png" in out and f"within {tighter:,} params" in out
+    assert "Pareto front" in out and f"within {tighter:,} params" in out
+    # every path printed is absolute, wherever the command ran
+    assert f"-> {folder}/out/digits/best_arch.json; plots {folder}/out/digits/params_reward.png" in out
+    assert f"every search: {folder}/out/best_so_far.png" in out
 
     # without a tighter budget the export is the search's own best_arch.json, test accuracy included
     assert cli.main(["analyze", "--storage-path", str(folder), "--name", "digits"]) == 0

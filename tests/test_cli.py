@@ -185,6 +185,9 @@ def test_params_of_a_space_with_arguments(capsys):
     assert cli.main(["params", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}',
                      "--tokens", "0,0,0,0,0,0"]) == 0
     assert capsys.readouterr().out.startswith(f"{wide.num_params([0] * 6):,} params")
+    # labels and choices print as written
+    assert cli.main(["params", "--space", "user_spaces:accented", "--tokens", "1"]) == 0
+    assert capsys.readouterr().out == '154 params  {"schicht_ä": "faltung_5×5"}\n'
     # the dataset sets the input channels: a misspelt one is an error, not the 1-channel count
     assert cli.main(["params", "--tokens", "3,3,4,4", "--data", "CIFAR10"]) == 2
     assert "unknown dataset 'CIFAR10'; choose one of: digits, mnist" in capsys.readouterr().err

@@ -193,6 +193,10 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
         json.loads((tmp_path / "whole" / "genotype.json").read_text())
     with pytest.raises(ValueError, match="has no parameter counts"):
         analysis.analyze(str(tmp_path), ["whole"], max_params=1000)
+    shutil.copytree(tmp_path / "whole", tmp_path / "again")
+    with pytest.raises(ValueError, match=r"^none of the searches 'whole', 'again' can be compared: search 'whole' "
+                                         r"has no parameter counts .*; search 'again' has no parameter counts"):
+        analysis.analyze(str(tmp_path), ["whole", "again"], max_params=1000)
 
 
 def final_state(folder) -> dict:

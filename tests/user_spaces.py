@@ -64,6 +64,13 @@ def net(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
     return Net(in_channels, num_classes)
 
 
+def accented(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
+    """Labels and choice names as a user writes them in their own language."""
+    return nn.Sequential(LayerChoice({"faltung_3×3": nn.Conv2d(in_channels, 4, 3, padding=1),
+                                      "faltung_5×5": nn.Conv2d(in_channels, 4, 5, padding=2)}, label="schicht_ä"),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+
+
 class Widths(SearchSpace):
     """A token space written by hand: the widths of two convolutions, counted exactly without building."""
 
