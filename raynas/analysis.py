@@ -35,6 +35,8 @@ NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall
                    "seed", "train_acc", "skip_connects_normal")
 #: share of the finished trials, by reward, whose chosen values are plotted
 TOP_SHARE = 0.10
+#: a label with more choices than this shows only its most chosen values among the top trials
+MAX_BARS = 30
 PARAMS_AXIS = "parameters (count)"
 REWARD_AXIS = "reward (validation accuracy, fraction)"
 
@@ -300,7 +302,8 @@ def plot_params_reward(frame: pd.DataFrame, path: str, budgets: dict[str, int | 
 
 
 def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: float = TOP_SHARE) -> str:
-    """For each label, how often each choice was picked among the top ``share`` of finished trials."""
+    """For each label, how often each choice was picked among the top ``share`` of finished trials (of a label
+    with more than :data:`MAX_BARS` choices, the values picked, most picked first)."""
     plt = _pyplot()
     done = finished(frame)
     top = done.nlargest(max(1, math.ceil(share * len(done))), "reward")
@@ -311,8 +314,12 @@ def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: f
     for ax, label, options in zip(axes.flat, labels, choices):
         counts = top[label].map(str).value_counts()  # an InputChoice's values are tuples here
         names = [str(tuple(o) if isinstance(o, list) else o) for o in options]
+        title = label
+        if len(names) > MAX_BARS:  # one bar per choice would take minutes to draw, and be unreadable
+            names = list(counts.index[:MAX_BARS])
+            title = f"{label} ({len(names)} of {len(options):,} values)"
         ax.bar(names, [int(counts.get(n, 0)) for n in names], color="C0")
-        ax.set_title(label, fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("chosen value", fontsize=8)
         ax.set_ylabel("trials", fontsize=8)
         _integer_ticks(ax.yaxis)

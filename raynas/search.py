@@ -39,6 +39,7 @@ from raynas.searchers.base import MAX_ATTEMPTS, Finished, Running
 from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies
 from raynas.spaces import record, sampling
 from raynas.spaces.base import SearchSpace
+from raynas.spaces.choices import ModelSpace
 
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -122,6 +123,8 @@ def make_space(settings: SearchSettings) -> SearchSpace:
     if settings.space != "tabular":
         data.check(settings.data, settings.data_dir, settings.val_fraction)
     space = space_for(settings.space, settings.space_kwargs, settings.data)
+    if isinstance(space, ModelSpace):
+        space.fresh()  # a factory that hands out one shared model fails here, not in every trial
     if spaces.user_token_class(settings.space) is not None and settings.data in data.SHAPES:
         from raynas.trainables.retrain import check_network
 

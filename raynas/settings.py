@@ -115,9 +115,20 @@ class SearchSettings:
             if count != "auto" and count < low:
                 raise ValueError(f"{name.replace('_', '-')} must be a whole number of {unit} or auto, got {value!r}")
             setattr(self, name, count)
+        if not isinstance(self.space, (str, int, float, list, dict, type(None))):  # a space or a model: each
+            # trial recreates the space from its name
+            raise ValueError(f"space must be a name, not a {type(self.space).__name__} object: a built-in space, "
+                             "'tabular', or 'package.module:factory' of your own")
         coerce_fields(self)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
+        for key, value in self.space_kwargs.items():  # recorded as JSON, and recreated from it in every trial
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError):
+                raise ValueError(f"space-kwargs {key!r} is a {type(value).__name__}, which JSON cannot record; give "
+                                 "numbers, strings, true/false, null, lists or objects of them (e.g. int(value))"
+                                 ) from None
         if isinstance(self.space_kwargs.get("path"), str):  # any other path is the space's to refuse
             self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(self.space_kwargs["path"]))
         for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
@@ -156,6 +167,16 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value:g}")
+        # the training recipe, which only Python or a --config file sets: a bad value would fail every trial
+        for name, fits, what in (("momentum", lambda v: 0 <= v <= 1, "between 0 and 1"),
+                                 ("weight_decay", lambda v: v >= 0, "0 or more"),
+                                 ("aux_weight", lambda v: v >= 0, "0 or more"),
+                                 ("drop_path", lambda v: 0 <= v < 1, "a probability: at least 0 and below 1")):
+            value = getattr(self, name)
+            if not fits(value):
+                raise ValueError(f"{name.replace('_', '-')} must be {what}, got {value:g}")
+        if not self.grad_clip > 0:
+            raise ValueError(f"grad-clip must be above 0 (the largest gradient norm), got {self.grad_clip:g}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction:g}")
         if not 0 <= self.screened <= 1:

@@ -166,6 +166,34 @@ def test_choices_of_none_and_lists_stay_values_a_user_can_group_by(tmp_path, cap
     assert_png(tmp_path / "js" / "analysis" / "js" / "top_labels.png")
 
 
+def test_a_label_with_thousands_of_values_plots_those_chosen(tmp_path, monkeypatch):
+    from torch import nn
+
+    from raynas.spaces.choices import InputChoice, ModelSpace
+
+    class Pick(nn.Module):  # 9 of 18 inputs: 48,620 values
+        def __init__(self):
+            super().__init__()
+            self.pick, self.fc = InputChoice(18, n_chosen=9, label="pick"), nn.Linear(1, 1)
+
+    space = ModelSpace(Pick())
+    options = [tuple(o) for o in space.choices()[0]]
+    chosen = [options[i % 40] for i in range(400)]  # the top 10 %: 40 trials, 40 values, each once
+    frame = pd.DataFrame({"status": "TERMINATED", "reward": [i / 400 for i in range(400)], "pick": chosen,
+                          "search": "p"})
+    drawn = {}
+
+    def keep(fig, path):
+        ax = fig.axes[0]
+        drawn.update(bars=len(ax.patches), title=ax.get_title(), ticks=[t.get_text() for t in ax.get_xticklabels()])
+        return path
+
+    monkeypatch.setattr(analysis, "_save", keep)
+    analysis.plot_top_labels(frame, space, str(tmp_path / "top_labels.png"))
+    assert drawn["bars"] == analysis.MAX_BARS and drawn["title"] == "pick (30 of 48,620 values)"
+    assert set(drawn["ticks"]) <= {str(o) for o in chosen[-40:]}  # values the top trials chose
+
+
 def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
     table = write_table(tmp_path / "table.json")
     fake_search(tmp_path, "one", table, REWARDS)

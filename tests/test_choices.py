@@ -699,3 +699,40 @@ def test_a_token_space_is_recreated_with_its_arguments_and_counted_exactly():
 
         sampling.count_feasible(type("NoneCount", (user_spaces.Widths,), {"num_params": lambda self, t: None})(),
                                 max_params=1000)
+
+
+@pytest.mark.parametrize("before,after", [
+    (lambda: ModelSpace(user_spaces.tiny, {"width": 8}), lambda: ModelSpace(user_spaces.tiny, {"width": 16})),
+    (user_spaces.Widths, user_spaces.WrongCount),
+], ids=["model", "token-class"])
+def test_a_space_whose_code_changed_its_networks_is_refused_on_resume(tmp_path, before, after):
+    from raynas.spaces import record
+
+    record.write(str(tmp_path), "s", before())
+    record.check_unchanged(str(tmp_path), "s", before())  # the same code: fine
+    changed = after()  # the same labels and choices, other networks: the recorded params would be wrong
+    assert changed.labels() == before().labels() and changed.choices() == before().choices()
+    with pytest.raises(ValueError, match=r"changed since search 's' started \(its networks' parameter counts differ: "
+                                         r"its code changed\), so the results recorded before and after would not"):
+        record.check_unchanged(str(tmp_path), "s", changed)
+
+
+_SHARED: list[nn.Module] = []
+
+
+def shared_model(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
+    """A memoised factory: the same model on every call."""
+    if not _SHARED:
+        _SHARED.append(user_spaces.tiny(in_channels, num_classes))
+    return _SHARED[0]
+
+
+def test_a_factory_that_hands_out_one_shared_model_is_one_error_before_the_search(tmp_path):
+    from raynas.search import make_space
+    from raynas.settings import SearchSettings
+
+    settings = SearchSettings(space="test_choices:shared_model", storage_path=str(tmp_path))
+    with pytest.raises(ValueError, match=r"^space factory shared_model returned the same model object on a second "
+                                         r"call; make it build a new model on every call$"):
+        make_space(settings)
+    assert len(named_choices(_SHARED[0])) == 3  # the model the space holds is left as it was

@@ -198,6 +198,15 @@ def test_params_of_a_space_with_arguments(capsys):
     ({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
     ({"scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
     ({"name": "a/b"}, "--name must be a plain folder name"),
+    ({"momentum": -1}, "momentum must be between 0 and 1, got -1"),
+    ({"weight_decay": -1e-4}, "weight-decay must be 0 or more, got -0.0001"),
+    ({"drop_path": 5}, "drop-path must be a probability: at least 0 and below 1, got 5"),
+    ({"aux_weight": -1}, "aux-weight must be 0 or more, got -1"),
+    ({"grad_clip": 0}, "grad-clip must be above 0 (the largest gradient norm), got 0"),
+    ({"space": object()}, "space must be a name, not a object object: a built-in space, 'tabular', or "
+                          "'package.module:factory' of your own"),
+    ({"space_kwargs": {"act": re.compile("x")}}, "space-kwargs 'act' is a Pattern, which JSON cannot record; give "
+                                                 "numbers, strings, true/false, null, lists or objects of them"),
 ])
 def test_settings_built_in_python_are_checked_like_the_cli(values, message):
     from raynas import SearchSettings

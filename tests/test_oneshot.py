@@ -48,12 +48,14 @@ def test_killed_supernet_training_resumes_to_the_same_weights(tmp_path):
     assert (tmp_path / "killed-markers" / "supernet").exists()  # the worker did die after epoch 2
     for result in (whole, killed):
         assert result.error is None
-        assert list(result.metrics_dataframe.epoch) == [1, 2, 3]  # no epoch trained twice
-    pd.testing.assert_frame_equal(whole.metrics_dataframe[["train_loss", "val_acc"]],
-                                  killed.metrics_dataframe[["train_loss", "val_acc"]])
-    states = [torch.load(os.path.join(r.checkpoint.path, "state.pt"), weights_only=True)["model"]
-              for r in (whole, killed)]
-    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+        # no epoch trained twice: the retry went on from epoch 2 (a loaded machine can make Ray lose the rows
+        # of progress.csv written before the failure, so only the end of [1, 2, 3] may be there)
+        epochs = list(result.metrics_dataframe.epoch)
+        assert epochs == [1, 2, 3][-len(epochs):] and result.metrics["training_iteration"] == 3
+    assert killed.metrics["train_loss"] == whole.metrics["train_loss"]
+    states = [torch.load(os.path.join(r.checkpoint.path, "state.pt"), weights_only=True) for r in (whole, killed)]
+    assert len(states[0]["history"]) == 3 and states[0]["history"] == states[1]["history"]  # each epoch's val acc
+    assert all(torch.equal(states[0]["model"][k], states[1]["model"][k]) for k in states[0]["model"])
     assert 0 <= whole.metrics["val_acc"] <= 1 and whole.metrics["train_loss"] > 0
 
 

@@ -141,7 +141,7 @@ def test_budget_below_smallest_architecture_is_rejected(name, cls):
 
 class Narrowing(spaces.SearchSpace):
     """Seven layers whose widths shrink with the token: too many architectures to count the range exactly, and
-    no params_range() of its own, so the default's (first choices, last choices) is reversed."""
+    no params_range() of its own."""
 
     name = "narrowing"
 
@@ -158,11 +158,25 @@ class Narrowing(spaces.SearchSpace):
         return sum(self.choices()[0][t] for t in self.validate(tokens)) * 100
 
 
+class Hidden(Narrowing):
+    """The smallest network needs every position changed at once: the default range cannot find it."""
+
+    def num_params(self, tokens):
+        tokens = self.validate(tokens)
+        return 10 if tokens == [3] * 7 else 1000 + 100 * sum(tokens)
+
+
+def test_the_default_params_range_is_exact_whatever_the_order_of_the_choices():
+    middle = type("Middle", (Narrowing,), {"choices": lambda self: [[16, 4, 32, 8]] * 7})()  # smallest second
+    for space, low, high in ((Narrowing(), 2800, 22400), (middle, 2800, 22400)):
+        assert space.size() > spaces.base.EXACT_RANGE and space.params_range() == (low, high)
+
+
 @pytest.mark.parametrize("name,cls", ALL)
 def test_a_params_range_that_does_not_hold_the_start_is_a_clear_error(name, cls):
-    with pytest.raises(ValueError, match=r"params_range\(\) gives \(22400, 2800\) but init_tokens\(\) \[3, 3, 3, 3, "
-                                         r"3, 3, 3\] has 2800 params; override params_range\(\)"):
-        cls(Narrowing(), max_params=5000)
+    with pytest.raises(ValueError, match=r"params_range\(\) gives \(1000, 3000\) but init_tokens\(\) \[3, 3, 3, 3, "
+                                         r"3, 3, 3\] has 10 params; override params_range\(\)"):
+        cls(Hidden(), max_params=5000)
 
 
 @pytest.mark.parametrize("name,cls", ALL)

@@ -91,8 +91,8 @@ class TokenSearcher(Searcher):
         if not low <= sampling.count(self.space, start) <= high:  # the default range assumes growing tokens
             raise ValueError(f"space {self.space.name!r}: params_range() gives ({low}, {high}) but init_tokens() "
                              f"{list(start)} has {sampling.count(self.space, start)} params; override params_range() "
-                             "(the default takes the first and the last choice of every position as the smallest "
-                             "and the largest network)")
+                             "(the default changes one position at a time from the first and the last choice of "
+                             "every position)")
         if self.max_params is not None and self.max_params < low:
             raise ValueError(f"--max-params {self.max_params} is below the smallest architecture of space "
                              f"{self.space.name!r} ({low} params); raise the budget to at least {low}")

@@ -15,11 +15,17 @@ Example:
 from __future__ import annotations
 
 import abc
+import hashlib
 import itertools
 import json
 import numbers
 import random
 from typing import Any, Sequence
+
+
+def digest(value: Any) -> str:
+    """SHA-256 of ``value`` as JSON."""
+    return hashlib.sha256(json.dumps(value).encode()).hexdigest()
 
 
 def canonical(value: Any) -> str:
@@ -74,9 +80,17 @@ class SearchSpace(abc.ABC):
         return dict(getattr(self, "created_with", {}))
 
     def fingerprint(self) -> str | None:
-        """A digest of what, besides the labels and choices, decides the architectures and their scores (a
-        table's rows); ``None`` when nothing does. A search records it and refuses to continue when it changed."""
-        return None
+        """A digest of what, besides the labels and choices, decides the architectures and their scores; a search
+        records it and refuses to continue when it changed.
+
+        By default the parameter counts of a few fixed architectures (every position's first choice, every
+        position's last, and each position's last alone), so that code changing the networks' sizes (a width,
+        a layer) is caught; a table digests its rows, a model its every candidate's count.
+        """
+        table = self.range_table()
+        probes = [[0] * len(table), [n - 1 for n in table]]
+        probes += [[n - 1 if j == i else 0 for j, n in enumerate(table)] for i in range(len(table))]
+        return digest([self.num_params(tokens) for tokens in probes])
 
     def range_table(self) -> list[int]:
         """Number of choices per token position."""
@@ -131,15 +145,29 @@ class SearchSpace(abc.ABC):
     def params_range(self) -> tuple[int, int]:
         """Smallest and largest parameter count in the space.
 
-        Exact for a space of at most :data:`EXACT_RANGE` architectures (every one is counted); beyond, the
-        default assumes the count grows with every token (true for width spaces), and spaces where it does
-        not override this.
+        Exact for a space of at most :data:`EXACT_RANGE` architectures (every one is counted). Beyond, the
+        default changes one position at a time while that makes the network smaller (larger), from every
+        position's first (last) choice: exact when each position's best choice does not depend on the others
+        (width spaces, whatever the order of their choices); a space where it does overrides this.
         """
         table = self.range_table()
         if self.size() <= EXACT_RANGE:
             counts = [self.num_params(list(t)) for t in itertools.product(*(range(n) for n in table))]
             return min(counts), max(counts)
-        return self.num_params([0] * len(table)), self.num_params([n - 1 for n in table])
+        return self._descend([0] * len(table), -1), self._descend([n - 1 for n in table], 1)
+
+    def _descend(self, tokens: list[int], sign: int) -> int:
+        """The smallest (``sign`` -1) or largest (1) count reached from ``tokens`` by one-position changes."""
+        best = self.num_params(tokens)
+        improved = True
+        while improved:
+            improved = False
+            for i, n in enumerate(self.range_table()):
+                for value in range(n):
+                    count = self.num_params([*tokens[:i], value, *tokens[i + 1:]])
+                    if sign * (count - best) > 0:
+                        tokens, best, improved = [*tokens[:i], value, *tokens[i + 1:]], count, True
+        return best
 
     def size(self) -> int:
         """Number of distinct architectures."""

@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
-from raynas.spaces.base import SearchSpace
+from raynas.spaces.base import SearchSpace, digest
 
 REDUCTIONS = ("sum", "mean", "concat")
 #: most options one choice may have: an InputChoice lists its subsets, and a token indexes them
@@ -483,6 +483,10 @@ class ModelSpace(SearchSpace):
         tokens = self.validate(tokens)
         return self._fixed_params + sum(c[t] for c, t in zip(self._candidate_params, tokens))
 
+    def fingerprint(self) -> str:
+        """A digest of the parameter counts of the fixed part and of every candidate."""
+        return digest([self._fixed_params, self._candidate_params])
+
     def params_range(self) -> tuple[int, int]:
         return (self._fixed_params + sum(min(c) for c in self._candidate_params),
                 self._fixed_params + sum(max(c) for c in self._candidate_params))
@@ -492,7 +496,13 @@ class ModelSpace(SearchSpace):
 
     def fresh(self) -> nn.Module:
         """A new model with every choice (from the factory, so initialised by torch's current RNG)."""
-        return self._call_factory() if self.factory is not None else copy.deepcopy(self.template)
+        if self.factory is None:
+            return copy.deepcopy(self.template)
+        model = self._call_factory()
+        if model is self.template:  # a memoised factory: building a network would change the space's own model
+            raise ValueError(f"space factory {self.factory.__qualname__} returned the same model object on a second "
+                             "call; make it build a new model on every call")
+        return model
 
     def build(self, tokens: Sequence[int], supernet_state: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
         """A plain network with the chosen candidates and no choice modules left.

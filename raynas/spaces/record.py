@@ -50,8 +50,10 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace) -> None:
         return
     if before["labels"] == now["labels"] and before["choices"] == now["choices"]:
         path = space.kwargs().get("path")
-        raise ValueError(f"the {f'table {path}' if path else f'space {space.name!r}'} changed since search {name!r} "
-                         "started (its rows' accuracies or parameter counts differ), so the results recorded before "
+        what = f"the table {path}" if path else f"space {space.name!r}"
+        how = "its rows' accuracies or parameter counts differ" if path else \
+            "its networks' parameter counts differ: its code changed"
+        raise ValueError(f"{what} changed since search {name!r} started ({how}), so the results recorded before "
                          "and after would not compare; restore it as it was, or start a new search under another "
                          "--name")
     if before["labels"] != now["labels"]:

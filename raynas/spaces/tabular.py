@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -37,7 +36,7 @@ import statistics
 from typing import Any, Sequence
 
 from raynas.spaces import nb201
-from raynas.spaces.base import SearchSpace
+from raynas.spaces.base import SearchSpace, digest
 
 ACCURACY_FIELDS = ("mean", "mean_acc")
 #: NAS-Bench-201 CSV: metric -> accuracy column
@@ -87,8 +86,7 @@ class TabularSpace(SearchSpace):
 
     def fingerprint(self) -> str:
         """A digest of every row's tokens, accuracy and parameter count."""
-        rows = json.dumps(sorted((list(tokens), acc, params) for tokens, (acc, params) in self._rows.items()))
-        return hashlib.sha256(rows.encode()).hexdigest()
+        return digest(sorted((list(tokens), acc, params) for tokens, (acc, params) in self._rows.items()))
 
     def choices(self) -> list[list[Any]]:
         return [list(c) for c in self._choices]
