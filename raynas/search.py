@@ -193,12 +193,22 @@ class Progress(tune.Callback):
     """
 
     def __init__(self, settings: SearchSettings, lines: int = PROGRESS_LINES, every_s: float = SUMMARY_EVERY_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, total: int | None = None):
         self.settings, self.lines, self.every_s, self.clock = settings, lines, every_s, clock
+        self.total = total
         self.space: SearchSpace | None = None  # built when a trial function reports no params
+
+    #: the trials the search will run when fewer architectures fit than --num-samples (a class attribute: a
+    #: callback pickled by an earlier version has none of its own)
+    total: int | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "space": None}  # Tune pickles this callback; the space is rebuilt when needed
+
+    @property
+    def expected(self) -> int:
+        """The trials the search will run: ``num_samples``, or fewer when fewer architectures fit."""
+        return self.total or self.settings.num_samples
 
     def params_of(self, tokens: list[int]) -> int:
         """The exact parameter count of ``tokens``, for a trial function that does not report it."""
@@ -217,7 +227,7 @@ class Progress(tune.Callback):
         self.done, self.done_here = len(earlier), 0  # done counts the trials of earlier sessions too
         self.started = self.last_summary = self.clock()
         if self.done:
-            print(f"[raynas] resuming: {self.done}/{self.settings.num_samples} trials finished before, "
+            print(f"[raynas] resuming: {self.done}/{self.expected} trials finished before, "
                   f"best={fmt(self.best)}", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
@@ -247,7 +257,7 @@ class Progress(tune.Callback):
             stopped = f" (stopped after epoch {_epoch(result)})" if row["stopped"] else ""
             what = (f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}{stopped}"
                     if status == "TERMINATED" else f"FAILED: {row['error']}")
-            print(f"[raynas] trial {self.done}/{self.settings.num_samples} {trial.trial_id}: {what} "
+            print(f"[raynas] trial {self.done}/{self.expected} {trial.trial_id}: {what} "
                   f"best={fmt(self.best)}", flush=True)
         elif self.done == self.lines + 1:
             print(f"[raynas] more than {self.lines} trials: a summary line every {self.every_s:g} s from now on",
@@ -258,7 +268,7 @@ class Progress(tune.Callback):
         now = self.clock()
         running = sum(1 for t in trials if t.status == "RUNNING")
         rate = 60 * self.done_here / max(now - self.started, 1e-9)
-        print(f"[raynas] {self.done}/{self.settings.num_samples} trials done, {running} running, "
+        print(f"[raynas] {self.done}/{self.expected} trials done, {running} running, "
               f"best={fmt(self.best)}, {rate:.1f} trials/min", flush=True)
         self.last_summary = now
 
@@ -315,13 +325,14 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
         print(f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
               f"the search ends after {_plural(available, 'trial')}, not {flag} {settings.num_samples}",
               flush=True)
-    return finish(settings, space, _fit(_tuner(settings, space, searcher, function)))
+    total = min(available, settings.num_samples) if available is not None else None
+    return finish(settings, space, _fit(_tuner(settings, space, searcher, function, total=total)))
 
 
 def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher, function: TrialFunction | None,
-           scheduler: schedulers.LiveTrialsFirst | None = None) -> tune.Tuner:
+           scheduler: schedulers.LiveTrialsFirst | None = None, total: int | None = None) -> tune.Tuner:
     """A new Tune experiment of the search, driven by ``searcher`` (and ``make_scheduler(settings)`` unless
-    ``scheduler`` is given)."""
+    ``scheduler`` is given); ``total``: the trials it will run, when fewer than ``num_samples``."""
     # when Tune restores the experiment, the searcher catches up with the trials finished after its snapshot
     searcher.finished_trials = functools.partial(finished_trials, settings.storage_path, settings.name,
                                                  searcher.metric)
@@ -331,7 +342,7 @@ def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler or make_scheduler(settings),
                                     num_samples=settings.num_samples,
                                     max_concurrent_trials=settings.concurrency, reuse_actors=True),
-        run_config=run_config(settings, [Progress(settings)]))
+        run_config=run_config(settings, [Progress(settings, total=total)]))
 
 
 def load_settings(storage_path: str, name: str) -> SearchSettings:
