@@ -192,15 +192,15 @@ class Progress(tune.Callback):
     best so far, trials per minute) every ``every_s`` seconds. Nothing here grows with the number of trials.
     """
 
+    #: the trials the search will run when fewer architectures fit than --num-samples (a class attribute: a
+    #: callback pickled by an earlier version has none of its own)
+    total: int | None = None
+
     def __init__(self, settings: SearchSettings, lines: int = PROGRESS_LINES, every_s: float = SUMMARY_EVERY_S,
                  clock: Callable[[], float] = time.monotonic, total: int | None = None):
         self.settings, self.lines, self.every_s, self.clock = settings, lines, every_s, clock
         self.total = total
         self.space: SearchSpace | None = None  # built when a trial function reports no params
-
-    #: the trials the search will run when fewer architectures fit than --num-samples (a class attribute: a
-    #: callback pickled by an earlier version has none of its own)
-    total: int | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "space": None}  # Tune pickles this callback; the space is rebuilt when needed

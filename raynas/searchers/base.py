@@ -88,7 +88,7 @@ class TokenSearcher(Searcher):
     def _check_budget(self) -> None:
         low, high = self.space.params_range()
         start = self.space.init_tokens()
-        if not low <= sampling.count(self.space, start) <= high:  # the default range assumes growing tokens
+        if not low <= sampling.count(self.space, start) <= high:  # the default range can miss a far extreme
             raise ValueError(f"space {self.space.name!r}: params_range() gives ({low}, {high}) but init_tokens() "
                              f"{list(start)} has {sampling.count(self.space, start)} params; override params_range() "
                              "(the default changes one position at a time from the first and the last choice of "
