@@ -158,15 +158,16 @@ class SearchSpace(abc.ABC):
 
     def _descend(self, tokens: list[int], sign: int) -> int:
         """The smallest (``sign`` -1) or largest (1) count reached from ``tokens`` by one-position changes."""
-        best = self.num_params(tokens)
+        best, table = self.num_params(tokens), self.range_table()
         improved = True
         while improved:
             improved = False
-            for i, n in enumerate(self.range_table()):
+            for i, n in enumerate(table):
                 for value in range(n):
-                    count = self.num_params([*tokens[:i], value, *tokens[i + 1:]])
+                    move = [*tokens[:i], value, *tokens[i + 1:]]
+                    count = self.num_params(move)
                     if sign * (count - best) > 0:
-                        tokens, best, improved = [*tokens[:i], value, *tokens[i + 1:]], count, True
+                        tokens, best, improved = move, count, True
         return best
 
     def size(self) -> int:
