@@ -140,7 +140,7 @@ def test_pipeline_flags_are_checked_before_any_stage(tmp_path, capsys, args, mes
 
 
 def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_path, capsys):
-    flags = ["search", "darts", "--data", "digits", "--epochs", "3", "--layers", "3", "--init-channels", "2",
+    flags = ["search", "darts", "--data", "digits", "--epochs", "2", "--layers", "3", "--init-channels", "2",
              "--batch-size", "128", "--storage-path", str(tmp_path)]
     assert cli.main([*flags, "--name", "whole"]) == 0
     kill_cli_when([*flags, "--name", "cut"],
@@ -156,16 +156,16 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     assert "was cut short; 1 seed(s) continue from their newest checkpoint" in capsys.readouterr().out
     runs = sorted((tmp_path / "short").glob("darts_search_*/progress.csv"), key=lambda p: p.stat().st_mtime)
     assert len(runs) == 2 and pd.read_csv(runs[-1]).epoch.iloc[0] >= 2  # the new trial did not start over
-    assert list(pd.read_csv(tmp_path / "short" / "results.csv").epochs) == [3]
+    assert list(pd.read_csv(tmp_path / "short" / "results.csv").epochs) == [2]
 
-    assert cli.main([*flags[:5], "4", *flags[6:], "--name", "cut"]) == 2
-    assert "--epochs 3 -> 4" in capsys.readouterr().err
+    assert cli.main([*flags[:5], "3", *flags[6:], "--name", "cut"]) == 2
+    assert "--epochs 2 -> 3" in capsys.readouterr().err
     assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "cut"]) == 0
     assert "continuing the interrupted DARTS search 'cut'" in capsys.readouterr().out
     whole, cut = (pd.read_csv(tmp_path / name / "results.csv") for name in ("whole", "cut"))
-    assert list(cut.epochs) == [3] and cut.genotype.tolist() == whole.genotype.tolist()
+    assert list(cut.epochs) == [2] and cut.genotype.tolist() == whole.genotype.tolist()
     progress = pd.read_csv(next((tmp_path / "cut").glob("darts_search_*/progress.csv")))
-    assert list(progress.epoch) == [1, 2, 3]  # continued from its checkpoint: no epoch trained twice
+    assert list(progress.epoch) == [1, 2]  # continued from its checkpoint: no epoch trained twice
     assert cut.val_acc.tolist() == whole.val_acc.tolist()
     alphas = [final_state(tmp_path / name)["model"] for name in ("whole", "cut")]
     for key in ("alphas_normal", "alphas_reduce"):
@@ -173,10 +173,10 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     capsys.readouterr()
     assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "whole"]) == 0  # finished: not run again
     assert "the DARTS search 'whole' finished already" in capsys.readouterr().out
-    assert cli.main([*flags[:5], "4", *flags[6:], "--name", "whole"]) == 2  # --epochs 4: another search
+    assert cli.main([*flags[:5], "3", *flags[6:], "--name", "whole"]) == 2  # --epochs 3: another search
     err = capsys.readouterr().err
     assert "search named 'whole' already finished under" in err
-    assert err.endswith("with other settings (--epochs 3 -> 4); pick another --name\n")
+    assert err.endswith("with other settings (--epochs 2 -> 3); pick another --name\n")
     assert pd.read_csv(tmp_path / "whole" / "results.csv").equals(whole)
 
     # `raynas analyze` reads a DARTS cell search: a row per seed, its genotype, no parameter counts

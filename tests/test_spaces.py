@@ -24,10 +24,10 @@ def count(module: torch.nn.Module) -> int:
 SPACES = [
     pytest.param(SmallChannelSpace(), 200, id="small_channel"),
     pytest.param(SmallChannelSpace(in_channels=3, num_classes=7), 50, id="small_channel_rgb"),
-    pytest.param(DartsChannelSpace(), 40, id="darts_channel"),
-    pytest.param(DartsChannelSpace(auxiliary=False), 40, id="darts_channel_noaux"),
-    pytest.param(DartsChannelSpace(genotype=DARTS_V1, num_classes=100), 40, id="darts_channel_v1"),
-    pytest.param(DartsChannelSpace(genotype=PADDLESLIM_DARTS, in_channels=1), 40, id="darts_channel_paddleslim"),
+    pytest.param(DartsChannelSpace(), 12, id="darts_channel"),
+    pytest.param(DartsChannelSpace(auxiliary=False), 12, id="darts_channel_noaux"),
+    pytest.param(DartsChannelSpace(genotype=DARTS_V1, num_classes=100), 12, id="darts_channel_v1"),
+    pytest.param(DartsChannelSpace(genotype=PADDLESLIM_DARTS, in_channels=1), 12, id="darts_channel_paddleslim"),
 ]
 
 
