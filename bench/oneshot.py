@@ -35,7 +35,7 @@ from ray import tune
 from scipy.stats import kendalltau
 
 from raynas import data, fixed, oneshot
-from raynas.search import make_space, trial_settings
+from raynas.build import make_space, trial_settings
 from raynas.settings import SearchSettings
 from raynas.spaces.sampling import random_feasible
 from raynas.trainables.calibration import calibration_images

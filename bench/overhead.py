@@ -178,7 +178,7 @@ def results_scaling(trials: int, window: int) -> dict[str, float]:
     printing), over the first and the last ``window`` of ``trials``, without Tune."""
     from types import SimpleNamespace
 
-    from raynas.search import Progress
+    from raynas.progress import Progress
 
     with tempfile.TemporaryDirectory() as storage:
         progress = Progress(SearchSettings(storage_path=storage, name="log", num_samples=trials))

@@ -23,7 +23,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from raynas import darts_search, results, storage
-from raynas.search import BEST_FILE, best_arch, load_settings, space_for
+from raynas.build import space_for
+from raynas.search import BEST_FILE, best_arch, load_settings
 from raynas.settings import SearchSettings
 from raynas.spaces import record
 from raynas.spaces.base import SearchSpace

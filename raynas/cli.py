@@ -276,7 +276,7 @@ def _params(args: argparse.Namespace) -> None:
 
 def _space_of(args: argparse.Namespace) -> SearchSpace:
     """The space the flags of :func:`_space_flags` name (and ``--key``, for ``raynas params``)."""
-    from raynas.search import space_for
+    from raynas.build import space_for
 
     if not isinstance(args.space_kwargs, dict):
         raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {args.space_kwargs!r}")
@@ -363,7 +363,8 @@ def _read_genotype(path: str) -> dict[str, Any]:
 
 
 def _darts(args: argparse.Namespace) -> int:
-    from raynas import darts_search, search
+    from raynas import darts_search
+    from raynas.experiment import SearchInterrupted
 
     given = {k: v for k, v in vars(args).items() if k not in ("command", "searcher")}
     values = _config_file(given.pop("config")) if "config" in given else {}
@@ -371,7 +372,7 @@ def _darts(args: argparse.Namespace) -> int:
     settings = darts_search.DartsSettings.from_dict(values)
     try:
         frame = darts_search.run(settings)
-    except search.SearchInterrupted as exc:
+    except SearchInterrupted as exc:
         return _interrupted(exc, args, settings)
     return 0 if (frame.status == "TERMINATED").any() else 1
 
@@ -407,7 +408,7 @@ def _list_spaces(args: argparse.Namespace) -> None:
     if args.space is not None or args.table is not None:
         found = [_space_of(args)]
     else:  # counted for --data: its input channels and classes are part of the count
-        from raynas.search import space_for
+        from raynas.build import space_for
 
         _needs_table(None, "--table-metric", args.table_metric)
         if args.space_kwargs:
@@ -427,6 +428,7 @@ def _list_spaces(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from raynas import search  # imports Ray; kept out of --help
+    from raynas.experiment import SearchInterrupted
 
     settings = None  # a search's settings, once read
 
@@ -471,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             settings = settings_from_args(args)
             outcome = search.run(settings)
-    except search.SearchInterrupted as exc:
+    except SearchInterrupted as exc:
         return _interrupted(exc, args, settings)
     except (ValueError, FileNotFoundError, ConnectionError, PermissionError, OSError) as exc:
         print(f"raynas: error: {exc}", file=sys.stderr)

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from ray import tune
 
-from raynas import cluster, data, search, storage
+from raynas import cluster, data, experiment, search, storage
 from raynas.results import DARTS_COLUMNS
 from raynas.settings import check_gpus, check_name, check_storage_path, coerce_fields, underscored
 from raynas.spaces.darts import genotype_from_dict
@@ -124,7 +124,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
     """
     import ray
 
-    from raynas.search import experiment_state_readable
+    from raynas.experiment import experiment_state_readable
     from raynas.trainables.darts import darts_search
 
     if not isinstance(settings, DartsSettings):
@@ -168,7 +168,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
         resources)
     if restorable:
         print(f"[raynas] continuing the interrupted DARTS search {settings.name!r}", flush=True)
-        search.repair_checkpoints(settings.storage_path, settings.name)
+        experiment.repair_checkpoints(settings.storage_path, settings.name)
         tuner = tune.Tuner.restore(storage.folder(settings.storage_path, settings.name), trainable=trainable,
                                    resume_errored=True)
     else:
@@ -249,7 +249,7 @@ def _changes(settings: DartsSettings) -> str:
 def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
     """Write results.csv, each seed's architecture and the best seed's genotype.json (or best_arch.json)."""
     rows, records = [], {}
-    finished = search.ended(grid, settings.storage_path, settings.name)
+    finished = experiment.ended(grid, settings.storage_path, settings.name)
     for result, config in zip(grid, finished):
         if config is None:  # interrupted: resuming runs it again
             continue
@@ -271,7 +271,7 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
             storage.write_text(settings.storage_path, f"{settings.name}/{records[seed][0]}", records[seed][1])
     frame = pd.DataFrame(rows, columns=DARTS_COLUMNS).sort_values("seed", ignore_index=True)
     path = storage.write_text(settings.storage_path, f"{settings.name}/results.csv", frame.to_csv(index=False))
-    search.check_ended(finished, settings.name)
+    experiment.check_ended(finished, settings.name)
     done = frame[frame.status == "TERMINATED"].dropna(subset=["val_acc"])
     if done.empty:
         print(f"[raynas] no DARTS search finished; see {path}", file=sys.stderr)

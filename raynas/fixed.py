@@ -7,7 +7,7 @@ under the same name are an error (``RETRAIN_FILE`` records what a run trains).
 
 Example:
     >>> from raynas.settings import SearchSettings
-    >>> from raynas.search import make_space
+    >>> from raynas.build import make_space
     >>> settings = SearchSettings(epochs=2)
     >>> outcome = retrain(settings, make_space(settings), [[3, 3, 4, 4]])  # doctest: +SKIP
 """
@@ -20,7 +20,10 @@ from typing import Any
 from ray import tune
 
 from raynas import cluster, storage
-from raynas.search import Outcome, Progress, finish, make_space, make_trainable, repair_checkpoints, run_config
+from raynas.build import make_space, make_trainable
+from raynas.experiment import repair_checkpoints
+from raynas.progress import Progress
+from raynas.search import Outcome, finish, run_config
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.export import apply_arch, export_arch, read_arch_file
@@ -39,7 +42,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
                          "(see `raynas params --table`); retrain architectures of a network space")
     if space.name != settings.space:  # trials build settings.space: another space would train other networks
         raise ValueError(f"the space given is {space.name!r} but the settings name {settings.space!r}; pass "
-                         "raynas.search.make_space(settings), or set settings.space to the space's name")
+                         "raynas.build.make_space(settings), or set settings.space to the space's name")
     architectures = [space.validate(t) for t in architectures]
     settings = dataclasses.replace(settings, num_samples=len(architectures))  # the caller's settings stay as given
     storage.check_kind(settings.storage_path, settings.name, RETRAIN_FILE)

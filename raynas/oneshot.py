@@ -29,9 +29,10 @@ import pandas as pd
 import torch
 from ray import tune
 
-from raynas import cluster, fixed, search, storage
+from raynas import build, cluster, experiment, fixed, search, storage
 from raynas.checkpoints import from_checkpoint
-from raynas.results import RESULTS_FILE, SEARCH_COLUMNS, best_first
+from raynas.progress import fmt
+from raynas.results import RESULTS_FILE, SEARCH_COLUMNS, best_first, last_line
 from raynas.searchers import SEARCHERS
 from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies
 from raynas.spaces.choices import ModelSpace
@@ -68,11 +69,11 @@ def run(settings: SearchSettings) -> search.Outcome:
     if settings.subnet_searcher not in SEARCHERS:
         raise ValueError(f"unknown subnet searcher {settings.subnet_searcher!r}; choose one of: "
                          f"{', '.join(SEARCHERS)}")
-    space = search.make_space(settings)
+    space = build.make_space(settings)
     if not isinstance(space, ModelSpace):
         raise ValueError(f"one-shot search needs a space of labelled choices (mobile or package.module:factory), "
                          f"not {settings.space!r}")
-    search.make_searcher(stage(settings, "subnets"), space)  # a budget no subnet meets fails before training
+    build.make_searcher(stage(settings, "subnets"), space)  # a budget no subnet meets fails before training
     _claim(settings)
     cluster.connect(settings)
     checkpoint = train_supernet(settings, space)
@@ -126,20 +127,20 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
 
     print(f"[raynas] supernet: {settings.supernet_epochs} epochs of single-path training on {settings.data}",
           flush=True)
-    trainable = tune.with_resources(tune.with_parameters(trial, settings=search.trial_settings(st, space)),
+    trainable = tune.with_resources(tune.with_parameters(trial, settings=build.trial_settings(st, space)),
                                     {"cpu": st.cpus_per_trial, "gpu": st.gpus_per_trial})
     path = root(st)
     if tune.Tuner.can_restore(path):
-        search.repair_checkpoints(st.storage_path, st.name)
+        experiment.repair_checkpoints(st.storage_path, st.name)
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
         tuner = tune.Tuner(trainable, run_config=search.run_config(st, [SupernetProgress(st.supernet_epochs)]))
     grid = tuner.fit()
     # interrupted: a half-trained supernet is not the stage's output
-    search.check_ended(search.ended(grid, st.storage_path, st.name), st.name)
+    experiment.check_ended(experiment.ended(grid, st.storage_path, st.name), st.name)
     result = grid[0]
     if result.error or result.checkpoint is None:
-        print(f"[raynas] supernet training failed: {search.last_line(result.error)}; see {path}",
+        print(f"[raynas] supernet training failed: {last_line(result.error)}; see {path}",
               file=sys.stderr, flush=True)
         return None
     state = from_checkpoint(result.checkpoint)
@@ -194,5 +195,5 @@ def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFr
     path = storage.write_text(settings.storage_path, f"{settings.name}/{search.BEST_FILE}", json.dumps(best, indent=2))
     print(f"[raynas] one-shot search done: {json.dumps(best['arch'], ensure_ascii=False)}\n"
           f"[raynas]   params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
-          f"{best['val_acc']:.4f}  test acc {search.fmt(best['test_acc'])}\n[raynas] wrote {path}", flush=True)
+          f"{best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\n[raynas] wrote {path}", flush=True)
     return search.Outcome(outcome.results, best, outcome.results_path, path)

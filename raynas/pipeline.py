@@ -28,7 +28,7 @@ def retrain(best: dict[str, Any], values: dict[str, Any], root: str) -> dict[str
     """Train the architecture of the ``best_arch.json`` record ``best`` from scratch with the retrain command's
     trials (settings ``values``, outputs in ``root/retrain``); write and return ``retrain/result.json``."""
     from raynas import fixed
-    from raynas.search import make_space
+    from raynas.build import make_space
     from raynas.settings import SearchSettings
 
     settings = SearchSettings.from_dict({**values, "space": best["space"], "space_kwargs": best["space_kwargs"],
@@ -105,7 +105,7 @@ def check(p: PipelineSettings) -> None:
 def smallest_network(p: PipelineSettings) -> int:
     """Parameters of the smallest network of the channel search whatever cell DARTS finds: every edge a
     parameter-free pooling, every cell at its narrowest width."""
-    from raynas.search import space_for
+    from raynas.build import space_for
     from raynas.spaces.darts import Genotype, genotype_to_dict
 
     edges = [("max_pool_3x3", 0), ("max_pool_3x3", 1)] * 4  # the DARTS stage's 4 nodes

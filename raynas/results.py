@@ -1,4 +1,5 @@
-"""``results.csv``: one row per finished trial, appended as trials finish and never read back per trial.
+"""``results.csv``: one row per finished trial, appended as trials finish and never read back per trial, and
+the rows themselves, made from Tune's trials and results.
 
 Rows are appended in the order trials finish; :meth:`ResultsLog.sort` rewrites the file once, at the end of a
 search, in the order the searcher proposed the trials (``trial_index``). Opening a log reads the file once:
@@ -14,12 +15,17 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Sequence
+import json
+import os
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from raynas import storage
+
+if TYPE_CHECKING:
+    from ray import tune
 
 RESULTS_FILE = "results.csv"
 #: results.csv of a token search (one column per choice label is added by raynas.analysis)
@@ -96,3 +102,78 @@ class ResultsLog:
         order = pd.to_numeric(frame.trial_index, errors="coerce").to_numpy(dtype=float)
         text = frame.iloc[np.argsort(order, kind="stable")].to_csv(index=False)  # blanks (NaN) last
         return storage.write_text(self.storage_path, self.relpath, text), text
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a float, as results.csv reads it back; ``None`` when it is not a number (a trial function
+    may report anything).
+
+    Example:
+        >>> number("0.9"), number("high"), number(None)
+        (0.9, None, None)
+    """
+    try:
+        return None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def trial_result(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,
+                 epochs: int | None = None, params_of: Callable[[list[int]], int] | None = None) -> dict:
+    """One results.csv row; with ``epochs`` (a scheduler ran), ``stopped`` says the trial was cut early;
+    ``params_of(tokens)`` counts the parameters when the trial did not report them."""
+    m, tokens = metrics or {}, list(config.get("tokens", []))
+    reward = m.get("reward")
+    if status == "TERMINATED" and number(reward) is None:  # a trial function's own report: say what is wrong
+        status, reward = "ERROR", None
+        error = (f"the trial reported reward {m['reward']!r}, not a number" if "reward" in m else
+                 "the trial reported no 'reward'") + "; report a float reward (tune.report({'reward': ...}))"
+    params = m.get("params")
+    if params is None and tokens and params_of is not None:
+        params = params_of(tokens)
+    return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status,
+            "tokens": json.dumps(tokens), "params": params,
+            "reward": reward, "val_acc": m.get("val_acc"),
+            "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
+            "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
+            "error": last_line(error) if status == "ERROR" else None,
+            "stopped": bool(epochs and status == "TERMINATED" and epochs_trained(m) < epochs)}
+
+
+def epochs_trained(metrics: dict) -> int:
+    """Epochs a trial trained: its ``epoch``, else Tune's ``training_iteration``, as the searchers count them."""
+    return int(metrics.get("epoch", metrics.get("training_iteration")) or 0)
+
+
+def trial_row(trial, status: str, epochs: int | None = None,
+              params_of: Callable[[list[int]], int] | None = None) -> dict:
+    return trial_result(trial.trial_id, status, trial.config, trial.last_result,
+                        trial_error(trial) if status == "ERROR" else None, epochs, params_of)
+
+
+def trial_error(trial) -> str | None:
+    """The text of a failed trial's error: Tune writes it to the trial's local folder first, and to storage later."""
+    if trial.error_file and os.path.isfile(trial.error_file):
+        with open(trial.error_file) as f:
+            return f.read()
+    return trial.get_error()
+
+
+def last_line(text: Any) -> str:
+    lines = [line.strip() for line in str(text or "unknown error").splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def results_rows(grid: tune.ResultGrid, finished: list[dict | None], epochs: int | None = None,
+                 params_of: Callable[[list[int]], int] | None = None) -> list[dict]:
+    """One row per trial of ``grid`` that ended (``finished``: their configs, see :func:`raynas.experiment.ended`),
+    with the columns of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`trial_result`)."""
+    rows = []
+    for result, config in zip(grid, finished):
+        if config is None:
+            continue
+        # trial folders are named <trainable>_<trial id>_<index>_...
+        trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
+        rows.append(trial_result(trial_id, "ERROR" if result.error else "TERMINATED", config, result.metrics,
+                         result.error, epochs, params_of))
+    return rows

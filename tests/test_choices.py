@@ -598,7 +598,7 @@ def test_a_model_that_does_not_score_every_class_is_refused_before_training(head
 
 # -- a user's own token space: a SearchSpace subclass named module:Class ------------------------------------
 def test_a_token_space_class_is_a_user_space_with_its_exact_counts():
-    from raynas.search import space_for
+    from raynas.build import space_for
 
     space = space_for("user_spaces:Widths", {}, "cifar10")  # it takes in_channels: the dataset's are passed
     assert isinstance(space, user_spaces.Widths) and space.name == "user_spaces:Widths" and space.in_channels == 3
@@ -610,7 +610,7 @@ def test_a_token_space_class_is_a_user_space_with_its_exact_counts():
 
 
 def test_a_model_factory_without_the_dataset_arguments_is_told_which_one_it_must_take():
-    from raynas.search import space_for
+    from raynas.build import space_for
 
     with pytest.raises(ValueError, match="space 'user_spaces:conv_bn' must take the argument 'in_channels', which "
                                          r"raynas sets from the dataset \(1 for digits\); add it to its signature"):
@@ -649,7 +649,7 @@ class _NumpyChoices(user_spaces.Widths):
     ({"num_params": None}, "does not implement num_params() of SearchSpace; add them"),
 ])
 def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch, change, message):
-    from raynas.search import space_for
+    from raynas.build import space_for
 
     for name, method in change.items():
         if method is None:
@@ -667,7 +667,7 @@ def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch,
                                r"shape \(2, 10\)"),
 ])
 def test_a_token_space_whose_network_cannot_train_is_refused_before_any_trial(space, message):
-    from raynas.search import make_space
+    from raynas.build import make_space
     from raynas.settings import SearchSettings
 
     with pytest.raises(ValueError, match=message):
@@ -683,7 +683,7 @@ def test_an_error_in_a_space_factory_says_where_in_the_users_code(width, error):
 
 
 def test_a_token_space_is_recreated_with_its_arguments_and_counted_exactly():
-    from raynas.search import space_for
+    from raynas.build import space_for
     from raynas.trainables.retrain import build_model
 
     scaled = space_for("user_spaces:Scaled", {"scale": 4}, "digits")  # no kwargs() of its own: the given ones
@@ -728,7 +728,7 @@ def shared_model(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
 
 
 def test_a_factory_that_hands_out_one_shared_model_is_one_error_before_the_search(tmp_path):
-    from raynas.search import make_space
+    from raynas.build import make_space
     from raynas.settings import SearchSettings
 
     settings = SearchSettings(space="test_choices:shared_model", storage_path=str(tmp_path))

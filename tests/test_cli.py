@@ -179,7 +179,7 @@ def test_bad_input_is_one_clear_line(bad_input_runs, case):
 
 
 def test_params_of_a_space_with_arguments(capsys):
-    from raynas.search import space_for
+    from raynas.build import space_for
 
     wide = space_for("mobile", {"widths": [16, 32, 48]}, "digits")
     assert cli.main(["params", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}',
@@ -368,7 +368,7 @@ def test_a_config_files_searcher_picks_the_subnet_searcher_of_a_one_shot_search(
 
 
 def test_an_interrupted_stage_is_named_with_its_search(tmp_path, capsys):
-    from raynas.search import SearchInterrupted
+    from raynas.experiment import SearchInterrupted
 
     args = cli.parser().parse_args(["search", "oneshot", "--name", "os", "--storage-path", str(tmp_path)])
     assert cli._interrupted(SearchInterrupted("supernet", 1), args, cli.settings_from_args(args)) == 130

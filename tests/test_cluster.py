@@ -171,7 +171,8 @@ def killed_search(ray_session, tmp_path_factory) -> Path:
                          ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short", "moved",
                               "other-resources"])
 def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, tmp_path, case, capsys):
-    from raynas.search import resume, running_trials
+    from raynas.experiment import running_trials
+    from raynas.search import resume
 
     ran_in = killed_search.parent / "killed"  # where it ran, as the kill left it
     shutil.rmtree(ran_in, ignore_errors=True)

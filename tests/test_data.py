@@ -109,7 +109,7 @@ def test_damaged_cifar10_files_are_refused_before_the_search(tmp_path):
     ("t10k-images-idx3-ubyte", np.zeros((25, 784)), r"holds images of shape \(784,\); mnist images are 28x28"),
 ])
 def test_mnist_files_that_do_not_fit_together_are_refused_before_the_search(tmp_path, file, array, message):
-    from raynas.search import make_space
+    from raynas.build import make_space
     from raynas.settings import SearchSettings
 
     make_mnist(tmp_path, flat=True)
@@ -147,7 +147,7 @@ def test_dataset_needing_files_without_data_dir():
 
 
 def test_a_split_too_small_to_train_or_validate_is_refused_before_anything_runs():
-    from raynas.search import make_space
+    from raynas.build import make_space
     from raynas.settings import SearchSettings
 
     with pytest.raises(data.DataError, match="val-fraction 0.001 splits 1,438 training images into 1,437 to train "

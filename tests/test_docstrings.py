@@ -15,7 +15,8 @@ MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.s
            "raynas.spaces.darts", "raynas.spaces.darts.operations",
            "raynas.spaces.darts.genotypes", "raynas.spaces.darts.network", "raynas.spaces.darts.supernet",
            "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline",
-           "raynas.spaces.relaxed", "raynas.storage", "raynas.schedulers", "raynas.cluster"]
+           "raynas.spaces.relaxed", "raynas.storage", "raynas.schedulers", "raynas.cluster", "raynas.build",
+           "raynas.search"]
 
 
 @pytest.mark.parametrize("name", MODULES)

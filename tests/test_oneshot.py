@@ -16,7 +16,7 @@ from ray import tune
 
 from raynas import cli, data, spaces
 from raynas.fixed import settings_for_file
-from raynas.search import make_space, trial_settings
+from raynas.build import make_space, trial_settings
 from raynas.settings import SearchSettings
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader

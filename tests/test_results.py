@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from raynas.results import SEARCH_COLUMNS, ResultsLog, parse
-from raynas.search import Progress
+from raynas.progress import Progress
 from raynas.settings import SearchSettings
 
 
@@ -102,7 +102,8 @@ def test_progress_best_ignores_a_nan_or_non_numeric_reward(tmp_path, capsys):
 def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_has_none(tmp_path):
     import json
 
-    from raynas.search import ended, results_rows
+    from raynas.experiment import ended
+    from raynas.results import results_rows
 
     state = {"trial_data": [[json.dumps({"trial_id": t, "status": s, "config": {"tokens": [i, 1], "trial_index": i}}),
                              None] for i, (t, s) in enumerate([("a", "TERMINATED"), ("b", "ERROR"), ("c", "RUNNING")])]}
@@ -124,7 +125,7 @@ def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_h
 def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_a_restore(tmp_path):
     import json
 
-    from raynas.search import repair_checkpoints
+    from raynas.experiment import repair_checkpoints
 
     def trial(trial_id: str, status: str, checkpoint: str | None) -> list[str]:
         return [json.dumps({"trial_id": trial_id, "status": status}),

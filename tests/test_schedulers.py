@@ -8,7 +8,7 @@ import pytest
 from ray.tune.experiment import Trial
 
 from raynas.schedulers import ASHA, FIFO
-from raynas.search import make_scheduler
+from raynas.build import make_scheduler
 from raynas.settings import SearchSettings
 
 

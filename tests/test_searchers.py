@@ -581,7 +581,7 @@ def drive_table(searcher, space, n, budget):
 
 def test_sa_settings_reach_the_searcher_from_the_cli_flags():
     from raynas import cli
-    from raynas.search import make_searcher
+    from raynas.build import make_searcher
 
     settings = cli.settings_from_args(cli.parser().parse_args(
         ["search", "sanas", "--far-moves", "2", "--restart-after", "15", "--decay", "0.9", "--screened", "0.25",

@@ -104,7 +104,7 @@ def build_supernet(s: dict[str, Any], in_channels: int, num_classes: int) -> nn.
 
 def model_space(s: dict[str, Any]) -> ModelSpace:
     """The labelled-choice model space of ``s["space"]`` (a registered model space or ``module:factory``)."""
-    from raynas.search import space_for
+    from raynas.build import space_for
 
     if not spaces.is_model_space(s["space"]):
         raise ValueError(f"DARTS searches the 'darts' cell space or a space of labelled choices (e.g. mobile, "
