@@ -72,7 +72,8 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
     if storage.read_text(storage_path, f"{name}/{darts_search.SETTINGS_FILE}") is not None:
         settings, space, frame = _darts(storage_path, name)
     else:
-        settings = load_settings(storage_path, name)
+        settings = load_settings(storage_path, name, "raynas analyze reads token and DARTS searches; pass the name "
+                                                     "of one")
         space = space_for(settings.space, settings.space_kwargs, settings.data)
         record.check_unchanged(storage_path, name, space)
         frame = _rows(storage_path, name, settings)
@@ -158,16 +159,33 @@ def asked(settings: Any) -> int:
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:
-    """The trials that finished with a reward; not those a scheduler stopped early (a reward of fewer epochs)."""
-    done = frame[(frame.status == "TERMINATED") & frame.reward.notna()]
+    """The trials that finished with a reward; not those a scheduler stopped early (a reward of fewer epochs).
+    A frame without ``status`` (or ``stopped``) counts every trial with a reward as finished."""
+    _require(frame, ["reward"])
+    done = frame[frame.reward.notna()]
+    if "status" in done.columns:
+        done = done[done.status == "TERMINATED"]
     return done[~done.stopped.eq(True)] if "stopped" in done.columns else done
+
+
+def _require(frame: pd.DataFrame, columns: list[str]) -> None:
+    """A frame of trials without one of ``columns`` is one error that names it."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the trials have no column {', '.join(map(repr, missing))}; pass a frame of "
+                         "raynas.analysis.load, or one with 'params' and 'reward'")
 
 
 def pareto(frame: pd.DataFrame) -> pd.DataFrame:
     """The finished trials no other trial beats with fewer or equal params and a higher or equal reward.
 
     Trials with the same params and the same reward are all kept. Sorted by params.
+
+    Example:
+        >>> pareto(pd.DataFrame({"params": [10, 20, 30], "reward": [0.5, 0.4, 0.9]})).params.tolist()
+        [10, 30]
     """
+    _require(frame, ["params", "reward"])
     done = finished(frame).dropna(subset=["params"]).sort_values(["params", "reward"], ascending=[True, False],
                                                                  kind="stable")
     keep, best = [], -math.inf
@@ -230,7 +248,9 @@ def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: Any
 
     The test accuracy is the search's own when it is the same trial, the table's for a tabular space, else
     ``None`` (measuring it needs the trial's checkpoint and Ray). For a DARTS search, the best seed's own
-    record: its genotype (cell space) or its best_arch.json record.
+    record: its genotype (cell space) or its best_arch.json record. For a one-shot search, a retrained subnet's
+    retraining record with its shared-weight score as ``oneshot_val_acc``; a subnet never retrained has no
+    ``val_acc``.
     """
     row = best_row(frame, max_params, name)
     if isinstance(settings, darts_search.DartsSettings):
@@ -243,7 +263,14 @@ def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: Any
         test_acc = saved.get("test_acc")
     else:
         test_acc = space.accuracy(row.tokens) if hasattr(space, "accuracy") else None
-    return best_arch(settings, space, row, test_acc)
+    if settings.searcher != "oneshot":
+        return best_arch(settings, space, row, test_acc)
+    # a subnet scored on the shared weights: its retrained row if it was retrained, else no trained accuracy
+    retrained = _read(storage_path, f"{name}/retrain").replace({"": None})
+    trained = retrained[(retrained.tokens == json.dumps(list(row.tokens))) & (retrained.status == "TERMINATED")]
+    record = best_arch(settings, space, trained.iloc[0] if len(trained) else row, None)
+    record.update(oneshot_val_acc=float(row.reward), **({} if len(trained) else {"val_acc": None}))
+    return record
 
 
 # -- plots -----------------------------------------------------------------------------------------------------
@@ -348,15 +375,19 @@ def default_out(storage_path: str, name: str) -> str:
     return os.path.join(storage.normalize(storage_path).removeprefix("file://"), name, "analysis")
 
 
-def analyze(storage_path: str, names: Sequence[str], max_params: int | None = None,
+def analyze(storage_path: str, names: str | Sequence[str], max_params: int | None = None,
             out: str | None = None) -> pd.DataFrame:
-    """Load each search, write its plots and best_arch.json under ``out``, print and return a summary.
+    """Load each search (``names``: one name or several), write its plots and best_arch.json under ``out``, print
+    and return a summary.
 
     ``out`` (default: ``analysis`` in the first search's folder) gets ``best_so_far.png`` (one curve per
     search) and, per search, ``<name>/params_reward.png``, ``<name>/top_labels.png`` and
     ``<name>/best_arch.json`` (the best within ``max_params`` when given).
     """
     storage_path = os.fspath(storage_path)  # a pathlib.Path too
+    names = [names] if isinstance(names, str) else list(names)  # one search by its name, too
+    if not names:
+        raise ValueError("no search to analyze: give the name of one or more searches")
     out = os.path.abspath(out) if out else default_out(storage_path, names[0])  # the paths it prints: all absolute
     if os.path.isfile(out):
         raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")
@@ -392,9 +423,12 @@ def analyze(storage_path: str, names: Sequence[str], max_params: int | None = No
                                             reward_axis(space)))
         if space is not None and space.labels():  # the top trials within --max-params
             plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
-        best = best_row(frame, max_params, name)
+        best, key = best_row(frame, max_params, name), ranking(within(finished(frame), max_params))
+        if key != ranking(frame):
+            print(f"[raynas] {name}: no retrained subnet within {max_params:,} params; its best there is ranked by "
+                  "the one-shot score on the shared weights, not by a trained accuracy", flush=True)
         rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}", "asked": asked(settings),
-                     "best reward": round(float(best[ranking(frame)]), 4),
+                     "best reward": round(float(best[key]), 4),
                      "its params": None if pd.isna(best.params) else int(best.params),
                      "Pareto front": len(pareto(within(frame, max_params))), "best_arch.json": best_path,
                      "plots": plots})

@@ -457,11 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             frame = darts_search.resume(args.storage_path, args.name, args.address, **resources)
             if frame is not None:
                 return 0 if (frame.status == "TERMINATED").any() else 1
-        if args.command == "resume" and search.load_settings(args.storage_path, args.name).searcher == "oneshot":
-            from raynas import oneshot
-
-            outcome = oneshot.resume(args.storage_path, args.name, args.address, **resources)
-        elif args.command == "resume":
+        if args.command == "resume":  # a token search, or a one-shot search
             outcome = search.resume(args.storage_path, args.name, args.address, **resources)
         elif args.command == "retrain":
             outcome = _retrain(args)

@@ -110,11 +110,12 @@ def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher
         run_config=run_config(settings, [Progress(settings, total=total)]))
 
 
-def load_settings(storage_path: str, name: str) -> SearchSettings:
-    """The settings a search at ``storage_path/name`` was started with."""
+def load_settings(storage_path: str, name: str, other_kind: str = "continue") -> SearchSettings:
+    """The settings a search at ``storage_path/name`` was started with. A run of another kind there is an error
+    that ends with ``other_kind``, or says how to continue that run (``"continue"``)."""
     text = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
     if text is None:
-        storage.check_kind(storage_path, name, SETTINGS_FILE)  # another kind of run: say which
+        storage.check_kind(storage_path, name, SETTINGS_FILE, other_kind)  # another kind of run: say which
         raise FileNotFoundError(f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
                                 f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name")
     where = f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE}"
@@ -134,10 +135,16 @@ def resume(storage_path: str, name: str, address: str | None = None,
     """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it.
 
     ``cpus_per_trial`` / ``gpus_per_trial`` change the resources of the trials still to run (a search started on
-    a GPU cluster continued on a CPU machine, say); left ``None``, the search keeps those it started with.
+    a GPU cluster continued on a CPU machine, say); left ``None``, the search keeps those it started with. A
+    one-shot search is continued stage by stage (:func:`raynas.oneshot.resume`).
     """
     storage_path = os.fspath(storage_path)  # a pathlib.Path too
     settings = load_settings(storage_path, name)
+    if settings.searcher == "oneshot":
+        from raynas import oneshot  # it runs its subnet stage through this module
+
+        return oneshot.resume(storage_path, name, address, cpus_per_trial=cpus_per_trial,
+                              gpus_per_trial=gpus_per_trial)
     if function is None and settings.trial_function:
         raise ValueError(f"search {name!r} ran your trial function {settings.trial_function}; resume it from Python "
                          "with raynas.search.resume(storage_path, name, function=<that function>)")

@@ -16,19 +16,29 @@ def normalize(storage_path: str) -> str:
 
 
 #: the record each kind of run writes in its folder, and how a message names that kind
-RUN_RECORDS = {"raynas_search.json": "a search (raynas search sanas|evolution|tpe|random|oneshot)",
+RUN_RECORDS = {"raynas_search.json": "a token search (raynas search sanas|evolution|tpe|random|oneshot)",
                "raynas_darts.json": "a DARTS search (raynas search darts)",
                "raynas_pipeline.json": "a pipeline (its stages are the searches <name>/darts and <name>/sanas)",
                "raynas_retrain.json": "a retrain (raynas retrain)"}
+#: how each kind of run is continued
+CONTINUED_BY = {"raynas_search.json": "`raynas resume`, or raynas.resume(storage_path, name) from Python",
+                "raynas_darts.json": "`raynas resume`, or raynas.darts_search.resume(storage_path, name) from Python",
+                "raynas_pipeline.json": "the same `raynas pipeline` command, which continues it",
+                "raynas_retrain.json": "the same `raynas retrain` command, which continues it"}
 
 
-def check_kind(storage_path: str, name: str, own: str) -> None:
+def check_kind(storage_path: str, name: str, own: str, existing: str | None = None) -> None:
     """Raise ``FileExistsError`` when the folder of ``name`` holds a run of another kind than the one whose
-    record is ``own`` (one of :data:`RUN_RECORDS`): the two would write over each other's files."""
+    record is ``own`` (one of :data:`RUN_RECORDS`): the two would write over each other's files.
+
+    The message says to pick another ``--name``; with ``existing`` (a run is read, not started), to continue the
+    run found with what continues it, or ``existing`` when that is not ``"continue"``."""
     for record, kind in RUN_RECORDS.items():
         if record != own and read_text(storage_path, f"{name}/{record}") is not None:
+            fix = "pick another --name" if existing is None else \
+                f"continue it with {CONTINUED_BY[record]}" if existing == "continue" else existing
             raise FileExistsError(f"{folder(storage_path, name)} holds {kind.replace('<name>', name)}, not "
-                                  f"{RUN_RECORDS[own].split(' (')[0]}; pick another --name")
+                                  f"{RUN_RECORDS[own].split(' (')[0]}; {fix}")
 
 
 def folder(storage_path: str, name: str) -> str:

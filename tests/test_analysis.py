@@ -116,6 +116,13 @@ def test_a_one_shot_search_is_ranked_by_its_retrained_subnets():
     assert analysis.ranking(not_yet) == "reward" and analysis.best_row(not_yet, name="os").trial_id == "a"
 
 
+def test_pareto_of_a_users_own_frame_needs_only_params_and_reward():
+    mine = pd.DataFrame({"params": [10, 20, 30], "reward": [0.5, 0.4, 0.9]})  # no status: all finished
+    assert analysis.pareto(mine).params.tolist() == [10, 30]
+    with pytest.raises(ValueError, match="^the trials have no column 'params'; pass a frame of raynas.analysis.load"):
+        analysis.pareto(mine.drop(columns="params"))
+
+
 # -- hand-made searches: fast, no Ray --------------------------------------------------------------------------
 def fake_search(root: Path, name: str, table: Path, rewards: dict[str, float], **changes) -> pd.DataFrame:
     """A stored search on ``table``: its settings and a results.csv with one row per key of ``rewards``."""
@@ -255,3 +262,41 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, setup, args, message):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("raynas: error: ") and message in lines[0], lines
     assert not (tmp_path / "s" / "analysis").exists()  # nothing half-written
+
+
+def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_path, capsys):
+    from raynas.build import space_for
+
+    space = space_for("small_channel", {}, "digits")
+    (tmp_path / "os").mkdir()
+    (tmp_path / "os" / "raynas_search.json").write_text(SearchSettings(searcher="oneshot", name="os").to_json())
+
+    def write(folder: str, rows: list[tuple[list[int], float, float]]) -> None:
+        frame = pd.DataFrame([{"trial_index": i, "trial_id": f"{folder}{i}", "status": "TERMINATED",
+                               "tokens": json.dumps(t), "params": space.num_params(t), "reward": reward,
+                               "val_acc": val_acc, "epochs": 1} for i, (t, reward, val_acc) in enumerate(rows)],
+                             columns=SEARCH_COLUMNS)
+        (tmp_path / "os" / folder).mkdir()
+        (tmp_path / "os" / folder / "results.csv").write_text(frame.to_csv(index=False))
+
+    # four subnets scored on the shared weights; the two best retrained, the largest best
+    small, mid, large, largest = [1] * 4, [2] * 4, [3] * 4, [4] * 4
+    write("subnets", [(small, 0.30, 0.30), (mid, 0.40, 0.40), (large, 0.45, 0.45), (largest, 0.50, 0.50)])
+    write("retrain", [(large, 0.90, 0.91), (largest, 0.92, 0.93)])
+    (tmp_path / "os" / "best_arch.json").write_text(json.dumps({"tokens": largest, "reward": 0.92}))
+
+    # within the params of `large`: the retrained `large`, with its trained accuracy and its shared-weight score
+    summary = analysis.analyze(tmp_path, "os", max_params=space.num_params(large), out=str(tmp_path / "a"))
+    record = json.loads((tmp_path / "a" / "os" / "best_arch.json").read_text())
+    assert (record["tokens"], record["reward"], record["val_acc"], record["oneshot_val_acc"]) == \
+        (large, 0.90, 0.91, 0.45)
+    assert summary.loc[0, "best reward"] == 0.9
+    # within the params of `mid`: no retrained subnet; the best by its score, which is no trained accuracy
+    capsys.readouterr()
+    summary = analysis.analyze(tmp_path, ["os"], max_params=space.num_params(mid), out=str(tmp_path / "b"))
+    record = json.loads((tmp_path / "b" / "os" / "best_arch.json").read_text())
+    assert (record["tokens"], record["reward"], record["val_acc"], record["oneshot_val_acc"]) == (mid, 0.40, None, 0.40)
+    assert summary.loc[0, "best reward"] == 0.4
+    assert "os: no retrained subnet within" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="^no search to analyze: give the name of one or more searches$"):
+        analysis.analyze(tmp_path, [])

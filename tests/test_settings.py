@@ -127,6 +127,10 @@ def test_resume_with_other_resources_checks_them_and_refuses_them_where_it_canno
     assert main_error([*resume, "o", "--gpus-per-trial", "0"], capsys) == (
         "a one-shot search continues with the resources it was started with; drop --gpus-per-trial (it applies to "
         "resuming sanas, evolution, tpe and random searches), or start 'o' again under another --name")
+    import raynas
+
+    with pytest.raises(ValueError, match="^a one-shot search continues"):  # Python's resume continues it as one
+        raynas.resume(tmp_path, "o", gpus_per_trial=0)
 
 
 def test_from_dict_needs_one_mapping_with_each_setting_once():
@@ -209,15 +213,21 @@ def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
 
 
 @pytest.mark.parametrize("held, start, message", [
-    ("raynas_darts.json", "search", "holds a DARTS search (raynas search darts), not a search; pick another --name"),
-    ("raynas_search.json", "darts", "holds a search (raynas search sanas|evolution|tpe|random|oneshot), not a "
+    ("raynas_darts.json", "search", "holds a DARTS search (raynas search darts), not a token search; pick another "
+                                    "--name"),
+    ("raynas_search.json", "darts", "holds a token search (raynas search sanas|evolution|tpe|random|oneshot), not a "
                                     "DARTS search; pick another --name"),
-    ("raynas_search.json", "pipeline", "holds a search (raynas search"),
+    ("raynas_search.json", "pipeline", "holds a token search (raynas search"),
     ("raynas_pipeline.json", "resume", "holds a pipeline (its stages are the searches x/darts and x/sanas), not a "
-                                       "search"),
+                                       "token search; continue it with the same `raynas pipeline` command"),
+    ("raynas_darts.json", "resume", "holds a DARTS search (raynas search darts), not a token search; continue it "
+                                    "with `raynas resume`, or raynas.darts_search.resume(storage_path, name) from "
+                                    "Python"),
+    ("raynas_retrain.json", "analyze", "holds a retrain (raynas retrain), not a token search; raynas analyze reads "
+                                       "token and DARTS searches; pass the name of one"),
 ])
 def test_a_name_that_holds_another_kind_of_run_is_refused_before_anything_is_written(tmp_path, held, start, message):
-    from raynas import darts_search, pipeline, search
+    from raynas import analysis, darts_search, pipeline, search
 
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / held).write_text("{}")
@@ -225,7 +235,8 @@ def test_a_name_that_holds_another_kind_of_run_is_refused_before_anything_is_wri
            "darts": lambda: darts_search.run({"storage_path": str(tmp_path), "name": "x"}),
            "pipeline": lambda: pipeline.run_pipeline(pipeline.PipelineSettings(max_params="60k",
                                                                                storage_path=str(tmp_path), name="x")),
-           "resume": lambda: search.resume(str(tmp_path), "x")}[start]
+           "resume": lambda: search.resume(str(tmp_path), "x"),
+           "analyze": lambda: analysis.analyze(str(tmp_path), ["x"])}[start]
     with pytest.raises(FileExistsError, match=re.escape(message)):
         run()
     assert [p.name for p in (tmp_path / "x").iterdir()] == [held]
