@@ -23,9 +23,9 @@ from typing import Any, Sequence
 import pandas as pd
 
 from raynas import darts_search, results, storage
-from raynas.build import space_for
+from raynas.build import check_table_there, space_for
 from raynas.search import BEST_FILE, best_arch, load_settings
-from raynas.settings import SearchSettings
+from raynas.settings import SearchSettings, parse_count
 from raynas.spaces import record
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
@@ -74,8 +74,9 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
     else:
         settings = load_settings(storage_path, name, "raynas analyze reads token and DARTS searches; pass the name "
                                                      "of one")
+        check_table_there(settings, name)
         space = space_for(settings.space, settings.space_kwargs, settings.data)
-        record.check_unchanged(storage_path, name, space)
+        record.check_unchanged(storage_path, name, space, analyzing=True)
         frame = _rows(storage_path, name, settings)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -391,10 +392,14 @@ def analyze(storage_path: str, names: str | Sequence[str], max_params: int | Non
     out = os.path.abspath(out) if out else default_out(storage_path, names[0])  # the paths it prints: all absolute
     if os.path.isfile(out):
         raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")
-    clash = next((name for name in names if storage.folder(out, name) == storage.folder(storage_path, name)), None)
+    # the search's own folder, or a run of that name in --out (another search's): its best_arch.json is its own
+    clash = next((name for name in names if storage.folder(out, name) == storage.folder(storage_path, name) or
+                  any(storage.read_text(out, f"{name}/{record}") is not None for record in storage.RUN_RECORDS)), None)
     if clash is not None:
-        raise ValueError(f"--out {out} would write over search {clash!r}'s own best_arch.json; give another folder "
-                         "(by default the plots go to <storage-path>/<first name>/analysis)")
+        raise ValueError(f"--out {out} would write over the own best_arch.json of the search in {out}/{clash}; give "
+                         "another folder (by default the plots go to <storage-path>/<first name>/analysis)")
+    if max_params is not None:
+        max_params = parse_count(max_params, "max_params")  # 200k too, as the flag takes it
     loaded = {name: _load(storage_path, name) for name in dict.fromkeys(names)}
     bests, left_out = {}, []
     for name, (frame, settings, space) in loaded.items():  # every bad input fails before any write

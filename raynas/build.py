@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from typing import Any, Callable
 
@@ -61,6 +62,15 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
             raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
                              "fix --space-kwargs") from None
         raise spaces.in_user_code(name, kwargs, exc) from None  # inside the space's code: say where
+
+
+def check_table_there(settings: SearchSettings, name: str) -> None:
+    """The table a recorded table replay read must still be where it was: else one error that says to put it back
+    (``--table`` is a flag of a new search only)."""
+    path = settings.space_kwargs.get("path") if settings.space == "tabular" else None
+    if isinstance(path, str) and "://" not in path and not os.path.isfile(path):
+        raise ValueError(f"search {name!r} replayed the benchmark table {path}, which is not there any more; put "
+                         "the table back there (the search's architectures and accuracies are read from it)")
 
 
 def few_architectures(space: str, available: int, max_params: int | None, min_params: int | None) -> str:

@@ -421,8 +421,10 @@ def _list_spaces(args: argparse.Namespace) -> None:
             print(f"{space:15s} a benchmark table given with --table")
             continue
         low, high = space.params_range()
-        print(f"{space.name:15s} {len(space.range_table())} tokens, {space.size():.3g} architectures, "
-              f"{low:,} to {high:,} params")
+        size = space.size()
+        count = f"{size:,} architecture{'' if size == 1 else 's'}" if size < 10**9 else f"{size:.3g} architectures"
+        tokens = len(space.range_table())
+        print(f"{space.name:15s} {tokens} token{'' if tokens == 1 else 's'}, {count}, {low:,} to {high:,} params")
 
 
 def main(argv: list[str] | None = None) -> int:

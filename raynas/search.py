@@ -29,8 +29,8 @@ from ray import tune
 from ray.tune.error import TuneError
 
 from raynas import cluster, schedulers, storage
-from raynas.build import (TrialFunction, few_architectures, full_epochs, make_scheduler, make_searcher, make_space,
-                          make_trainable, plural, trial_settings)
+from raynas.build import (TrialFunction, check_table_there, few_architectures, full_epochs, make_scheduler,
+                          make_searcher, make_space, make_trainable, plural, trial_settings)
 from raynas.experiment import (check_ended, ended, experiment_state_readable, read_json, repair_checkpoints,
                                running_trials, searcher_state_readable)
 from raynas.progress import Progress, fmt
@@ -140,6 +140,7 @@ def resume(storage_path: str, name: str, address: str | None = None,
     """
     storage_path = os.fspath(storage_path)  # a pathlib.Path too
     settings = load_settings(storage_path, name)
+    check_table_there(settings, name)
     if settings.searcher == "oneshot":
         from raynas import oneshot  # it runs its subnet stage through this module
 

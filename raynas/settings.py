@@ -350,8 +350,8 @@ def check_storage_path(path: str) -> None:
 
 def check_name(name: str) -> None:
     """A search's name is one folder under the storage path."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise ValueError(f"--name must be a plain folder name (not empty, no '/' or '\\', not '.' or '..'), "
+    if not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"--name must be a plain folder name (not blank, no '/' or '\\', not '.' or '..'), "
                          f"got {name!r}")
 
 

@@ -87,6 +87,7 @@ BAD_INPUT = [
     (["search", "sanas", "--val-fraction", "1.5"], "val-fraction must be between 0 and 1, got 1.5"),
     (["search", "sanas", "--name", "../elsewhere"], "--name must be a plain folder name"),
     (["search", "darts", "--name", ""], "--name must be a plain folder name"),
+    (["search", "random", "--name", "  "], "--name must be a plain folder name (not blank"),
     (["search", "sanas", "--space-kwargs", '{"foo": 1}'], "unexpected keyword argument 'foo'); fix --space-kwargs"),
     (["search", "sanas", "--space", "mobile", "--space-kwargs", '{"in_channels": "1"}'],
      "--space-kwargs gives in_channels '1' but --data digits has 1; drop in_channels from --space-kwargs"),
@@ -109,7 +110,7 @@ BAD_INPUT = [
     (["search", "sanas", "--table", "{table}", "--table-metric", "cifar1000"],
      "unknown --table-metric 'cifar1000' for table"),
     (["search", "sanas", "--table", "{table}", "--table-metric", "params"],
-     "unknown --table-metric 'params' for table"),
+     "is no accuracy (a cost, or the spread of several runs); choose one of: mean"),
     (["search", "sanas", "--storage-path", "{file}/sub"], "cannot be written"),
     (["resume", "--storage-path", "{root}", "--name", "never-ran"], "no raynas search named 'never-ran'"),
     (["search", "random", "--data-dir", "{root}"], "--data-dir applies to --data mnist, fashion_mnist or cifar10 "
@@ -231,13 +232,15 @@ def test_a_table_flag_overrides_the_config_files_space(tmp_path):
 def test_spaces_lists_the_built_in_ones_or_describes_the_one_named(tmp_path, capsys):
     assert cli.main(["spaces"]) == 0
     listed = capsys.readouterr().out
-    assert "small_channel   4 tokens, 4.1e+03 architectures, 550 to 112,330 params" in listed and "mobile" in listed
+    assert "small_channel   4 tokens, 4,096 architectures, 550 to 112,330 params" in listed and "mobile" in listed
     wide = spaces.get("mobile", widths=[16, 32, 48])
     assert cli.main(["spaces", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}']) == 0
     low, high = wide.params_range()
-    assert capsys.readouterr().out == f"mobile          6 tokens, 7.41e+04 architectures, {low:,} to {high:,} params\n"
+    assert capsys.readouterr().out == f"mobile          6 tokens, 74,088 architectures, {low:,} to {high:,} params\n"
     assert cli.main(["spaces", "--table", str(write_table(tmp_path / "table.json"))]) == 0
     assert capsys.readouterr().out == "tabular         3 tokens, 27 architectures, 6,000 to 18,000 params\n"
+    assert cli.main(["spaces", "--table", str(write_table(tmp_path / "one.json", positions=1, choices=1))]) == 0
+    assert capsys.readouterr().out == "tabular         1 token, 1 architecture, 1,000 to 1,000 params\n"
 
 
 def test_params_of_a_table_architecture_needs_no_space(tmp_path, capsys):

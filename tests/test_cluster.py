@@ -244,7 +244,7 @@ def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray
     assert searcher_state(folder)["issued"] == 300
 
 
-def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_analyze(ray_session, tmp_path):
+def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_analyze(ray_session, tmp_path, capsys):
     from conftest import write_table
     from raynas import analysis
     from raynas.search import resume
@@ -258,6 +258,21 @@ def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_ana
     for call in (lambda: resume(str(tmp_path), "t"), lambda: analysis.load(str(tmp_path), "t")):
         with pytest.raises(ValueError, match=message):
             call()
+    # the same architectures with one accuracy edited: not resumed, but its results are still analysed as recorded
+    rows = json.loads(write_table(table).read_text())
+    rows["111"]["mean"] = 99.5
+    table.write_text(json.dumps(rows))
+    with pytest.raises(ValueError, match=r"\(its rows' accuracies or parameter counts differ\), so the results"):
+        resume(str(tmp_path), "t")
+    capsys.readouterr()
+    assert len(analysis.load(str(tmp_path), "t")) == 3
+    assert f"note: the table {table} changed since search 't' started" in capsys.readouterr().out
+    table.unlink()  # gone: put it back, whatever the flags of a new search say
+    for call in (lambda: resume(str(tmp_path), "t"), lambda: analysis.load(str(tmp_path), "t")):
+        with pytest.raises(ValueError, match=f"^search 't' replayed the benchmark table {re.escape(str(table))}, "
+                                             "which is not there any more; put the table back there"):
+            call()
+    write_table(table)
     (tmp_path / "t" / "raynas_space.json").write_text("")  # a damaged record names itself
     with pytest.raises(ValueError, match=r"t/raynas_space.json is damaged \(not the record of a space\); restore"):
         analysis.load(str(tmp_path), "t")

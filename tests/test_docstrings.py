@@ -16,7 +16,7 @@ MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.s
            "raynas.spaces.darts.genotypes", "raynas.spaces.darts.network", "raynas.spaces.darts.supernet",
            "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline",
            "raynas.spaces.relaxed", "raynas.storage", "raynas.schedulers", "raynas.cluster", "raynas.build",
-           "raynas.search"]
+           "raynas.search", "raynas.spaces.tabular"]
 
 
 @pytest.mark.parametrize("name", MODULES)

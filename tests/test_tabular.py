@@ -81,8 +81,9 @@ def test_rows_without_accuracy_are_left_out_and_the_scale_ignores_them(tmp_path)
     ('{"1": {"mean": NaN, "params": 1}, "2": {"mean": null, "params": 2}}',
      "has no row with an accuracy (all are empty, null or NaN)"),
     ('{"1": {"mean": "high", "params": 1}}', "the accuracy of '1' is 'high', not a number; fix that row"),
-    ('{"1": {"mean": 90, "params": null}}', "the params of '1' are None, not a whole number; fix that row"),
-    ('{"1": {"mean": 90, "params": NaN}}', "the params of '1' are nan, not a whole number; fix that row"),
+    ('{"1": {"mean": 90, "params": null}}', "the params of '1' are None, not a whole number of 0 or more"),
+    ('{"1": {"mean": 90, "params": NaN}}', "the params of '1' are nan, not a whole number of 0 or more"),
+    ('{"1": {"mean": 90, "params": -5}}', "the params of '1' are -5, not a whole number of 0 or more; fix that row"),
 ])
 def test_rows_that_cannot_be_read_are_one_clear_error(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -109,6 +110,17 @@ def test_the_metric_field_is_the_accuracy_when_records_have_no_mean(tmp_path):
                                                  (1, 0): (0.71, 1200), (1, 1): (0.74, 1300)}
     with pytest.raises(ValueError, match="record '11' needs one of mean, mean_acc, or pass --table-metric"):
         TabularSpace(path)
+
+
+def test_only_accuracies_are_metrics_not_a_spread_or_a_cost(tmp_path):
+    path = _table(tmp_path, {"1": {"mean": 90, "std": 0.3, "top1_std": 0.2, "latency_ms": 5, "params": 1},
+                             "2": {"mean": 91, "std": 0.1, "top1_std": 0.4, "latency_ms": 6, "params": 2}})
+    for field in ("std", "top1_std", "latency_ms", "params"):
+        with pytest.raises(ValueError, match=f"^--table-metric '{field}' of table .* is no accuracy .*; choose one of: "
+                                             "mean$"):
+            TabularSpace(path, field)
+    with pytest.raises(ValueError, match="^unknown --table-metric 'acc' for table .*; choose one of: mean$"):
+        TabularSpace(path, "acc")
 
 
 def test_a_metric_some_records_lack_names_them(tmp_path):

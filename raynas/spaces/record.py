@@ -30,9 +30,10 @@ def write(storage_path: str, name: str, space: SearchSpace) -> None:
     storage.write_text(storage_path, f"{name}/{SPACE_FILE}", json.dumps(describe(space)))
 
 
-def check_unchanged(storage_path: str, name: str, space: SearchSpace) -> None:
+def check_unchanged(storage_path: str, name: str, space: SearchSpace, analyzing: bool = False) -> None:
     """Raise ``ValueError`` when ``space`` is not the one search ``name`` started with (searches recorded
-    before this check existed pass)."""
+    before this check existed pass). ``analyzing`` the recorded results, only changed labels or choices are an error
+    (the tokens would name other architectures); other parameter counts or accuracies are a note."""
     text = storage.read_text(storage_path, f"{name}/{SPACE_FILE}")
     if text is None:
         return
@@ -53,6 +54,10 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace) -> None:
         what = f"the table {path}" if path else f"space {space.name!r}"
         how = "its rows' accuracies or parameter counts differ" if path else \
             "its networks' parameter counts differ: its code changed"
+        if analyzing:
+            print(f"[raynas] note: {what} changed since search {name!r} started ({how}); its results are shown as "
+                  "they were recorded", flush=True)
+            return
         raise ValueError(f"{what} changed since search {name!r} started ({how}), so the results recorded before "
                          "and after would not compare; restore it as it was, or start a new search under another "
                          "--name")
@@ -62,6 +67,6 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace) -> None:
         label, old, new = next((label, old, new) for label, old, new
                                in zip(now["labels"], before["choices"], now["choices"]) if old != new)
         change = f"choices of {label!r} {old} -> {new}"
+    fix = " to analyze the search" if analyzing else ", or start a new search under another --name"
     raise ValueError(f"space {space.name!r} changed since search {name!r} started ({change}), so its recorded "
-                     "tokens mean other architectures; restore the space as it was (its code, its table), or start "
-                     "a new search under another --name")
+                     f"tokens mean other architectures; restore the space as it was (its code, its table){fix}")

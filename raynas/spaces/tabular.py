@@ -32,6 +32,7 @@ import json
 import math
 import os
 import random
+import re
 import statistics
 from typing import Any, Sequence
 
@@ -201,19 +202,32 @@ def _scale(path: str, accuracies: dict[str, float]) -> float:
 
 def _params(value: Any, path: str, key: str) -> int:
     if not _number(value) or not math.isfinite(value) or value != int(value) or value < 0:
-        raise ValueError(f"benchmark table {path}: the params of {key!r} are {value!r}, not a whole number; "
-                         "fix that row")
+        raise ValueError(f"benchmark table {path}: the params of {key!r} are {value!r}, not a whole number of 0 or "
+                         "more; fix that row")
     return int(value)
 
 
+#: words of a record's field names that make it no accuracy: a cost, or the spread of several runs
+NOT_ACCURACY = frozenset({"params", "flops", "macs", "latency", "time", "std", "stdev", "stddev", "var", "variance",
+                          "sem"})
+
+
 def _accuracy_fields(record: dict[str, Any]) -> list[str]:
-    """The fields of a table record that can be its accuracy: numbers, but not its size."""
-    return [f for f, v in record.items() if _number(v) and f not in ("params", "flops")]
+    """The fields of a table record that can be its accuracy: numbers, but not its cost or spread.
+
+    Example:
+        >>> _accuracy_fields({"mean": 93.1, "std": 0.2, "acc_std": 0.1, "params": 1000, "top1": 92.0})
+        ['mean', 'top1']
+    """
+    return [f for f, v in record.items() if _number(v) and not set(re.split(r"[^a-z0-9]+", f.lower())) & NOT_ACCURACY]
 
 
 def _check_metric(table: dict[str, dict[str, Any]], metric: str, path: str) -> None:
     """``metric`` must be an accuracy field of the table, held by every record."""
     known = list(dict.fromkeys(f for record in table.values() for f in _accuracy_fields(record)))
+    if metric not in known and any(metric in record for record in table.values()):
+        raise ValueError(f"--table-metric {metric!r} of table {path} is no accuracy (a cost, or the spread of several "
+                         f"runs); choose one of: {', '.join(known)}")
     if metric not in known:
         raise _unknown_metric(metric, path, known)
     lacking = [key for key, record in table.items() if metric not in record]
