@@ -68,7 +68,7 @@ def check_table_there(settings: SearchSettings, name: str) -> None:
     """The table a recorded table replay read must still be where it was: else one error that says to put it back
     (``--table`` is a flag of a new search only)."""
     path = settings.space_kwargs.get("path") if settings.space == "tabular" else None
-    if isinstance(path, str) and "://" not in path and not os.path.isfile(path):
+    if isinstance(path, str) and not os.path.isfile(path):
         raise ValueError(f"search {name!r} replayed the benchmark table {path}, which is not there any more; put "
                          "the table back there (the search's architectures and accuracies are read from it)")
 

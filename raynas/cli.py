@@ -405,6 +405,8 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 def _list_spaces(args: argparse.Namespace) -> None:
     """One line per built-in space, or for the one space the flags name."""
+    from raynas.build import plural
+
     if args.space is not None or args.table is not None:
         found = [_space_of(args)]
     else:  # counted for --data: its input channels and classes are part of the count
@@ -423,8 +425,7 @@ def _list_spaces(args: argparse.Namespace) -> None:
         low, high = space.params_range()
         size = space.size()
         count = f"{size:,} architecture{'' if size == 1 else 's'}" if size < 10**9 else f"{size:.3g} architectures"
-        tokens = len(space.range_table())
-        print(f"{space.name:15s} {tokens} token{'' if tokens == 1 else 's'}, {count}, {low:,} to {high:,} params")
+        print(f"{space.name:15s} {plural(len(space.range_table()), 'token')}, {count}, {low:,} to {high:,} params")
 
 
 def main(argv: list[str] | None = None) -> int:
