@@ -7,6 +7,7 @@ first and second order, interleaved, each on a fresh copy of the same initial ne
 
     python -m bench.darts_step --repeats 10 --json bench/results/darts_step.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,22 @@ from raynas.trainables.architect import Architect
 
 
 def optimizers(net: SearchNetwork) -> tuple[torch.optim.SGD, torch.optim.Adam]:
-    return (torch.optim.SGD(net.weight_parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4),
-            torch.optim.Adam(net.arch_parameters(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3))
+    return (
+        torch.optim.SGD(net.weight_parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4),
+        torch.optim.Adam(net.arch_parameters(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3),
+    )
 
 
-def plain_step(net: SearchNetwork, w_opt: torch.optim.SGD, a_opt: torch.optim.Adam, order: int,
-               xt: torch.Tensor, yt: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor) -> None:
+def plain_step(
+    net: SearchNetwork,
+    w_opt: torch.optim.SGD,
+    a_opt: torch.optim.Adam,
+    order: int,
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    xv: torch.Tensor,
+    yv: torch.Tensor,
+) -> None:
     """A minimal DARTS step with functional weights: no in-place changes of the network's weights."""
     names = {id(p): n for n, p in net.named_parameters()}
     weights = {names[id(p)]: p for p in net.weight_parameters()}
@@ -56,7 +67,7 @@ def plain_step(net: SearchNetwork, w_opt: torch.optim.SGD, a_opt: torch.optim.Ad
                 buf = w_opt.state.get(w, {}).get("momentum_buffer")
                 unrolled[n] = (w - eta * (gw + decay * w + (mu * buf if buf is not None else 0))).requires_grad_()
         out = torch.autograd.grad(loss(unrolled, xv, yv), alphas + list(unrolled.values()))
-        dalpha, v = out[:len(alphas)], out[len(alphas):]
+        dalpha, v = out[: len(alphas)], out[len(alphas) :]
         R = 0.01 / torch.sqrt(sum((t * t).sum() for t in v))
         with torch.no_grad():
             plus = {n: w + R * t for (n, w), t in zip(weights.items(), v)}
@@ -86,8 +97,10 @@ def peak_rss_mb(impl: str, order: int, args: argparse.Namespace) -> float:
     warm-up step, freed memory is handed back to the system (``malloc_trim``) and the peak resident size is
     reset to the current one (``/proc/self/clear_refs``); it is read back (``VmHWM``) after the steps.
     """
-    code = (f"import sys; sys.argv = ['x'] + {_argv(args)!r}; import bench.darts_step as b; "
-            f"b.memory_probe({impl!r}, {order})")
+    code = (
+        f"import sys; sys.argv = ['x'] + {_argv(args)!r}; import bench.darts_step as b; "
+        f"b.memory_probe({impl!r}, {order})"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -124,8 +137,15 @@ def setup(args: argparse.Namespace, n: int) -> tuple[SearchNetwork, list]:
     torch.manual_seed(0)
     net = SearchNetwork(C=args.init_channels, layers=args.layers, in_channels=3)
     shape = (args.batch_size, 3, args.image_size, args.image_size)
-    batches = [(torch.randn(shape), torch.randint(0, 10, (args.batch_size,)), torch.randn(shape),
-                torch.randint(0, 10, (args.batch_size,))) for _ in range(n)]
+    batches = [
+        (
+            torch.randn(shape),
+            torch.randint(0, 10, (args.batch_size,)),
+            torch.randn(shape),
+            torch.randint(0, 10, (args.batch_size,)),
+        )
+        for _ in range(n)
+    ]
     return net, batches
 
 
@@ -152,17 +172,27 @@ def main() -> None:
         times = {"raynas": [], "plain": []}
         for i, batch in enumerate(batches):
             for name in ("raynas", "plain") if i % 2 == 0 else ("plain", "raynas"):
-                fn = (lambda: architect.step(*batch)) if name == "raynas" else \
-                    (lambda: plain_step(plain_net, p_w, p_a, order, *batch))
+                fn = (
+                    (lambda: architect.step(*batch))
+                    if name == "raynas"
+                    else (lambda: plain_step(plain_net, p_w, p_a, order, *batch))
+                )
                 elapsed = timed(fn)
                 if i > 0:  # the first step warms up both
                     times[name].append(elapsed)
-        runs[order] = {name: {"median_s": statistics.median(t), "peak_rss_mb": peak_rss_mb(name, order, args)}
-                       for name, t in times.items()}
+        runs[order] = {
+            name: {"median_s": statistics.median(t), "peak_rss_mb": peak_rss_mb(name, order, args)}
+            for name, t in times.items()
+        }
         runs[order]["raynas_over_plain"] = runs[order]["raynas"]["median_s"] / runs[order]["plain"]["median_s"]
     runs["second_over_first_raynas"] = runs[2]["raynas"]["median_s"] / runs[1]["raynas"]["median_s"]
-    out = {"settings": vars(args), "torch": torch.__version__, "python": platform.python_version(),
-           "threads": torch.get_num_threads(), "results": {str(k): v for k, v in runs.items()}}
+    out = {
+        "settings": vars(args),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "results": {str(k): v for k, v in runs.items()},
+    }
     print(json.dumps(out, indent=2))
     if args.json:
         with open(args.json, "w") as f:

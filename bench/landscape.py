@@ -17,6 +17,7 @@ Usage:
         --efficiency bench/results/search_efficiency_seeds160.json,bench/results/search_efficiency_budgets.json \\
         --json bench/results/landscape.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,8 @@ import collections
 import json
 import os
 import statistics
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from bench.search_efficiency import Table, _budgets, load_table, write
 
@@ -36,7 +38,7 @@ def neighbours(key: Key, table: list[int], feasible: dict[Key, float]) -> Iterat
     for i, n in enumerate(table):
         for v in range(n):
             if v != key[i]:
-                move = key[:i] + (v,) + key[i + 1:]
+                move = key[:i] + (v,) + key[i + 1 :]
                 if move in feasible:
                     yield move
 
@@ -57,10 +59,14 @@ def landscape(table: Table) -> dict[str, Any]:
             key = step
 
     basins = collections.Counter(climb(k) for k in feasible)
-    return {"feasible": len(feasible), "mean_neighbours": round(statistics.fmean(map(len, near.values())), 2),
-            "neighbour_moves": sum(n - 1 for n in ranges), "local_optima": len(optima),
-            "top10_local_optima": sum(k in optima for k in ranked[:10]),
-            "best_basin_share": round(basins[ranked[0]] / len(feasible), 4)}
+    return {
+        "feasible": len(feasible),
+        "mean_neighbours": round(statistics.fmean(map(len, near.values())), 2),
+        "neighbour_moves": sum(n - 1 for n in ranges),
+        "local_optima": len(optima),
+        "top10_local_optima": sum(k in optima for k in ranked[:10]),
+        "best_basin_share": round(basins[ranked[0]] / len(feasible), 4),
+    }
 
 
 def efficiency(paths: list[str]) -> dict[tuple[str, Any], dict[str, tuple[float, float]]]:
@@ -90,8 +96,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     measured = efficiency([e for e in args.efficiency.split(",") if e])
     out: dict[str, Any] = {"results": []}
-    print(f"{'table':<42} {'budget':>6} {'feasible':>8} {'nbrs':>5} {'optima':>6} {'top10':>5} {'basin':>6}  "
-          "SA / evolution at most evals (median, mean)")
+    print(
+        f"{'table':<42} {'budget':>6} {'feasible':>8} {'nbrs':>5} {'optima':>6} {'top10':>5} {'basin':>6}  "
+        "SA / evolution at most evals (median, mean)"
+    )
     for entry in args.tables.split(","):
         space = load_table(entry)
         for frac in _budgets(args.budgets):
@@ -100,8 +108,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             row["rank_fractions"] = {s: found[s] for s in ("sa", "evolution") if s in found}
             out["results"].append(row)
             versus = "  ".join(f"{s} {m:.4f}/{a:.4f}" for s, (m, a) in row["rank_fractions"].items())
-            print(f"{os.path.basename(entry):<42} {str(frac):>6} {row['feasible']:>8} {row['mean_neighbours']:>5} "
-                  f"{row['local_optima']:>6} {row['top10_local_optima']:>5} {row['best_basin_share']:>6.4f}  {versus}")
+            print(
+                f"{os.path.basename(entry):<42} {str(frac):>6} {row['feasible']:>8} {row['mean_neighbours']:>5} "
+                f"{row['local_optima']:>6} {row['top10_local_optima']:>5} {row['best_basin_share']:>6.4f}  {versus}"
+            )
     write(args.json, out)
     print(f"wrote {args.json}")
     return out

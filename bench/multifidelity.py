@@ -8,6 +8,7 @@ the best validation reward among completed trials and the test accuracy of that 
 Usage:
     python -m bench.multifidelity --seeds 3 --num-samples 48 --epochs 10 --json bench/results/multifidelity.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,19 +29,37 @@ from raynas.settings import SearchSettings
 
 
 def one_search(seed: int, scheduler: str | None, args: argparse.Namespace, storage: str) -> dict[str, Any]:
-    settings = SearchSettings.from_dict({
-        "searcher": "sanas", "space": "small_channel", "data": "digits", "num_samples": args.num_samples,
-        "epochs": args.epochs, "concurrency": 2, "seed": seed, "storage_path": storage,
-        "name": f"{scheduler or 'full'}-{seed}", "scheduler": scheduler, "grace_epochs": args.grace_epochs,
-        "reduction_factor": args.reduction_factor})
+    settings = SearchSettings.from_dict(
+        {
+            "searcher": "sanas",
+            "space": "small_channel",
+            "data": "digits",
+            "num_samples": args.num_samples,
+            "epochs": args.epochs,
+            "concurrency": 2,
+            "seed": seed,
+            "storage_path": storage,
+            "name": f"{scheduler or 'full'}-{seed}",
+            "scheduler": scheduler,
+            "grace_epochs": args.grace_epochs,
+            "reduction_factor": args.reduction_factor,
+        }
+    )
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         outcome = run(settings)
     frame = outcome.results
-    return {"seed": seed, "scheduler": scheduler or "none", "trials": len(frame),
-            "stopped": int(frame.stopped.eq(True).sum()), "total_epochs": int(frame.epochs.fillna(0).sum()),
-            "best_val_reward": outcome.best["reward"], "best_tokens": outcome.best["tokens"],
-            "best_test_acc": outcome.best["test_acc"], "wall_time_s": round(time.perf_counter() - start, 1)}
+    return {
+        "seed": seed,
+        "scheduler": scheduler or "none",
+        "trials": len(frame),
+        "stopped": int(frame.stopped.eq(True).sum()),
+        "total_epochs": int(frame.epochs.fillna(0).sum()),
+        "best_val_reward": outcome.best["reward"],
+        "best_tokens": outcome.best["tokens"],
+        "best_test_acc": outcome.best["test_acc"],
+        "wall_time_s": round(time.perf_counter() - start, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -67,8 +86,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary = {}
     for name in ("none", "asha"):
         rows = [r for r in runs if r["scheduler"] == name]
-        summary[name] = {key: statistics.fmean(r[key] for r in rows)
-                         for key in ("total_epochs", "best_val_reward", "best_test_acc", "wall_time_s")}
+        summary[name] = {
+            key: statistics.fmean(r[key] for r in rows)
+            for key in ("total_epochs", "best_val_reward", "best_test_acc", "wall_time_s")
+        }
     summary["epoch_ratio"] = summary["none"]["total_epochs"] / summary["asha"]["total_epochs"]
     summary["test_acc_difference_points"] = 100 * (summary["none"]["best_test_acc"] - summary["asha"]["best_test_acc"])
     out = {"settings": vars(args), "runs": runs, "summary": summary}

@@ -16,6 +16,7 @@ One run on digits, after one ``ray.init(num_cpus=2)``:
 Usage:
     python -m bench.oneshot --subnets 20 --epochs 5 --json bench/results/oneshot.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,11 @@ def tau_with_interval(score: list[float], truth: list[float], seed: int, draws: 
         t = kendalltau(score_a[pick], truth_a[pick]).statistic
         if np.isfinite(t):
             boots.append(t)
-    return {"tau": float(kendalltau(score_a, truth_a).statistic), "low": float(np.percentile(boots, 5)),
-            "high": float(np.percentile(boots, 95))}
+    return {
+        "tau": float(kendalltau(score_a, truth_a).statistic),
+        "low": float(np.percentile(boots, 5)),
+        "high": float(np.percentile(boots, 95)),
+    }
 
 
 def plain_loop(space, settings: dict[str, Any], location: str, subnets: list[list[int]]) -> tuple[float, list]:
@@ -75,8 +79,13 @@ def plain_loop(space, settings: dict[str, Any], location: str, subnets: list[lis
     model = space.supernet()
     model.load_state_dict(load_supernet_state(location)["model"])
     splits = data.load(settings["data"], settings["data_dir"], settings["val_fraction"], settings["seed"])
-    images = calibration_images(settings["data"], settings["data_dir"], settings["val_fraction"], settings["seed"],
-                                settings["calibration_images"])
+    images = calibration_images(
+        settings["data"],
+        settings["data_dir"],
+        settings["val_fraction"],
+        settings["seed"],
+        settings["calibration_images"],
+    )
     loader = make_loader(splits.val, settings["batch_size"], shuffle=False)
     accs = [path_accuracy(space, model, t, images, loader, "cpu") for t in subnets]
     return time.perf_counter() - start, accs
@@ -100,15 +109,22 @@ def through_tune(settings: dict[str, Any], subnets: list[list[int]], storage: st
     """Evaluate the subnets as Tune trials, one at a time with actor reuse; seconds and loads."""
     trainable = tune.with_resources(tune.with_parameters(evaluate_subnet, settings=settings), {"cpu": 1})
     start = time.perf_counter()
-    grid = tune.Tuner(trainable, param_space={"tokens": tune.grid_search(subnets)},
-                      tune_config=tune.TuneConfig(max_concurrent_trials=1, reuse_actors=True),
-                      run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0)).fit()
+    grid = tune.Tuner(
+        trainable,
+        param_space={"tokens": tune.grid_search(subnets)},
+        tune_config=tune.TuneConfig(max_concurrent_trials=1, reuse_actors=True),
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0),
+    ).fit()
     seconds = time.perf_counter() - start
     loads = {}
     for r in grid:
         loads[r.metrics["pid"]] = max(loads.get(r.metrics["pid"], 0), r.metrics["supernet_loads"])
-    return {"seconds": seconds, "loads": sum(loads.values()), "workers": len(loads),
-            "accs": {json.dumps(r.config["tokens"]): r.metrics["val_acc"] for r in grid}}
+    return {
+        "seconds": seconds,
+        "loads": sum(loads.values()),
+        "workers": len(loads),
+        "accs": {json.dumps(r.config["tokens"]): r.metrics["val_acc"] for r in grid},
+    }
 
 
 def main() -> None:
@@ -126,9 +142,18 @@ def main() -> None:
     torch.set_num_threads(1)  # the plain loop gets one CPU, as one Tune trial does
     started = time.time()
     with tempfile.TemporaryDirectory() as storage:
-        settings = SearchSettings.from_dict({"searcher": "oneshot", "space": "mobile", "max_params": args.max_params,
-                                             "supernet_epochs": args.supernet_epochs, "seed": args.seed,
-                                             "epochs": args.epochs, "storage_path": storage, "name": "bench"})
+        settings = SearchSettings.from_dict(
+            {
+                "searcher": "oneshot",
+                "space": "mobile",
+                "max_params": args.max_params,
+                "supernet_epochs": args.supernet_epochs,
+                "seed": args.seed,
+                "epochs": args.epochs,
+                "storage_path": storage,
+                "name": "bench",
+            }
+        )
         space = make_space(settings)
         t0 = time.perf_counter()
         location = oneshot.train_supernet(settings, space)
@@ -153,32 +178,49 @@ def main() -> None:
         by_tokens = {row.tokens: float(row.reward) for row in stand.results.itertuples()}
         truth = [by_tokens[json.dumps(t)] for t in subnets]
     params = [space.num_params(t) for t in subnets]
-    taus = {"oneshot_recalibrated": tau_with_interval(oneshot_acc, truth, args.seed),
-            "params": tau_with_interval(params, truth, args.seed),
-            "supernet_without_recalibration": tau_with_interval(raw_acc, truth, args.seed)}
+    taus = {
+        "oneshot_recalibrated": tau_with_interval(oneshot_acc, truth, args.seed),
+        "params": tau_with_interval(params, truth, args.seed),
+        "supernet_without_recalibration": tau_with_interval(raw_acc, truth, args.seed),
+    }
     best = {k: min(v) for k, v in rates.items()}
     out = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
-                    "torch": torch.__version__},
-        "args": vars(args), "supernet_train_s": supernet_s, "wall_s": time.time() - started,
-        "subnets": [{"tokens": t, "params": n, "oneshot_acc": a, "no_recalibration_acc": b, "standalone_reward": s}
-                    for t, n, a, b, s in zip(subnets, params, oneshot_acc, raw_acc, truth)],
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "ray": ray.__version__,
+            "torch": torch.__version__,
+        },
+        "args": vars(args),
+        "supernet_train_s": supernet_s,
+        "wall_s": time.time() - started,
+        "subnets": [
+            {"tokens": t, "params": n, "oneshot_acc": a, "no_recalibration_acc": b, "standalone_reward": s}
+            for t, n, a, b, s in zip(subnets, params, oneshot_acc, raw_acc, truth)
+        ],
         "kendall_tau": taus,
-        "seconds": rates, "supernet_loads": loads, "max_abs_difference_tune_vs_loop_acc": max(differences),
+        "seconds": rates,
+        "supernet_loads": loads,
+        "max_abs_difference_tune_vs_loop_acc": max(differences),
         "subnets_per_s": {k: args.subnets / v for k, v in best.items()},
-        "ratios": {"tune_cached_over_loop": best["tune_cached"] / best["loop"],
-                   "reload_over_cached": best["tune_reload"] / best["tune_cached"]},
+        "ratios": {
+            "tune_cached_over_loop": best["tune_cached"] / best["loop"],
+            "reload_over_cached": best["tune_reload"] / best["tune_cached"],
+        },
         "targets": TARGETS,
     }
-    out["met"] = {"oneshot_tau_above_params_tau": taus["oneshot_recalibrated"]["tau"] > taus["params"]["tau"],
-                  "tune_cached_within_1.5x_of_loop": out["ratios"]["tune_cached_over_loop"] <= 1.5,
-                  "cache_3x_faster_than_reload": out["ratios"]["reload_over_cached"] >= 3.0}
+    out["met"] = {
+        "oneshot_tau_above_params_tau": taus["oneshot_recalibrated"]["tau"] > taus["params"]["tau"],
+        "tune_cached_within_1.5x_of_loop": out["ratios"]["tune_cached_over_loop"] <= 1.5,
+        "cache_3x_faster_than_reload": out["ratios"]["reload_over_cached"] >= 3.0,
+    }
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(out, f, indent=2)
-    print(json.dumps({k: out[k] for k in ("kendall_tau", "subnets_per_s", "ratios", "met", "supernet_loads")},
-                     indent=2))
+    print(
+        json.dumps({k: out[k] for k in ("kendall_tau", "subnets_per_s", "ratios", "met", "supernet_loads")}, indent=2)
+    )
 
 
 if __name__ == "__main__":

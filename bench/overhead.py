@@ -20,6 +20,7 @@ Usage:
     python -m bench.overhead --trials 200,2000 --json bench/results/overhead.json
     python -m bench.overhead --searchers-only --json bench/results/overhead_searchers.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ from raynas.searchers import SEARCHERS, RandomSearcher
 from raynas.settings import SearchSettings
 from raynas.spaces.tabular import TabularSpace
 
-DEFAULT_TABLE = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "shared", "data",
-                             "channel_bench_macro_resnet.json")
+DEFAULT_TABLE = os.path.join(
+    os.path.dirname(__file__), os.pardir, os.pardir, "shared", "data", "channel_bench_macro_resnet.json"
+)
 TARGET_S_PER_TRIAL = 0.15
 TARGET_GROWTH = 1.2
 
@@ -65,8 +67,7 @@ def lookup_body(space: TabularSpace, tokens: list[int]) -> dict[str, Any]:
     """What the lookup trainable does for one trial, without ``tune.report``."""
     tokens = space.validate(tokens)
     accuracy = space.accuracy(tokens)
-    return {"reward": accuracy, "val_acc": accuracy, "params": space.num_params(tokens), "tokens": tokens,
-            "epoch": 1}
+    return {"reward": accuracy, "val_acc": accuracy, "params": space.num_params(tokens), "tokens": tokens, "epoch": 1}
 
 
 class RowClock(threading.Thread):
@@ -84,17 +85,28 @@ class RowClock(threading.Thread):
 
     def s_per_trial(self, first: int, last: int) -> float:
         """Seconds per finished trial between the ``first``-th and the ``last``-th row."""
+
         def reached(k: int) -> float:
             return next(t for t, rows in self.samples if rows >= k)
+
         return (reached(last) - reached(first)) / (last - first)
 
 
 def tune_once(table: str, trials: int, concurrency: int, seed: int, storage: str, name: str):
     """One search through raynas's Tune setup: (wall seconds, evaluated token lists, seconds inside trials,
     the :class:`RowClock` of its results.csv)."""
-    settings = SearchSettings.from_dict({
-        "searcher": "random", "space": "tabular", "space_kwargs": {"path": table}, "num_samples": trials,
-        "concurrency": concurrency, "seed": seed, "storage_path": storage, "name": name})
+    settings = SearchSettings.from_dict(
+        {
+            "searcher": "random",
+            "space": "tabular",
+            "space_kwargs": {"path": table},
+            "num_samples": trials,
+            "concurrency": concurrency,
+            "seed": seed,
+            "storage_path": storage,
+            "name": name,
+        }
+    )
     clock = RowClock(os.path.join(storage, name, "results.csv"))
     clock.start()
     start = time.perf_counter()
@@ -131,8 +143,9 @@ def searcher_loop_once(table: str, trials: int, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def searcher_scaling(table: str, trials: int, window: int = 200, limit_s: float = 120.0,
-                     repeats: int = 1) -> dict[str, Any]:
+def searcher_scaling(
+    table: str, trials: int, window: int = 200, limit_s: float = 120.0, repeats: int = 1
+) -> dict[str, Any]:
     """Per registered searcher: seconds per suggest + complete over the first ``window`` calls of ``trials``,
     the ``window`` calls before the middle one and the last ``window`` (medians over ``repeats`` runs), and
     the time and size of saving the state after ``window`` and after the last call (first run). A searcher
@@ -142,10 +155,16 @@ def searcher_scaling(table: str, trials: int, window: int = 200, limit_s: float 
     for cls in SEARCHERS.values():  # a searcher registered later is measured too
         runs = [_searcher_calls(cls, space, trials, window, limit_s) for _ in range(repeats)]
         first, middle, last = (statistics.median(r[k] for r in runs) for k in ("first", "middle", "last"))
-        out[cls.__name__] = {"calls": runs[0]["calls"], "call_s_first": first, "call_s_middle": middle,
-                             "call_s_last": last, "growth": last / first, "growth_second_half": last / middle,
-                             "runs_us": [[round(r[k] * 1e6) for k in ("first", "middle", "last")] for r in runs],
-                             "saves": runs[0]["saves"]}
+        out[cls.__name__] = {
+            "calls": runs[0]["calls"],
+            "call_s_first": first,
+            "call_s_middle": middle,
+            "call_s_last": last,
+            "growth": last / first,
+            "growth_second_half": last / middle,
+            "runs_us": [[round(r[k] * 1e6) for k in ("first", "middle", "last")] for r in runs],
+            "saves": runs[0]["saves"],
+        }
     return out
 
 
@@ -168,9 +187,13 @@ def _searcher_calls(cls: type, space: TabularSpace, trials: int, window: int, li
             if last_call:
                 break
     half = len(call_s) // 2  # a cost bounded by a fixed size stops growing: the second half is flat
-    return {"calls": len(call_s), "first": statistics.mean(call_s[:window]),
-            "middle": statistics.mean(call_s[max(0, half - window):half]),
-            "last": statistics.mean(call_s[-window:]), "saves": saves}
+    return {
+        "calls": len(call_s),
+        "first": statistics.mean(call_s[:window]),
+        "middle": statistics.mean(call_s[max(0, half - window) : half]),
+        "last": statistics.mean(call_s[-window:]),
+        "saves": saves,
+    }
 
 
 def results_scaling(trials: int, window: int) -> dict[str, float]:
@@ -186,9 +209,13 @@ def results_scaling(trials: int, window: int) -> dict[str, float]:
         spent = []
         with contextlib.redirect_stdout(io.StringIO()):
             for i in range(trials):
-                trial = SimpleNamespace(trial_id=f"t{i:05d}", status="TERMINATED",
-                                        config={"tokens": [i % 4] * 7, "trial_index": i}, get_error=lambda: None,
-                                        last_result={"reward": 0.9, "params": 1000 + i, "tokens": [i % 4] * 7})
+                trial = SimpleNamespace(
+                    trial_id=f"t{i:05d}",
+                    status="TERMINATED",
+                    config={"tokens": [i % 4] * 7, "trial_index": i},
+                    get_error=lambda: None,
+                    last_result={"reward": 0.9, "params": 1000 + i, "tokens": [i % 4] * 7},
+                )
                 start = time.perf_counter()
                 progress.on_trial_complete(i, [], trial)
                 progress.on_step_end(i, [])
@@ -201,14 +228,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__.split("\n")[0])
     p.add_argument("--trials", default="200,2000", help="comma-separated numbers of trivial trials per run")
     p.add_argument("--repeats", type=int, default=2, help="Tune runs (and loops) per size; medians are reported")
-    p.add_argument("--small-trials", type=int, default=10,
-                   help="trials of a short Tune run that separates fixed from per-trial cost")
+    p.add_argument(
+        "--small-trials",
+        type=int,
+        default=10,
+        help="trials of a short Tune run that separates fixed from per-trial cost",
+    )
     p.add_argument("--concurrency", type=int, default=2, help="max_concurrent_trials of the Tune runs")
     p.add_argument("--table", default=DEFAULT_TABLE, help="benchmark table the trials look up")
-    p.add_argument("--searcher-repeats", type=int, default=3,
-                   help="runs of each searcher's suggest + complete calls; medians are reported")
-    p.add_argument("--searchers-only", action="store_true",
-                   help="measure only the searchers' calls (no Ray), e.g. after changing a searcher")
+    p.add_argument(
+        "--searcher-repeats",
+        type=int,
+        default=3,
+        help="runs of each searcher's suggest + complete calls; medians are reported",
+    )
+    p.add_argument(
+        "--searchers-only",
+        action="store_true",
+        help="measure only the searchers' calls (no Ray), e.g. after changing a searcher",
+    )
     p.add_argument("--json", required=True, help="where to write the results")
     args = p.parse_args(argv)
     sizes = sorted(int(t) for t in args.trials.split(","))
@@ -221,21 +259,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{DEFAULT_TABLE} not found; the trials look up a synthetic table instead")
     if args.searchers_only:
         searchers = searcher_scaling(table, sizes[-1], window=sizes[0], repeats=args.searcher_repeats)
-        _write(args.json, {"searchers": searchers, "searcher_repeats": args.searcher_repeats,
-                           "machine": _machine()})
+        _write(args.json, {"searchers": searchers, "searcher_repeats": args.searcher_repeats, "machine": _machine()})
         _print_searchers(searchers)
         return searchers
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    runs: dict[int, dict[str, list[float]]] = {n: {"tune": [], "loop": [], "searcher": [], "inside": [],
-                                                   "early": [], "late": []} for n in [args.small_trials, *sizes]}
+    runs: dict[int, dict[str, list[float]]] = {
+        n: {"tune": [], "loop": [], "searcher": [], "inside": [], "early": [], "late": []}
+        for n in [args.small_trials, *sizes]
+    }
     skip = args.small_trials  # the first trials also pay for starting the actors
     try:
         with tempfile.TemporaryDirectory(prefix="raynas-bench-") as storage:
             for r in range(args.repeats):
                 for n in [args.small_trials, *sizes]:  # interleaved: every repeat runs every size
-                    elapsed, token_lists, inside, clock = tune_once(table, n, args.concurrency, r, storage,
-                                                                    f"overhead-{n}-{r}")
+                    elapsed, token_lists, inside, clock = tune_once(
+                        table, n, args.concurrency, r, storage, f"overhead-{n}-{r}"
+                    )
                     run = runs[n]
                     if n > skip:  # within this one run: the trials after the first ones, against the last ones
                         run["early"].append(clock.s_per_trial(skip, min(n, sizes[0])))
@@ -244,8 +284,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     run["inside"].append(inside)
                     run["loop"].append(loop_once(table, token_lists))
                     run["searcher"].append(searcher_loop_once(table, n, r))
-                    print(f"  repeat {r}, {n} trials: tune {elapsed:.2f} s, loop {run['loop'][-1]:.3f} s, "
-                          f"searcher loop {run['searcher'][-1]:.3f} s", flush=True)
+                    print(
+                        f"  repeat {r}, {n} trials: tune {elapsed:.2f} s, loop {run['loop'][-1]:.3f} s, "
+                        f"searcher loop {run['searcher'][-1]:.3f} s",
+                        flush=True,
+                    )
     finally:
         ray.shutdown()
         scratch.cleanup()
@@ -256,13 +299,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for n in sizes:
         m = medians[n]
         marginal = (m["tune"] - medians[previous]["tune"]) / (n - previous)
-        per_size[n] = {"tune_total_s": m["tune"], "loop_total_s": m["loop"],
-                       "overhead_s_per_trial": (m["tune"] - m["loop"]) / n,
-                       "marginal_s_per_trial": marginal, "marginal_from_trials": previous,
-                       "searcher_loop_total_s": m["searcher"], "tune_inside_trials_s": m["inside"],
-                       "s_per_trial_early": m["early"], "s_per_trial_late": m["late"],
-                       "tune_runs_s": runs[n]["tune"], "loop_runs_s": runs[n]["loop"],
-                       "early_runs_s_per_trial": runs[n]["early"], "late_runs_s_per_trial": runs[n]["late"]}
+        per_size[n] = {
+            "tune_total_s": m["tune"],
+            "loop_total_s": m["loop"],
+            "overhead_s_per_trial": (m["tune"] - m["loop"]) / n,
+            "marginal_s_per_trial": marginal,
+            "marginal_from_trials": previous,
+            "searcher_loop_total_s": m["searcher"],
+            "tune_inside_trials_s": m["inside"],
+            "s_per_trial_early": m["early"],
+            "s_per_trial_late": m["late"],
+            "tune_runs_s": runs[n]["tune"],
+            "loop_runs_s": runs[n]["loop"],
+            "early_runs_s_per_trial": runs[n]["early"],
+            "late_runs_s_per_trial": runs[n]["late"],
+        }
         previous = n
     first, last = per_size[sizes[0]], per_size[sizes[-1]]
     growth = last["s_per_trial_late"] / last["s_per_trial_early"]
@@ -271,38 +322,59 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bookkeeping = results_scaling(sizes[-1], window=sizes[0])
     out = {
         "sizes": {str(n): v for n, v in per_size.items()},
-        "tune_small_trials": small, "tune_small_total_s": medians[small]["tune"],
+        "tune_small_trials": small,
+        "tune_small_total_s": medians[small]["tune"],
         "tune_fixed_s": medians[small]["tune"] - first["marginal_s_per_trial"] * small,
         "target_s_per_trial": TARGET_S_PER_TRIAL,
         "target_met": all(v["overhead_s_per_trial"] <= TARGET_S_PER_TRIAL for v in per_size.values()),
-        "growth": growth, "growth_windows": window, "target_growth": TARGET_GROWTH,
+        "growth": growth,
+        "growth_windows": window,
+        "target_growth": TARGET_GROWTH,
         "growth_target_met": growth <= TARGET_GROWTH,
         "marginal_growth": last["marginal_s_per_trial"] / first["marginal_s_per_trial"],
-        "searchers": searchers, "raynas_bookkeeping": bookkeeping,
+        "searchers": searchers,
+        "raynas_bookkeeping": bookkeeping,
         "repeats": args.repeats,
         "table": os.path.relpath(table) if table == os.path.abspath(args.table) else "synthetic",
-        "setup": {"searcher": "random", "space": "tabular", "max_concurrent_trials": args.concurrency,
-                  "reuse_actors": True, "ray_num_cpus": 2},
+        "setup": {
+            "searcher": "random",
+            "space": "tabular",
+            "max_concurrent_trials": args.concurrency,
+            "reuse_actors": True,
+            "ray_num_cpus": 2,
+        },
         "machine": _machine(),
     }
     _write(args.json, out)
-    print(f"\n{'trials':>7} {'tune s':>8} {'loop s':>8} {'overhead s/trial':>17} {'marginal s/trial':>17} "
-          f"{'early s/trial':>14} {'late s/trial':>13}")
+    print(
+        f"\n{'trials':>7} {'tune s':>8} {'loop s':>8} {'overhead s/trial':>17} {'marginal s/trial':>17} "
+        f"{'early s/trial':>14} {'late s/trial':>13}"
+    )
     for n, v in per_size.items():
-        print(f"{n:>7} {v['tune_total_s']:>8.2f} {v['loop_total_s']:>8.3f} {v['overhead_s_per_trial']:>17.4f} "
-              f"{v['marginal_s_per_trial']:>17.4f} {v['s_per_trial_early']:>14.4f} {v['s_per_trial_late']:>13.4f}")
-    print(f"seconds per finished trial in one {sizes[-1]}-trial run, {window}: {growth:.2f}x "
-          f"(target <= {TARGET_GROWTH}: {'met' if out['growth_target_met'] else 'NOT met'})")
+        print(
+            f"{n:>7} {v['tune_total_s']:>8.2f} {v['loop_total_s']:>8.3f} {v['overhead_s_per_trial']:>17.4f} "
+            f"{v['marginal_s_per_trial']:>17.4f} {v['s_per_trial_early']:>14.4f} {v['s_per_trial_late']:>13.4f}"
+        )
+    print(
+        f"seconds per finished trial in one {sizes[-1]}-trial run, {window}: {growth:.2f}x "
+        f"(target <= {TARGET_GROWTH}: {'met' if out['growth_target_met'] else 'NOT met'})"
+    )
     _print_searchers(searchers)
-    print(f"raynas's own bookkeeping per finished trial (row appended, progress): "
-          f"{bookkeeping['s_per_trial_first'] * 1e6:.0f} us over the first {sizes[0]}, "
-          f"{bookkeeping['s_per_trial_last'] * 1e6:.0f} us over the last {sizes[0]} of {sizes[-1]}")
+    print(
+        f"raynas's own bookkeeping per finished trial (row appended, progress): "
+        f"{bookkeeping['s_per_trial_first'] * 1e6:.0f} us over the first {sizes[0]}, "
+        f"{bookkeeping['s_per_trial_last'] * 1e6:.0f} us over the last {sizes[0]} of {sizes[-1]}"
+    )
     return out
 
 
 def _machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
-            "date": datetime.date.today().isoformat()}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "ray": ray.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def _write(path: str, out: dict[str, Any]) -> None:
@@ -316,8 +388,10 @@ def _write(path: str, out: dict[str, Any]) -> None:
 def _print_searchers(searchers: dict[str, Any]) -> None:
     for name, v in searchers.items():
         saves = ", ".join(f"{k} evaluated: {s['save_s'] * 1e3:.1f} ms, {s['bytes']:,} B" for k, s in v["saves"].items())
-        print(f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_middle'] * 1e6:.0f} us before "
-              f"the middle, {v['call_s_last'] * 1e6:.0f} us late ({v['calls']} calls); save {saves}")
+        print(
+            f"{name}: {v['call_s_first'] * 1e6:.0f} us per call early, {v['call_s_middle'] * 1e6:.0f} us before "
+            f"the middle, {v['call_s_last'] * 1e6:.0f} us late ({v['calls']} calls); save {saves}"
+        )
 
 
 if __name__ == "__main__":

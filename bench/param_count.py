@@ -8,6 +8,7 @@ faster. A space registered later joins automatically.
 Usage:
     python -m bench.param_count --archs 1000 --json bench/results/param_count.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,17 @@ def measure(name: str, archs: int, seed: int) -> dict[str, Any]:
         if analytic != built:
             mismatches.append({"tokens": tokens, "analytic": analytic, "built": built})
     speedup = build_s / analytic_s
-    return {"space": name, "archs": archs, "exact": not mismatches, "mismatches": mismatches[:5],
-            "analytic_s_per_arch": analytic_s / archs, "build_s_per_arch": build_s / archs, "speedup": speedup,
-            "target_speedup": TARGET_SPEEDUP, "target_met": not mismatches and speedup >= TARGET_SPEEDUP}
+    return {
+        "space": name,
+        "archs": archs,
+        "exact": not mismatches,
+        "mismatches": mismatches[:5],
+        "analytic_s_per_arch": analytic_s / archs,
+        "build_s_per_arch": build_s / archs,
+        "speedup": speedup,
+        "target_speedup": TARGET_SPEEDUP,
+        "target_met": not mismatches and speedup >= TARGET_SPEEDUP,
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -62,15 +71,29 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             continue
         out.append(measure(name, args.archs, args.seed))
         r = out[-1]
-        print(f"{name:15s} exact={r['exact']} analytic {r['analytic_s_per_arch'] * 1e6:8.1f} us/arch  "
-              f"build {r['build_s_per_arch'] * 1e3:8.2f} ms/arch  speedup {r['speedup']:,.0f}x "
-              f"(target >= {TARGET_SPEEDUP:g}x: {'met' if r['target_met'] else 'NOT met'})", flush=True)
+        print(
+            f"{name:15s} exact={r['exact']} analytic {r['analytic_s_per_arch'] * 1e6:8.1f} us/arch  "
+            f"build {r['build_s_per_arch'] * 1e3:8.2f} ms/arch  speedup {r['speedup']:,.0f}x "
+            f"(target >= {TARGET_SPEEDUP:g}x: {'met' if r['target_met'] else 'NOT met'})",
+            flush=True,
+        )
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
-        json.dump({"spaces": out, "seed": args.seed,
-                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                               "torch": torch.__version__, "torch_threads": 1,
-                               "date": datetime.date.today().isoformat()}}, f, indent=2)
+        json.dump(
+            {
+                "spaces": out,
+                "seed": args.seed,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "torch_threads": 1,
+                    "date": datetime.date.today().isoformat(),
+                },
+            },
+            f,
+            indent=2,
+        )
         f.write("\n")
     print(f"wrote {args.json}")
     return out

@@ -11,6 +11,7 @@ once, so a slowdown of trials running side by side can be told apart from one th
 Usage:
     python -m bench.scaling --json bench/results/scaling.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,14 +19,13 @@ import contextlib
 import datetime
 import io
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import tempfile
 import time
 from typing import Any
-
-import multiprocessing
 
 import ray
 import torch
@@ -40,10 +40,21 @@ TARGET_SPEEDUP = 1.6
 
 def search_once(concurrency: int, args: argparse.Namespace, storage: str, name: str) -> dict[str, float]:
     """One search; its wall time, the time inside its trials and its number of finished trials."""
-    settings = SearchSettings.from_dict({
-        "searcher": "random", "space": "small_channel", "data": "digits", "max_params": args.max_params,
-        "num_samples": args.trials, "epochs": args.epochs, "concurrency": concurrency, "cpus_per_trial": 1,
-        "seed": 0, "storage_path": storage, "name": name})
+    settings = SearchSettings.from_dict(
+        {
+            "searcher": "random",
+            "space": "small_channel",
+            "data": "digits",
+            "max_params": args.max_params,
+            "num_samples": args.trials,
+            "epochs": args.epochs,
+            "concurrency": concurrency,
+            "cpus_per_trial": 1,
+            "seed": 0,
+            "storage_path": storage,
+            "name": name,
+        }
+    )
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         outcome = run(settings)
@@ -85,8 +96,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--json", required=True, help="where to write the results")
     args = p.parse_args(argv)
     ceiling = machine_ceiling(args.epochs)
-    print(f"  without Ray: {ceiling['one_process_s']:.1f} s alone, {ceiling['two_processes_s']:.1f} s for two at "
-          f"once -> ceiling {ceiling['ceiling']:.2f}x", flush=True)
+    print(
+        f"  without Ray: {ceiling['one_process_s']:.1f} s alone, {ceiling['two_processes_s']:.1f} s for two at "
+        f"once -> ceiling {ceiling['ceiling']:.2f}x",
+        flush=True,
+    )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     try:
@@ -95,30 +109,53 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for concurrency in (1, 2):
                     runs[concurrency].append(search_once(concurrency, args, storage, f"c{concurrency}-{r}"))
                     last = runs[concurrency][-1]
-                    print(f"  repeat {r}, concurrency {concurrency}: {last['wall_s']:.1f} s wall, "
-                          f"{last['inside_trials_s']:.1f} s inside trials", flush=True)
+                    print(
+                        f"  repeat {r}, concurrency {concurrency}: {last['wall_s']:.1f} s wall, "
+                        f"{last['inside_trials_s']:.1f} s inside trials",
+                        flush=True,
+                    )
     finally:
         ray.shutdown()
-    medians = {c: {k: statistics.median(run[k] for run in rs) for k in ("wall_s", "inside_trials_s")}
-               for c, rs in runs.items()}
+    medians = {
+        c: {k: statistics.median(run[k] for run in rs) for k in ("wall_s", "inside_trials_s")} for c, rs in runs.items()
+    }
     speedup = medians[1]["wall_s"] / medians[2]["wall_s"]
-    out = {"concurrency_1": medians[1], "concurrency_2": medians[2], "speedup": speedup,
-           "target_speedup": TARGET_SPEEDUP, "target_met": speedup >= TARGET_SPEEDUP,
-           "trial_slowdown_at_2": medians[2]["inside_trials_s"] / medians[1]["inside_trials_s"],
-           "machine_ceiling": ceiling,
-           "runs": {str(c): rs for c, rs in runs.items()},
-           "setup": {"searcher": "random", "space": "small_channel", "data": "digits", "trials": args.trials,
-                     "epochs": args.epochs, "max_params": args.max_params, "cpus_per_trial": 1,
-                     "ray_num_cpus": 2, "repeats": args.repeats},
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
-                       "date": datetime.date.today().isoformat()}}
+    out = {
+        "concurrency_1": medians[1],
+        "concurrency_2": medians[2],
+        "speedup": speedup,
+        "target_speedup": TARGET_SPEEDUP,
+        "target_met": speedup >= TARGET_SPEEDUP,
+        "trial_slowdown_at_2": medians[2]["inside_trials_s"] / medians[1]["inside_trials_s"],
+        "machine_ceiling": ceiling,
+        "runs": {str(c): rs for c, rs in runs.items()},
+        "setup": {
+            "searcher": "random",
+            "space": "small_channel",
+            "data": "digits",
+            "trials": args.trials,
+            "epochs": args.epochs,
+            "max_params": args.max_params,
+            "cpus_per_trial": 1,
+            "ray_num_cpus": 2,
+            "repeats": args.repeats,
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "ray": ray.__version__,
+            "date": datetime.date.today().isoformat(),
+        },
+    }
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(out, f, indent=2)
         f.write("\n")
-    print(f"concurrency 1: {medians[1]['wall_s']:.1f} s, concurrency 2: {medians[2]['wall_s']:.1f} s -> "
-          f"{speedup:.2f}x (target >= {TARGET_SPEEDUP}: {'met' if out['target_met'] else 'NOT met'}); "
-          f"time inside trials {medians[1]['inside_trials_s']:.1f} s -> {medians[2]['inside_trials_s']:.1f} s")
+    print(
+        f"concurrency 1: {medians[1]['wall_s']:.1f} s, concurrency 2: {medians[2]['wall_s']:.1f} s -> "
+        f"{speedup:.2f}x (target >= {TARGET_SPEEDUP}: {'met' if out['target_met'] else 'NOT met'}); "
+        f"time inside trials {medians[1]['inside_trials_s']:.1f} s -> {medians[2]['inside_trials_s']:.1f} s"
+    )
     print(f"wrote {args.json}")
     return out
 

@@ -27,6 +27,7 @@ takes a comma-separated list of CLI names of ``raynas.searchers.SEARCHERS`` (``s
 constructor argument can be overridden per entry with ``:key=value`` (``sa:init_temperature=1:decay=0.85``);
 the entry's full text is then its name in the output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,14 +67,17 @@ def parse_searcher(entry: str) -> tuple[str, dict[str, Any]]:
     cli_name = ALIASES.get(name, name)
     if cli_name not in SEARCHERS:
         raise SystemExit(f"unknown searcher {name!r}; choose from: {', '.join(sorted({*ALIASES, *SEARCHERS}))}")
-    settable = [p for p, v in inspect.signature(SEARCHERS[cli_name].__init__).parameters.items()
-                if v.kind is v.KEYWORD_ONLY]
+    settable = [
+        p for p, v in inspect.signature(SEARCHERS[cli_name].__init__).parameters.items() if v.kind is v.KEYWORD_ONLY
+    ]
     extra: dict[str, Any] = {}
     for item in overrides:
         key, _, value = item.partition("=")
         if key not in settable:
-            raise SystemExit(f"searcher entry {entry!r}: {key!r} is not a setting of {name!r} "
-                             f"(settable: {', '.join(settable) or 'none'})")
+            raise SystemExit(
+                f"searcher entry {entry!r}: {key!r} is not a setting of {name!r} "
+                f"(settable: {', '.join(settable) or 'none'})"
+            )
         extra[key] = _value(value)
     return cli_name, extra
 
@@ -100,8 +104,7 @@ class Table:
         return (self.count - bisect.bisect_right(self._feasible, accuracy)) / self.count
 
 
-def search_inprocess(table: Table, cli_name: str, extra: dict[str, Any], evals: int,
-                     seed: int) -> list[list[int]]:
+def search_inprocess(table: Table, cli_name: str, extra: dict[str, Any], evals: int, seed: int) -> list[list[int]]:
     """The architectures one search evaluates, driving the searcher as Tune would (one trial at a time)."""
     searcher = SEARCHERS[cli_name](table.space, max_params=table.budget, seed=seed, num_samples=evals, **extra)
     evaluated = []
@@ -122,10 +125,19 @@ def search_tune(table: Table, cli_name: str, extra: dict[str, Any], evals: int, 
     if extra:
         raise SystemExit("--mode tune runs searchers with their CLI settings; drop the :key=value overrides")
     with tempfile.TemporaryDirectory(prefix="raynas-bench-") as storage:
-        settings = SearchSettings.from_dict({
-            "searcher": cli_name, "space": "tabular", "space_kwargs": table.space.kwargs(),
-            "max_params": table.budget, "num_samples": evals, "concurrency": 1, "seed": seed,
-            "storage_path": storage, "name": f"{cli_name}-seed{seed}"})
+        settings = SearchSettings.from_dict(
+            {
+                "searcher": cli_name,
+                "space": "tabular",
+                "space_kwargs": table.space.kwargs(),
+                "max_params": table.budget,
+                "num_samples": evals,
+                "concurrency": 1,
+                "seed": seed,
+                "storage_path": storage,
+                "name": f"{cli_name}-seed{seed}",
+            }
+        )
         with contextlib.redirect_stdout(io.StringIO()):  # one progress line per trial otherwise
             frame = run(settings).results
     failed = frame[(frame.status != "TERMINATED") | frame.reward.isna()]
@@ -141,19 +153,27 @@ def score(table: Table, evaluated: list[list[int]]) -> dict[str, Any]:
     feasible = [t for t in evaluated if table.within(t)]
     best = max(feasible, key=table.space.accuracy) if feasible else None
     acc = table.space.accuracy(best) if best else None
-    return {"best_acc": acc, "regret": None if best is None else table.best - acc,
-            "rank_fraction": 1.0 if best is None else table.rank_fraction(acc),
-            "evaluations": len(evaluated), "infeasible": len(evaluated) - len(feasible)}
+    return {
+        "best_acc": acc,
+        "regret": None if best is None else table.best - acc,
+        "rank_fraction": 1.0 if best is None else table.rank_fraction(acc),
+        "evaluations": len(evaluated),
+        "infeasible": len(evaluated) - len(feasible),
+    }
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ranks = [r["rank_fraction"] for r in rows]
     regrets = [r["regret"] for r in rows if r["regret"] is not None]
-    return {"median_rank_fraction": statistics.median(ranks), "mean_rank_fraction": statistics.fmean(ranks),
-            "median_regret": statistics.median(regrets) if regrets else None,
-            "mean_regret": statistics.fmean(regrets) if regrets else None,
-            "worst_rank_fraction": max(ranks), "infeasible_evaluations": sum(r["infeasible"] for r in rows),
-            "rank_fractions": [round(r, 6) for r in ranks]}
+    return {
+        "median_rank_fraction": statistics.median(ranks),
+        "mean_rank_fraction": statistics.fmean(ranks),
+        "median_regret": statistics.median(regrets) if regrets else None,
+        "mean_regret": statistics.fmean(regrets) if regrets else None,
+        "worst_rank_fraction": max(ranks),
+        "infeasible_evaluations": sum(r["infeasible"] for r in rows),
+        "rank_fractions": [round(r, 6) for r in ranks],
+    }
 
 
 def dumps(value: Any) -> str:
@@ -204,13 +224,21 @@ def load_table(entry: str) -> TabularSpace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench.search_efficiency", description=__doc__.split("\n")[0])
     p.add_argument("--tables", "--table", required=True, help="comma-separated tables, each PATH or PATH@METRIC")
-    p.add_argument("--budgets", "--budget-frac", default="0.3",
-                   help="comma-separated budget fractions (min + frac * (max - min) params) or 'none'")
+    p.add_argument(
+        "--budgets",
+        "--budget-frac",
+        default="0.3",
+        help="comma-separated budget fractions (min + frac * (max - min) params) or 'none'",
+    )
     p.add_argument("--evals", default="100", help="comma-separated numbers of distinct evaluations per search")
     p.add_argument("--seeds", type=int, default=20, help="number of seeds: --seed-offset .. --seed-offset + seeds - 1")
-    p.add_argument("--seed-offset", type=_offsets, default=[0],
-                   help="first seed (another set of seeds checks that defaults were not fitted to seeds 0..19); "
-                        "comma-separated: --seeds from each, pooled (0,20: seeds 0..39)")
+    p.add_argument(
+        "--seed-offset",
+        type=_offsets,
+        default=[0],
+        help="first seed (another set of seeds checks that defaults were not fitted to seeds 0..19); "
+        "comma-separated: --seeds from each, pooled (0,20: seeds 0..39)",
+    )
     p.add_argument("--searchers", default="sa,random", help="comma-separated, e.g. sa,random,evolution,tpe")
     p.add_argument("--mode", choices=["inprocess", "tune"], default="inprocess")
     p.add_argument("--json", required=True, help="where to write the results")
@@ -219,8 +247,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parsed = {e.strip(): parse_searcher(e) for e in args.searchers.split(",") if e.strip()}
     budgets, evals = _budgets(args.budgets), _counts(args.evals, "--evals")
     if args.seeds < 1 or min(args.seed_offset) < 0:
-        raise SystemExit(f"--seeds must be at least 1 and --seed-offset at least 0, got {args.seeds} and "
-                         f"{args.seed_offset}")
+        raise SystemExit(
+            f"--seeds must be at least 1 and --seed-offset at least 0, got {args.seeds} and {args.seed_offset}"
+        )
     tables = {}
     for entry in args.tables.split(","):
         try:
@@ -236,8 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.mode == "tune":
         import ray
 
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 logging_level="WARNING")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     search = search_tune if args.mode == "tune" else search_inprocess
     seeds = [offset + i for offset in args.seed_offset for i in range(args.seeds)]
     out: dict[str, Any] = {"mode": args.mode, "seeds": args.seeds, "seed_offset": args.seed_offset, "results": []}
@@ -246,22 +274,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for entry, space in tables.items():
             for frac in budgets:
                 table = Table(space, frac)
-                print(f"\n{entry}: budget {table.budget or 'none'} ({table.count} of {space.size()} feasible, "
-                      f"best {table.best:.4f})")
-                print(f"{'evals':>5} {'searcher':<28} {'median rank':>11} {'mean rank':>10} {'median regret':>13} "
-                      f"{'worst':>7} {'infeas':>6} {'s':>6}")
+                print(
+                    f"\n{entry}: budget {table.budget or 'none'} ({table.count} of {space.size()} feasible, "
+                    f"best {table.best:.4f})"
+                )
+                print(
+                    f"{'evals':>5} {'searcher':<28} {'median rank':>11} {'mean rank':>10} {'median regret':>13} "
+                    f"{'worst':>7} {'infeas':>6} {'s':>6}"
+                )
                 for n in evals:
                     for name, (cli_name, extra) in parsed.items():
                         t0 = time.perf_counter()
-                        rows = [score(table, search(table, cli_name, extra, n, seed))
-                                for seed in seeds]
+                        rows = [score(table, search(table, cli_name, extra, n, seed)) for seed in seeds]
                         r = summary(rows)
-                        out["results"].append({"table": entry, "budget_frac": frac, "budget": table.budget,
-                                               "feasible": table.count, "evals": n, "searcher": name, **r})
-                        print(f"{n:>5} {name:<28} {r['median_rank_fraction']:>11.4f} "
-                              f"{r['mean_rank_fraction']:>10.4f} {r['median_regret'] or 0:>13.4f} "
-                              f"{r['worst_rank_fraction']:>7.4f} {r['infeasible_evaluations']:>6} "
-                              f"{time.perf_counter() - t0:>6.1f}", flush=True)
+                        out["results"].append(
+                            {
+                                "table": entry,
+                                "budget_frac": frac,
+                                "budget": table.budget,
+                                "feasible": table.count,
+                                "evals": n,
+                                "searcher": name,
+                                **r,
+                            }
+                        )
+                        print(
+                            f"{n:>5} {name:<28} {r['median_rank_fraction']:>11.4f} "
+                            f"{r['mean_rank_fraction']:>10.4f} {r['median_regret'] or 0:>13.4f} "
+                            f"{r['worst_rank_fraction']:>7.4f} {r['infeasible_evaluations']:>6} "
+                            f"{time.perf_counter() - t0:>6.1f}",
+                            flush=True,
+                        )
     finally:
         if args.mode == "tune":
             ray.shutdown()

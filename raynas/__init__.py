@@ -5,6 +5,7 @@ Example:
     >>> outcome = raynas.run(raynas.SearchSettings(max_params=38_000, num_samples=6))  # doctest: +SKIP
     >>> outcome.results.sort_values("reward").tail(1)  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import importlib

@@ -13,12 +13,14 @@ Example:
     >>> pareto(table).index.tolist()
     [0, 1, 2]
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -32,8 +34,18 @@ from raynas.spaces.tabular import TabularSpace
 
 #: the columns analysis needs; any other column (another kind of search adds its own) is kept as it is
 REQUIRED_COLUMNS = ("trial_index", "trial_id", "status", "tokens", "params", "reward")
-NUMERIC_COLUMNS = ("trial_index", "params", "reward", "val_acc", "epochs", "wall_time_s", "retrained_reward",
-                   "seed", "train_acc", "skip_connects_normal")
+NUMERIC_COLUMNS = (
+    "trial_index",
+    "params",
+    "reward",
+    "val_acc",
+    "epochs",
+    "wall_time_s",
+    "retrained_reward",
+    "seed",
+    "train_acc",
+    "skip_connects_normal",
+)
 #: share of the finished trials, by reward, whose chosen values are plotted
 TOP_SHARE = 0.10
 #: a label with more choices than this shows only its most chosen values among the top trials
@@ -72,17 +84,20 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
     if storage.read_text(storage_path, f"{name}/{darts_search.SETTINGS_FILE}") is not None:
         settings, space, frame = _darts(storage_path, name)
     else:
-        settings = load_settings(storage_path, name, "raynas analyze reads token and DARTS searches; pass the name "
-                                                     "of one")
+        settings = load_settings(
+            storage_path, name, "raynas analyze reads token and DARTS searches; pass the name of one"
+        )
         check_table_there(settings, name)
         space = space_for(settings.space, settings.space_kwargs, settings.data)
         record.check_unchanged(storage_path, name, space, analyzing=True)
         frame = _rows(storage_path, name, settings)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"results file of search {name!r} ({storage.normalize(storage_path)}/{name}/"
-                         f"{results.RESULTS_FILE}) has no column {', '.join(missing)}; it needs "
-                         f"{', '.join(REQUIRED_COLUMNS)}")
+        raise ValueError(
+            f"results file of search {name!r} ({storage.normalize(storage_path)}/{name}/"
+            f"{results.RESULTS_FILE}) has no column {', '.join(missing)}; it needs "
+            f"{', '.join(REQUIRED_COLUMNS)}"
+        )
     frame = frame.replace({"": None})
     for column in NUMERIC_COLUMNS:
         if column in frame.columns:
@@ -91,8 +106,9 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
         frame["stopped"] = frame.stopped.map({"True": True, "False": False})
     frame["tokens"] = [json.loads(t) for t in frame.tokens]
     labels = space.labels() if space is not None else []
-    arches = pd.DataFrame([chosen(space, t) for t in frame.tokens] if labels else [], columns=labels,
-                          index=frame.index, dtype=object)  # object: a None choice stays None, not NaN
+    arches = pd.DataFrame(
+        [chosen(space, t) for t in frame.tokens] if labels else [], columns=labels, index=frame.index, dtype=object
+    )  # object: a None choice stays None, not NaN
     at = frame.columns.get_loc("tokens") + 1
     frame = pd.concat([frame.iloc[:, :at], arches, frame.iloc[:, at:]], axis=1)
     frame.insert(0, "search", name)
@@ -107,8 +123,9 @@ def chosen(space: SearchSpace, tokens: list[int]) -> dict[str, Any]:
         >>> chosen(spaces.get("small_channel"), [0, 1, 2, 3])
         {'conv1_width': 4, 'conv2_width': 8, 'conv3_width': 12, 'conv4_width': 16}
     """
-    return {label: tuple(v) if isinstance(v, list) else v for label, v in space.to_arch(tokens).items()} \
-        if tokens else {}
+    return (
+        {label: tuple(v) if isinstance(v, list) else v for label, v in space.to_arch(tokens).items()} if tokens else {}
+    )
 
 
 def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFrame:
@@ -136,8 +153,11 @@ def _darts(storage_path: str, name: str) -> tuple[darts_search.DartsSettings, Se
     frame = _read(storage_path, name)
     if {"seed", "val_acc", "arch"} <= set(frame.columns):
         frame.insert(0, "trial_index", [str(int(seed) - settings.seed) for seed in frame.seed])
-        frame.insert(frame.columns.get_loc("status") + 1, "tokens",
-                     [json.dumps(space.from_arch(json.loads(a)) if a and space else []) for a in frame.arch])
+        frame.insert(
+            frame.columns.get_loc("status") + 1,
+            "tokens",
+            [json.dumps(space.from_arch(json.loads(a)) if a and space else []) for a in frame.arch],
+        )
         frame.insert(frame.columns.get_loc("tokens") + 1, "reward", frame.val_acc)
     return settings, space, frame
 
@@ -147,8 +167,10 @@ def _read(storage_path: str, name: str) -> pd.DataFrame:
     try:
         return results.parse(text) if text.strip() else pd.DataFrame(columns=results.SEARCH_COLUMNS)
     except pd.errors.ParserError as exc:
-        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{results.RESULTS_FILE} cannot be read as CSV "
-                         f"({' '.join(str(exc).split())})") from None
+        raise ValueError(
+            f"{storage.normalize(storage_path)}/{name}/{results.RESULTS_FILE} cannot be read as CSV "
+            f"({' '.join(str(exc).split())})"
+        ) from None
 
 
 def asked(settings: Any) -> int:
@@ -173,8 +195,10 @@ def _require(frame: pd.DataFrame, columns: list[str]) -> None:
     """A frame of trials without one of ``columns`` is one error that names it."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"the trials have no column {', '.join(map(repr, missing))}; pass a frame of "
-                         "raynas.analysis.load, or one with 'params' and 'reward'")
+        raise ValueError(
+            f"the trials have no column {', '.join(map(repr, missing))}; pass a frame of "
+            "raynas.analysis.load, or one with 'params' and 'reward'"
+        )
 
 
 def pareto(frame: pd.DataFrame) -> pd.DataFrame:
@@ -187,8 +211,11 @@ def pareto(frame: pd.DataFrame) -> pd.DataFrame:
         [10, 30]
     """
     _require(frame, ["params", "reward"])
-    done = finished(frame).dropna(subset=["params"]).sort_values(["params", "reward"], ascending=[True, False],
-                                                                 kind="stable")
+    done = (
+        finished(frame)
+        .dropna(subset=["params"])
+        .sort_values(["params", "reward"], ascending=[True, False], kind="stable")
+    )
     keep, best = [], -math.inf
     for _, group in done.groupby("params", sort=True):
         top = group.reward.iloc[0]
@@ -224,17 +251,22 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
     no retrained subnet is within ``max_params``)."""
     done, name = finished(frame), name or _name(frame)
     if done.empty:
-        raise NoFinishedTrial(f"search {name!r} has no finished trial: none has finished yet, or every one failed "
-                              "or was stopped early (see the status, error and stopped columns of its results.csv)")
+        raise NoFinishedTrial(
+            f"search {name!r} has no finished trial: none has finished yet, or every one failed "
+            "or was stopped early (see the status, error and stopped columns of its results.csv)"
+        )
     if max_params is not None:
         if done.params.isna().all():
-            raise NoParameterCounts(f"search {name!r} has no parameter counts (a DARTS cell search), so "
-                                    "--max-params does not apply to it")
+            raise NoParameterCounts(
+                f"search {name!r} has no parameter counts (a DARTS cell search), so --max-params does not apply to it"
+            )
         smallest = int(done.params.min())
         done = done[done.params <= max_params]
         if done.empty:
-            raise ValueError(f"--max-params {max_params:,} is below every finished trial of search "
-                             f"{name!r} (the smallest has {smallest:,} params); raise it")
+            raise ValueError(
+                f"--max-params {max_params:,} is below every finished trial of search "
+                f"{name!r} (the smallest has {smallest:,} params); raise it"
+            )
     key = ranking(done)
     return results.best_first(done[done[key].notna()], key).iloc[0]
 
@@ -243,8 +275,14 @@ def _name(frame: pd.DataFrame) -> str:
     return str(frame.search.iloc[0]) if len(frame) else "?"
 
 
-def export_best(storage_path: str, name: str, frame: pd.DataFrame, settings: Any, space: SearchSpace | None,
-                max_params: int | None = None) -> dict[str, Any]:
+def export_best(
+    storage_path: str,
+    name: str,
+    frame: pd.DataFrame,
+    settings: Any,
+    space: SearchSpace | None,
+    max_params: int | None = None,
+) -> dict[str, Any]:
     """The best_arch.json record of the best trial (within ``max_params``), in the format the search writes.
 
     The test accuracy is the search's own when it is the same trial, the table's for a tabular space, else
@@ -306,8 +344,13 @@ def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str, reward_label: s
     return _save(fig, path)
 
 
-def plot_params_reward(frame: pd.DataFrame, path: str, budgets: dict[str, int | None],
-                       max_params: int | None = None, reward_label: str = REWARD_AXIS) -> str:
+def plot_params_reward(
+    frame: pd.DataFrame,
+    path: str,
+    budgets: dict[str, int | None],
+    max_params: int | None = None,
+    reward_label: str = REWARD_AXIS,
+) -> str:
     """Every finished trial's params against its reward, the Pareto front (within ``max_params``) highlighted,
     budgets as lines."""
     from matplotlib.ticker import EngFormatter
@@ -353,10 +396,11 @@ def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: f
         ax.set_ylabel("trials", fontsize=8)
         _integer_ticks(ax.yaxis)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(labels):]:
+    for ax in list(axes.flat)[len(labels) :]:
         ax.axis("off")
-    fig.suptitle(f"{_name(frame)}: chosen values among the top {share:.0%} of trials by reward "
-                 f"({len(top)} of {len(done)})")
+    fig.suptitle(
+        f"{_name(frame)}: chosen values among the top {share:.0%} of trials by reward ({len(top)} of {len(done)})"
+    )
     return _save(fig, path)
 
 
@@ -376,8 +420,9 @@ def default_out(storage_path: str, name: str) -> str:
     return os.path.join(storage.normalize(storage_path).removeprefix("file://"), name, "analysis")
 
 
-def analyze(storage_path: str, names: str | Sequence[str], max_params: int | None = None,
-            out: str | None = None) -> pd.DataFrame:
+def analyze(
+    storage_path: str, names: str | Sequence[str], max_params: int | None = None, out: str | None = None
+) -> pd.DataFrame:
     """Load each search (``names``: one name or several), write its plots and best_arch.json under ``out``, print
     and return a summary.
 
@@ -393,11 +438,20 @@ def analyze(storage_path: str, names: str | Sequence[str], max_params: int | Non
     if os.path.isfile(out):
         raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")
     # the search's own folder, or a run of that name in --out (another search's): its best_arch.json is its own
-    clash = next((name for name in names if storage.folder(out, name) == storage.folder(storage_path, name) or
-                  any(storage.read_text(out, f"{name}/{record}") is not None for record in storage.RUN_RECORDS)), None)
+    clash = next(
+        (
+            name
+            for name in names
+            if storage.folder(out, name) == storage.folder(storage_path, name)
+            or any(storage.read_text(out, f"{name}/{record}") is not None for record in storage.RUN_RECORDS)
+        ),
+        None,
+    )
     if clash is not None:
-        raise ValueError(f"--out {out} would write over the own best_arch.json of the search in {out}/{clash}; give "
-                         "another folder (by default the plots go to <storage-path>/<first name>/analysis)")
+        raise ValueError(
+            f"--out {out} would write over the own best_arch.json of the search in {out}/{clash}; give "
+            "another folder (by default the plots go to <storage-path>/<first name>/analysis)"
+        )
     if max_params is not None:
         max_params = parse_count(max_params, "max_params")  # 200k too, as the flag takes it
     loaded = {name: _load(storage_path, name) for name in dict.fromkeys(names)}
@@ -413,8 +467,9 @@ def analyze(storage_path: str, names: str | Sequence[str], max_params: int | Non
     if not bests:
         if all(isinstance(exc, NoFinishedTrial) for exc in left_out):
             raise NoFinishedTrial(f"none of the searches {', '.join(map(repr, loaded))} has a finished trial")
-        raise ValueError(f"none of the searches {', '.join(map(repr, loaded))} can be compared: "
-                         f"{'; '.join(map(str, left_out))}")
+        raise ValueError(
+            f"none of the searches {', '.join(map(repr, loaded))} can be compared: {'; '.join(map(str, left_out))}"
+        )
     loaded = {name: loaded[name] for name in bests}
     rows = []
     for name, (frame, settings, space) in loaded.items():
@@ -424,22 +479,38 @@ def analyze(storage_path: str, names: str | Sequence[str], max_params: int | Non
         budgets = {"search budget": getattr(settings, "max_params", None), "--max-params": max_params}
         plots = []
         if frame.params.notna().any():  # a DARTS cell search has no parameter counts
-            plots.append(plot_params_reward(frame, os.path.join(folder, "params_reward.png"), budgets, max_params,
-                                            reward_axis(space)))
+            plots.append(
+                plot_params_reward(
+                    frame, os.path.join(folder, "params_reward.png"), budgets, max_params, reward_axis(space)
+                )
+            )
         if space is not None and space.labels():  # the top trials within --max-params
             plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
         best, key = best_row(frame, max_params, name), ranking(within(finished(frame), max_params))
         if key != ranking(frame):
-            print(f"[raynas] {name}: no retrained subnet within {max_params:,} params; its best there is ranked by "
-                  "the one-shot score on the shared weights, not by a trained accuracy", flush=True)
-        rows.append({"search": name, "trials": f"{len(finished(frame))}/{len(frame)}", "asked": asked(settings),
-                     "best reward": round(float(best[key]), 4),
-                     "its params": None if pd.isna(best.params) else int(best.params),
-                     "Pareto front": len(pareto(within(frame, max_params))), "best_arch.json": best_path,
-                     "plots": plots})
+            print(
+                f"[raynas] {name}: no retrained subnet within {max_params:,} params; its best there is ranked by "
+                "the one-shot score on the shared weights, not by a trained accuracy",
+                flush=True,
+            )
+        rows.append(
+            {
+                "search": name,
+                "trials": f"{len(finished(frame))}/{len(frame)}",
+                "asked": asked(settings),
+                "best reward": round(float(best[key]), 4),
+                "its params": None if pd.isna(best.params) else int(best.params),
+                "Pareto front": len(pareto(within(frame, max_params))),
+                "best_arch.json": best_path,
+                "plots": plots,
+            }
+        )
     labels = {reward_axis(space) for _, _, space in loaded.values()}
-    combined = plot_best_so_far({name: frame for name, (frame, _, _) in loaded.items()},
-                                os.path.join(out, "best_so_far.png"), labels.pop() if len(labels) == 1 else "reward")
+    combined = plot_best_so_far(
+        {name: frame for name, (frame, _, _) in loaded.items()},
+        os.path.join(out, "best_so_far.png"),
+        labels.pop() if len(labels) == 1 else "reward",
+    )
     summary = pd.DataFrame(rows).astype({"its params": "Int64"})  # a DARTS cell search has none: <NA>, not 1.2e+05
     limit = f" within {max_params:,} params" if max_params is not None else ""
     print(summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False))

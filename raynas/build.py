@@ -6,12 +6,14 @@ Example:
     >>> make_searcher(settings, space_for(settings.space, {}, settings.data)).max_params
     20000
 """
+
 from __future__ import annotations
 
 import inspect
 import os
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ray import tune
 
@@ -49,18 +51,23 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
         added = [key for key in ("in_channels", "num_classes") if key in kwargs and key not in given]
         for key, value in (("in_channels", channels), ("num_classes", data.NUM_CLASSES)):
             if key in given and key in kwargs and kwargs[key] != value:
-                raise ValueError(f"--space-kwargs gives {key} {kwargs[key]!r} but --data {dataset} has {value}; "
-                                 f"drop {key} from --space-kwargs (raynas sets it from the data)")
+                raise ValueError(
+                    f"--space-kwargs gives {key} {kwargs[key]!r} but --data {dataset} has {value}; "
+                    f"drop {key} from --space-kwargs (raynas sets it from the data)"
+                )
     try:
         return spaces.get(name, **kwargs)
     except TypeError as exc:
         unexpected = next((key for key in added if f"unexpected keyword argument '{key}'" in str(exc)), None)
         if unexpected:  # raynas passed it, not the user
-            raise ValueError(f"space {name!r} must take the argument {unexpected!r}, which raynas sets from the "
-                             f"dataset ({kwargs[unexpected]} for {dataset}); add it to its signature") from None
+            raise ValueError(
+                f"space {name!r} must take the argument {unexpected!r}, which raynas sets from the "
+                f"dataset ({kwargs[unexpected]} for {dataset}); add it to its signature"
+            ) from None
         if SIGNATURE_ERROR.search(str(exc)):  # an argument the space does not take, or lacks
-            raise ValueError(f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); "
-                             "fix --space-kwargs") from None
+            raise ValueError(
+                f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); fix --space-kwargs"
+            ) from None
         raise spaces.in_user_code(name, kwargs, exc) from None  # inside the space's code: say where
 
 
@@ -69,8 +76,10 @@ def check_table_there(settings: SearchSettings, name: str) -> None:
     (``--table`` is a flag of a new search only)."""
     path = settings.space_kwargs.get("path") if settings.space == "tabular" else None
     if isinstance(path, str) and not os.path.isfile(path):
-        raise ValueError(f"search {name!r} replayed the benchmark table {path}, which is not there any more; put "
-                         "the table back there (the search's architectures and accuracies are read from it)")
+        raise ValueError(
+            f"search {name!r} replayed the benchmark table {path}, which is not there any more; put "
+            "the table back there (the search's architectures and accuracies are read from it)"
+        )
 
 
 def few_architectures(space: str, available: int, max_params: int | None, min_params: int | None) -> str:
@@ -82,8 +91,10 @@ def few_architectures(space: str, available: int, max_params: int | None, min_pa
     """
     if max_params is None and min_params is None:
         return f"space {space!r} has only {plural(available, 'architecture')}"
-    return (f"only {plural(available, 'architecture')} of space {space!r} "
-            f"{'is' if available == 1 else 'are'} inside the budget (widen it for more)")
+    return (
+        f"only {plural(available, 'architecture')} of space {space!r} "
+        f"{'is' if available == 1 else 'are'} inside the budget (widen it for more)"
+    )
 
 
 def plural(count: int, noun: str) -> str:
@@ -109,18 +120,30 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
     """The searcher of ``settings`` over ``space``, with the budget checked now."""
     if settings.searcher not in SEARCHERS:
         runner = {"oneshot": "raynas.oneshot.run", "darts": "raynas.darts_search.run"}.get(settings.searcher)
-        found = f"searcher {settings.searcher!r} is run by {runner}" if runner else \
-            f"unknown searcher {settings.searcher!r}"
+        found = (
+            f"searcher {settings.searcher!r} is run by {runner}"
+            if runner
+            else f"unknown searcher {settings.searcher!r}"
+        )
         raise ValueError(f"{found}; choose one of: {', '.join(SEARCHERS)}")
-    kwargs: dict[str, Any] = {"max_params": settings.max_params, "min_params": settings.min_params,
-                              "seed": settings.seed, "num_samples": settings.num_samples,
-                              "full_epochs": full_epochs(settings)}
+    kwargs: dict[str, Any] = {
+        "max_params": settings.max_params,
+        "min_params": settings.min_params,
+        "seed": settings.seed,
+        "num_samples": settings.num_samples,
+        "full_epochs": full_epochs(settings),
+    }
     if settings.searcher == "sanas":
-        kwargs.update(init_temperature=settings.init_temperature, decay=settings.decay,
-                      reward_scale=settings.reward_scale, warm_start=settings.warm_start,
-                      restart_after=settings.restart_after or None,
-                      far_moves=settings.far_moves, screened=float(settings.screened),
-                      screen_size=settings.screen_size)
+        kwargs.update(
+            init_temperature=settings.init_temperature,
+            decay=settings.decay,
+            reward_scale=settings.reward_scale,
+            warm_start=settings.warm_start,
+            restart_after=settings.restart_after or None,
+            far_moves=settings.far_moves,
+            screened=float(settings.screened),
+            screen_size=settings.screen_size,
+        )
     return SEARCHERS[settings.searcher](space, **kwargs)
 
 
@@ -133,8 +156,14 @@ def make_scheduler(settings: SearchSettings) -> schedulers.LiveTrialsFirst:
     """The trial scheduler of ``settings``: ASHA on the epoch (``training_iteration``), or first-in first-out."""
     if not settings.scheduler:
         return schedulers.FIFO()
-    return schedulers.ASHA(time_attr="training_iteration", metric="reward", mode="max", max_t=settings.epochs,
-                           grace_period=settings.grace_epochs, reduction_factor=settings.reduction_factor)
+    return schedulers.ASHA(
+        time_attr="training_iteration",
+        metric="reward",
+        mode="max",
+        max_t=settings.epochs,
+        grace_period=settings.grace_epochs,
+        reduction_factor=settings.reduction_factor,
+    )
 
 
 def make_trainable(settings: SearchSettings, space: SearchSpace, function: TrialFunction | None = None):
@@ -148,8 +177,7 @@ def make_trainable(settings: SearchSettings, space: SearchSpace, function: Trial
     elif function is None:
         from raynas.trainables.retrain import retrain as function
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(function, settings=trial_settings(settings, space)),
-                               resources)
+    return tune.with_resources(tune.with_parameters(function, settings=trial_settings(settings, space)), resources)
 
 
 def trial_settings(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """Trial checkpoints: atomic writes, ``weights_only`` reads."""
+
 from __future__ import annotations
 
 import os

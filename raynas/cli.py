@@ -14,6 +14,7 @@ Examples:
     raynas pipeline --data digits --max-params 60k
     raynas spaces
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,9 @@ from typing import Any
 
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS
+from raynas.settings import INTERNAL_SETTINGS, SearchSettings, check_applies, underscored
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
-from raynas.settings import INTERNAL_SETTINGS, SearchSettings, check_applies, underscored
 
 
 def _config_file(path: str) -> dict[str, Any]:
@@ -45,66 +46,101 @@ def _config_file(path: str) -> dict[str, Any]:
 
 
 def _search_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="run an architecture search",
-                       description="Search architectures with Ray Tune under a parameter budget. Settings come "
-                                   "from the defaults, then --config, then the flags given.",
-                       argument_default=argparse.SUPPRESS)
-    p.add_argument("searcher", choices=sorted([*SEARCHERS, "darts", "oneshot"]),
-                   help="sanas: simulated annealing; evolution: regularized evolution; tpe: Optuna TPE; "
-                        "random: baseline; oneshot: supernet, subnet search on its shared weights, retrain "
-                        "of the best; darts: differentiable search (own flags)")
+    p = sub.add_parser(
+        "search",
+        help="run an architecture search",
+        description="Search architectures with Ray Tune under a parameter budget. Settings come "
+        "from the defaults, then --config, then the flags given.",
+        argument_default=argparse.SUPPRESS,
+    )
+    p.add_argument(
+        "searcher",
+        choices=sorted([*SEARCHERS, "darts", "oneshot"]),
+        help="sanas: simulated annealing; evolution: regularized evolution; tpe: Optuna TPE; "
+        "random: baseline; oneshot: supernet, subnet search on its shared weights, retrain "
+        "of the best; darts: differentiable search (own flags)",
+    )
     p.add_argument("--config", help="YAML or TOML file whose keys mirror these flags (e.g. max-params: 20k)")
     g = p.add_argument_group("what to search")
     g.add_argument("--space", help=f"search space: {', '.join(spaces.names())} (default small_channel)")
     g.add_argument("--table", help="benchmark table JSON for --space tabular (replayed, nothing is trained)")
-    g.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
-                                          "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
-    g.add_argument("--space-kwargs", type=_json_object,
-                   help='JSON object of extra space arguments, e.g. \'{"auxiliary": false}\'')
+    g.add_argument(
+        "--table-metric",
+        help="accuracy column of --table: cifar10 (default), cifar100 or "
+        "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table",
+    )
+    g.add_argument(
+        "--space-kwargs", type=_json_object, help="JSON object of extra space arguments, e.g. '{\"auxiliary\": false}'"
+    )
     g.add_argument("--max-params", help="parameter budget, e.g. 20000, 20k, 3.77M (default: none)")
     g.add_argument("--min-params", help="smallest parameter count allowed (default: none)")
     g.add_argument("--num-samples", type=int, help="distinct architectures to evaluate (default 20)")
     g.add_argument("--seed", type=int, help="seed of the searcher and the data split (default 0)")
-    g.add_argument("--init-temperature", type=float,
-                   help="SA starting temperature T0 (default: 0.3 x the interquartile range of the warm start's "
-                        "rewards; PaddleSlim's SANAS: 1 with --decay 0.85 --warm-start 0 --restart-after 0 "
-                        "--screened 0)")
-    g.add_argument("--warm-start", help="SA starts from the best of this many random architectures "
-                                        "(default auto: 10, at most num-samples/4; 0: from the space's start)")
-    g.add_argument("--restart-after", help="SA restarts from the best after this many evaluations without a "
-                                          "new best (default auto: num-samples/10, at least 10; 0: never)")
-    g.add_argument("--far-moves", help="SA changes this many positions at once when every one-position move is "
-                                       "known, instead of restarting at random (default auto: 2 where the space has "
-                                       "two positions with a choice; 1: restart)")
-    g.add_argument("--screened", type=float,
-                   help="share of SA's moves that draw --screen-size untried mutations and take the one whose new "
-                        "value has the best mean reward so far (default 0.5; 0: SANAS's uniform moves)")
+    g.add_argument(
+        "--init-temperature",
+        type=float,
+        help="SA starting temperature T0 (default: 0.3 x the interquartile range of the warm start's "
+        "rewards; PaddleSlim's SANAS: 1 with --decay 0.85 --warm-start 0 --restart-after 0 "
+        "--screened 0)",
+    )
+    g.add_argument(
+        "--warm-start",
+        help="SA starts from the best of this many random architectures "
+        "(default auto: 10, at most num-samples/4; 0: from the space's start)",
+    )
+    g.add_argument(
+        "--restart-after",
+        help="SA restarts from the best after this many evaluations without a "
+        "new best (default auto: num-samples/10, at least 10; 0: never)",
+    )
+    g.add_argument(
+        "--far-moves",
+        help="SA changes this many positions at once when every one-position move is "
+        "known, instead of restarting at random (default auto: 2 where the space has "
+        "two positions with a choice; 1: restart)",
+    )
+    g.add_argument(
+        "--screened",
+        type=float,
+        help="share of SA's moves that draw --screen-size untried mutations and take the one whose new "
+        "value has the best mean reward so far (default 0.5; 0: SANAS's uniform moves)",
+    )
     g.add_argument("--screen-size", type=int, help="untried mutations drawn per screened SA move (default 5)")
     g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")
     g.add_argument("--reward-scale", type=float, help="SA multiplies rewards by this (default 1)")
     g = p.add_argument_group("one-shot (raynas search oneshot)")
-    g.add_argument("--searcher", dest="subnet_searcher", metavar="SEARCHER",
-                   help=f"searcher of the subnets: {', '.join(SEARCHERS)} (default sanas)")
+    g.add_argument(
+        "--searcher",
+        dest="subnet_searcher",
+        metavar="SEARCHER",
+        help=f"searcher of the subnets: {', '.join(SEARCHERS)} (default sanas)",
+    )
     g.add_argument("--supernet-epochs", type=int, help="epochs of single-path supernet training (default 60)")
     g.add_argument("--supernet-batch-size", type=int, help="supernet batch size (default 32)")
     g.add_argument("--supernet-lr", type=float, help="supernet SGD learning rate, cosine schedule (default 0.05)")
     g.add_argument("--num-subnets", type=int, help="subnets evaluated on the shared weights (default 100)")
-    g.add_argument("--calibration-images", type=int,
-                   help="training images that recompute each subnet's BatchNorm statistics (default 2000)")
+    g.add_argument(
+        "--calibration-images",
+        type=int,
+        help="training images that recompute each subnet's BatchNorm statistics (default 2000)",
+    )
     g.add_argument("--retrain-top", type=int, help="best subnets retrained from scratch (default 3)")
     g.add_argument("--retrain-epochs", type=int, help="epochs of that retraining (default: --epochs)")
     g = p.add_argument_group("data and training")
     g.add_argument("--data", help=f"dataset: {', '.join(data.DATASETS)} (default digits, bundled)")
     g.add_argument("--data-dir", help="folder holding the torchvision files of --data (never downloaded)")
-    g.add_argument("--epochs", type=int,
-                   help="training epochs per architecture (default 3; darts: search epochs, default 50)")
+    g.add_argument(
+        "--epochs", type=int, help="training epochs per architecture (default 3; darts: search epochs, default 50)"
+    )
     g.add_argument("--batch-size", type=int, help="default 96 (darts: 64)")
     g.add_argument("--lr", type=float, help="SGD learning rate, cosine schedule (default 0.025)")
-    g.add_argument("--reward-epochs", type=int,
-                   help="reward = mean val accuracy of the last N epochs (default 2; with fewer --epochs, of all)")
+    g.add_argument(
+        "--reward-epochs",
+        type=int,
+        help="reward = mean val accuracy of the last N epochs (default 2; with fewer --epochs, of all)",
+    )
     g.add_argument("--val-fraction", type=float, help="share of training data held out for validation (0.2)")
-    g.add_argument("--scheduler", help="stop weak trials early: asha (Tune's ASHAScheduler on the epoch); "
-                                       "default none")
+    g.add_argument("--scheduler", help="stop weak trials early: asha (Tune's ASHAScheduler on the epoch); default none")
     g.add_argument("--grace-epochs", type=int, help="ASHA: epochs every trial trains before a cut (default 1)")
     g.add_argument("--reduction-factor", type=float, help="ASHA: 1/this of the trials go on at each rung (3)")
     g = p.add_argument_group("resources and storage")
@@ -117,8 +153,12 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-failures", type=int, help="retries of a trial whose worker died (default 0)")
     g = p.add_argument_group("DARTS channel space (search sanas|random --space darts_channel)")
     g.add_argument("--genotype", help="genotype.json written by `raynas search darts`: the cell of every layer")
-    _darts_flags(p.add_argument_group("DARTS (search darts; also --space darts|mobile|module:factory, --space-kwargs, "
-                                      "--data, --epochs, --batch-size, --seed, --storage-path, --name, --address)"))
+    _darts_flags(
+        p.add_argument_group(
+            "DARTS (search darts; also --space darts|mobile|module:factory, --space-kwargs, "
+            "--data, --epochs, --batch-size, --seed, --storage-path, --name, --address)"
+        )
+    )
 
 
 def _darts_flags(g: argparse._ArgumentGroup) -> None:
@@ -130,8 +170,11 @@ def _darts_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--seeds", type=int, help="independent searches run as parallel trials (default 1)")
     g.add_argument("--workers-per-trial", type=int, help="data-parallel Ray Train workers per search (default 1)")
     g.add_argument("--cpus-per-worker", type=float, help="CPUs of each of those workers, fractions allowed (default 1)")
-    g.add_argument("--gpus-per-worker", type=float, help="GPUs of each of those workers, fractions allowed; nccl "
-                   "when above 0 (default 0)")
+    g.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        help="GPUs of each of those workers, fractions allowed; nccl when above 0 (default 0)",
+    )
 
 
 def _run_flags(p: argparse.ArgumentParser, name: str) -> None:
@@ -144,9 +187,12 @@ def _run_flags(p: argparse.ArgumentParser, name: str) -> None:
 
 
 def _pipeline_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pipeline", help="DARTS -> SA channel search under a budget -> retrain",
-                       description="Each stage writes under <storage-path>/<name>/<stage>/ and is skipped when "
-                                   "it has finished, so re-running an interrupted pipeline continues it.")
+    p = sub.add_parser(
+        "pipeline",
+        help="DARTS -> SA channel search under a budget -> retrain",
+        description="Each stage writes under <storage-path>/<name>/<stage>/ and is skipped when "
+        "it has finished, so re-running an interrupted pipeline continues it.",
+    )
     p.add_argument("--max-params", required=True, help="parameter budget of the channel search, e.g. 60k")
     p.add_argument("--order", type=int, default=1, help="DARTS order 1 or 2 (default 1)")
     p.add_argument("--darts-epochs", type=int, default=6, help="default 6")
@@ -157,36 +203,60 @@ def _pipeline_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _resume_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("resume", help="continue an interrupted search and finish it",
-                       description="Restore a search with Tune (searcher state included) and finish it.")
+    p = sub.add_parser(
+        "resume",
+        help="continue an interrupted search and finish it",
+        description="Restore a search with Tune (searcher state included) and finish it.",
+    )
     p.add_argument("--storage-path", default="./runs", help="where the search was stored (default ./runs)")
     p.add_argument("--name", required=True, help="the search's --name")
     p.add_argument("--address", help="address of a running Ray cluster")
-    p.add_argument("--cpus-per-trial", type=float,
-                   help="CPUs of each trial still to run (default: as the search started; sanas, evolution, tpe and "
-                        "random searches)")
-    p.add_argument("--gpus-per-trial", type=float,
-                   help="GPUs of each trial still to run, e.g. 0 to go on without GPUs (default: as it started)")
+    p.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        help="CPUs of each trial still to run (default: as the search started; sanas, evolution, tpe and "
+        "random searches)",
+    )
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        help="GPUs of each trial still to run, e.g. 0 to go on without GPUs (default: as it started)",
+    )
 
 
 def _analyze_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("analyze", help="summary, Pareto front, plots and best architecture of searches",
-                       description="Load searches (finished or still running) without Ray: print a summary, "
-                                   "write PNG plots and the best architecture as best_arch.json.")
+    p = sub.add_parser(
+        "analyze",
+        help="summary, Pareto front, plots and best architecture of searches",
+        description="Load searches (finished or still running) without Ray: print a summary, "
+        "write PNG plots and the best architecture as best_arch.json.",
+    )
     p.add_argument("--storage-path", default="./runs", help="where the searches are stored (default ./runs)")
-    p.add_argument("--name", required=True, action="append",
-                   help="a search's --name; repeat it to compare searches on one best-so-far plot")
+    p.add_argument(
+        "--name",
+        required=True,
+        action="append",
+        help="a search's --name; repeat it to compare searches on one best-so-far plot",
+    )
     p.add_argument("--max-params", help="export the best architecture within this tighter budget, e.g. 15k")
     p.add_argument("--out", help="folder for the plots and best_arch.json (default <storage-path>/<name>/analysis)")
+
+
 def _retrain_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("retrain", help="train the architecture of a JSON file from scratch",
-                       description="Train the architecture of a best_arch.json, a DARTS genotype.json (as the "
-                                   "darts_channel network), or a flat NNI label -> choice JSON with --space, from "
-                                   "scratch; report validation and test accuracy.",
-                       argument_default=argparse.SUPPRESS)
+    p = sub.add_parser(
+        "retrain",
+        help="train the architecture of a JSON file from scratch",
+        description="Train the architecture of a best_arch.json, a DARTS genotype.json (as the "
+        "darts_channel network), or a flat NNI label -> choice JSON with --space, from "
+        "scratch; report validation and test accuracy.",
+        argument_default=argparse.SUPPRESS,
+    )
     p.add_argument("--arch", required=True, help="best_arch.json, genotype.json, or an NNI architecture JSON")
-    p.add_argument("--layers", type=int, help="cells of the network built from a genotype.json (default 20, "
-                                              "reductions at 1/3 and 2/3)")
+    p.add_argument(
+        "--layers",
+        type=int,
+        help="cells of the network built from a genotype.json (default 20, reductions at 1/3 and 2/3)",
+    )
     p.add_argument("--space", help="the space, when the file does not name it (mobile, package.module:factory)")
     p.add_argument("--space-kwargs", type=_json_object, help="JSON object of space arguments")
     p.add_argument("--data", help="dataset (default: the file's, else digits)")
@@ -213,42 +283,63 @@ def _retrain(args: argparse.Namespace):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="raynas", description="Neural architecture search on Ray Tune.",
-                                epilog="Outputs: <storage-path>/<name>/results.csv and best_arch.json.")
+    p = argparse.ArgumentParser(
+        prog="raynas",
+        description="Neural architecture search on Ray Tune.",
+        epilog="Outputs: <storage-path>/<name>/results.csv and best_arch.json.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     _search_parser(sub)
     _resume_parser(sub)
     _analyze_parser(sub)
     _retrain_parser(sub)
     _pipeline_parser(sub)
-    p_spaces = sub.add_parser("spaces", help="list the search spaces with their sizes and parameter ranges",
-                              description="List the built-in spaces, or describe one (--space, e.g. your own "
-                                          "package.module:factory, or --table) to pick a budget for it.")
+    p_spaces = sub.add_parser(
+        "spaces",
+        help="list the search spaces with their sizes and parameter ranges",
+        description="List the built-in spaces, or describe one (--space, e.g. your own "
+        "package.module:factory, or --table) to pick a budget for it.",
+    )
     _space_flags(p_spaces, None)
-    p_params = sub.add_parser("params", help="exact parameter count of one architecture",
-                              description="Print the exact parameter count and the choices of an architecture "
-                                          "(for a table, also its key).")
+    p_params = sub.add_parser(
+        "params",
+        help="exact parameter count of one architecture",
+        description="Print the exact parameter count and the choices of an architecture (for a table, also its key).",
+    )
     _space_flags(p_params, "small_channel")
     which = p_params.add_mutually_exclusive_group(required=True)
-    which.add_argument("--tokens", type=_tokens,
-                       help="comma-separated choice indices, one per position, 0 for its first choice, e.g. 3,3,4,4; "
-                            "for a JSON table, index j is a position's j-th smallest key digit, so key 1111111 is "
-                            "0,0,0,0,0,0,0")
-    which.add_argument("--key", help="an architecture of --table by its key instead, e.g. 1111111 (NAS-Bench-201: "
-                                     "its ArchitectureString)")
+    which.add_argument(
+        "--tokens",
+        type=_tokens,
+        help="comma-separated choice indices, one per position, 0 for its first choice, e.g. 3,3,4,4; "
+        "for a JSON table, index j is a position's j-th smallest key digit, so key 1111111 is "
+        "0,0,0,0,0,0,0",
+    )
+    which.add_argument(
+        "--key",
+        help="an architecture of --table by its key instead, e.g. 1111111 (NAS-Bench-201: its ArchitectureString)",
+    )
     return p
 
 
 def _space_flags(p: argparse.ArgumentParser, default: str | None) -> None:
     """The flags that name one space: ``--space``, ``--table``, ``--table-metric``, ``--data``, ``--space-kwargs``."""
-    p.add_argument("--space", help=f"search space{f' (default {default}' if default else ' (default: all'}; "
-                                   "tabular with --table)")
+    p.add_argument(
+        "--space", help=f"search space{f' (default {default}' if default else ' (default: all'}; tabular with --table)"
+    )
     p.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
-    p.add_argument("--table-metric", help="accuracy column of --table: cifar10 (default), cifar100 or "
-                                          "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table")
+    p.add_argument(
+        "--table-metric",
+        help="accuracy column of --table: cifar10 (default), cifar100 or "
+        "ImageNet16-120 for NAS-Bench-201; a record field for a JSON table",
+    )
     p.add_argument("--data", default="digits", help="dataset, for the input channels (default digits)")
-    p.add_argument("--space-kwargs", type=_json_object, default={},
-                   help='JSON object of extra space arguments, e.g. \'{"widths": [8, 16, 24]}\' for --space mobile')
+    p.add_argument(
+        "--space-kwargs",
+        type=_json_object,
+        default={},
+        help="JSON object of extra space arguments, e.g. '{\"widths\": [8, 16, 24]}' for --space mobile",
+    )
 
 
 def _tokens(text: str) -> list[int]:
@@ -310,8 +401,10 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         # in a one-shot search the --searcher flag picks the subnet searcher: so does the file's key
         values.setdefault("subnet_searcher", values.pop("searcher"))
     elif values.get("searcher", given["searcher"]) != given["searcher"]:
-        raise ValueError(f"config file {path} names searcher {values['searcher']!r} and the command is `raynas search "
-                         f"{given['searcher']}`; remove the key or run `raynas search {values['searcher']}`")
+        raise ValueError(
+            f"config file {path} names searcher {values['searcher']!r} and the command is `raynas search "
+            f"{given['searcher']}`; remove the key or run `raynas search {values['searcher']}`"
+        )
     values.update(given)
     check_applies(values)  # a key of the config file is checked as its flag would be
     if values.get("searcher") == "oneshot":
@@ -319,8 +412,10 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     extra: dict[str, Any] = {}  # space arguments given as flags of their own
     if "genotype" in values:
         if values.get("space") != "darts_channel":
-            raise ValueError("--genotype applies to --space darts_channel only (the channel search of a DARTS cell); "
-                             "add --space darts_channel")
+            raise ValueError(
+                "--genotype applies to --space darts_channel only (the channel search of a DARTS cell); "
+                "add --space darts_channel"
+            )
         extra["genotype"] = _read_genotype(values.pop("genotype"))
     table, metric = values.pop("table", None), values.pop("table_metric", None)
     if table is not None:  # a --table flag overrides the config file's space; one from the file goes with its space
@@ -345,8 +440,9 @@ def _table_space(space: str | None, table: str | None) -> str:
     if table is None:
         return space or "small_channel"
     if space not in (None, "tabular"):
-        raise ValueError(f"--table replays a benchmark table and needs no --space (or --space tabular), "
-                         f"got --space {space}")
+        raise ValueError(
+            f"--table replays a benchmark table and needs no --space (or --space tabular), got --space {space}"
+        )
     return "tabular"
 
 

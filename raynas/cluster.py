@@ -6,6 +6,7 @@ Example:
     ...
     ConnectionError: --address must look like HOST:PORT or ray://HOST:PORT, got 'localhost'
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -50,8 +51,14 @@ def start(address: str | None, runtime_env: dict[str, Any] | None = None) -> Non
         check_reachable(address)
     if address:
         use_token_auth()
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=True,
-             logging_level="WARNING", runtime_env=runtime_env)
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=True,
+        logging_level="WARNING",
+        runtime_env=runtime_env,
+    )
 
 
 def use_token_auth() -> None:
@@ -76,8 +83,11 @@ def connect(settings: SearchSettings) -> None:
     if not settings.address:
         _check_fits(settings, ray.cluster_resources())
     else:
-        warn_if_no_node_fits(settings.address, {"CPU": settings.cpus_per_trial, "GPU": settings.gpus_per_trial},
-                             "a trial (--cpus-per-trial, --gpus-per-trial)")
+        warn_if_no_node_fits(
+            settings.address,
+            {"CPU": settings.cpus_per_trial, "GPU": settings.gpus_per_trial},
+            "a trial (--cpus-per-trial, --gpus-per-trial)",
+        )
 
 
 def user_code_env(space: str) -> dict[str, Any] | None:
@@ -110,12 +120,16 @@ def _import_roots(module: str) -> list[str]:
 
 def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:
     """On a local Ray (no autoscaler to add nodes), a trial larger than the machine would wait forever."""
-    for flag, need, have in (("--cpus-per-trial", settings.cpus_per_trial, resources.get("CPU", 0)),
-                             ("--gpus-per-trial", settings.gpus_per_trial, resources.get("GPU", 0))):
+    for flag, need, have in (
+        ("--cpus-per-trial", settings.cpus_per_trial, resources.get("CPU", 0)),
+        ("--gpus-per-trial", settings.gpus_per_trial, resources.get("GPU", 0)),
+    ):
         if need > have:
             ray.shutdown()
-            raise ValueError(f"{flag} {need:g} asks for more than this machine has ({have:g}); lower it, or "
-                             "pass --address of a cluster that has them")
+            raise ValueError(
+                f"{flag} {need:g} asks for more than this machine has ({have:g}); lower it, or "
+                "pass --address of a cluster that has them"
+            )
 
 
 def warn_if_no_node_fits(address: str, request: dict[str, float], what: str) -> None:
@@ -125,8 +139,11 @@ def warn_if_no_node_fits(address: str, request: dict[str, float], what: str) -> 
     if any(all(node.get(kind, 0) >= need for kind, need in request.items()) for node in nodes):
         return
     asked = " and ".join(f"{need:g} {kind}" for kind, need in request.items() if need)
-    print(f"[raynas] warning: no node of the cluster at {address} has {asked} for {what}; the trials wait until "
-          "a node that has them joins (an autoscaler may add one), so lower the request if none will", flush=True)
+    print(
+        f"[raynas] warning: no node of the cluster at {address} has {asked} for {what}; the trials wait until "
+        "a node that has them joins (an autoscaler may add one), so lower the request if none will",
+        flush=True,
+    )
 
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -138,5 +155,7 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise ConnectionError(f"cannot reach the Ray cluster at --address {address} ({exc.strerror or exc}); "
-                              "start it with `ray start --head` or fix the address") from None
+        raise ConnectionError(
+            f"cannot reach the Ray cluster at --address {address} ({exc.strerror or exc}); "
+            "start it with `ray start --head` or fix the address"
+        ) from None

@@ -11,6 +11,7 @@ Example:
     >>> settings = DartsSettings.from_dict({"epochs": 2, "layers": 3, "seeds": 2})
     >>> outcome = run(settings)  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,6 +40,7 @@ PLACE = ("storage_path", "name", "address")
 @dataclass
 class DartsSettings:
     """One DARTS search: the supernet, the recipe, the seeds, and where it runs."""
+
     space: str = "darts"
     space_kwargs: dict[str, Any] = field(default_factory=dict)
     data: str = "digits"
@@ -70,8 +72,9 @@ class DartsSettings:
         kwargs = underscored(values)
         for name in kwargs:
             if name not in names:
-                raise ValueError(f"setting {name!r} does not apply to `search darts`; "
-                                 f"its settings are: {', '.join(sorted(names))}")
+                raise ValueError(
+                    f"setting {name!r} does not apply to `search darts`; its settings are: {', '.join(sorted(names))}"
+                )
         settings = cls(**kwargs)
         settings.check()
         return settings
@@ -88,12 +91,16 @@ class DartsSettings:
             if getattr(self, name) < low:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
         if not self.cpus_per_worker > 0 or not self.gpus_per_worker >= 0:
-            raise ValueError(f"--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got "
-                             f"{self.cpus_per_worker} and {self.gpus_per_worker}")
+            raise ValueError(
+                f"--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got "
+                f"{self.cpus_per_worker} and {self.gpus_per_worker}"
+            )
         check_gpus("--gpus-per-worker", self.gpus_per_worker)
         if self.space == "darts" and int(self.layers) < 3:  # cells layers//3 and 2*layers//3 reduce
-            raise ValueError(f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
-                             "cell is a reduction cell and the normal cell is never searched")
+            raise ValueError(
+                f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
+                "cell is a reduction cell and the normal cell is never searched"
+            )
         check_name(self.name)
         check_storage_path(self.storage_path)
         data.check(self.data, self.data_dir, self.val_fraction)
@@ -132,9 +139,11 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
     storage.check_kind(settings.storage_path, settings.name, SETTINGS_FILE)
     if storage.read_text(settings.storage_path, f"{settings.name}/{settings.result_file()}") is not None:
         changed = _changes(settings)
-        raise FileExistsError(f"a DARTS search named {settings.name!r} already finished under "
-                              f"{storage.normalize(settings.storage_path)}"
-                              f"{f' with other settings ({changed})' if changed else ''}; pick another --name")
+        raise FileExistsError(
+            f"a DARTS search named {settings.name!r} already finished under "
+            f"{storage.normalize(settings.storage_path)}"
+            f"{f' with other settings ({changed})' if changed else ''}; pick another --name"
+        )
     interrupted = _check_same_search(settings)
     storage.check_writable(settings.storage_path)
     cluster.start(settings.address, cluster.user_code_env(settings.space))
@@ -143,46 +152,69 @@ def run(settings: DartsSettings | dict[str, Any]) -> pd.DataFrame:
     resources = {"cpu": 0.01} if workers > 1 else {"cpu": settings.cpus_per_worker, "gpu": settings.gpus_per_worker}
     have = ray.cluster_resources()
     if settings.address:
-        cluster.warn_if_no_node_fits(settings.address, {"CPU": settings.cpus_per_worker,
-                                                        "GPU": settings.gpus_per_worker},
-                                     "a worker (--cpus-per-worker, --gpus-per-worker)")
-    for kind, per_worker, extra in (("CPU", settings.cpus_per_worker, 0.01 if workers > 1 else 0),
-                                    ("GPU", settings.gpus_per_worker, 0)):
+        cluster.warn_if_no_node_fits(
+            settings.address,
+            {"CPU": settings.cpus_per_worker, "GPU": settings.gpus_per_worker},
+            "a worker (--cpus-per-worker, --gpus-per-worker)",
+        )
+    for kind, per_worker, extra in (
+        ("CPU", settings.cpus_per_worker, 0.01 if workers > 1 else 0),
+        ("GPU", settings.gpus_per_worker, 0),
+    ):
         need = extra + workers * per_worker
         if not settings.address and need > have.get(kind, 0):  # a local Ray has no autoscaler: it would wait forever
             flag = f"--{kind.lower()}s-per-worker"
-            raise ValueError(f"--workers-per-trial {workers} with {flag} {per_worker:g} needs {need:g} {kind}s and "
-                             f"this machine has {have.get(kind, 0):g}; lower {flag} or --workers-per-trial, or pass "
-                             "--address of a cluster that has them")
-    storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}",
-                       json.dumps(settings.search_settings(), indent=2))
+            raise ValueError(
+                f"--workers-per-trial {workers} with {flag} {per_worker:g} needs {need:g} {kind}s and "
+                f"this machine has {have.get(kind, 0):g}; lower {flag} or --workers-per-trial, or pass "
+                "--address of a cluster that has them"
+            )
+    storage.write_text(
+        settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", json.dumps(settings.search_settings(), indent=2)
+    )
     names = storage.list_names(settings.storage_path, settings.name)
     restorable = interrupted and experiment_state_readable(settings.storage_path, settings.name, names)
     # a trial without a checkpoint of its own goes on from the newest its seed left in the trial folders
     continue_from = newest_checkpoints(settings.storage_path, settings.name, names) if interrupted else {}
     if interrupted and not restorable and continue_from:  # Tune's record was cut short, not the trial folders
-        print(f"[raynas] Tune's record of the interrupted DARTS search {settings.name!r} was cut short; "
-              f"{len(continue_from)} seed(s) continue from their newest checkpoint", flush=True)
+        print(
+            f"[raynas] Tune's record of the interrupted DARTS search {settings.name!r} was cut short; "
+            f"{len(continue_from)} seed(s) continue from their newest checkpoint",
+            flush=True,
+        )
     trainable = tune.with_resources(
-        tune.with_parameters(darts_search, settings={**settings.recipe(), "continue_from": continue_from}),
-        resources)
+        tune.with_parameters(darts_search, settings={**settings.recipe(), "continue_from": continue_from}), resources
+    )
     if restorable:
         print(f"[raynas] continuing the interrupted DARTS search {settings.name!r}", flush=True)
         experiment.repair_checkpoints(settings.storage_path, settings.name)
-        tuner = tune.Tuner.restore(storage.folder(settings.storage_path, settings.name), trainable=trainable,
-                                   resume_errored=True)
+        tuner = tune.Tuner.restore(
+            storage.folder(settings.storage_path, settings.name), trainable=trainable, resume_errored=True
+        )
     else:
         seeds = list(range(settings.seed, settings.seed + settings.seeds))
         tuner = tune.Tuner(
-            trainable, param_space={"seed": tune.grid_search(seeds)},
-            run_config=tune.RunConfig(name=settings.name, storage_path=storage.normalize(settings.storage_path),
-                                      verbose=0, checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                                      failure_config=tune.FailureConfig(max_failures=settings.max_failures)))
+            trainable,
+            param_space={"seed": tune.grid_search(seeds)},
+            run_config=tune.RunConfig(
+                name=settings.name,
+                storage_path=storage.normalize(settings.storage_path),
+                verbose=0,
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            ),
+        )
     return finish(settings, tuner.fit())
 
 
-def resume(storage_path: str, name: str, address: str | None = None, *, cpus_per_trial: float | None = None,
-           gpus_per_trial: float | None = None) -> pd.DataFrame | None:
+def resume(
+    storage_path: str,
+    name: str,
+    address: str | None = None,
+    *,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+) -> pd.DataFrame | None:
     """Continue the interrupted DARTS search ``name`` with the settings it was started with; ``None`` when
     ``storage_path/name`` holds no DARTS search. A search that finished already is not run again: its
     results are returned as they are. Other resources per trial are refused (a DARTS search has them per worker)."""
@@ -193,14 +225,19 @@ def resume(storage_path: str, name: str, address: str | None = None, *, cpus_per
     try:
         values = underscored(json.loads(saved))
     except ValueError as exc:  # not JSON, or not an object
-        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE} is not a usable raynas DARTS "
-                         f"search record ({exc}); restore it or start the search again under another --name") from None
+        raise ValueError(
+            f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE} is not a usable raynas DARTS "
+            f"search record ({exc}); restore it or start the search again under another --name"
+        ) from None
     settings = DartsSettings.from_dict({**values, "storage_path": storage_path, "name": name, "address": address})
     results = storage.read_text(storage_path, f"{name}/results.csv")
     if results is not None and storage.read_text(storage_path, f"{name}/{settings.result_file()}") is not None:
         folder = storage.folder(storage_path, name)
-        print(f"[raynas] the DARTS search {name!r} finished already; its results are {folder}/results.csv and "
-              f"{folder}/{settings.result_file()}", flush=True)
+        print(
+            f"[raynas] the DARTS search {name!r} finished already; its results are {folder}/results.csv and "
+            f"{folder}/{settings.result_file()}",
+            flush=True,
+        )
         return pd.read_csv(io.StringIO(results))
     return run(settings)
 
@@ -232,8 +269,10 @@ def _check_same_search(settings: DartsSettings) -> bool:
         return False
     changed = _changes(settings)
     if changed:
-        raise ValueError(f"an interrupted DARTS search named {settings.name!r} was started with other settings "
-                         f"({changed}); run it again with its settings to continue it, or pick another --name")
+        raise ValueError(
+            f"an interrupted DARTS search named {settings.name!r} was started with other settings "
+            f"({changed}); run it again with its settings to continue it, or pick another --name"
+        )
     return True
 
 
@@ -255,12 +294,22 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
             continue
         m = result.metrics or {}
         seed = config["seed"]
-        rows.append({"seed": seed, "trial_id": m.get("trial_id"), "status": "ERROR" if result.error else "TERMINATED",
-                     "val_acc": m.get("val_acc"), "train_acc": m.get("train_acc"), "epochs": m.get("epoch"),
-                     "wall_time_s": m.get("time_total_s"), "genotype": m.get("genotype"),
-                     "skip_connects_normal": m.get("skip_connects_normal"), "arch": m.get("arch"),
-                     "params": m.get("params"),
-                     "error": str(result.error).strip().splitlines()[-1] if result.error else None})
+        rows.append(
+            {
+                "seed": seed,
+                "trial_id": m.get("trial_id"),
+                "status": "ERROR" if result.error else "TERMINATED",
+                "val_acc": m.get("val_acc"),
+                "train_acc": m.get("train_acc"),
+                "epochs": m.get("epoch"),
+                "wall_time_s": m.get("time_total_s"),
+                "genotype": m.get("genotype"),
+                "skip_connects_normal": m.get("skip_connects_normal"),
+                "arch": m.get("arch"),
+                "params": m.get("params"),
+                "error": str(result.error).strip().splitlines()[-1] if result.error else None,
+            }
+        )
         if result.error:
             continue
         if m.get("genotype_json"):
@@ -277,12 +326,15 @@ def finish(settings: DartsSettings, grid: tune.ResultGrid) -> pd.DataFrame:
         print(f"[raynas] no DARTS search finished; see {path}", file=sys.stderr)
         return frame
     best = done.loc[done.val_acc.astype(float).idxmax()]
-    best_path = storage.write_text(settings.storage_path, f"{settings.name}/{settings.result_file()}",
-                                   records[best.seed][1])
+    best_path = storage.write_text(
+        settings.storage_path, f"{settings.name}/{settings.result_file()}", records[best.seed][1]
+    )
     found = best.genotype if settings.space == "darts" else best.arch
-    print(f"[raynas] {len(done)} of {len(frame)} DARTS seeds finished; best seed {best.seed} "
-          f"(val acc {float(best.val_acc):.4f})\n[raynas]   {found}\n[raynas] wrote {path} and {best_path}",
-          flush=True)
+    print(
+        f"[raynas] {len(done)} of {len(frame)} DARTS seeds finished; best seed {best.seed} "
+        f"(val acc {float(best.val_acc):.4f})\n[raynas]   {found}\n[raynas] wrote {path} and {best_path}",
+        flush=True,
+    )
     return frame
 
 
@@ -291,10 +343,17 @@ def _arch_record(settings: DartsSettings, metrics: dict[str, Any]) -> dict[str, 
     from raynas.trainables.darts import model_space
 
     space = model_space(settings.recipe())
-    return {"space": space.name, "space_kwargs": space.kwargs(), "tokens": json.loads(metrics["tokens"]),
-            "arch": json.loads(metrics["arch"]), "params": int(metrics["params"]),
-            "val_acc": float(metrics["val_acc"]), "arch_weights": json.loads(metrics["arch_weights"]),
-            "seed": int(metrics["seed"]), "data": settings.data}
+    return {
+        "space": space.name,
+        "space_kwargs": space.kwargs(),
+        "tokens": json.loads(metrics["tokens"]),
+        "arch": json.loads(metrics["arch"]),
+        "params": int(metrics["params"]),
+        "val_acc": float(metrics["val_acc"]),
+        "arch_weights": json.loads(metrics["arch_weights"]),
+        "seed": int(metrics["seed"]),
+        "data": settings.data,
+    }
 
 
 def _pretty(genotype_json: str) -> str:

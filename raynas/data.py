@@ -12,6 +12,7 @@ Example:
     >>> len(splits.train) + len(splits.val) + len(splits.test)
     1797
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,13 +36,36 @@ TRAIN_SIZES = {"digits": 1438, "mnist": 60000, "fashion_mnist": 60000, "cifar10"
 
 # files torchvision needs under --data-dir, per dataset (named in the error when they are missing)
 EXPECTED_FILES = {
-    "mnist": [f"MNIST/raw/{f}" for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")],
-    "fashion_mnist": [f"FashionMNIST/raw/{f}" for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")],
-    "cifar10": [f"cifar-10-batches-py/{f}" for f in
-                ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch",
-                 "batches.meta")],
+    "mnist": [
+        f"MNIST/raw/{f}"
+        for f in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
+    ],
+    "fashion_mnist": [
+        f"FashionMNIST/raw/{f}"
+        for f in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
+    ],
+    "cifar10": [
+        f"cifar-10-batches-py/{f}"
+        for f in (
+            "data_batch_1",
+            "data_batch_2",
+            "data_batch_3",
+            "data_batch_4",
+            "data_batch_5",
+            "test_batch",
+            "batches.meta",
+        )
+    ],
 }
 #: the four idx files of an MNIST-like dataset, and torchvision's folder for each dataset
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -58,6 +82,7 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class Splits:
     """Train / validation / test datasets of ``(image, label)`` and the input shape."""
+
     train: Dataset
     val: Dataset
     test: Dataset
@@ -75,14 +100,21 @@ def check(name: str, data_dir: str | None, val_fraction: float | None = None, re
         validation_size(TRAIN_SIZES[name], val_fraction)
     if name == "digits":
         return
-    debian = f"; on Debian: apt-get install dataset-{name.replace('_', '-')}, then --data-dir " \
-             f"{DEBIAN_DIRS[name]}" if name in DEBIAN_DIRS else ""
+    debian = (
+        f"; on Debian: apt-get install dataset-{name.replace('_', '-')}, then --data-dir {DEBIAN_DIRS[name]}"
+        if name in DEBIAN_DIRS
+        else ""
+    )
     if not data_dir:
-        raise DataError(f"dataset {name!r} needs --data-dir, a folder holding {EXPECTED_FILES[name][0]} "
-                        f"and the other files of the dataset (nothing is downloaded){debian}")
+        raise DataError(
+            f"dataset {name!r} needs --data-dir, a folder holding {EXPECTED_FILES[name][0]} "
+            f"and the other files of the dataset (nothing is downloaded){debian}"
+        )
     if not os.path.isdir(data_dir):
-        raise DataError(f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}"
-                        f"{_or_flat(name)}{debian}")
+        raise DataError(
+            f"data dir {data_dir} does not exist; it must hold {', '.join(EXPECTED_FILES[name])}"
+            f"{_or_flat(name)}{debian}"
+        )
     if name not in TORCHVISION_FOLDERS:
         missing = [f for f in EXPECTED_FILES[name] if not os.path.isfile(os.path.join(data_dir, f))]
         if missing:
@@ -128,10 +160,15 @@ def validation_size(n: int, val_fraction: float) -> int:
         raise DataError(f"val-fraction must be between 0 and 1, got {val_fraction}")
     n_val = int(round(n * val_fraction))
     if min(n_val, n - n_val) < MIN_SPLIT:
-        fix = (f"pick a fraction between {MIN_SPLIT / n:.3g} and {1 - MIN_SPLIT / n:.3g}" if n >= 2 * MIN_SPLIT
-               else f"the dataset needs at least {2 * MIN_SPLIT} training images")
-        raise DataError(f"val-fraction {val_fraction} splits {n:,} training images into {n - n_val:,} to train on and "
-                        f"{n_val:,} to validate on; each needs at least {MIN_SPLIT}: {fix}")
+        fix = (
+            f"pick a fraction between {MIN_SPLIT / n:.3g} and {1 - MIN_SPLIT / n:.3g}"
+            if n >= 2 * MIN_SPLIT
+            else f"the dataset needs at least {2 * MIN_SPLIT} training images"
+        )
+        raise DataError(
+            f"val-fraction {val_fraction} splits {n:,} training images into {n - n_val:,} to train on and "
+            f"{n_val:,} to validate on; each needs at least {MIN_SPLIT}: {fix}"
+        )
     return n_val
 
 
@@ -155,9 +192,13 @@ def _digits(val_fraction: float, seed: int) -> Splits:
     images = (images - mean) / std
     train, val = _split(len(pool), val_fraction, seed)
     pool_t = torch.tensor(pool)
-    return Splits(train=TensorDataset(images[pool_t[train]], labels[pool_t[train]]),
-                  val=TensorDataset(images[pool_t[val]], labels[pool_t[val]]),
-                  test=TensorDataset(images[test], labels[test]), in_channels=1, image_size=8)
+    return Splits(
+        train=TensorDataset(images[pool_t[train]], labels[pool_t[train]]),
+        val=TensorDataset(images[pool_t[val]], labels[pool_t[val]]),
+        test=TensorDataset(images[test], labels[test]),
+        in_channels=1,
+        image_size=8,
+    )
 
 
 def _or_flat(name: str) -> str:
@@ -169,11 +210,17 @@ def idx_paths(name: str, data_dir: str) -> list[str]:
     folders = [os.path.join(data_dir, TORCHVISION_FOLDERS[name], "raw"), data_dir]
     paths = []
     for file in IDX_FILES:
-        found = [os.path.join(folder, file + ext) for folder in folders for ext in ("", ".gz")
-                 if os.path.isfile(os.path.join(folder, file + ext))]
+        found = [
+            os.path.join(folder, file + ext)
+            for folder in folders
+            for ext in ("", ".gz")
+            if os.path.isfile(os.path.join(folder, file + ext))
+        ]
         if not found:
-            raise DataError(f"dataset {name!r} is incomplete in {data_dir}: missing "
-                            f"{TORCHVISION_FOLDERS[name]}/raw/{file}{_or_flat(name)}")
+            raise DataError(
+                f"dataset {name!r} is incomplete in {data_dir}: missing "
+                f"{TORCHVISION_FOLDERS[name]}/raw/{file}{_or_flat(name)}"
+            )
         paths.append(found[0])
     return paths
 
@@ -186,10 +233,11 @@ def read_idx(path: str) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as exc:  # a damaged or cut-short .gz
         raise DataError(f"{path} cannot be read ({exc}); replace it with the original dataset file") from None
     if len(raw) < 4 or raw[:3] != b"\0\0\x08" or len(raw) < 4 + 4 * raw[3]:
-        raise DataError(f"{path} is not an idx file of unsigned bytes (bad header); replace it with the "
-                        "original dataset file")
+        raise DataError(
+            f"{path} is not an idx file of unsigned bytes (bad header); replace it with the original dataset file"
+        )
     ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
         raise DataError(f"{path} holds {body.size} values, its header says {shape}; the file is truncated")
@@ -206,13 +254,16 @@ def read_mnist_like(name: str, data_dir: str) -> list[np.ndarray]:
         if images.ndim != 3 or images.shape[1:] != (size, size):
             raise DataError(f"{image_path} holds images of shape {images.shape[1:]}; {name} images are {size}x{size}")
         if labels.ndim != 1 or len(labels) != len(images):
-            raise DataError(f"{label_path} holds {labels.shape} labels for the {len(images)} images of {image_path}; "
-                            "give one label per image")
+            raise DataError(
+                f"{label_path} holds {labels.shape} labels for the {len(images)} images of {image_path}; "
+                "give one label per image"
+            )
         if len(labels) and labels.max() >= NUM_CLASSES:
             raise DataError(f"{label_path} has label {labels.max()}; {name} has {NUM_CLASSES} classes (0-9)")
     if len(arrays[0]) < 2 * MIN_SPLIT:
-        raise DataError(f"{paths[0]} holds {len(arrays[0])} images; training and validation need at least "
-                        f"{2 * MIN_SPLIT}")
+        raise DataError(
+            f"{paths[0]} holds {len(arrays[0])} images; training and validation need at least {2 * MIN_SPLIT}"
+        )
     if not len(arrays[2]):
         raise DataError(f"{paths[2]} holds no images; the test accuracy needs some")
     return arrays
@@ -224,9 +275,13 @@ def _mnist_like(name: str, root: str, val_fraction: float, seed: int) -> Splits:
     x_test, y_test = test_x.unsqueeze(1).float() / 255.0, test_y.long()
     mean, std = x.mean(), x.std()
     train, val = _split(len(y), val_fraction, seed)
-    return Splits(train=TensorDataset((x[train] - mean) / std, y[train]),
-                  val=TensorDataset((x[val] - mean) / std, y[val]),
-                  test=TensorDataset((x_test - mean) / std, y_test), in_channels=1, image_size=x.shape[-1])
+    return Splits(
+        train=TensorDataset((x[train] - mean) / std, y[train]),
+        val=TensorDataset((x[val] - mean) / std, y[val]),
+        test=TensorDataset((x_test - mean) / std, y_test),
+        in_channels=1,
+        image_size=x.shape[-1],
+    )
 
 
 def _read_cifar10(root: str, train: bool, transform: Any = None) -> Any:
@@ -236,22 +291,25 @@ def _read_cifar10(root: str, train: bool, transform: Any = None) -> Any:
     try:
         return datasets.CIFAR10(root, train=train, download=False, transform=transform)
     except (RuntimeError, OSError, ValueError) as exc:
-        what = "incomplete or damaged (the files' checksums differ from the dataset's)" \
-            if "corrupted" in str(exc) else f"unreadable ({exc})"
-        raise DataError(f"dataset 'cifar10' in {root} is {what}; replace {', '.join(EXPECTED_FILES['cifar10'])} "
-                        "with the original files (nothing is downloaded)") from None
+        what = (
+            "incomplete or damaged (the files' checksums differ from the dataset's)"
+            if "corrupted" in str(exc)
+            else f"unreadable ({exc})"
+        )
+        raise DataError(
+            f"dataset 'cifar10' in {root} is {what}; replace {', '.join(EXPECTED_FILES['cifar10'])} "
+            "with the original files (nothing is downloaded)"
+        ) from None
 
 
 def _cifar10(root: str, val_fraction: float, seed: int) -> Splits:
     from torchvision import transforms
 
     normalize = [transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)]
-    augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
-                                  *normalize])
+    augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), *normalize])
     plain = transforms.Compose(normalize)
     augmented = _read_cifar10(root, train=True, transform=augment)
     unaugmented = _read_cifar10(root, train=True, transform=plain)
     test = _read_cifar10(root, train=False, transform=plain)
     train, val = _split(len(augmented), val_fraction, seed)
-    return Splits(train=Subset(augmented, train), val=Subset(unaugmented, val), test=test,
-                  in_channels=3, image_size=32)
+    return Splits(train=Subset(augmented, train), val=Subset(unaugmented, val), test=test, in_channels=3, image_size=32)

@@ -1,12 +1,14 @@
 """Which device a trial trains on: the GPU Ray assigned to it, else the CPU."""
+
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 
-def pick_device(gpu_ids: Sequence[int | str] | None = None, cuda_available: bool | None = None,
-                visible_devices: str | None = None) -> str:
+def pick_device(
+    gpu_ids: Sequence[int | str] | None = None, cuda_available: bool | None = None, visible_devices: str | None = None
+) -> str:
     """The torch device string for the GPUs Ray assigned to this process.
 
     Ray restricts ``CUDA_VISIBLE_DEVICES`` to the assigned GPUs, so assigned id ``g`` is local index

@@ -5,6 +5,7 @@ Tune writes its experiment state in place and keeps only each trial's newest che
 wrong moment leaves a state cut short or naming a checkpoint already deleted; the readers here say so instead of
 letting Tune start the search again from nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,10 @@ class SearchInterrupted(RuntimeError):
         """The message, with ``what`` for the interrupted search (a stage of a one-shot search or pipeline: the
         search and its stage)."""
         them = "it from its" if self.unfinished == 1 else "them from their"
-        return (f"{what} was interrupted with {plural(self.unfinished, 'trial')} unfinished (left out of its "
-                f"results; resuming the search continues {them} last checkpoint)")
+        return (
+            f"{what} was interrupted with {plural(self.unfinished, 'trial')} unfinished (left out of its "
+            f"results; resuming the search continues {them} last checkpoint)"
+        )
 
 
 def ended(grid: tune.ResultGrid, storage_path: str, name: str) -> list[dict | None]:
@@ -98,8 +101,11 @@ def saved_trials(storage_path: str, name: str) -> list[dict[str, Any]]:
 
 def running_trials(storage_path: str, name: str) -> list[Running]:
     """The trials Tune's newest experiment state left unfinished, which ``Tuner.restore`` runs again."""
-    return [(t["trial_id"], t["config"]["tokens"], t["config"].get("trial_index"))
-            for t in saved_trials(storage_path, name) if t["status"] not in ENDED]
+    return [
+        (t["trial_id"], t["config"]["tokens"], t["config"].get("trial_index"))
+        for t in saved_trials(storage_path, name)
+        if t["status"] not in ENDED
+    ]
 
 
 def repair_checkpoints(storage_path: str, name: str) -> int:
@@ -115,11 +121,18 @@ def repair_checkpoints(storage_path: str, name: str) -> int:
     repaired = 0
     for trial_json, metadata in state.get("trial_data", []):
         trial = json.loads(trial_json)
-        named = (json.loads(metadata).get("last_result") or {}).get("checkpoint_dir_name") \
-            if isinstance(metadata, str) else None
+        named = (
+            (json.loads(metadata).get("last_result") or {}).get("checkpoint_dir_name")
+            if isinstance(metadata, str)
+            else None
+        )
         folder = next((n for n in names if f"_{trial['trial_id']}_" in n), None)  # <trainable>_<trial id>_<index>_...
-        if trial["status"] in ENDED or not named or folder is None or \
-                named in storage.list_names(storage_path, f"{name}/{folder}"):
+        if (
+            trial["status"] in ENDED
+            or not named
+            or folder is None
+            or named in storage.list_names(storage_path, f"{name}/{folder}")
+        ):
             continue
         newest = storage.newest_checkpoint(storage_path, f"{name}/{folder}")
         if newest is None:

@@ -11,6 +11,7 @@ Example:
     >>> settings = SearchSettings(epochs=2)
     >>> outcome = retrain(settings, make_space(settings), [[3, 3, 4, 4]])  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,7 +29,6 @@ from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.export import apply_arch, export_arch, read_arch_file
 
-
 #: what a retrain run trains, written when it starts: a run of the same name must train the same
 RETRAIN_FILE = "raynas_retrain.json"
 
@@ -38,11 +38,15 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     if not architectures:
         raise ValueError("no architecture to retrain")
     if settings.space == "tabular":
-        raise ValueError("a benchmark table's architecture has no network to train: its accuracy is the table's "
-                         "(see `raynas params --table`); retrain architectures of a network space")
+        raise ValueError(
+            "a benchmark table's architecture has no network to train: its accuracy is the table's "
+            "(see `raynas params --table`); retrain architectures of a network space"
+        )
     if space.name != settings.space:  # trials build settings.space: another space would train other networks
-        raise ValueError(f"the space given is {space.name!r} but the settings name {settings.space!r}; pass "
-                         "raynas.build.make_space(settings), or set settings.space to the space's name")
+        raise ValueError(
+            f"the space given is {space.name!r} but the settings name {settings.space!r}; pass "
+            "raynas.build.make_space(settings), or set settings.space to the space's name"
+        )
     architectures = [space.validate(t) for t in architectures]
     settings = dataclasses.replace(settings, num_samples=len(architectures))  # the caller's settings stay as given
     storage.check_kind(settings.storage_path, settings.name, RETRAIN_FILE)
@@ -53,17 +57,23 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
     started = _claim(settings, architectures)
     if tune.Tuner.can_restore(path):
         if started != path:  # Tune's records name the old folder: results and new trials would go back there
-            raise ValueError(f"the retrain {settings.name!r} was started in {started} and is now in {path}, and "
-                             "Ray Tune continues a run only where it started; move it back to continue it there, "
-                             "or retrain under another --name")
+            raise ValueError(
+                f"the retrain {settings.name!r} was started in {started} and is now in {path}, and "
+                "Ray Tune continues a run only where it started; move it back to continue it there, "
+                "or retrain under another --name"
+            )
         repair_checkpoints(settings.storage_path, settings.name)
         tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)
     else:
         tuner = tune.Tuner(
-            trainable, param_space={"trial_index": tune.grid_search(list(range(len(architectures)))),
-                                    "tokens": tune.sample_from(lambda spec: architectures[spec.config.trial_index])},
+            trainable,
+            param_space={
+                "trial_index": tune.grid_search(list(range(len(architectures)))),
+                "tokens": tune.sample_from(lambda spec: architectures[spec.config.trial_index]),
+            },
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.concurrency, reuse_actors=True),
-            run_config=run_config(settings, [Progress(settings)]))
+            run_config=run_config(settings, [Progress(settings)]),
+        )
     return finish(settings, space, tuner.fit())
 
 
@@ -71,18 +81,25 @@ def _claim(settings: SearchSettings, architectures: list[list[int]]) -> str:
     """Record what this run trains; a run of that name before must have trained the same. Returns the folder the
     run was started in."""
     here = {**settings.to_dict(), "storage_path": storage.normalize(settings.storage_path)}
-    differ = storage.claim(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}",
-                           {**here, "architectures": architectures}, ignore=("address", "storage_path", "name"))
+    differ = storage.claim(
+        settings.storage_path,
+        f"{settings.name}/{RETRAIN_FILE}",
+        {**here, "architectures": architectures},
+        ignore=("address", "storage_path", "name"),
+    )
     if differ:
-        raise FileExistsError(f"a retrain named {settings.name!r} under {storage.normalize(settings.storage_path)} "
-                              f"trained other settings ({', '.join(k.replace('_', '-') for k in differ)}); pick "
-                              "another --name, or give the same ones to continue it")
+        raise FileExistsError(
+            f"a retrain named {settings.name!r} under {storage.normalize(settings.storage_path)} "
+            f"trained other settings ({', '.join(k.replace('_', '-') for k in differ)}); pick "
+            "another --name, or give the same ones to continue it"
+        )
     saved = json.loads(storage.read_text(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}"))
     return storage.folder(saved["storage_path"], saved["name"])
 
 
-def settings_for_file(path: str, values: dict[str, Any],
-                      layers: int | None = None) -> tuple[SearchSettings, SearchSpace, list[int]]:
+def settings_for_file(
+    path: str, values: dict[str, Any], layers: int | None = None
+) -> tuple[SearchSettings, SearchSpace, list[int]]:
     """Settings, space and tokens to retrain the architecture file at ``path``.
 
     The file's ``space``, ``space_kwargs`` and ``data`` are used unless ``values`` (setting -> value) give
@@ -97,13 +114,16 @@ def settings_for_file(path: str, values: dict[str, Any],
     if "space" not in values:
         raise ValueError(f"{path} does not name its space; pass --space (e.g. mobile or package.module:factory)")
     if values.get("data_dir") and values.get("data", SearchSettings.data) == "digits":
-        raise ValueError("--data-dir applies to --data mnist, fashion_mnist or cifar10 (digits is bundled) only; "
-                         "drop it from `raynas retrain`")
+        raise ValueError(
+            "--data-dir applies to --data mnist, fashion_mnist or cifar10 (digits is bundled) only; "
+            "drop it from `raynas retrain`"
+        )
     same_space = values["space"] == found.get("space")
     if not same_space and "arch" not in found:  # its tokens (a genotype: its start widths) mean nothing elsewhere
         what = f"tokens of space {found['space']!r}" if "tokens" in found else "a DARTS genotype"
-        raise ValueError(f"{path} holds {what}, which retrains in space {found['space']!r}, not "
-                         f"{values['space']!r}; drop --space")
+        raise ValueError(
+            f"{path} holds {what}, which retrains in space {found['space']!r}, not {values['space']!r}; drop --space"
+        )
     if same_space:  # arguments given override the file's
         kept = found.get("space_kwargs", {})
         if found.get("data") and values.get("data") != found["data"]:  # another dataset's shape comes from --data
@@ -113,16 +133,23 @@ def settings_for_file(path: str, values: dict[str, Any],
         if layers < 3:
             raise ValueError(f"--layers must be at least 3 (cells at 1/3 and 2/3 are reductions), got {layers}")
         if values["space"] != "darts_channel":
-            raise ValueError(f"--layers sets the cells of a DARTS genotype's network; {path} is an architecture of "
-                             f"space {values['space']!r}: drop --layers (that space's own arguments go in "
-                             "--space-kwargs)")
+            raise ValueError(
+                f"--layers sets the cells of a DARTS genotype's network; {path} is an architecture of "
+                f"space {values['space']!r}: drop --layers (that space's own arguments go in "
+                "--space-kwargs)"
+            )
         cells = values["space_kwargs"].get("num_cells", 20) if same_space else None
         if same_space and ("arch" in found or "tokens" in found) and cells != layers:  # a width per cell: fixed
-            raise ValueError(f"--layers sets the cells of the network built from a genotype.json; {path} holds the "
-                             f"widths of {cells} cells, which retrain as they are: drop --layers, or give the "
-                             "search's genotype.json")
-        values["space_kwargs"] = {**values.get("space_kwargs", {}), "num_cells": layers,
-                                  "reduction_cells": [layers // 3, 2 * layers // 3]}
+            raise ValueError(
+                f"--layers sets the cells of the network built from a genotype.json; {path} holds the "
+                f"widths of {cells} cells, which retrain as they are: drop --layers, or give the "
+                "search's genotype.json"
+            )
+        values["space_kwargs"] = {
+            **values.get("space_kwargs", {}),
+            "num_cells": layers,
+            "reduction_cells": [layers // 3, 2 * layers // 3],
+        }
     settings = SearchSettings.from_dict(values)
     space = make_space(settings)
     if "arch" in found:
@@ -132,8 +159,9 @@ def settings_for_file(path: str, values: dict[str, Any],
     if same_space and "tokens" in found and list(found["tokens"]) != tokens:
         recorded = _recorded(space, found["tokens"], path)
         if export_arch(space, recorded) != export_arch(space, tokens):
-            raise ValueError(f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); "
-                             "fix or drop one of them")
+            raise ValueError(
+                f"{path}: 'tokens' {found['tokens']} disagree with 'arch' (tokens {tokens}); fix or drop one of them"
+            )
         tokens = recorded  # a position whose options repeat a value: the tokens say which one
     return settings, space, tokens
 

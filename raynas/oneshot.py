@@ -18,6 +18,7 @@ Example:
     >>> outcome.best["arch"]  # doctest: +SKIP
     {'s1_b1': 'k3_e6', 's1_b2': 'skip', ...}
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,9 +51,12 @@ class SupernetProgress(tune.Callback):
         self.epochs = epochs
 
     def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
-        print(f"[raynas] supernet epoch {result.get('epoch')}/{self.epochs}: train loss "
-              f"{result.get('train_loss', float('nan')):.4f}  val acc of fixed paths {result.get('val_acc', 0):.4f}"
-              f"  ({result.get('epoch_time_s', 0):.1f}s)", flush=True)
+        print(
+            f"[raynas] supernet epoch {result.get('epoch')}/{self.epochs}: train loss "
+            f"{result.get('train_loss', float('nan')):.4f}  val acc of fixed paths {result.get('val_acc', 0):.4f}"
+            f"  ({result.get('epoch_time_s', 0):.1f}s)",
+            flush=True,
+        )
 
 
 def run(settings: SearchSettings) -> search.Outcome:
@@ -60,19 +64,22 @@ def run(settings: SearchSettings) -> search.Outcome:
     its default, it is set so)."""
     if settings.searcher != "oneshot":
         if settings.searcher != SearchSettings.searcher:  # not the default: perhaps meant for the subnets
-            raise ValueError(f"a one-shot search has searcher 'oneshot', got {settings.searcher!r}; the subnets' "
-                             f"searcher is subnet_searcher (--searcher of `raynas search oneshot`)")
+            raise ValueError(
+                f"a one-shot search has searcher 'oneshot', got {settings.searcher!r}; the subnets' "
+                f"searcher is subnet_searcher (--searcher of `raynas search oneshot`)"
+            )
         settings.searcher = "oneshot"  # recorded, so that `raynas resume` and `raynas analyze` know the search
     settings.subnet_searcher = ALIASES.get(settings.subnet_searcher, settings.subnet_searcher)
     if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is None:  # not a continuation
         check_applies(settings.given())
     if settings.subnet_searcher not in SEARCHERS:
-        raise ValueError(f"unknown subnet searcher {settings.subnet_searcher!r}; choose one of: "
-                         f"{', '.join(SEARCHERS)}")
+        raise ValueError(f"unknown subnet searcher {settings.subnet_searcher!r}; choose one of: {', '.join(SEARCHERS)}")
     space = build.make_space(settings)
     if not isinstance(space, ModelSpace):
-        raise ValueError(f"one-shot search needs a space of labelled choices (mobile or package.module:factory), "
-                         f"not {settings.space!r}")
+        raise ValueError(
+            f"one-shot search needs a space of labelled choices (mobile or package.module:factory), "
+            f"not {settings.space!r}"
+        )
     build.make_searcher(stage(settings, "subnets"), space)  # a budget no subnet meets fails before training
     _claim(settings)
     cluster.connect(settings)
@@ -85,8 +92,14 @@ def run(settings: SearchSettings) -> search.Outcome:
     return retrain_best(settings, space, subnets)
 
 
-def resume(storage_path: str, name: str, address: str | None = None, *, cpus_per_trial: float | None = None,
-           gpus_per_trial: float | None = None) -> search.Outcome:
+def resume(
+    storage_path: str,
+    name: str,
+    address: str | None = None,
+    *,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+) -> search.Outcome:
     """Continue the one-shot search stored at ``storage_path/name`` with the settings it was started with (other
     resources per trial are refused: its stages restore Tune trials that hold theirs)."""
     search.same_resources("one-shot", name, cpus_per_trial, gpus_per_trial)
@@ -109,11 +122,17 @@ def stage(settings: SearchSettings, name: str, **changes) -> SearchSettings:
 def _claim(settings: SearchSettings) -> None:
     """Write the settings once; a re-run must ask for the same search."""
     storage.check_writable(settings.storage_path)
-    differ = storage.claim(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", settings.to_dict(),
-                           ignore=("address", "storage_path", "name"))
+    differ = storage.claim(
+        settings.storage_path,
+        f"{settings.name}/{SETTINGS_FILE}",
+        settings.to_dict(),
+        ignore=("address", "storage_path", "name"),
+    )
     if differ:
-        raise ValueError(f"{root(settings)} holds another search (settings differ: {', '.join(differ)});"
-                         f" re-run it with the same flags, or pick another --name")
+        raise ValueError(
+            f"{root(settings)} holds another search (settings differ: {', '.join(differ)});"
+            f" re-run it with the same flags, or pick another --name"
+        )
 
 
 def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
@@ -125,10 +144,13 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
         return location
     from raynas.trainables.supernet import train_supernet as trial
 
-    print(f"[raynas] supernet: {settings.supernet_epochs} epochs of single-path training on {settings.data}",
-          flush=True)
-    trainable = tune.with_resources(tune.with_parameters(trial, settings=build.trial_settings(st, space)),
-                                    {"cpu": st.cpus_per_trial, "gpu": st.gpus_per_trial})
+    print(
+        f"[raynas] supernet: {settings.supernet_epochs} epochs of single-path training on {settings.data}", flush=True
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(trial, settings=build.trial_settings(st, space)),
+        {"cpu": st.cpus_per_trial, "gpu": st.gpus_per_trial},
+    )
     path = root(st)
     if tune.Tuner.can_restore(path):
         experiment.repair_checkpoints(st.storage_path, st.name)
@@ -140,8 +162,7 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
     experiment.check_ended(experiment.ended(grid, st.storage_path, st.name), st.name)
     result = grid[0]
     if result.error or result.checkpoint is None:
-        print(f"[raynas] supernet training failed: {last_line(result.error)}; see {path}",
-              file=sys.stderr, flush=True)
+        print(f"[raynas] supernet training failed: {last_line(result.error)}; see {path}", file=sys.stderr, flush=True)
         return None
     state = from_checkpoint(result.checkpoint)
     buffer = io.BytesIO()
@@ -166,8 +187,9 @@ def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str)
             search.resume(st.storage_path, st.name, settings.address, function=evaluate_subnet)
     else:
         print(f"[raynas] subnets: done, {root(st)}/{RESULTS_FILE}", flush=True)
-    frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{RESULTS_FILE}")),
-                        dtype={"trial_id": str})
+    frame = pd.read_csv(
+        io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{RESULTS_FILE}")), dtype={"trial_id": str}
+    )
     return frame[(frame.status == "TERMINATED") & frame.reward.notna()]
 
 
@@ -177,23 +199,31 @@ def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFr
     architectures = [json.loads(t) for t in top.tokens]
     st = stage(settings, "retrain", epochs=settings.retrain_epochs or settings.epochs)
     if storage.read_text(st.storage_path, f"{st.name}/{search.BEST_FILE}") is None:
-        print(f"[raynas] retrain: the best {len(architectures)} subnets from scratch, {st.epochs} epochs each",
-              flush=True)
+        print(
+            f"[raynas] retrain: the best {len(architectures)} subnets from scratch, {st.epochs} epochs each", flush=True
+        )
         outcome = fixed.retrain(st, space, architectures)
     else:
         print(f"[raynas] retrain: done, {root(st)}/{search.BEST_FILE}", flush=True)
-        frame = pd.read_csv(io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{RESULTS_FILE}")),
-                            dtype={"trial_id": str})
+        frame = pd.read_csv(
+            io.StringIO(storage.read_text(st.storage_path, f"{st.name}/{RESULTS_FILE}")), dtype={"trial_id": str}
+        )
         best = json.loads(storage.read_text(st.storage_path, f"{st.name}/{search.BEST_FILE}"))
         outcome = search.Outcome(frame, best, f"{root(st)}/{RESULTS_FILE}", f"{root(st)}/{search.BEST_FILE}")
     if outcome.best is None:
         print(f"[raynas] no retraining finished; see {outcome.results_path}", file=sys.stderr)
         return outcome
     scores = {json.dumps(json.loads(t)): r for t, r in zip(top.tokens, top.reward)}
-    best = {**outcome.best, "oneshot_val_acc": float(scores[json.dumps(outcome.best["tokens"])]),
-            "supernet": f"{root(settings)}/supernet/{SUPERNET_FILE}"}
+    best = {
+        **outcome.best,
+        "oneshot_val_acc": float(scores[json.dumps(outcome.best["tokens"])]),
+        "supernet": f"{root(settings)}/supernet/{SUPERNET_FILE}",
+    }
     path = storage.write_text(settings.storage_path, f"{settings.name}/{search.BEST_FILE}", json.dumps(best, indent=2))
-    print(f"[raynas] one-shot search done: {json.dumps(best['arch'], ensure_ascii=False)}\n"
-          f"[raynas]   params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
-          f"{best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\n[raynas] wrote {path}", flush=True)
+    print(
+        f"[raynas] one-shot search done: {json.dumps(best['arch'], ensure_ascii=False)}\n"
+        f"[raynas]   params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
+        f"{best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\n[raynas] wrote {path}",
+        flush=True,
+    )
     return search.Outcome(outcome.results, best, outcome.results_path, path)

@@ -11,6 +11,7 @@ Example:
     >>> PipelineSettings(max_params="60k").num_cells  # a small channel space of the found cell, for digits
     5
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,21 +32,32 @@ def retrain(best: dict[str, Any], values: dict[str, Any], root: str) -> dict[str
     from raynas.build import make_space
     from raynas.settings import SearchSettings
 
-    settings = SearchSettings.from_dict({**values, "space": best["space"], "space_kwargs": best["space_kwargs"],
-                                         "storage_path": root, "name": "retrain"})
+    settings = SearchSettings.from_dict(
+        {
+            **values,
+            "space": best["space"],
+            "space_kwargs": best["space_kwargs"],
+            "storage_path": root,
+            "name": "retrain",
+        }
+    )
     outcome = fixed.retrain(settings, make_space(settings), [best["tokens"]])
     if outcome.best is None:
         raise RuntimeError(f"retraining failed; see {outcome.results_path}")
     out = {**outcome.best, "epochs": int(outcome.results.epochs.max())}
     path = storage.write_text(root, f"retrain/{RESULT_FILE}", json.dumps(out, indent=2))
-    print(f"[raynas] retrained {out['params']:,} params: val acc {out['val_acc']:.4f}, test acc "
-          f"{out['test_acc']:.4f}; wrote {path}", flush=True)
+    print(
+        f"[raynas] retrained {out['params']:,} params: val acc {out['val_acc']:.4f}, test acc "
+        f"{out['test_acc']:.4f}; wrote {path}",
+        flush=True,
+    )
     return out
 
 
 @dataclass
 class PipelineSettings:
     """DARTS -> SA channel search -> retrain; defaults sized for digits on 2 CPUs (a few minutes)."""
+
     data: str = "digits"
     data_dir: str | None = None
     max_params: Any = None
@@ -69,8 +81,17 @@ SETTINGS_FILE = "raynas_pipeline.json"
 #: the settings each stage is made with: once a stage has started, they cannot change
 STAGE_SETTINGS = {
     "darts": ("data", "data_dir", "seed", "darts_epochs", "darts_layers", "darts_init_channels", "order"),
-    "sanas": ("data", "data_dir", "seed", "max_params", "num_cells", "reduction_cells", "stem_channels",
-              "num_samples", "search_epochs"),
+    "sanas": (
+        "data",
+        "data_dir",
+        "seed",
+        "max_params",
+        "num_cells",
+        "reduction_cells",
+        "stem_channels",
+        "num_samples",
+        "search_epochs",
+    ),
     "retrain": ("data", "data_dir", "seed", "retrain_epochs"),
 }
 
@@ -84,9 +105,17 @@ def check(p: PipelineSettings) -> None:
         raise ValueError("raynas pipeline needs --max-params, the parameter budget of the channel search")
     p.max_params = parse_count(p.max_params, "max_params")
     coerce_fields(p, "--")
-    for flag, low in (("darts_epochs", 1), ("darts_layers", 3), ("darts_init_channels", 1), ("num_cells", 1),
-                      ("stem_channels", 1), ("num_samples", 1), ("search_epochs", 1), ("retrain_epochs", 1),
-                      ("seed", 0)):
+    for flag, low in (
+        ("darts_epochs", 1),
+        ("darts_layers", 3),
+        ("darts_init_channels", 1),
+        ("num_cells", 1),
+        ("stem_channels", 1),
+        ("num_samples", 1),
+        ("search_epochs", 1),
+        ("retrain_epochs", 1),
+        ("seed", 0),
+    ):
         value = getattr(p, flag)
         if value < low:
             raise ValueError(f"--{flag.replace('_', '-')} must be a whole number of at least {low}, got {value!r}")
@@ -97,9 +126,11 @@ def check(p: PipelineSettings) -> None:
     data.check(p.data, p.data_dir)
     smallest = smallest_network(p)
     if p.max_params < smallest:
-        raise ValueError(f"--max-params {p.max_params:,} is below {smallest:,}, the fewest parameters a network of "
-                         f"the channel search has with any cell DARTS can find (--num-cells {p.num_cells}, "
-                         f"--stem-channels {p.stem_channels}); raise --max-params or lower those")
+        raise ValueError(
+            f"--max-params {p.max_params:,} is below {smallest:,}, the fewest parameters a network of "
+            f"the channel search has with any cell DARTS can find (--num-cells {p.num_cells}, "
+            f"--stem-channels {p.stem_channels}); raise --max-params or lower those"
+        )
 
 
 def smallest_network(p: PipelineSettings) -> int:
@@ -110,9 +141,17 @@ def smallest_network(p: PipelineSettings) -> int:
 
     edges = [("max_pool_3x3", 0), ("max_pool_3x3", 1)] * 4  # the DARTS stage's 4 nodes
     pools = Genotype(normal=edges, normal_concat=[2, 3, 4, 5], reduce=edges, reduce_concat=[2, 3, 4, 5])
-    space = space_for("darts_channel", {"genotype": genotype_to_dict(pools), "num_cells": p.num_cells,
-                                        "reduction_cells": list(p.reduction_cells),
-                                        "stem_channels": p.stem_channels, "auxiliary": False}, p.data)
+    space = space_for(
+        "darts_channel",
+        {
+            "genotype": genotype_to_dict(pools),
+            "num_cells": p.num_cells,
+            "reduction_cells": list(p.reduction_cells),
+            "stem_channels": p.stem_channels,
+            "auxiliary": False,
+        },
+        p.data,
+    )
     return space.params_range()[0]
 
 
@@ -126,9 +165,11 @@ def claim(p: PipelineSettings, root: str) -> None:
     stages = [stage for stage in started if made[stage]]
     if stages:
         flags = sorted({f"--{k.replace('_', '-')}" for stage in stages for k in made[stage]})
-        raise ValueError(f"{root} holds a pipeline whose stage{'s' * (len(stages) > 1)} {', '.join(stages)} "
-                         f"started with other {', '.join(flags)}; re-run it with the same flags, or pick another "
-                         "--name")
+        raise ValueError(
+            f"{root} holds a pipeline whose stage{'s' * (len(stages) > 1)} {', '.join(stages)} "
+            f"started with other {', '.join(flags)}; re-run it with the same flags, or pick another "
+            "--name"
+        )
     if differ:
         storage.write_text(root, SETTINGS_FILE, json.dumps(record, indent=2))
 
@@ -145,22 +186,46 @@ def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
     claim(p, root)
     if storage.read_text(root, f"darts/{darts_search.GENOTYPE_FILE}") is None:
         print("[raynas] pipeline stage 1/3: DARTS search", flush=True)
-        darts_search.run(darts_search.DartsSettings(
-            data=p.data, data_dir=p.data_dir, epochs=p.darts_epochs, layers=p.darts_layers,
-            init_channels=p.darts_init_channels, order=p.order, seed=p.seed, storage_path=root, name="darts"))
+        darts_search.run(
+            darts_search.DartsSettings(
+                data=p.data,
+                data_dir=p.data_dir,
+                epochs=p.darts_epochs,
+                layers=p.darts_layers,
+                init_channels=p.darts_init_channels,
+                order=p.order,
+                seed=p.seed,
+                storage_path=root,
+                name="darts",
+            )
+        )
     genotype_text = storage.read_text(root, f"darts/{darts_search.GENOTYPE_FILE}")
     if genotype_text is None:
         raise RuntimeError(f"the DARTS stage wrote no genotype; see {root}/darts/results.csv")
     best_text = storage.read_text(root, f"sanas/{search.BEST_FILE}")
     if best_text is None:
         print("[raynas] pipeline stage 2/3: SA channel search", flush=True)
-        settings = SearchSettings.from_dict({
-            "searcher": "sanas", "space": "darts_channel", "data": p.data, "data_dir": p.data_dir,
-            "space_kwargs": {"genotype": json.loads(genotype_text), "num_cells": p.num_cells,
-                             "reduction_cells": list(p.reduction_cells), "stem_channels": p.stem_channels,
-                             "auxiliary": False},
-            "max_params": p.max_params, "num_samples": p.num_samples, "epochs": p.search_epochs, "seed": p.seed,
-            "storage_path": root, "name": "sanas"})
+        settings = SearchSettings.from_dict(
+            {
+                "searcher": "sanas",
+                "space": "darts_channel",
+                "data": p.data,
+                "data_dir": p.data_dir,
+                "space_kwargs": {
+                    "genotype": json.loads(genotype_text),
+                    "num_cells": p.num_cells,
+                    "reduction_cells": list(p.reduction_cells),
+                    "stem_channels": p.stem_channels,
+                    "auxiliary": False,
+                },
+                "max_params": p.max_params,
+                "num_samples": p.num_samples,
+                "epochs": p.search_epochs,
+                "seed": p.seed,
+                "storage_path": root,
+                "name": "sanas",
+            }
+        )
         if storage.read_text(root, "sanas/raynas_search.json") is None:
             outcome = search.run(settings)
         else:
@@ -173,5 +238,8 @@ def run_pipeline(p: PipelineSettings) -> dict[str, Any]:
         print(f"[raynas] pipeline finished earlier: {root}/retrain/{RESULT_FILE}", flush=True)
         return json.loads(result_text)
     print("[raynas] pipeline stage 3/3: retrain the best architecture", flush=True)
-    return retrain(json.loads(best_text),
-                   {"data": p.data, "data_dir": p.data_dir, "epochs": p.retrain_epochs, "seed": p.seed}, root)
+    return retrain(
+        json.loads(best_text),
+        {"data": p.data, "data_dir": p.data_dir, "epochs": p.retrain_epochs, "seed": p.seed},
+        root,
+    )

@@ -1,9 +1,11 @@
 """Progress of a search as it runs: each finished trial's row appended to results.csv, and lines on the console."""
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from ray import tune
@@ -28,8 +30,14 @@ class Progress(tune.Callback):
     #: callback pickled by an earlier version has none of its own)
     total: int | None = None
 
-    def __init__(self, settings: SearchSettings, lines: int = PROGRESS_LINES, every_s: float = SUMMARY_EVERY_S,
-                 clock: Callable[[], float] = time.monotonic, total: int | None = None):
+    def __init__(
+        self,
+        settings: SearchSettings,
+        lines: int = PROGRESS_LINES,
+        every_s: float = SUMMARY_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+        total: int | None = None,
+    ):
         self.settings, self.lines, self.every_s, self.clock = settings, lines, every_s, clock
         self.total = total
         self.space: SearchSpace | None = None  # built when a trial function reports no params
@@ -59,8 +67,10 @@ class Progress(tune.Callback):
         self.done, self.done_here = len(earlier), 0  # done counts the trials of earlier sessions too
         self.started = self.last_summary = self.clock()
         if self.done:
-            print(f"[raynas] resuming: {self.done}/{self.expected} trials finished before, "
-                  f"best={fmt(self.best)}", flush=True)
+            print(
+                f"[raynas] resuming: {self.done}/{self.expected} trials finished before, best={fmt(self.best)}",
+                flush=True,
+            )
 
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
         self._report(trial, "TERMINATED")
@@ -82,26 +92,39 @@ class Progress(tune.Callback):
         result = trial.last_result or {}
         reward = number(result.get("reward")) if status == "TERMINATED" else None
         # a trial a scheduler stopped early has the reward of fewer epochs: never the best of the search
-        if reward is not None and math.isfinite(reward) and not row["stopped"] and \
-                (self.best is None or reward > self.best):
+        if (
+            reward is not None
+            and math.isfinite(reward)
+            and not row["stopped"]
+            and (self.best is None or reward > self.best)
+        ):
             self.best = reward
         if self.done <= self.lines:
             stopped = f" (stopped after epoch {epochs_trained(result)})" if row["stopped"] else ""
-            what = (f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}{stopped}"
-                    if status == "TERMINATED" else f"FAILED: {row['error']}")
-            print(f"[raynas] trial {self.done}/{self.expected} {trial.trial_id}: {what} "
-                  f"best={fmt(self.best)}", flush=True)
+            what = (
+                f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}{stopped}"
+                if status == "TERMINATED"
+                else f"FAILED: {row['error']}"
+            )
+            print(
+                f"[raynas] trial {self.done}/{self.expected} {trial.trial_id}: {what} best={fmt(self.best)}", flush=True
+            )
         elif self.done == self.lines + 1:
-            print(f"[raynas] more than {self.lines} trials: a summary line every {self.every_s:g} s from now on",
-                  flush=True)
+            print(
+                f"[raynas] more than {self.lines} trials: a summary line every {self.every_s:g} s from now on",
+                flush=True,
+            )
 
     def summary(self, trials: list) -> None:
         """Print trials done, running, the best reward so far and trials per minute."""
         now = self.clock()
         running = sum(1 for t in trials if t.status == "RUNNING")
         rate = 60 * self.done_here / max(now - self.started, 1e-9)
-        print(f"[raynas] {self.done}/{self.expected} trials done, {running} running, "
-              f"best={fmt(self.best)}, {rate:.1f} trials/min", flush=True)
+        print(
+            f"[raynas] {self.done}/{self.expected} trials done, {running} running, "
+            f"best={fmt(self.best)}, {rate:.1f} trials/min",
+            flush=True,
+        )
         self.last_summary = now
 
 

@@ -11,13 +11,15 @@ Example:
     >>> parse("trial_index,trial_id\\n0,a\\n1,b\\n2,").trial_id.tolist()
     ['a', 'b']
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,11 +31,38 @@ if TYPE_CHECKING:
 
 RESULTS_FILE = "results.csv"
 #: results.csv of a token search (one column per choice label is added by raynas.analysis)
-SEARCH_COLUMNS = ["trial_index", "trial_id", "status", "tokens", "params", "reward", "val_acc", "epochs",
-                  "wall_time_s", "node_ip", "node_id", "gpu_ids", "device", "error", "stopped"]
+SEARCH_COLUMNS = [
+    "trial_index",
+    "trial_id",
+    "status",
+    "tokens",
+    "params",
+    "reward",
+    "val_acc",
+    "epochs",
+    "wall_time_s",
+    "node_ip",
+    "node_id",
+    "gpu_ids",
+    "device",
+    "error",
+    "stopped",
+]
 #: results.csv of a DARTS search
-DARTS_COLUMNS = ["seed", "trial_id", "status", "val_acc", "train_acc", "epochs", "wall_time_s", "genotype",
-                 "skip_connects_normal", "arch", "params", "error"]
+DARTS_COLUMNS = [
+    "seed",
+    "trial_id",
+    "status",
+    "val_acc",
+    "train_acc",
+    "epochs",
+    "wall_time_s",
+    "genotype",
+    "skip_connects_normal",
+    "arch",
+    "params",
+    "error",
+]
 #: the names a choice label cannot take: its column sits beside these in the tables of raynas.analysis
 RESERVED_LABELS = tuple(dict.fromkeys([*SEARCH_COLUMNS, *DARTS_COLUMNS, "search", "retrained_reward"]))
 
@@ -118,26 +147,46 @@ def number(value: Any) -> float | None:
         return None
 
 
-def trial_result(trial_id: str, status: str, config: dict, metrics: dict | None, error: str | None,
-                 epochs: int | None = None, params_of: Callable[[list[int]], int] | None = None) -> dict:
+def trial_result(
+    trial_id: str,
+    status: str,
+    config: dict,
+    metrics: dict | None,
+    error: str | None,
+    epochs: int | None = None,
+    params_of: Callable[[list[int]], int] | None = None,
+) -> dict:
     """One results.csv row; with ``epochs`` (a scheduler ran), ``stopped`` says the trial was cut early;
     ``params_of(tokens)`` counts the parameters when the trial did not report them."""
     m, tokens = metrics or {}, list(config.get("tokens", []))
     reward = m.get("reward")
     if status == "TERMINATED" and number(reward) is None:  # a trial function's own report: say what is wrong
         status, reward = "ERROR", None
-        error = (f"the trial reported reward {m['reward']!r}, not a number" if "reward" in m else
-                 "the trial reported no 'reward'") + "; report a float reward (tune.report({'reward': ...}))"
+        error = (
+            f"the trial reported reward {m['reward']!r}, not a number"
+            if "reward" in m
+            else "the trial reported no 'reward'"
+        ) + "; report a float reward (tune.report({'reward': ...}))"
     params = m.get("params")
     if params is None and tokens and params_of is not None:
         params = params_of(tokens)
-    return {"trial_index": config.get("trial_index"), "trial_id": trial_id, "status": status,
-            "tokens": json.dumps(tokens), "params": params,
-            "reward": reward, "val_acc": m.get("val_acc"),
-            "epochs": m.get("epoch"), "wall_time_s": m.get("time_total_s"), "node_ip": m.get("node_ip"),
-            "node_id": m.get("node_id"), "gpu_ids": m.get("gpu_ids"), "device": m.get("device"),
-            "error": last_line(error) if status == "ERROR" else None,
-            "stopped": bool(epochs and status == "TERMINATED" and epochs_trained(m) < epochs)}
+    return {
+        "trial_index": config.get("trial_index"),
+        "trial_id": trial_id,
+        "status": status,
+        "tokens": json.dumps(tokens),
+        "params": params,
+        "reward": reward,
+        "val_acc": m.get("val_acc"),
+        "epochs": m.get("epoch"),
+        "wall_time_s": m.get("time_total_s"),
+        "node_ip": m.get("node_ip"),
+        "node_id": m.get("node_id"),
+        "gpu_ids": m.get("gpu_ids"),
+        "device": m.get("device"),
+        "error": last_line(error) if status == "ERROR" else None,
+        "stopped": bool(epochs and status == "TERMINATED" and epochs_trained(m) < epochs),
+    }
 
 
 def epochs_trained(metrics: dict) -> int:
@@ -145,10 +194,18 @@ def epochs_trained(metrics: dict) -> int:
     return int(metrics.get("epoch", metrics.get("training_iteration")) or 0)
 
 
-def trial_row(trial, status: str, epochs: int | None = None,
-              params_of: Callable[[list[int]], int] | None = None) -> dict:
-    return trial_result(trial.trial_id, status, trial.config, trial.last_result,
-                        trial_error(trial) if status == "ERROR" else None, epochs, params_of)
+def trial_row(
+    trial, status: str, epochs: int | None = None, params_of: Callable[[list[int]], int] | None = None
+) -> dict:
+    return trial_result(
+        trial.trial_id,
+        status,
+        trial.config,
+        trial.last_result,
+        trial_error(trial) if status == "ERROR" else None,
+        epochs,
+        params_of,
+    )
 
 
 def trial_error(trial) -> str | None:
@@ -164,8 +221,12 @@ def last_line(text: Any) -> str:
     return lines[-1] if lines else "unknown error"
 
 
-def results_rows(grid: tune.ResultGrid, finished: list[dict | None], epochs: int | None = None,
-                 params_of: Callable[[list[int]], int] | None = None) -> list[dict]:
+def results_rows(
+    grid: tune.ResultGrid,
+    finished: list[dict | None],
+    epochs: int | None = None,
+    params_of: Callable[[list[int]], int] | None = None,
+) -> list[dict]:
     """One row per trial of ``grid`` that ended (``finished``: their configs, see :func:`raynas.experiment.ended`),
     with the columns of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`trial_result`)."""
     rows = []
@@ -174,6 +235,15 @@ def results_rows(grid: tune.ResultGrid, finished: list[dict | None], epochs: int
             continue
         # trial folders are named <trainable>_<trial id>_<index>_...
         trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
-        rows.append(trial_result(trial_id, "ERROR" if result.error else "TERMINATED", config, result.metrics,
-                         result.error, epochs, params_of))
+        rows.append(
+            trial_result(
+                trial_id,
+                "ERROR" if result.error else "TERMINATED",
+                config,
+                result.metrics,
+                result.error,
+                epochs,
+                params_of,
+            )
+        )
     return rows

@@ -9,12 +9,12 @@ Example:
     >>> scheduler = FIFO()
     >>> asha = ASHA(time_attr="training_iteration", metric="reward", mode="max", max_t=10)
 """
+
 from __future__ import annotations
 
 import csv
 import io
 from types import SimpleNamespace
-from typing import Optional
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
@@ -30,7 +30,7 @@ class LiveTrialsFirst:
     """``choose_trial_to_run`` of a FIFO scheduler over the live trials: the earliest pending trial, else the
     earliest paused one, else ``None``."""
 
-    def choose_trial_to_run(self, tune_controller) -> Optional[Trial]:
+    def choose_trial_to_run(self, tune_controller) -> Trial | None:
         live = tune_controller.get_live_trials()
         for status in (Trial.PENDING, Trial.PAUSED):
             waiting = [trial for trial in live if trial.status == status]
@@ -72,8 +72,9 @@ class ASHA(LiveTrialsFirst, ASHAScheduler):
             bracket.on_result(trial, iteration, self._metric_op * reward)
 
 
-def reported_rewards(trial: Trial, time_attr: str = "training_iteration",
-                     metric: str = "reward") -> list[tuple[int, float]]:
+def reported_rewards(
+    trial: Trial, time_attr: str = "training_iteration", metric: str = "reward"
+) -> list[tuple[int, float]]:
     """``(iteration, reward)`` of each result ``trial`` reported, from the progress.csv Tune keeps in its folder
     (on the experiment's storage); empty when the file is missing or unreadable."""
     try:
@@ -84,8 +85,9 @@ def reported_rewards(trial: Trial, time_attr: str = "training_iteration",
         return []
 
 
-def progress_rewards(text: str, time_attr: str = "training_iteration",
-                     metric: str = "reward") -> list[tuple[int, float]]:
+def progress_rewards(
+    text: str, time_attr: str = "training_iteration", metric: str = "reward"
+) -> list[tuple[int, float]]:
     """``(iteration, reward)`` of each row of a trial's progress.csv ``text``; a row without a numeric reward is
     left out, as Tune's ASHA records no rung for it.
 

@@ -11,6 +11,7 @@ Example:
     >>> outcome.best["val_acc"]  # doctest: +SKIP
     0.93
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,10 +30,27 @@ from ray import tune
 from ray.tune.error import TuneError
 
 from raynas import cluster, schedulers, storage
-from raynas.build import (TrialFunction, check_table_there, few_architectures, full_epochs, make_scheduler,
-                          make_searcher, make_space, make_trainable, plural, trial_settings)
-from raynas.experiment import (check_ended, ended, experiment_state_readable, read_json, repair_checkpoints,
-                               running_trials, searcher_state_readable)
+from raynas.build import (
+    TrialFunction,
+    check_table_there,
+    few_architectures,
+    full_epochs,
+    make_scheduler,
+    make_searcher,
+    make_space,
+    make_trainable,
+    plural,
+    trial_settings,
+)
+from raynas.experiment import (
+    check_ended,
+    ended,
+    experiment_state_readable,
+    read_json,
+    repair_checkpoints,
+    running_trials,
+    searcher_state_readable,
+)
 from raynas.progress import Progress, fmt
 from raynas.results import SEARCH_COLUMNS, ResultsLog, best_first, results_rows
 from raynas.searchers import TokenSearcher
@@ -50,6 +68,7 @@ BEST_FILE = "best_arch.json"
 @dataclass
 class Outcome:
     """What a finished search produced."""
+
     results: pd.DataFrame
     best: dict[str, Any] | None
     results_path: str
@@ -58,9 +77,13 @@ class Outcome:
 
 def run_config(settings: SearchSettings, callbacks: list) -> tune.RunConfig:
     return tune.RunConfig(
-        name=settings.name, storage_path=storage.normalize(settings.storage_path), verbose=0,
-        callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
+        name=settings.name,
+        storage_path=storage.normalize(settings.storage_path),
+        verbose=0,
+        callbacks=callbacks,
+        failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+    )
 
 
 def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | None = None) -> Outcome:
@@ -74,9 +97,11 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
     searcher = make_searcher(settings, space)
     storage.check_kind(settings.storage_path, settings.name, SETTINGS_FILE)
     if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is not None:
-        raise FileExistsError(f"a search named {settings.name!r} already exists under "
-                              f"{storage.normalize(settings.storage_path)}; continue it with `raynas resume "
-                              f"--storage-path {settings.storage_path} --name {settings.name}` or pick another --name")
+        raise FileExistsError(
+            f"a search named {settings.name!r} already exists under "
+            f"{storage.normalize(settings.storage_path)}; continue it with `raynas resume "
+            f"--storage-path {settings.storage_path} --name {settings.name}` or pick another --name"
+        )
     storage.check_writable(settings.storage_path)
     cluster.connect(settings)
     if function is not None:  # recorded, so a resume without it is a clear error, not Tune's
@@ -87,27 +112,39 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
     record.write(settings.storage_path, settings.name, space)
     if available is not None and available < settings.num_samples:
         flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"  # a one-shot stage's, or ours
-        print(f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
-              f"the search ends after {plural(available, 'trial')}, not {flag} {settings.num_samples}",
-              flush=True)
+        print(
+            f"[raynas] {few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
+            f"the search ends after {plural(available, 'trial')}, not {flag} {settings.num_samples}",
+            flush=True,
+        )
     total = min(available, settings.num_samples) if available is not None else None
     return finish(settings, space, _fit(_tuner(settings, space, searcher, function, total=total)))
 
 
-def _tuner(settings: SearchSettings, space: SearchSpace, searcher: TokenSearcher, function: TrialFunction | None,
-           scheduler: schedulers.LiveTrialsFirst | None = None, total: int | None = None) -> tune.Tuner:
+def _tuner(
+    settings: SearchSettings,
+    space: SearchSpace,
+    searcher: TokenSearcher,
+    function: TrialFunction | None,
+    scheduler: schedulers.LiveTrialsFirst | None = None,
+    total: int | None = None,
+) -> tune.Tuner:
     """A new Tune experiment of the search, driven by ``searcher`` (and ``make_scheduler(settings)`` unless
     ``scheduler`` is given); ``total``: the trials it will run, when fewer than ``num_samples``."""
     # when Tune restores the experiment, the searcher catches up with the trials finished after its snapshot
-    searcher.finished_trials = functools.partial(finished_trials, settings.storage_path, settings.name,
-                                                 searcher.metric)
+    searcher.finished_trials = functools.partial(finished_trials, settings.storage_path, settings.name, searcher.metric)
     searcher.running_trials = functools.partial(running_trials, settings.storage_path, settings.name)
     return tune.Tuner(
         make_trainable(settings, space, function),
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler or make_scheduler(settings),
-                                    num_samples=settings.num_samples,
-                                    max_concurrent_trials=settings.concurrency, reuse_actors=True),
-        run_config=run_config(settings, [Progress(settings, total=total)]))
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler or make_scheduler(settings),
+            num_samples=settings.num_samples,
+            max_concurrent_trials=settings.concurrency,
+            reuse_actors=True,
+        ),
+        run_config=run_config(settings, [Progress(settings, total=total)]),
+    )
 
 
 def load_settings(storage_path: str, name: str, other_kind: str = "continue") -> SearchSettings:
@@ -116,22 +153,33 @@ def load_settings(storage_path: str, name: str, other_kind: str = "continue") ->
     text = storage.read_text(storage_path, f"{name}/{SETTINGS_FILE}")
     if text is None:
         storage.check_kind(storage_path, name, SETTINGS_FILE, other_kind)  # another kind of run: say which
-        raise FileNotFoundError(f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
-                                f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name")
+        raise FileNotFoundError(
+            f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
+            f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name"
+        )
     where = f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE}"
     try:
         return SearchSettings.from_dict(json.loads(text))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{where} is not valid JSON ({exc}); "
-                         "restore it or start the search again under another --name") from None
+        raise ValueError(
+            f"{where} is not valid JSON ({exc}); restore it or start the search again under another --name"
+        ) from None
     except ValueError as exc:  # not an object, or damaged values
-        raise ValueError(f"{where} is not a usable raynas search record ({exc}); "
-                         "restore it or start the search again under another --name") from None
+        raise ValueError(
+            f"{where} is not a usable raynas search record ({exc}); "
+            "restore it or start the search again under another --name"
+        ) from None
 
 
-def resume(storage_path: str, name: str, address: str | None = None,
-           function: TrialFunction | None = None, *, cpus_per_trial: float | None = None,
-           gpus_per_trial: float | None = None) -> Outcome:
+def resume(
+    storage_path: str,
+    name: str,
+    address: str | None = None,
+    function: TrialFunction | None = None,
+    *,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+) -> Outcome:
     """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it.
 
     ``cpus_per_trial`` / ``gpus_per_trial`` change the resources of the trials still to run (a search started on
@@ -144,11 +192,12 @@ def resume(storage_path: str, name: str, address: str | None = None,
     if settings.searcher == "oneshot":
         from raynas import oneshot  # it runs its subnet stage through this module
 
-        return oneshot.resume(storage_path, name, address, cpus_per_trial=cpus_per_trial,
-                              gpus_per_trial=gpus_per_trial)
+        return oneshot.resume(storage_path, name, address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
     if function is None and settings.trial_function:
-        raise ValueError(f"search {name!r} ran your trial function {settings.trial_function}; resume it from Python "
-                         "with raynas.search.resume(storage_path, name, function=<that function>)")
+        raise ValueError(
+            f"search {name!r} ran your trial function {settings.trial_function}; resume it from Python "
+            "with raynas.search.resume(storage_path, name, function=<that function>)"
+        )
     started, path = storage.folder(settings.storage_path, settings.name), storage.folder(storage_path, name)
     changed = _change_resources(settings, cpus_per_trial, gpus_per_trial)
     recorded = settings.to_json()
@@ -164,14 +213,16 @@ def resume(storage_path: str, name: str, address: str | None = None,
         why = f"search {name!r} was started in {started} and is now in {path}"
     elif changed:  # Tune's records hold each trial's resources
         why = f"the trials' resources changed ({changed})"
-    elif not experiment_state_readable(storage_path, name, names) or \
-            not searcher_state_readable(storage_path, name, names):
+    elif not experiment_state_readable(storage_path, name, names) or not searcher_state_readable(
+        storage_path, name, names
+    ):
         why = f"Tune's record of {name!r} is damaged or missing (its driver died while writing it)"
     else:
         why = ""
     if why:
-        tuner = _tuner(settings, space, _saved_searcher(settings, space, names, why), function,
-                       _resumed_scheduler(settings, names))
+        tuner = _tuner(
+            settings, space, _saved_searcher(settings, space, names, why), function, _resumed_scheduler(settings, names)
+        )
     else:
         repair_checkpoints(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
@@ -201,12 +252,17 @@ def same_resources(kind: str, name: str, cpus_per_trial: float | None, gpus_per_
         ValueError: a one-shot search continues with the resources it was started with; drop --gpus-per-trial \
 (it applies to resuming sanas, evolution, tpe and random searches), or start 's' again under another --name
     """
-    given = [flag for flag, value in (("--cpus-per-trial", cpus_per_trial), ("--gpus-per-trial", gpus_per_trial))
-             if value is not None]
+    given = [
+        flag
+        for flag, value in (("--cpus-per-trial", cpus_per_trial), ("--gpus-per-trial", gpus_per_trial))
+        if value is not None
+    ]
     if given:
-        raise ValueError(f"a {kind} search continues with the resources it was started with; drop "
-                         f"{' and '.join(given)} (it applies to resuming sanas, evolution, tpe and random searches),"
-                         f" or start {name!r} again under another --name")
+        raise ValueError(
+            f"a {kind} search continues with the resources it was started with; drop "
+            f"{' and '.join(given)} (it applies to resuming sanas, evolution, tpe and random searches),"
+            f" or start {name!r} again under another --name"
+        )
 
 
 def _move(settings: SearchSettings, storage_path: str, name: str) -> None:
@@ -215,7 +271,7 @@ def _move(settings: SearchSettings, storage_path: str, name: str) -> None:
     recorded = storage.normalize(settings.storage_path).rstrip("/")
     if settings.supernet_checkpoint and settings.supernet_checkpoint.startswith(f"{recorded}/"):
         moved = storage.normalize(storage_path).rstrip("/")
-        settings.supernet_checkpoint = moved + settings.supernet_checkpoint[len(recorded):]
+        settings.supernet_checkpoint = moved + settings.supernet_checkpoint[len(recorded) :]
     settings.storage_path, settings.name = storage_path, name
 
 
@@ -241,8 +297,10 @@ def _fit(tuner: tune.Tuner) -> tune.ResultGrid:
     except TuneError as exc:
         if "did not include the specified metric" not in str(exc):
             raise
-        raise ValueError("a trial reported a result without 'reward'; the trial function must report it, e.g. "
-                         "ray.tune.report({'reward': val_acc, 'val_acc': val_acc})") from None
+        raise ValueError(
+            "a trial reported a result without 'reward'; the trial function must report it, e.g. "
+            "ray.tune.report({'reward': val_acc, 'val_acc': val_acc})"
+        ) from None
 
 
 def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[str], why: str) -> TokenSearcher:
@@ -255,8 +313,11 @@ def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[st
     if saved is not None:
         searcher.set_state(saved)
     searcher.recover(finished_trials(settings.storage_path, settings.name, searcher.metric))
-    print(f"[raynas] {why}; continuing from results.csv and the searcher's saved state ({searcher.issued} trials "
-          "handed out)", flush=True)
+    print(
+        f"[raynas] {why}; continuing from results.csv and the searcher's saved state ({searcher.issued} trials "
+        "handed out)",
+        flush=True,
+    )
     return searcher
 
 
@@ -267,10 +328,16 @@ def finished_trials(storage_path: str, name: str, metric: str) -> list[Finished]
     def number(text: str) -> int | None:
         return int(float(text)) if text else None
 
-    return [(row.trial_id, json.loads(row.tokens),
-             None if row.status == "ERROR" else {metric: float(row.reward), "epoch": number(row.epochs)},
-             number(row.trial_index))
-            for row in rows.itertuples() if row.status == "ERROR" or row.reward]
+    return [
+        (
+            row.trial_id,
+            json.loads(row.tokens),
+            None if row.status == "ERROR" else {metric: float(row.reward), "epoch": number(row.epochs)},
+            number(row.trial_index),
+        )
+        for row in rows.itertuples()
+        if row.status == "ERROR" or row.reward
+    ]
 
 
 def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
@@ -282,13 +349,18 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     results_path, text = log.sort()
     check_ended(finished, settings.name)
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
-    if len(frame) < settings.num_samples and \
-            sampling.count_feasible(space, settings.max_params, settings.min_params) is None:  # else said at the start
+    if (
+        len(frame) < settings.num_samples
+        and sampling.count_feasible(space, settings.max_params, settings.min_params) is None
+    ):  # else said at the start
         flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"
-        print(f"[raynas] the searcher found no other architecture of space {space.name!r} within the budget "
-              f"({sampling.budget_flags(settings.max_params, settings.min_params)}) in {MAX_ATTEMPTS} draws: the "
-              f"search ended after {plural(len(frame), 'trial')}, not {flag} {settings.num_samples}; widen the "
-              "budget to search further", flush=True)
+        print(
+            f"[raynas] the searcher found no other architecture of space {space.name!r} within the budget "
+            f"({sampling.budget_flags(settings.max_params, settings.min_params)}) in {MAX_ATTEMPTS} draws: the "
+            f"search ended after {plural(len(frame), 'trial')}, not {flag} {settings.num_samples}; widen the "
+            "budget to search further",
+            flush=True,
+        )
     done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]
     if done.empty:
         print(f"[raynas] no trial finished; see {results_path}", file=sys.stderr)
@@ -298,28 +370,38 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     tokens = json.loads(row.tokens)
     checkpoint = trial_checkpoint(settings, result, row.trial_id)
     best = best_arch(settings, space, row, _test_accuracy(settings, space, tokens, checkpoint))
-    best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}",
-                                   json.dumps(best, indent=2))
-    print(f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
-          f"[raynas]   {json.dumps(best['arch'], ensure_ascii=False)}\n"
-          f"[raynas]   params {best['params']:,}  reward {best['reward']:.4f}  "
-          f"val acc {fmt(best['val_acc'])}  test acc {fmt(best['test_acc'])}\n"
-          f"[raynas] wrote {results_path} and {best_path}", flush=True)
+    best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}", json.dumps(best, indent=2))
+    print(
+        f"[raynas] {len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
+        f"[raynas]   {json.dumps(best['arch'], ensure_ascii=False)}\n"
+        f"[raynas]   params {best['params']:,}  reward {best['reward']:.4f}  "
+        f"val acc {fmt(best['val_acc'])}  test acc {fmt(best['test_acc'])}\n"
+        f"[raynas] wrote {results_path} and {best_path}",
+        flush=True,
+    )
     return Outcome(frame, best, results_path, best_path)
 
 
 def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: float | None) -> dict[str, Any]:
     """The ``best_arch.json`` record of one results row (its ``tokens`` a JSON list or a list)."""
     tokens = json.loads(row.tokens) if isinstance(row.tokens, str) else list(row.tokens)
-    return {"space": space.name, "space_kwargs": space.kwargs(), "tokens": tokens, "arch": space.to_arch(tokens),
-            "params": int(row.params), "reward": float(row.reward),
-            "val_acc": None if pd.isna(row.val_acc) else float(row.val_acc),
-            "test_acc": test_acc, "trial_id": row.trial_id,
-            "data": None if settings.space == "tabular" else settings.data}  # a table replay trains on nothing
+    return {
+        "space": space.name,
+        "space_kwargs": space.kwargs(),
+        "tokens": tokens,
+        "arch": space.to_arch(tokens),
+        "params": int(row.params),
+        "reward": float(row.reward),
+        "val_acc": None if pd.isna(row.val_acc) else float(row.val_acc),
+        "test_acc": test_acc,
+        "trial_id": row.trial_id,
+        "data": None if settings.space == "tabular" else settings.data,
+    }  # a table replay trains on nothing
 
 
-def _test_accuracy(settings: SearchSettings, space: SearchSpace, tokens: list[int],
-                   checkpoint: tune.Checkpoint | None) -> float | None:
+def _test_accuracy(
+    settings: SearchSettings, space: SearchSpace, tokens: list[int], checkpoint: tune.Checkpoint | None
+) -> float | None:
     """The best architecture's accuracy on the test split (the table's accuracy for a tabular space).
 
     On a GPU, as a Ray task with the trials' resources. Without one the driver evaluates it itself: a task

@@ -5,6 +5,7 @@ Example:
     >>> s.max_params, s.num_samples
     (20000, 6)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +24,7 @@ SCHEDULERS = (None, "asha")
 @dataclass
 class SearchSettings:
     """One architecture search: what to search, on what data, with what budget and resources."""
+
     searcher: str = "sanas"
     space: str = "small_channel"
     space_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -99,14 +101,19 @@ class SearchSettings:
             if value is not None:
                 setattr(self, name, parse_count(value, name))
                 if getattr(self, name) < 0:
-                    raise ValueError(f"--{name.replace('_', '-')} must be a parameter count of 0 or more, "
-                                     f"got {value!r}")
+                    raise ValueError(
+                        f"--{name.replace('_', '-')} must be a parameter count of 0 or more, got {value!r}"
+                    )
         if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
-            raise ValueError(f"--min-params {self.min_params} is above --max-params {self.max_params}; no architecture "
-                             "fits between them")
-        for name, low, unit in (("warm_start", 0, "evaluations (0: off)"),  # a count, or "auto"
-                                ("restart_after", 0, "evaluations (0: off)"),
-                                ("far_moves", 1, "positions, at least 1 (1: restart instead),")):
+            raise ValueError(
+                f"--min-params {self.min_params} is above --max-params {self.max_params}; no architecture "
+                "fits between them"
+            )
+        for name, low, unit in (
+            ("warm_start", 0, "evaluations (0: off)"),  # a count, or "auto"
+            ("restart_after", 0, "evaluations (0: off)"),
+            ("far_moves", 1, "positions, at least 1 (1: restart instead),"),
+        ):
             value = getattr(self, name)
             try:
                 count = value if value == "auto" else _convert(value, "int")
@@ -117,8 +124,10 @@ class SearchSettings:
             setattr(self, name, count)
         if not isinstance(self.space, (str, int, float, list, dict, type(None))):  # a space or a model: each
             # trial recreates the space from its name
-            raise ValueError(f"space must be a name, not a {type(self.space).__name__} object: a built-in space, "
-                             "'tabular', or 'package.module:factory' of your own")
+            raise ValueError(
+                f"space must be a name, not a {type(self.space).__name__} object: a built-in space, "
+                "'tabular', or 'package.module:factory' of your own"
+            )
         coerce_fields(self)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
@@ -126,52 +135,72 @@ class SearchSettings:
             try:
                 json.dumps(value, allow_nan=False)
             except (TypeError, ValueError):
-                raise ValueError(f"space-kwargs {key!r} is a {type(value).__name__}, which JSON cannot record; give "
-                                 "numbers, strings, true/false, null, lists or objects of them (e.g. int(value))"
-                                 ) from None
+                raise ValueError(
+                    f"space-kwargs {key!r} is a {type(value).__name__}, which JSON cannot record; give "
+                    "numbers, strings, true/false, null, lists or objects of them (e.g. int(value))"
+                ) from None
         if isinstance(self.space_kwargs.get("path"), str):  # any other path is the space's to refuse
             self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(self.space_kwargs["path"]))
-        for name, low in (("num_samples", 1), ("epochs", 1), ("concurrency", 1), ("reward_epochs", 1),
-                          ("batch_size", 1), ("max_failures", -1), ("supernet_epochs", 1), ("num_subnets", 1),
-                          ("supernet_batch_size", 1), ("seed", 0),
-                          ("retrain_top", 1), ("calibration_images", 1),
-                          ("screen_size", 1), ("retrain_epochs", 1)):
+        for name, low in (
+            ("num_samples", 1),
+            ("epochs", 1),
+            ("concurrency", 1),
+            ("reward_epochs", 1),
+            ("batch_size", 1),
+            ("max_failures", -1),
+            ("supernet_epochs", 1),
+            ("num_subnets", 1),
+            ("supernet_batch_size", 1),
+            ("seed", 0),
+            ("retrain_top", 1),
+            ("calibration_images", 1),
+            ("screen_size", 1),
+            ("retrain_epochs", 1),
+        ):
             value = getattr(self, name)
             if value is not None and value < low:  # retrain_epochs None: --epochs
                 raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {value}")
         if self.scheduler in ("", "none"):
             self.scheduler = None
         if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of: "
-                             f"{', '.join(s for s in SCHEDULERS if s)} (or none)")
+            raise ValueError(
+                f"unknown scheduler {self.scheduler!r}; choose one of: "
+                f"{', '.join(s for s in SCHEDULERS if s)} (or none)"
+            )
         if self.scheduler and not 1 <= self.grace_epochs <= self.epochs:
-            raise ValueError(f"--grace-epochs must be between 1 and --epochs ({self.epochs}), got "
-                             f"{self.grace_epochs}")
+            raise ValueError(f"--grace-epochs must be between 1 and --epochs ({self.epochs}), got {self.grace_epochs}")
         if self.scheduler and self.reduction_factor <= 1:
             raise ValueError(f"--reduction-factor must be above 1, got {self.reduction_factor}")
         if self.scheduler and self.space == "tabular" and not self.trial_function:
-            raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a table replay (each "
-                             "architecture is one lookup); drop --scheduler")
+            raise ValueError(
+                f"--scheduler {self.scheduler} has nothing to stop early in a table replay (each "
+                "architecture is one lookup); drop --scheduler"
+            )
         if self.scheduler and self.searcher == "oneshot":
-            raise ValueError(f"--scheduler {self.scheduler} has nothing to stop early in a one-shot search (each "
-                             "subnet is one evaluation on the shared weights); drop --scheduler")
+            raise ValueError(
+                f"--scheduler {self.scheduler} has nothing to stop early in a one-shot search (each "
+                "subnet is one evaluation on the shared weights); drop --scheduler"
+            )
         if not self.cpus_per_trial > 0:
             raise ValueError(f"--cpus-per-trial must be above 0, got {self.cpus_per_trial:g}")
         if not self.gpus_per_trial >= 0:
             raise ValueError(f"--gpus-per-trial must be 0 or more, got {self.gpus_per_trial:g}")
         if not 0 < self.decay <= 1:
-            raise ValueError(f"--decay must be above 0 and at most 1 (T is multiplied by it each step), got "
-                             f"{self.decay:g}")
+            raise ValueError(
+                f"--decay must be above 0 and at most 1 (T is multiplied by it each step), got {self.decay:g}"
+            )
         check_gpus("--gpus-per-trial", self.gpus_per_trial)
         for name in ("lr", "supernet_lr", "init_temperature", "reward_scale"):  # init_temperature None: calibrated
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value:g}")
         # the training recipe, which only Python or a --config file sets: a bad value would fail every trial
-        for name, fits, what in (("momentum", lambda v: 0 <= v <= 1, "between 0 and 1"),
-                                 ("weight_decay", lambda v: v >= 0, "0 or more"),
-                                 ("aux_weight", lambda v: v >= 0, "0 or more"),
-                                 ("drop_path", lambda v: 0 <= v < 1, "a probability: at least 0 and below 1")):
+        for name, fits, what in (
+            ("momentum", lambda v: 0 <= v <= 1, "between 0 and 1"),
+            ("weight_decay", lambda v: v >= 0, "0 or more"),
+            ("aux_weight", lambda v: v >= 0, "0 or more"),
+            ("drop_path", lambda v: 0 <= v < 1, "a probability: at least 0 and below 1"),
+        ):
             value = getattr(self, name)
             if not fits(value):
                 raise ValueError(f"{name.replace('_', '-')} must be {what}, got {value:g}")
@@ -195,24 +224,52 @@ class SearchSettings:
             {'searcher': 'random', 'max_params': 20000}
         """
         defaults = SearchSettings()
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != getattr(defaults, f.name)}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(defaults, f.name)
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
 
 #: settings that only one kind of search reads: given to another, they would silently do nothing
-ONE_SHOT_FLAGS = ("subnet_searcher", "supernet_epochs", "supernet_batch_size", "supernet_lr", "num_subnets",
-                  "calibration_images", "retrain_top", "retrain_epochs")
-SA_FLAGS = ("init_temperature", "warm_start", "restart_after", "far_moves", "screened", "screen_size", "decay",
-            "reward_scale")
+ONE_SHOT_FLAGS = (
+    "subnet_searcher",
+    "supernet_epochs",
+    "supernet_batch_size",
+    "supernet_lr",
+    "num_subnets",
+    "calibration_images",
+    "retrain_top",
+    "retrain_epochs",
+)
+SA_FLAGS = (
+    "init_temperature",
+    "warm_start",
+    "restart_after",
+    "far_moves",
+    "screened",
+    "screen_size",
+    "decay",
+    "reward_scale",
+)
 ASHA_FLAGS = ("grace_epochs", "reduction_factor")
 #: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
 INTERNAL_SETTINGS = ("trial_function", "supernet_checkpoint", "supernet_budget")
 TRAINING_FLAGS = ("data", "data_dir", "epochs", "batch_size", "lr", "reward_epochs", "val_fraction")
-DARTS_FLAGS = ("order", "layers", "init_channels", "arch_lr", "epochs_no_archopt", "seeds", "workers_per_trial",
-               "cpus_per_worker", "gpus_per_worker")
+DARTS_FLAGS = (
+    "order",
+    "layers",
+    "init_channels",
+    "arch_lr",
+    "epochs_no_archopt",
+    "seeds",
+    "workers_per_trial",
+    "cpus_per_worker",
+    "gpus_per_worker",
+)
 
 
 def check_applies(values: dict[str, Any], trains: bool = True) -> None:
@@ -229,15 +286,22 @@ from `raynas search random`
     searcher = values.get("searcher", SearchSettings.searcher)
     sa = searcher == "sanas" or (searcher == "oneshot" and values.get("subnet_searcher", "sanas") in ("sanas", "sa"))
     replay = "table" in values or values.get("space") == "tabular"
-    for names, applies, where in ((ONE_SHOT_FLAGS, searcher == "oneshot", "`raynas search oneshot`"),
-                                  (SA_FLAGS, sa, "SA (`raynas search sanas`, or oneshot with --searcher sanas)"),
-                                  (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
-                                  (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"),
-                                   "a search with --scheduler asha"),
-                                  (("data_dir",), values.get("data", SearchSettings.data) != "digits",
-                                   "--data mnist, fashion_mnist or cifar10 (digits is bundled)"),
-                                  (TRAINING_FLAGS, not (trains and replay),
-                                   "searches that train networks (a --table replay looks accuracies up)")):
+    for names, applies, where in (
+        (ONE_SHOT_FLAGS, searcher == "oneshot", "`raynas search oneshot`"),
+        (SA_FLAGS, sa, "SA (`raynas search sanas`, or oneshot with --searcher sanas)"),
+        (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
+        (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"), "a search with --scheduler asha"),
+        (
+            ("data_dir",),
+            values.get("data", SearchSettings.data) != "digits",
+            "--data mnist, fashion_mnist or cifar10 (digits is bundled)",
+        ),
+        (
+            TRAINING_FLAGS,
+            not (trains and replay),
+            "searches that train networks (a --table replay looks accuracies up)",
+        ),
+    ):
         wrong = [name for name in names if name in values and not applies]
         if wrong:
             flag = "--searcher" if wrong[0] == "subnet_searcher" else f"--{wrong[0].replace('_', '-')}"
@@ -245,8 +309,13 @@ from `raynas search random`
 
 
 #: the declared field types that :func:`coerce_fields` converts to, and how a message names each
-KINDS = {"int": (int, "a whole number"), "float": (float, "a number"), "str": (str, "a string"),
-         "bool": (bool, "true or false"), "dict": (dict, "a JSON object of argument -> value")}
+KINDS = {
+    "int": (int, "a whole number"),
+    "float": (float, "a number"),
+    "str": (str, "a string"),
+    "bool": (bool, "true or false"),
+    "dict": (dict, "a JSON object of argument -> value"),
+}
 
 
 def underscored(values: Any, source: str = "settings") -> dict[str, Any]:
@@ -327,8 +396,10 @@ def check_gpus(flag: str, value: float) -> None:
 of one only), got 1.5
     """
     if value > 1 and value != int(value):
-        raise ValueError(f"{flag} must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one "
-                         f"only), got {value:g}")
+        raise ValueError(
+            f"{flag} must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one "
+            f"only), got {value:g}"
+        )
 
 
 def check_storage_path(path: str) -> None:
@@ -341,18 +412,23 @@ def check_storage_path(path: str) -> None:
 (file:///data/my%20runs) or give a plain folder
     """
     if path.startswith("file:") and not path.startswith("file://"):  # else a local folder named "file:"
-        raise ValueError(f"--storage-path {path!r}: write a file URI with three slashes "
-                         f"(file:///{path[len('file:'):].lstrip('/')}) or give a plain folder")
+        raise ValueError(
+            f"--storage-path {path!r}: write a file URI with three slashes "
+            f"(file:///{path[len('file:') :].lstrip('/')}) or give a plain folder"
+        )
     if "://" in path and any(c.isspace() for c in path):
-        raise ValueError(f"--storage-path {path!r} is a URI with a space in it; write the space as %20 "
-                         f"({path.replace(' ', '%20')}) or give a plain folder")
+        raise ValueError(
+            f"--storage-path {path!r} is a URI with a space in it; write the space as %20 "
+            f"({path.replace(' ', '%20')}) or give a plain folder"
+        )
 
 
 def check_name(name: str) -> None:
     """A search's name is one folder under the storage path."""
     if not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
-        raise ValueError(f"--name must be a plain folder name (not blank, no '/' or '\\', not '.' or '..'), "
-                         f"got {name!r}")
+        raise ValueError(
+            f"--name must be a plain folder name (not blank, no '/' or '\\', not '.' or '..'), got {name!r}"
+        )
 
 
 def parse_count(value: Any, name: str = "count") -> int:

@@ -1,4 +1,5 @@
 """Files of a search under ``--storage-path``: a local folder or any URI pyarrow understands."""
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,19 @@ def normalize(storage_path: str) -> str:
 
 
 #: the record each kind of run writes in its folder, and how a message names that kind
-RUN_RECORDS = {"raynas_search.json": "a token search (raynas search sanas|evolution|tpe|random|oneshot)",
-               "raynas_darts.json": "a DARTS search (raynas search darts)",
-               "raynas_pipeline.json": "a pipeline (its stages are the searches <name>/darts and <name>/sanas)",
-               "raynas_retrain.json": "a retrain (raynas retrain)"}
+RUN_RECORDS = {
+    "raynas_search.json": "a token search (raynas search sanas|evolution|tpe|random|oneshot)",
+    "raynas_darts.json": "a DARTS search (raynas search darts)",
+    "raynas_pipeline.json": "a pipeline (its stages are the searches <name>/darts and <name>/sanas)",
+    "raynas_retrain.json": "a retrain (raynas retrain)",
+}
 #: how each kind of run is continued
-CONTINUED_BY = {"raynas_search.json": "`raynas resume`, or raynas.resume(storage_path, name) from Python",
-                "raynas_darts.json": "`raynas resume`, or raynas.darts_search.resume(storage_path, name) from Python",
-                "raynas_pipeline.json": "the same `raynas pipeline` command, which continues it",
-                "raynas_retrain.json": "the same `raynas retrain` command, which continues it"}
+CONTINUED_BY = {
+    "raynas_search.json": "`raynas resume`, or raynas.resume(storage_path, name) from Python",
+    "raynas_darts.json": "`raynas resume`, or raynas.darts_search.resume(storage_path, name) from Python",
+    "raynas_pipeline.json": "the same `raynas pipeline` command, which continues it",
+    "raynas_retrain.json": "the same `raynas retrain` command, which continues it",
+}
 
 
 def check_kind(storage_path: str, name: str, own: str, existing: str | None = None) -> None:
@@ -35,10 +40,17 @@ def check_kind(storage_path: str, name: str, own: str, existing: str | None = No
     run found with what continues it, or ``existing`` when that is not ``"continue"``."""
     for record, kind in RUN_RECORDS.items():
         if record != own and read_text(storage_path, f"{name}/{record}") is not None:
-            fix = "pick another --name" if existing is None else \
-                f"continue it with {CONTINUED_BY[record]}" if existing == "continue" else existing
-            raise FileExistsError(f"{folder(storage_path, name)} holds {kind.replace('<name>', name)}, not "
-                                  f"{RUN_RECORDS[own].split(' (')[0]}; {fix}")
+            fix = (
+                "pick another --name"
+                if existing is None
+                else f"continue it with {CONTINUED_BY[record]}"
+                if existing == "continue"
+                else existing
+            )
+            raise FileExistsError(
+                f"{folder(storage_path, name)} holds {kind.replace('<name>', name)}, not "
+                f"{RUN_RECORDS[own].split(' (')[0]}; {fix}"
+            )
 
 
 def folder(storage_path: str, name: str) -> str:
@@ -130,8 +142,9 @@ def check_writable(storage_path: str) -> None:
         fs.delete_file(probe)
     except (OSError, pyarrow.lib.ArrowException) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PermissionError(f"storage path {storage_path} cannot be written ({reason}); "
-                              "pass a writable --storage-path") from None
+        raise PermissionError(
+            f"storage path {storage_path} cannot be written ({reason}); pass a writable --storage-path"
+        ) from None
 
 
 def claim(storage_path: str, relpath: str, record: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:

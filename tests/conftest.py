@@ -1,4 +1,5 @@
 """Shared fixtures: one Ray session for the whole run, small benchmark tables, the real shared data."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,8 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -17,8 +18,9 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CHANNEL_BENCH = SHARED_DATA / "channel_bench_macro_resnet.json"
 TESTS = Path(__file__).resolve().parent
 # workers import trainables defined in test modules
-TEST_RUNTIME_ENV = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS),
-                                                                          os.environ.get("PYTHONPATH")]))}}
+TEST_RUNTIME_ENV = {
+    "env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+}
 
 
 @pytest.fixture(scope="session")
@@ -27,14 +29,21 @@ def ray_session():
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=4, num_gpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level="WARNING", runtime_env=TEST_RUNTIME_ENV)
+    ray.init(
+        num_cpus=4,
+        num_gpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="WARNING",
+        runtime_env=TEST_RUNTIME_ENV,
+    )
     yield ray
     ray.shutdown()
 
 
-def write_table(path: Path, positions: int = 3, choices: int = 3, field: str = "mean",
-                percent: bool = True, skip: int = 0) -> Path:
+def write_table(
+    path: Path, positions: int = 3, choices: int = 3, field: str = "mean", percent: bool = True, skip: int = 0
+) -> Path:
     """A synthetic benchmark table whose accuracy and params grow with every digit (minus ``skip`` rows)."""
     table = {}
     for i, digits in enumerate(itertools.product(range(1, choices + 1), repeat=positions)):
@@ -64,8 +73,9 @@ def run_search(tmp_path: Path, name: str = "s", function=None, **values):
 def kill_cli_when(args: list[str], ready: Callable[[], bool], before_kill: Callable[[], None] | None = None) -> None:
     """Start ``raynas ARGS`` in its own process and SIGKILL it once ``ready()`` holds (after calling
     ``before_kill``, while it still runs)."""
-    driver = subprocess.Popen([sys.executable, "-m", "raynas.cli", *args],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "raynas.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not ready():
         assert driver.poll() is None, "the command ended before it could be killed"

@@ -1,4 +1,5 @@
 """Analysis of a search: the DataFrame of a real search, the Pareto front, plots, exports and bad input."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_search, write_table
 
 from raynas import analysis, cli, spaces
 from raynas.results import SEARCH_COLUMNS
 from raynas.settings import SearchSettings
 from raynas.spaces.channel import WIDTHS
 from raynas.spaces.tabular import TabularSpace
-
-from conftest import run_search, write_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SMALL = spaces.get("small_channel")
@@ -28,8 +28,9 @@ def assert_png(path: Path) -> None:
 @pytest.fixture(scope="module")
 def digits_search(ray_session, tmp_path_factory):
     folder = tmp_path_factory.mktemp("analysis")
-    outcome = run_search(folder, name="digits", searcher="sanas", max_params=38_000, num_samples=5, epochs=2,
-                         concurrency=2, warm_start=0)
+    outcome = run_search(
+        folder, name="digits", searcher="sanas", max_params=38_000, num_samples=5, epochs=2, concurrency=2, warm_start=0
+    )
     return folder, outcome
 
 
@@ -38,8 +39,7 @@ def test_dataframe_of_a_real_search(digits_search):
     folder, outcome = digits_search
     df = analysis.load(str(folder), "digits")
     labels = SMALL.labels()
-    assert list(df.columns) == ["search", "trial_index", "trial_id", "status", "tokens", *labels,
-                                *SEARCH_COLUMNS[4:]]
+    assert list(df.columns) == ["search", "trial_index", "trial_id", "status", "tokens", *labels, *SEARCH_COLUMNS[4:]]
     assert df.trial_index.tolist() == [0, 1, 2, 3, 4]  # the order the searcher proposed them
     assert df.tokens.iloc[0] == SMALL.init_tokens()  # without a warm start, SA starts from the space's start
     assert (df.status == "TERMINATED").all() and (df.search == "digits").all()
@@ -60,8 +60,10 @@ def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digit
     df = analysis.load(str(folder), "digits")
     tighter = int(df.params.min())  # only the smallest architecture fits
     monkeypatch.chdir(folder)
-    assert cli.main(["analyze", "--storage-path", ".", "--name", "digits", "--max-params", str(tighter), "--out",
-                     "out"]) == 0
+    assert (
+        cli.main(["analyze", "--storage-path", ".", "--name", "digits", "--max-params", str(tighter), "--out", "out"])
+        == 0
+    )
     exported = json.loads((folder / "out" / "digits" / "best_arch.json").read_text())
     smallest = df.loc[df.params.idxmin()]
     assert exported["trial_id"] == smallest.trial_id and exported["params"] == tighter
@@ -80,8 +82,11 @@ def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digit
     assert json.loads((folder / "digits" / "analysis" / "digits" / "best_arch.json").read_text()) == outcome.best
     # --out at the storage path would replace the search's own best_arch.json with the export
     before = (folder / "digits" / "best_arch.json").read_text()
-    with pytest.raises(ValueError, match=f"--out {folder} would write over the own best_arch.json of the search in "
-                                         f"{folder}/digits; give another folder"):
+    with pytest.raises(
+        ValueError,
+        match=f"--out {folder} would write over the own best_arch.json of the search in "
+        f"{folder}/digits; give another folder",
+    ):
         analysis.analyze(str(folder), ["digits"], tighter, str(folder))
     # so would an --out that holds another search of that name
     (folder / "elsewhere" / "digits").mkdir(parents=True)
@@ -92,18 +97,21 @@ def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digit
     assert [p.name for p in (folder / "elsewhere" / "digits").iterdir()] == ["raynas_search.json"]
     # a budget as the flag takes it
     thousands = tighter // 1000 + 1
-    assert analysis.analyze(folder, "digits", f"{thousands}k", str(folder / "k")).loc[0, "best reward"] == \
-        round(float(analysis.best_row(df, thousands * 1000)["reward"]), 4)
+    assert analysis.analyze(folder, "digits", f"{thousands}k", str(folder / "k")).loc[0, "best reward"] == round(
+        float(analysis.best_row(df, thousands * 1000)["reward"]), 4
+    )
 
 
 # -- the Pareto front ------------------------------------------------------------------------------------------
 def test_pareto_front_of_a_hand_made_table_with_ties():
-    table = pd.DataFrame({
-        "trial_id": list("abcdefghij"),
-        "params": [100, 100, 200, 200, 300, 150, 400, 400, 50, 500],
-        "reward": [0.6, 0.6, 0.8, 0.7, 0.8, 0.6, 0.9, None, 0.1, 0.95],
-        "status": ["TERMINATED"] * 9 + ["ERROR"],
-    })
+    table = pd.DataFrame(
+        {
+            "trial_id": list("abcdefghij"),
+            "params": [100, 100, 200, 200, 300, 150, 400, 400, 50, 500],
+            "reward": [0.6, 0.6, 0.8, 0.7, 0.8, 0.6, 0.9, None, 0.1, 0.95],
+            "status": ["TERMINATED"] * 9 + ["ERROR"],
+        }
+    )
     front = analysis.pareto(table)
     # a and b tie exactly (both kept); f has more params for the same reward as a; d loses to c; e has more
     # params for c's reward; h has no reward; the failed j does not count
@@ -115,14 +123,27 @@ def test_pareto_front_of_a_hand_made_table_with_ties():
 
 
 def test_a_one_shot_search_is_ranked_by_its_retrained_subnets():
-    subnets = pd.DataFrame({"trial_index": [0, 1, 2], "trial_id": list("abc"), "params": [100, 200, 300],
-                            "reward": [0.9, 0.5, 0.7], "status": ["TERMINATED"] * 3,
-                            "retrained_reward": [0.80, None, 0.85]})  # a and c retrained; c trains better
+    subnets = pd.DataFrame(
+        {
+            "trial_index": [0, 1, 2],
+            "trial_id": list("abc"),
+            "params": [100, 200, 300],
+            "reward": [0.9, 0.5, 0.7],
+            "status": ["TERMINATED"] * 3,
+            "retrained_reward": [0.80, None, 0.85],
+        }
+    )  # a and c retrained; c trains better
     assert analysis.ranking(subnets) == "retrained_reward" and analysis.best_row(subnets, name="os").trial_id == "c"
     assert analysis.best_row(subnets, max_params=250, name="os").trial_id == "a"
     # no retrained subnet within the budget: the best there by its shared-weight score
-    assert analysis.best_row(subnets.assign(params=[150, 200, 300]).assign(retrained_reward=[None, None, 0.85]),
-                             max_params=250, name="os").trial_id == "a"
+    assert (
+        analysis.best_row(
+            subnets.assign(params=[150, 200, 300]).assign(retrained_reward=[None, None, 0.85]),
+            max_params=250,
+            name="os",
+        ).trial_id
+        == "a"
+    )
     not_yet = subnets.assign(retrained_reward=None)  # retraining has not finished: the shared-weight score
     assert analysis.ranking(not_yet) == "reward" and analysis.best_row(not_yet, name="os").trial_id == "a"
 
@@ -144,9 +165,18 @@ def fake_search(root: Path, name: str, table: Path, rewards: dict[str, float], *
     rows = []
     for i, (key, reward) in enumerate(rewards.items()):
         tokens = [int(d) - 1 for d in key]
-        rows.append({"trial_index": i, "trial_id": f"{name}{i:03d}", "status": "TERMINATED",
-                     "tokens": json.dumps(tokens), "params": space.num_params(tokens), "reward": reward,
-                     "val_acc": reward, "epochs": 1})
+        rows.append(
+            {
+                "trial_index": i,
+                "trial_id": f"{name}{i:03d}",
+                "status": "TERMINATED",
+                "tokens": json.dumps(tokens),
+                "params": space.num_params(tokens),
+                "reward": reward,
+                "val_acc": reward,
+                "epochs": 1,
+            }
+        )
     frame = pd.DataFrame(rows, columns=SEARCH_COLUMNS)
     frame = frame.drop(columns=changes.get("drop", []))
     (root / name / "results.csv").write_text(frame.to_csv(index=False) + changes.get("tail", ""))
@@ -170,9 +200,19 @@ def test_choices_of_none_and_lists_stay_values_a_user_can_group_by(tmp_path, cap
     settings = SearchSettings(space="user_spaces:JsonChoices", name="js")
     (tmp_path / "js" / "raynas_search.json").write_text(settings.to_json())
     tokens = [[0, 0, 0, 0], [2, 1, 1, 1], [2, 0, 0, 2]]
-    rows = [{"trial_index": i, "trial_id": f"t{i}", "status": "TERMINATED", "tokens": json.dumps(t),
-             "params": space.num_params(t), "reward": 0.5 + i / 10, "val_acc": 0.5, "epochs": 1}
-            for i, t in enumerate(tokens)]
+    rows = [
+        {
+            "trial_index": i,
+            "trial_id": f"t{i}",
+            "status": "TERMINATED",
+            "tokens": json.dumps(t),
+            "params": space.num_params(t),
+            "reward": 0.5 + i / 10,
+            "val_acc": 0.5,
+            "epochs": 1,
+        }
+        for i, t in enumerate(tokens)
+    ]
     (tmp_path / "js" / "results.csv").write_text(pd.DataFrame(rows, columns=SEARCH_COLUMNS).to_csv(index=False))
     df = analysis.load(str(tmp_path), "js")
     assert df.activation.tolist() == [None, "relu", None]  # not NaN
@@ -197,8 +237,9 @@ def test_a_label_with_thousands_of_values_plots_those_chosen(tmp_path, monkeypat
     space = ModelSpace(Pick())
     options = [tuple(o) for o in space.choices()[0]]
     chosen = [options[i % 40] for i in range(400)]  # the top 10 %: 40 trials, 40 values, each once
-    frame = pd.DataFrame({"status": "TERMINATED", "reward": [i / 400 for i in range(400)], "pick": chosen,
-                          "search": "p"})
+    frame = pd.DataFrame(
+        {"status": "TERMINATED", "reward": [i / 400 for i in range(400)], "pick": chosen, "search": "p"}
+    )
     drawn = {}
 
     def keep(fig, path):
@@ -244,29 +285,44 @@ def test_a_table_replay_is_plotted_as_the_tables_accuracy(tmp_path, monkeypatch)
     fake_search(tmp_path, "replay", table, REWARDS)
     labels = []
     for plot in ("plot_params_reward", "plot_best_so_far"):
-        def recording(*args, _real=getattr(analysis, plot), **kwargs):
+
+        def recording(*args, _real=getattr(analysis, plot), **kwargs):  # noqa: B008 (bound per plot)
             labels.append(args[-1])
             return _real(*args, **kwargs)
+
         monkeypatch.setattr(analysis, plot, recording)
     analysis.analyze(str(tmp_path), ["replay"])
     assert labels == ["reward (default accuracy of the table, fraction)"] * 2  # not a validation accuracy
-    assert analysis.reward_axis(TabularSpace(str(table), metric="mean")) == \
-        "reward (mean accuracy of the table, fraction)"
+    assert (
+        analysis.reward_axis(TabularSpace(str(table), metric="mean")) == "reward (mean accuracy of the table, fraction)"
+    )
     assert analysis.reward_axis(None) == analysis.REWARD_AXIS == "reward (validation accuracy, fraction)"
 
 
-@pytest.mark.parametrize("setup,args,message", [
-    ("ok", ["--name", "nope"], "no raynas search named 'nope'"),
-    ("no-reward", ["--name", "s"], "has no column reward; it needs trial_index"),
-    ("ok", ["--name", "s", "--max-params", "1k"], "--max-params 1,000 is below every finished trial of "
-                                                   "search 's' (the smallest has 6,000 params)"),
-    ("broken-csv", ["--name", "s"], "s/results.csv cannot be read as CSV"),
-    ("broken-settings", ["--name", "s"], "s/raynas_search.json is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "setup,args,message",
+    [
+        ("ok", ["--name", "nope"], "no raynas search named 'nope'"),
+        ("no-reward", ["--name", "s"], "has no column reward; it needs trial_index"),
+        (
+            "ok",
+            ["--name", "s", "--max-params", "1k"],
+            "--max-params 1,000 is below every finished trial of search 's' (the smallest has 6,000 params)",
+        ),
+        ("broken-csv", ["--name", "s"], "s/results.csv cannot be read as CSV"),
+        ("broken-settings", ["--name", "s"], "s/raynas_search.json is not valid JSON"),
+    ],
+)
 def test_bad_input_is_one_clear_line(tmp_path, capsys, setup, args, message):
     table = write_table(tmp_path / "table.json")
-    fake_search(tmp_path, "s", table, REWARDS, drop=["reward"] if setup == "no-reward" else [],
-                tail='7,"s007,TERMINATED\n' if setup == "broken-csv" else "")
+    fake_search(
+        tmp_path,
+        "s",
+        table,
+        REWARDS,
+        drop=["reward"] if setup == "no-reward" else [],
+        tail='7,"s007,TERMINATED\n' if setup == "broken-csv" else "",
+    )
     if setup == "broken-settings":
         (tmp_path / "s" / "raynas_search.json").write_text("{bad")
     assert cli.main(["analyze", "--storage-path", str(tmp_path), *args]) == 2
@@ -283,10 +339,22 @@ def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_pa
     (tmp_path / "os" / "raynas_search.json").write_text(SearchSettings(searcher="oneshot", name="os").to_json())
 
     def write(folder: str, rows: list[tuple[list[int], float, float]]) -> None:
-        frame = pd.DataFrame([{"trial_index": i, "trial_id": f"{folder}{i}", "status": "TERMINATED",
-                               "tokens": json.dumps(t), "params": space.num_params(t), "reward": reward,
-                               "val_acc": val_acc, "epochs": 1} for i, (t, reward, val_acc) in enumerate(rows)],
-                             columns=SEARCH_COLUMNS)
+        frame = pd.DataFrame(
+            [
+                {
+                    "trial_index": i,
+                    "trial_id": f"{folder}{i}",
+                    "status": "TERMINATED",
+                    "tokens": json.dumps(t),
+                    "params": space.num_params(t),
+                    "reward": reward,
+                    "val_acc": val_acc,
+                    "epochs": 1,
+                }
+                for i, (t, reward, val_acc) in enumerate(rows)
+            ],
+            columns=SEARCH_COLUMNS,
+        )
         (tmp_path / "os" / folder).mkdir()
         (tmp_path / "os" / folder / "results.csv").write_text(frame.to_csv(index=False))
 
@@ -299,8 +367,12 @@ def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_pa
     # within the params of `large`: the retrained `large`, with its trained accuracy and its shared-weight score
     summary = analysis.analyze(tmp_path, "os", max_params=space.num_params(large), out=str(tmp_path / "a"))
     record = json.loads((tmp_path / "a" / "os" / "best_arch.json").read_text())
-    assert (record["tokens"], record["reward"], record["val_acc"], record["oneshot_val_acc"]) == \
-        (large, 0.90, 0.91, 0.45)
+    assert (record["tokens"], record["reward"], record["val_acc"], record["oneshot_val_acc"]) == (
+        large,
+        0.90,
+        0.91,
+        0.45,
+    )
     assert summary.loc[0, "best reward"] == 0.9
     # within the params of `mid`: no retrained subnet; the best by its score, which is no trained accuracy
     capsys.readouterr()

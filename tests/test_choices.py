@@ -1,4 +1,5 @@
 """Model spaces written with labelled choices: counts, builds, errors, the supernet, architecture JSON."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,6 +9,7 @@ import re
 
 import pytest
 import torch
+import user_spaces
 from torch import nn
 
 from raynas import spaces
@@ -16,8 +18,6 @@ from raynas.spaces.choices import Choice, InputChoice, LayerChoice, ModelSpace, 
 from raynas.spaces.export import apply_arch, export_arch, read_arch_file
 from raynas.trainables.calibration import recalibrate
 from raynas.trainables.supernet import PathSampler, make_optimizer, train_step
-
-import user_spaces
 
 
 def count(module: nn.Module) -> int:
@@ -70,12 +70,15 @@ def test_mobile_skip_only_where_allowed_and_listed():
     assert "skip" not in deep.choices()[1] and "skip" in deep.choices()[2]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"kernels": [3, 4]}, "kernels must be odd (a block keeps its input size), got [3, 4]"),
-    ({"widths": [8, 0, 24]}, "widths must be positive whole numbers, got [8, 0, 24]"),
-    ({"expansions": [0]}, "expansions must be positive whole numbers, got [0]"),
-    ({"min_depths": [3, 1, 1]}, "stage 1: min_depth must be in [1, depth=2], got 3"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kernels": [3, 4]}, "kernels must be odd (a block keeps its input size), got [3, 4]"),
+        ({"widths": [8, 0, 24]}, "widths must be positive whole numbers, got [8, 0, 24]"),
+        ({"expansions": [0]}, "expansions must be positive whole numbers, got [0]"),
+        ({"min_depths": [3, 1, 1]}, "stage 1: min_depth must be in [1, depth=2], got 3"),
+    ],
+)
 def test_bad_mobile_arguments_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         spaces.get("mobile", **kwargs)
@@ -147,45 +150,81 @@ def tied(between_choices: bool) -> nn.Module:
     return Pair(conv, LayerChoice([conv, nn.Identity()], label="op"))
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Pair(LayerChoice([nn.Conv2d(1, 2, 1)], label="a"), LayerChoice([nn.Identity()], label="a")),
-     "duplicate choice label 'a'"),
-    (lambda: LayerChoice([], label="empty"), "LayerChoice 'empty' has an empty candidate list"),
-    (lambda: LayerChoice({"wide": nn.Conv2d(1, 4, 1), "narrow": nn.Conv2d(1, 2, 1)}, label="width"),
-     "LayerChoice 'width': candidates disagree on output shape"),
-    (lambda: Inputs([2, 3]), "InputChoice 'pick': candidate inputs disagree on output shape"),
-    (lambda: LayerChoice([LayerChoice([nn.Identity()], label="inner")], label="outer"),
-     "'inner' is nested inside choice 'outer'"),
-    (lambda: nn.Conv2d(1, 2, 1), "has no LayerChoice or InputChoice"),
-    (placed_twice,
-     "LayerChoice 'shared' sits at two places in the model ('first' and 'second.0'); create one LayerChoice per place"),
-    (lambda: tied(between_choices=True),
-     "LayerChoice 'b' shares parameter 'first.candidates.0.weight' with LayerChoice 'a'; give each choice"),
-    (lambda: tied(between_choices=False),
-     "LayerChoice 'op' shares parameter 'first.weight' with the fixed part of the model"),
-    (lambda: Pair(LayerChoice([nn.Identity()], label="params"), LayerChoice([nn.Identity()], label="reward")),
-     "choice label 'params' is the name of a results column; rename it (reserved: trial_index, "),
-    (lambda: LayerChoice({"good": nn.Conv2d(1, 2, 1), "bad": nn.Conv2d(3, 2, 1)}, label="op"),
-     "LayerChoice 'op': candidate 'bad' fails on a sample input (RuntimeError: "),
-    (lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Conv2d(3, 1, 1)),
-     "space 'Pair' fails on a sample input of shape (1, 4, 4) (RuntimeError: "),
-    (lambda: LayerChoice({"conv.3x3": nn.Identity(), "id": nn.Identity()}, label="op"),
-     "LayerChoice 'op': candidate name 'conv.3x3' cannot name a torch module"),
-    (lambda: LayerChoice({"training": nn.Identity()}, label="op"), "LayerChoice 'op': attribute 'training'"),
-    (lambda: InputChoice(3, n_chosen=None, label="inp"),
-     "InputChoice 'inp': n_chosen must be a whole number in [1, 3], got None; any number of inputs (None) is not"),
-    (lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Sequential(nn.Flatten(), nn.LazyLinear(2))),
-     "module 'second.1' (LazyLinear) is lazy, so its parameters cannot be counted"),
-    (lambda: LayerChoice({1: nn.Identity(), "1": nn.ReLU()}, label="op"),
-     "LayerChoice 'op': two candidates are named '1' (names are compared as text"),
-    (lambda: InputChoice(candidate_names=["a", "a", "b"], label="inp"),
-     "InputChoice 'inp': candidate name 'a' appears twice"),
-    (lambda: InputChoice(30, n_chosen=15, label="inp"),
-     "InputChoice 'inp': choosing 15 of 30 inputs gives 155,117,520 options, more than the 100,000 one choice can "
-     "hold"),
-    (Unused, "space 'Unused': LayerChoice 'spare' is never called in the model's forward, so its choice would change "
-     "nothing; call it in forward or remove it"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: Pair(LayerChoice([nn.Conv2d(1, 2, 1)], label="a"), LayerChoice([nn.Identity()], label="a")),
+            "duplicate choice label 'a'",
+        ),
+        (lambda: LayerChoice([], label="empty"), "LayerChoice 'empty' has an empty candidate list"),
+        (
+            lambda: LayerChoice({"wide": nn.Conv2d(1, 4, 1), "narrow": nn.Conv2d(1, 2, 1)}, label="width"),
+            "LayerChoice 'width': candidates disagree on output shape",
+        ),
+        (lambda: Inputs([2, 3]), "InputChoice 'pick': candidate inputs disagree on output shape"),
+        (
+            lambda: LayerChoice([LayerChoice([nn.Identity()], label="inner")], label="outer"),
+            "'inner' is nested inside choice 'outer'",
+        ),
+        (lambda: nn.Conv2d(1, 2, 1), "has no LayerChoice or InputChoice"),
+        (
+            placed_twice,
+            "LayerChoice 'shared' sits at two places in the model ('first' and 'second.0'); create one LayerChoice per place",  # noqa: E501
+        ),
+        (
+            lambda: tied(between_choices=True),
+            "LayerChoice 'b' shares parameter 'first.candidates.0.weight' with LayerChoice 'a'; give each choice",
+        ),
+        (
+            lambda: tied(between_choices=False),
+            "LayerChoice 'op' shares parameter 'first.weight' with the fixed part of the model",
+        ),
+        (
+            lambda: Pair(LayerChoice([nn.Identity()], label="params"), LayerChoice([nn.Identity()], label="reward")),
+            "choice label 'params' is the name of a results column; rename it (reserved: trial_index, ",
+        ),
+        (
+            lambda: LayerChoice({"good": nn.Conv2d(1, 2, 1), "bad": nn.Conv2d(3, 2, 1)}, label="op"),
+            "LayerChoice 'op': candidate 'bad' fails on a sample input (RuntimeError: ",
+        ),
+        (
+            lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Conv2d(3, 1, 1)),
+            "space 'Pair' fails on a sample input of shape (1, 4, 4) (RuntimeError: ",
+        ),
+        (
+            lambda: LayerChoice({"conv.3x3": nn.Identity(), "id": nn.Identity()}, label="op"),
+            "LayerChoice 'op': candidate name 'conv.3x3' cannot name a torch module",
+        ),
+        (lambda: LayerChoice({"training": nn.Identity()}, label="op"), "LayerChoice 'op': attribute 'training'"),
+        (
+            lambda: InputChoice(3, n_chosen=None, label="inp"),
+            "InputChoice 'inp': n_chosen must be a whole number in [1, 3], got None; any number of inputs (None) is not",  # noqa: E501
+        ),
+        (
+            lambda: Pair(LayerChoice([nn.Identity()], label="op"), nn.Sequential(nn.Flatten(), nn.LazyLinear(2))),
+            "module 'second.1' (LazyLinear) is lazy, so its parameters cannot be counted",
+        ),
+        (
+            lambda: LayerChoice({1: nn.Identity(), "1": nn.ReLU()}, label="op"),
+            "LayerChoice 'op': two candidates are named '1' (names are compared as text",
+        ),
+        (
+            lambda: InputChoice(candidate_names=["a", "a", "b"], label="inp"),
+            "InputChoice 'inp': candidate name 'a' appears twice",
+        ),
+        (
+            lambda: InputChoice(30, n_chosen=15, label="inp"),
+            "InputChoice 'inp': choosing 15 of 30 inputs gives 155,117,520 options, more than the 100,000 one choice can "  # noqa: E501
+            "hold",
+        ),
+        (
+            Unused,
+            "space 'Unused': LayerChoice 'spare' is never called in the model's forward, so its choice would change "
+            "nothing; call it in forward or remove it",
+        ),
+    ],
+)
 def test_bad_spaces_are_one_clear_error(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         ModelSpace(make(), input_shape=(1, 4, 4))
@@ -207,8 +246,15 @@ class Reused(nn.Module):
         stem = nn.Conv2d(1, 2, 3, padding=1)
         self.stem, self.again = stem, nn.Sequential(stem)
         conv = nn.Conv2d(2, 2, 3, padding=1)
-        self.op = LayerChoice({"conv": conv, "conv_bn": nn.Sequential(conv, nn.BatchNorm2d(2)),
-                               "wide": nn.Conv2d(2, 2, 5, padding=2), "id": nn.Identity()}, label="op")
+        self.op = LayerChoice(
+            {
+                "conv": conv,
+                "conv_bn": nn.Sequential(conv, nn.BatchNorm2d(2)),
+                "wide": nn.Conv2d(2, 2, 5, padding=2),
+                "id": nn.Identity(),
+            },
+            label="op",
+        )
         self.pick = InputChoice(3, n_chosen=2, reduction="sum", label="pick")
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
 
@@ -235,8 +281,11 @@ def test_user_space_names_that_do_not_import_are_clear():
         spaces.get("no_such_module:factory")
     with pytest.raises(ValueError, match="has no callable 'missing'"):
         spaces.get("user_spaces:missing")
-    with pytest.raises(ValueError, match=r"^space '__main__:net' is defined in the running script or notebook, "
-                                         r"which the trials cannot import; move it to a module file"):
+    with pytest.raises(
+        ValueError,
+        match=r"^space '__main__:net' is defined in the running script or notebook, "
+        r"which the trials cannot import; move it to a module file",
+    ):
         spaces.get("__main__:net")
 
 
@@ -273,8 +322,9 @@ class WrappedNorm(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), MyBatchNorm(4))
-        self.op = LayerChoice([nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), MyBatchNorm(4)),
-                               nn.Identity()], label="op")
+        self.op = LayerChoice(
+            [nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), MyBatchNorm(4)), nn.Identity()], label="op"
+        )
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
 
     def forward(self, x):
@@ -286,8 +336,10 @@ class CheapestLast(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.ops = nn.ModuleList(LayerChoice([nn.Conv2d(4, 4, 5, padding=2), nn.Conv2d(4, 4, 3, padding=1),
-                                              nn.Identity()], label=f"op{i}") for i in range(8))
+        self.ops = nn.ModuleList(
+            LayerChoice([nn.Conv2d(4, 4, 5, padding=2), nn.Conv2d(4, 4, 3, padding=1), nn.Identity()], label=f"op{i}")
+            for i in range(8)
+        )
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
 
     def forward(self, x):
@@ -305,13 +357,19 @@ def test_a_tight_budget_is_reached_whatever_order_the_candidates_are_listed_in()
         assert 0 < count_feasible(space, **budget) < space.size() / 700
         for seed in range(5):
             tokens = random_feasible(space, random.Random(seed), **budget)
-            assert tokens is not None and low + 200 >= space.num_params(tokens) if "max_params" in budget else \
-                tokens is not None and space.num_params(tokens) >= high - 200
+            assert (
+                tokens is not None and low + 200 >= space.num_params(tokens)
+                if "max_params" in budget
+                else tokens is not None and space.num_params(tokens) >= high - 200
+            )
 
 
 def test_a_choice_reached_through_a_plain_list_is_refused_before_anything_runs():
-    with pytest.raises(ValueError, match=r"^space 'Aliased': forward reaches LayerChoice 'a' through a reference a "
-                                         r"built network cannot swap \(a plain list"):
+    with pytest.raises(
+        ValueError,
+        match=r"^space 'Aliased': forward reaches LayerChoice 'a' through a reference a "
+        r"built network cannot swap \(a plain list",
+    ):
         ModelSpace(Aliased(), input_shape=(1, 8, 8))
 
 
@@ -345,15 +403,17 @@ def test_built_subnet_with_supernet_weights_matches_the_supernet_path(make):
 
 def test_recalibration_is_the_exact_mean_and_variance_of_the_calibration_activations():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3, momentum=0.5), nn.ReLU(), nn.Conv2d(3, 2, 1),
-                        nn.BatchNorm2d(2))
+    net = nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3, momentum=0.5), nn.ReLU(), nn.Conv2d(3, 2, 1), nn.BatchNorm2d(2)
+    )
     images = torch.randn(203, 1, 8, 8) * 2 + 1
     net[1].running_mean.fill_(7.0)  # stale statistics from earlier paths must not survive
     recalibrate(net, images, batch_size=50)  # uneven chunks: 50, 50, 50, 50, 3
     acts = net[0](images).detach().double()
     torch.testing.assert_close(net[1].running_mean.double(), acts.mean((0, 2, 3)), rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(net[1].running_var.double(), acts.transpose(0, 1).reshape(3, -1).var(1),
-                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        net[1].running_var.double(), acts.transpose(0, 1).reshape(3, -1).var(1), rtol=1e-6, atol=1e-6
+    )
     assert not net.training
     single = nn.Sequential(*[m for m in net])  # one chunk: the second BatchNorm is exact too
     recalibrate(single, images, batch_size=len(images))
@@ -394,8 +454,9 @@ def test_unsampled_candidates_are_not_moved_by_momentum_or_weight_decay():
 
 
 # -- architecture JSON -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [user_space, mobile_space, lambda: spaces.get("small_channel")],
-                         ids=["user", "mobile", "small_channel"])
+@pytest.mark.parametrize(
+    "make", [user_space, mobile_space, lambda: spaces.get("small_channel")], ids=["user", "mobile", "small_channel"]
+)
 def test_export_apply_round_trip(make):
     space = make()
     rng = random.Random(2)
@@ -408,20 +469,23 @@ def test_export_writes_names_and_lists():
     assert export_arch(user_space(), [1, 0, 2]) == {"layer1": "conv5x5", "layer2": 0, "skip": [1, 2]}
 
 
-@pytest.mark.parametrize("arch, message", [
-    ({"layer1": "conv3x3", "layer2": 0}, "label 'skip' is missing"),
-    ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 1], "extra": 1}, "unknown label 'extra'"),
-    ({"layer1": 3, "layer2": 0, "skip": [0, 1]}, "layer1: index 3 is out of range"),
-    ({"layer1": "conv9x9", "layer2": 0, "skip": [0, 1]}, "layer1: 'conv9x9' is not one of the candidates"),
-    ({"layer1": [True, False], "layer2": 0, "skip": [0, 1]}, "layer1: a boolean mask needs exactly 3 entries"),
-    ({"layer1": [True, True, False], "layer2": 0, "skip": [0, 1]}, "layer1: choose exactly 1"),
-    ({"layer1": "conv3x3", "layer2": True, "skip": [0, 1]}, "layer2: True is not a candidate name or index"),
-    ({"layer1": "conv3x3", "layer2": 0, "skip": [0]}, "skip: choose exactly 2"),
-    ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 0]}, "skip: choose exactly 2 distinct"),
-    ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 5]}, "skip: index 5 is out of range"),
-    ({"layer1": "conv3x3", "layer2": 0, "skip": [True, True]}, "skip: a boolean mask needs exactly 3 entries"),
-    (["layer1"], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "arch, message",
+    [
+        ({"layer1": "conv3x3", "layer2": 0}, "label 'skip' is missing"),
+        ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 1], "extra": 1}, "unknown label 'extra'"),
+        ({"layer1": 3, "layer2": 0, "skip": [0, 1]}, "layer1: index 3 is out of range"),
+        ({"layer1": "conv9x9", "layer2": 0, "skip": [0, 1]}, "layer1: 'conv9x9' is not one of the candidates"),
+        ({"layer1": [True, False], "layer2": 0, "skip": [0, 1]}, "layer1: a boolean mask needs exactly 3 entries"),
+        ({"layer1": [True, True, False], "layer2": 0, "skip": [0, 1]}, "layer1: choose exactly 1"),
+        ({"layer1": "conv3x3", "layer2": True, "skip": [0, 1]}, "layer2: True is not a candidate name or index"),
+        ({"layer1": "conv3x3", "layer2": 0, "skip": [0]}, "skip: choose exactly 2"),
+        ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 0]}, "skip: choose exactly 2 distinct"),
+        ({"layer1": "conv3x3", "layer2": 0, "skip": [0, 5]}, "skip: index 5 is out of range"),
+        ({"layer1": "conv3x3", "layer2": 0, "skip": [True, True]}, "skip: a boolean mask needs exactly 3 entries"),
+        (["layer1"], "must be a JSON object"),
+    ],
+)
 def test_every_bad_architecture_is_one_clear_error(arch, message):
     with pytest.raises(ValueError, match=message):
         apply_arch(user_space(), arch)
@@ -437,9 +501,11 @@ def test_a_number_that_is_no_candidate_is_not_read_as_an_index(width):
 
 def test_every_accepted_form_applies():
     space = user_space()
-    forms = [{"layer1": 1, "layer2": [1], "skip": [False, True, True]},
-             {"layer1": "conv5x5", "layer2": [False, True], "skip": [2, 1]},
-             {"layer1": [False, True, False], "layer2": 1, "skip": [1, 2]}]
+    forms = [
+        {"layer1": 1, "layer2": [1], "skip": [False, True, True]},
+        {"layer1": "conv5x5", "layer2": [False, True], "skip": [2, 1]},
+        {"layer1": [False, True, False], "layer2": 1, "skip": [1, 2]},
+    ]
     assert all(apply_arch(space, arch) == [1, 1, 2] for arch in forms)
 
 
@@ -448,8 +514,10 @@ class NNIDocs(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10):
         super().__init__()
-        self.layer1 = LayerChoice({"conv3x3": nn.Conv2d(in_channels, 4, 3, padding=1),
-                                   "conv5x5": nn.Conv2d(in_channels, 4, 5, padding=2)}, label="LayerChoice1")
+        self.layer1 = LayerChoice(
+            {"conv3x3": nn.Conv2d(in_channels, 4, 3, padding=1), "conv5x5": nn.Conv2d(in_channels, 4, 5, padding=2)},
+            label="LayerChoice1",
+        )
         self.layer2 = LayerChoice([nn.Conv2d(4, 4, 1) for _ in range(7)], label="LayerChoice2")
         self.layer3 = nn.Conv2d(4, 4, 3, padding=1)
         self.input3 = InputChoice(n_chosen=2, candidate_names=["layer1", "layer2", "layer3"], label="InputChoice3")
@@ -468,12 +536,21 @@ class NNIDocs(nn.Module):
 
 def test_the_nni_documentation_example_applies():
     space = ModelSpace(NNIDocs, input_shape=(1, 8, 8), name="nni_docs")
-    arch = {"LayerChoice1": "conv5x5", "LayerChoice2": 6, "InputChoice3": ["layer1", "layer3"],
-            "InputChoice4": [1, 2], "InputChoice5": [False, True, False, False, True]}
+    arch = {
+        "LayerChoice1": "conv5x5",
+        "LayerChoice2": 6,
+        "InputChoice3": ["layer1", "layer3"],
+        "InputChoice4": [1, 2],
+        "InputChoice5": [False, True, False, False, True],
+    }
     tokens = apply_arch(space, arch)
-    assert space.to_arch(tokens) == {"LayerChoice1": "conv5x5", "LayerChoice2": 6,
-                                     "InputChoice3": ["layer1", "layer3"], "InputChoice4": [1, 2],
-                                     "InputChoice5": [1, 4]}
+    assert space.to_arch(tokens) == {
+        "LayerChoice1": "conv5x5",
+        "LayerChoice2": 6,
+        "InputChoice3": ["layer1", "layer3"],
+        "InputChoice4": [1, 2],
+        "InputChoice5": [1, 4],
+    }
     net = space.build(tokens)
     assert net.layer1.kernel_size == (5, 5) and net.input5.indices == [1, 4]
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
@@ -499,8 +576,11 @@ def test_read_arch_file(tmp_path):
     tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
     assert settings_for_file(str(tokens_only), {})[2] == [1, 2, 3, 4]
     tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 40]}))
-    with pytest.raises(ValueError, match=r"tokens.json: .*40.*; has space 'small_channel' changed since the file was "
-                                         r"written\?$"):
+    with pytest.raises(
+        ValueError,
+        match=r"tokens.json: .*40.*; has space 'small_channel' changed since the file was "
+        r"written\?$",
+    ):
         settings_for_file(str(tokens_only), {})
     tokens_only.write_text(json.dumps({"space": "small_channel"}))
     with pytest.raises(ValueError, match="names space 'small_channel' but holds neither 'arch'"):
@@ -516,17 +596,21 @@ def test_a_record_of_any_json_choice_reads_back_to_its_tokens(tmp_path):
         assert settings_for_file(str(record), {})[2] == list(tokens)  # true is not 1, [3, 1] not two indices
         if tokens[0] != 1:  # width 4 is the first of two 4s: the arch alone says token 0
             assert apply_arch(space, arch) == list(tokens)
-    record.write_text(json.dumps({"space": "user_spaces:JsonChoices", "tokens": [2, 0, 0, 0],
-                                  "arch": {**arch, "width": 4}}))
+    record.write_text(
+        json.dumps({"space": "user_spaces:JsonChoices", "tokens": [2, 0, 0, 0], "arch": {**arch, "width": 4}})
+    )
     with pytest.raises(ValueError, match="'tokens' \\[2, 0, 0, 0\\] disagree with 'arch'"):
         settings_for_file(str(record), {})
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("space_kwargs", "oops", "'space_kwargs' in .* must be a JSON object, got 'oops'"),
-    ("tokens", "1,2,3,4", "'tokens' in .* must be a JSON list of integers, got '1,2,3,4'"),
-    ("space", 3, "'space' in .* must be a string, got 3"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("space_kwargs", "oops", "'space_kwargs' in .* must be a JSON object, got 'oops'"),
+        ("tokens", "1,2,3,4", "'tokens' in .* must be a JSON list of integers, got '1,2,3,4'"),
+        ("space", 3, "'space' in .* must be a string, got 3"),
+    ],
+)
 def test_a_hand_edited_record_of_the_wrong_type_is_one_error(tmp_path, field, value, message):
     record = tmp_path / "best_arch.json"
     record.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4], field: value}))
@@ -536,18 +620,27 @@ def test_a_hand_edited_record_of_the_wrong_type_is_one_error(tmp_path, field, va
 
 def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
     genotype = tmp_path / "genotype.json"
-    genotype.write_text(json.dumps({
-        "normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["sep_conv_3x3", 2], ["max_pool_3x3", 0]],
-        "normal_concat": [2, 3], "reduce_concat": [2, 3],
-        "reduce": [["max_pool_3x3", 0], ["skip_connect", 1], ["avg_pool_3x3", 2], ["skip_connect", 1]]}))
+    genotype.write_text(
+        json.dumps(
+            {
+                "normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["sep_conv_3x3", 2], ["max_pool_3x3", 0]],
+                "normal_concat": [2, 3],
+                "reduce_concat": [2, 3],
+                "reduce": [["max_pool_3x3", 0], ["skip_connect", 1], ["avg_pool_3x3", 2], ["skip_connect", 1]],
+            }
+        )
+    )
     settings, space, _ = settings_for_file(str(genotype), {}, layers=6)
     assert settings.space_kwargs["num_cells"] == 6 and settings.space_kwargs["reduction_cells"] == [2, 4]
     three = tmp_path / "three_cells.json"  # a searched network of 3 cells: its widths fix its cells
     settings, space, tokens = settings_for_file(str(genotype), {}, layers=3)
     three.write_text(json.dumps({"space": "darts_channel", "space_kwargs": settings.space_kwargs, "tokens": tokens}))
     assert settings_for_file(str(three), {}, layers=3)[2] == tokens
-    with pytest.raises(ValueError, match=r"three_cells.json holds the widths of 3 cells, which retrain as they are: "
-                                         r"drop --layers, or give the search's genotype.json"):
+    with pytest.raises(
+        ValueError,
+        match=r"three_cells.json holds the widths of 3 cells, which retrain as they are: "
+        r"drop --layers, or give the search's genotype.json",
+    ):
         settings_for_file(str(three), {}, layers=6)
     tokens_only = tmp_path / "best_arch.json"  # another space's architecture: --layers means nothing there
     tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
@@ -555,20 +648,35 @@ def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
         settings_for_file(str(tokens_only), {}, layers=6)
     # another --data: the network takes that dataset's shape, not the one the file was searched on
     searched = tmp_path / "searched.json"
-    searched.write_text(json.dumps({"space": "mobile", "data": "digits", "tokens": [0, 0, 0, 0, 0, 0],
-                                    "space_kwargs": {"in_channels": 1, "num_classes": 10, "input_shape": [1, 8, 8]}}))
+    searched.write_text(
+        json.dumps(
+            {
+                "space": "mobile",
+                "data": "digits",
+                "tokens": [0, 0, 0, 0, 0, 0],
+                "space_kwargs": {"in_channels": 1, "num_classes": 10, "input_shape": [1, 8, 8]},
+            }
+        )
+    )
     from test_data import make_mnist
 
-    settings, space, _ = settings_for_file(str(searched), {"data": "mnist",
-                                                           "data_dir": str(make_mnist(tmp_path, flat=True))})
+    settings, space, _ = settings_for_file(
+        str(searched), {"data": "mnist", "data_dir": str(make_mnist(tmp_path, flat=True))}
+    )
     assert settings.data == "mnist" and "input_shape" not in settings.space_kwargs
     assert space.kwargs()["input_shape"] == [1, 28, 28]
     # with another --space, a genotype or another space's tokens would silently train that space's start
-    with pytest.raises(ValueError, match="genotype.json holds a DARTS genotype, which retrains in space "
-                                         "'darts_channel', not 'small_channel'; drop --space"):
+    with pytest.raises(
+        ValueError,
+        match="genotype.json holds a DARTS genotype, which retrains in space "
+        "'darts_channel', not 'small_channel'; drop --space",
+    ):
         settings_for_file(str(genotype), {"space": "small_channel"})
-    with pytest.raises(ValueError, match="holds tokens of space 'small_channel', which retrains in space "
-                                         "'small_channel', not 'mobile'; drop --space"):
+    with pytest.raises(
+        ValueError,
+        match="holds tokens of space 'small_channel', which retrains in space "
+        "'small_channel', not 'mobile'; drop --space",
+    ):
         settings_for_file(str(tokens_only), {"space": "mobile"})
 
 
@@ -576,8 +684,10 @@ def test_named_choices_labels_unlabelled_choices_by_path():
     model = Pair(LayerChoice([nn.Identity(), nn.ReLU()]), nn.Identity())
     assert [label for label, _ in named_choices(model)] == ["first"]
     # labels are JSON keys of best_arch.json: a label given as a number is its text, 0 included
-    numbered = ModelSpace(Pair(LayerChoice([nn.Identity(), nn.ReLU()], label=0),
-                               LayerChoice([nn.Identity(), nn.ReLU()], label=1)), input_shape=(1, 4, 4))
+    numbered = ModelSpace(
+        Pair(LayerChoice([nn.Identity(), nn.ReLU()], label=0), LayerChoice([nn.Identity(), nn.ReLU()], label=1)),
+        input_shape=(1, 4, 4),
+    )
     assert numbered.labels() == ["0", "1"]
     assert numbered.from_arch(json.loads(json.dumps(numbered.to_arch([1, 0])))) == [1, 0]
     assert user_spaces.tiny().layer1.label == "layer1"
@@ -590,9 +700,13 @@ def test_a_model_that_does_not_score_every_class_is_refused_before_training(head
 
     with pytest.raises(ValueError, match=re.escape(f"returns {got} for 2 samples, not their logits of shape (2, 10)")):
         ModelSpace(factory, factory_kwargs={"num_classes": 10}, input_shape=(1, 4, 4))
-    right = ModelSpace(lambda num_classes: Pair(LayerChoice([nn.Identity(), nn.ReLU()], label="op"),
-                                                nn.Sequential(nn.Flatten(), nn.Linear(16, num_classes))),
-                       factory_kwargs={"num_classes": 10}, input_shape=(1, 4, 4))
+    right = ModelSpace(
+        lambda num_classes: Pair(
+            LayerChoice([nn.Identity(), nn.ReLU()], label="op"), nn.Sequential(nn.Flatten(), nn.Linear(16, num_classes))
+        ),
+        factory_kwargs={"num_classes": 10},
+        input_shape=(1, 4, 4),
+    )
     assert right.num_params([0]) == 16 * 10 + 10
 
 
@@ -612,8 +726,11 @@ def test_a_token_space_class_is_a_user_space_with_its_exact_counts():
 def test_a_model_factory_without_the_dataset_arguments_is_told_which_one_it_must_take():
     from raynas.build import space_for
 
-    with pytest.raises(ValueError, match="space 'user_spaces:conv_bn' must take the argument 'in_channels', which "
-                                         r"raynas sets from the dataset \(1 for digits\); add it to its signature"):
+    with pytest.raises(
+        ValueError,
+        match="space 'user_spaces:conv_bn' must take the argument 'in_channels', which "
+        r"raynas sets from the dataset \(1 for digits\); add it to its signature",
+    ):
         space_for("user_spaces:conv_bn", {}, "digits")
 
 
@@ -622,13 +739,46 @@ def test_a_model_factory_without_the_dataset_arguments_is_told_which_one_it_must
 def test_a_token_space_class_is_searched_and_retrained_from_the_cli(tmp_path, capsys):
     from raynas import cli
 
-    assert cli.main(["search", "evolution", "--space", "user_spaces:Widths", "--num-samples", "3", "--epochs", "1",
-                     "--max-params", "600", "--storage-path", str(tmp_path), "--name", "w"]) == 0
+    assert (
+        cli.main(
+            [
+                "search",
+                "evolution",
+                "--space",
+                "user_spaces:Widths",
+                "--num-samples",
+                "3",
+                "--epochs",
+                "1",
+                "--max-params",
+                "600",
+                "--storage-path",
+                str(tmp_path),
+                "--name",
+                "w",
+            ]
+        )
+        == 0
+    )
     best = json.loads((tmp_path / "w" / "best_arch.json").read_text())
     space = user_spaces.Widths()
     assert best["space"] == "user_spaces:Widths" and best["params"] == space.num_params(best["tokens"]) <= 600
-    assert cli.main(["retrain", "--arch", str(tmp_path / "w" / "best_arch.json"), "--epochs", "1",
-                     "--storage-path", str(tmp_path), "--name", "again"]) == 0
+    assert (
+        cli.main(
+            [
+                "retrain",
+                "--arch",
+                str(tmp_path / "w" / "best_arch.json"),
+                "--epochs",
+                "1",
+                "--storage-path",
+                str(tmp_path),
+                "--name",
+                "again",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "again" / "best_arch.json").read_text())["tokens"] == best["tokens"]
 
 
@@ -639,15 +789,24 @@ class _NumpyChoices(user_spaces.Widths):
         return [list(np.array(self.WIDTHS)), self.WIDTHS]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"labels": lambda self: ["conv", "conv"]}, "labels() must be distinct strings, got ['conv', 'conv']"),
-    ({"labels": lambda self: [1, 2]}, "labels() must be distinct strings, got [1, 2]"),
-    ({"labels": lambda self: ["reward", "b"]}, "choice label 'reward' is the name of a results column"),
-    ({"choices": lambda self: ["abc", [1, 2]]}, "the choices of position 'conv1_width' must be a non-empty list"),
-    ({"choices": _NumpyChoices.choices}, "choice np.int64(2) of position 'conv1_width' is a int64, not a JSON value"),
-    ({"choices": lambda self: [[(2, "a"), (4, "b")], [1, 2]]}, "choice (2, 'a') of position 'conv1_width' is a tuple"),
-    ({"num_params": None}, "does not implement num_params() of SearchSpace; add them"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"labels": lambda self: ["conv", "conv"]}, "labels() must be distinct strings, got ['conv', 'conv']"),
+        ({"labels": lambda self: [1, 2]}, "labels() must be distinct strings, got [1, 2]"),
+        ({"labels": lambda self: ["reward", "b"]}, "choice label 'reward' is the name of a results column"),
+        ({"choices": lambda self: ["abc", [1, 2]]}, "the choices of position 'conv1_width' must be a non-empty list"),
+        (
+            {"choices": _NumpyChoices.choices},
+            "choice np.int64(2) of position 'conv1_width' is a int64, not a JSON value",
+        ),
+        (
+            {"choices": lambda self: [[(2, "a"), (4, "b")], [1, 2]]},
+            "choice (2, 'a') of position 'conv1_width' is a tuple",
+        ),
+        ({"num_params": None}, "does not implement num_params() of SearchSpace; add them"),
+    ],
+)
 def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch, change, message):
     from raynas.build import space_for
 
@@ -661,11 +820,17 @@ def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch,
         space_for("user_spaces:Widths", {}, "digits")
 
 
-@pytest.mark.parametrize("space, message", [
-    ("user_spaces:WrongCount", r"num_params\(\[0, 0\]\) = 616 but build\(\[0, 0\]\) has 88 parameters"),
-    ("user_spaces:FiveScores", r"build\(\[0, 0\]\) returns shape \(2, 5\) for 2 samples, not their logits of "
-                               r"shape \(2, 10\)"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ("user_spaces:WrongCount", r"num_params\(\[0, 0\]\) = 616 but build\(\[0, 0\]\) has 88 parameters"),
+        (
+            "user_spaces:FiveScores",
+            r"build\(\[0, 0\]\) returns shape \(2, 5\) for 2 samples, not their logits of "
+            r"shape \(2, 10\)",
+        ),
+    ],
+)
 def test_a_token_space_whose_network_cannot_train_is_refused_before_any_trial(space, message):
     from raynas.build import make_space
     from raynas.settings import SearchSettings
@@ -677,8 +842,11 @@ def test_a_token_space_whose_network_cannot_train_is_refused_before_any_trial(sp
 @pytest.mark.parametrize("width, error", [(-1, "RuntimeError"), (8.5, "ValueError")])
 def test_an_error_in_a_space_factory_says_where_in_the_users_code(width, error):
     """torch's own errors, whatever their type, come out as one line naming the space and the user's line."""
-    with pytest.raises(ValueError, match=rf"space 'user_spaces:tiny' fails to build from its arguments "
-                                         rf"\{{'width': {width}}} \({error}: .*, at .*user_spaces.py:\d+\); check "):
+    with pytest.raises(
+        ValueError,
+        match=rf"space 'user_spaces:tiny' fails to build from its arguments "
+        rf"\{{'width': {width}}} \({error}: .*, at .*user_spaces.py:\d+\); check ",
+    ):
         spaces.get("user_spaces:tiny", width=width)
 
 
@@ -697,14 +865,19 @@ def test_a_token_space_is_recreated_with_its_arguments_and_counted_exactly():
     with pytest.raises(ValueError, match=r"num_params\(\[0, 0\]\) returned None, not a whole number"):
         from raynas.spaces import sampling
 
-        sampling.count_feasible(type("NoneCount", (user_spaces.Widths,), {"num_params": lambda self, t: None})(),
-                                max_params=1000)
+        sampling.count_feasible(
+            type("NoneCount", (user_spaces.Widths,), {"num_params": lambda self, t: None})(), max_params=1000
+        )
 
 
-@pytest.mark.parametrize("before,after", [
-    (lambda: ModelSpace(user_spaces.tiny, {"width": 8}), lambda: ModelSpace(user_spaces.tiny, {"width": 16})),
-    (user_spaces.Widths, user_spaces.WrongCount),
-], ids=["model", "token-class"])
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        (lambda: ModelSpace(user_spaces.tiny, {"width": 8}), lambda: ModelSpace(user_spaces.tiny, {"width": 16})),
+        (user_spaces.Widths, user_spaces.WrongCount),
+    ],
+    ids=["model", "token-class"],
+)
 def test_a_space_whose_code_changed_its_networks_is_refused_on_resume(tmp_path, before, after):
     from raynas.spaces import record
 
@@ -712,8 +885,11 @@ def test_a_space_whose_code_changed_its_networks_is_refused_on_resume(tmp_path, 
     record.check_unchanged(str(tmp_path), "s", before())  # the same code: fine
     changed = after()  # the same labels and choices, other networks: the recorded params would be wrong
     assert changed.labels() == before().labels() and changed.choices() == before().choices()
-    with pytest.raises(ValueError, match=r"changed since search 's' started \(its networks' parameter counts differ: "
-                                         r"its code changed\), so the results recorded before and after would not"):
+    with pytest.raises(
+        ValueError,
+        match=r"changed since search 's' started \(its networks' parameter counts differ: "
+        r"its code changed\), so the results recorded before and after would not",
+    ):
         record.check_unchanged(str(tmp_path), "s", changed)
 
 
@@ -732,7 +908,10 @@ def test_a_factory_that_hands_out_one_shared_model_is_one_error_before_the_searc
     from raynas.settings import SearchSettings
 
     settings = SearchSettings(space="test_choices:shared_model", storage_path=str(tmp_path))
-    with pytest.raises(ValueError, match=r"^space factory shared_model returned the same model object on a second "
-                                         r"call; make it build a new model on every call$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^space factory shared_model returned the same model object on a second "
+        r"call; make it build a new model on every call$",
+    ):
         make_space(settings)
     assert len(named_choices(_SHARED[0])) == 3  # the model the space holds is left as it was

@@ -1,4 +1,5 @@
 """The ``raynas`` command line: an end-to-end search on digits, config files, and bad inputs."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,9 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import write_table
 
 from raynas import cli, spaces
-
-from conftest import write_table
 
 SMALL = spaces.get("small_channel")
 LOW, HIGH = SMALL.params_range()
@@ -20,8 +20,26 @@ BUDGET = LOW + (HIGH - LOW) // 3
 
 @pytest.mark.slow
 def test_sanas_search_on_digits_end_to_end(ray_session, tmp_path, capsys):
-    code = cli.main(["search", "sanas", "--data", "digits", "--max-params", str(BUDGET), "--num-samples", "6",
-                     "--epochs", "3", "--concurrency", "2", "--storage-path", str(tmp_path), "--name", "digits"])
+    code = cli.main(
+        [
+            "search",
+            "sanas",
+            "--data",
+            "digits",
+            "--max-params",
+            str(BUDGET),
+            "--num-samples",
+            "6",
+            "--epochs",
+            "3",
+            "--concurrency",
+            "2",
+            "--storage-path",
+            str(tmp_path),
+            "--name",
+            "digits",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "trial 6/6" in out and "best architecture" in out
@@ -41,16 +59,33 @@ def test_sanas_search_on_digits_end_to_end(ray_session, tmp_path, capsys):
     assert again == 2 and "raynas resume" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("suffix,text", [
-    (".yaml", "space: tabular\nmax-params: 20k\nnum_samples: 5\nseed: 4\n"),
-    (".toml", 'space = "tabular"\nmax-params = "20k"\nnum_samples = 5\nseed = 4\n'),
-])
+@pytest.mark.parametrize(
+    "suffix,text",
+    [
+        (".yaml", "space: tabular\nmax-params: 20k\nnum_samples: 5\nseed: 4\n"),
+        (".toml", 'space = "tabular"\nmax-params = "20k"\nnum_samples = 5\nseed = 4\n'),
+    ],
+)
 def test_config_file_keys_mirror_flags_and_flags_win(ray_session, tmp_path, suffix, text):
     table = write_table(tmp_path / "table.json")
     config = tmp_path / f"search{suffix}"
     config.write_text(text)
-    code = cli.main(["search", "random", "--config", str(config), "--table", str(table), "--num-samples", "7",
-                     "--storage-path", str(tmp_path), "--name", "cfg"])
+    code = cli.main(
+        [
+            "search",
+            "random",
+            "--config",
+            str(config),
+            "--table",
+            str(table),
+            "--num-samples",
+            "7",
+            "--storage-path",
+            str(tmp_path),
+            "--name",
+            "cfg",
+        ]
+    )
     assert code == 0
     results = pd.read_csv(tmp_path / "cfg" / "results.csv")
     assert len(results) == 7 and (results.params <= 20_000).all()
@@ -62,14 +97,18 @@ def test_config_file_keys_mirror_flags_and_flags_win(ray_session, tmp_path, suff
 BAD_INPUT = [
     (["params", "--tokens", "3,3,4"], "takes 4 tokens, got 3"),
     (["params", "--tokens", "3,3,4,8"], "token 3 (conv4_width) must be in [0, 7], got 8"),
-    (["search", "sanas", "--max-params", "100"], f"below the smallest architecture of space 'small_channel' "
-                                                 f"({LOW} params)"),
+    (
+        ["search", "sanas", "--max-params", "100"],
+        f"below the smallest architecture of space 'small_channel' ({LOW} params)",
+    ),
     (["search", "sanas", "--data", "mnist", "--data-dir", "no/such/dir"], "MNIST/raw/train-images-idx3-ubyte"),
     (["search", "sanas", "--space", "nope"], "unknown space 'nope'; choose one of"),
     (["search", "sanas", "--max-params", "lots"], "max-params must be a number like 20000"),
     (["search", "sanas", "--max-params", "inf"], "max-params must be a number like 20000"),
-    (["search", "sanas", "--space", "small_channel", "--table", "t.json"],
-     "--table replays a benchmark table and needs no --space (or --space tabular), got --space small_channel"),
+    (
+        ["search", "sanas", "--space", "small_channel", "--table", "t.json"],
+        "--table replays a benchmark table and needs no --space (or --space tabular), got --space small_channel",
+    ),
     (["search", "sanas", "--far-moves", "0"], "far-moves must be a whole number of positions, at least 1"),
     (["search", "sanas", "--screened", "1.5"], "screened must be between 0 and 1, got 1.5"),
     (["search", "sanas", "--screen-size", "0"], "screen-size must be at least 1, got 0"),
@@ -89,44 +128,71 @@ BAD_INPUT = [
     (["search", "darts", "--name", ""], "--name must be a plain folder name"),
     (["search", "random", "--name", "  "], "--name must be a plain folder name (not blank"),
     (["search", "sanas", "--space-kwargs", '{"foo": 1}'], "unexpected keyword argument 'foo'); fix --space-kwargs"),
-    (["search", "sanas", "--space", "mobile", "--space-kwargs", '{"in_channels": "1"}'],
-     "--space-kwargs gives in_channels '1' but --data digits has 1; drop in_channels from --space-kwargs"),
+    (
+        ["search", "sanas", "--space", "mobile", "--space-kwargs", '{"in_channels": "1"}'],
+        "--space-kwargs gives in_channels '1' but --data digits has 1; drop in_channels from --space-kwargs",
+    ),
     (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
     (["search", "oneshot", "--retrain-epochs", "-1"], "retrain-epochs must be at least 1, got -1"),
     (["search", "oneshot", "--scheduler", "asha"], "--scheduler asha has nothing to stop early in a one-shot search"),
-    (["search", "sanas", "--table", "t.json", "--epochs", "5"], "--epochs applies to searches that train networks "
-                                                                  "(a --table replay looks accuracies up) only"),
-    (["search", "sanas", "--scheduler", "asha", "--epochs", "3", "--grace-epochs", "5"],
-     "grace-epochs must be between 1 and --epochs (3), got 5"),
+    (
+        ["search", "sanas", "--table", "t.json", "--epochs", "5"],
+        "--epochs applies to searches that train networks (a --table replay looks accuracies up) only",
+    ),
+    (
+        ["search", "sanas", "--scheduler", "asha", "--epochs", "3", "--grace-epochs", "5"],
+        "grace-epochs must be between 1 and --epochs (3), got 5",
+    ),
     (["search", "sanas", "--genotype", "g.json"], "--genotype applies to --space darts_channel only"),
-    (["search", "sanas", "--table", "t.json", "--space-kwargs", '{"path": "u.json"}'],
-     "--space-kwargs gives 'path' and so does its own flag; give it once"),
-    (["search", "random", "--space-kwargs", '{"in_channels": 3}'],
-     "--space-kwargs gives in_channels 3 but --data digits has 1; drop in_channels from --space-kwargs"),
-    (["search", "sanas", "--table", "{table}", "--scheduler", "hyperband"],
-     "unknown scheduler 'hyperband'; choose one of: asha"),
-    (["search", "sanas", "--table", "{table}", "--scheduler", "asha"],
-     "--scheduler asha has nothing to stop early in a table replay"),
-    (["search", "sanas", "--table", "{table}", "--table-metric", "cifar1000"],
-     "unknown --table-metric 'cifar1000' for table"),
-    (["search", "sanas", "--table", "{table}", "--table-metric", "params"],
-     "is no accuracy (a cost, or the spread of several runs); choose one of: mean"),
+    (
+        ["search", "sanas", "--table", "t.json", "--space-kwargs", '{"path": "u.json"}'],
+        "--space-kwargs gives 'path' and so does its own flag; give it once",
+    ),
+    (
+        ["search", "random", "--space-kwargs", '{"in_channels": 3}'],
+        "--space-kwargs gives in_channels 3 but --data digits has 1; drop in_channels from --space-kwargs",
+    ),
+    (
+        ["search", "sanas", "--table", "{table}", "--scheduler", "hyperband"],
+        "unknown scheduler 'hyperband'; choose one of: asha",
+    ),
+    (
+        ["search", "sanas", "--table", "{table}", "--scheduler", "asha"],
+        "--scheduler asha has nothing to stop early in a table replay",
+    ),
+    (
+        ["search", "sanas", "--table", "{table}", "--table-metric", "cifar1000"],
+        "unknown --table-metric 'cifar1000' for table",
+    ),
+    (
+        ["search", "sanas", "--table", "{table}", "--table-metric", "params"],
+        "is no accuracy (a cost, or the spread of several runs); choose one of: mean",
+    ),
     (["search", "sanas", "--storage-path", "{file}/sub"], "cannot be written"),
     (["resume", "--storage-path", "{root}", "--name", "never-ran"], "no raynas search named 'never-ran'"),
-    (["search", "random", "--data-dir", "{root}"], "--data-dir applies to --data mnist, fashion_mnist or cifar10 "
-                                                   "(digits is bundled) only; drop it from `raynas search random`"),
-    (["retrain", "--arch", "{table}", "--space", "small_channel", "--data-dir", "{root}"],
-     "--data-dir applies to --data mnist, fashion_mnist or cifar10 (digits is bundled) only; drop it from `raynas "
-     "retrain`"),
-    (["spaces", "--space-kwargs", '{"widths": [8]}'], "--space-kwargs needs --space (or --table): it gives the "
-                                                      "arguments of one space"),
+    (
+        ["search", "random", "--data-dir", "{root}"],
+        "--data-dir applies to --data mnist, fashion_mnist or cifar10 "
+        "(digits is bundled) only; drop it from `raynas search random`",
+    ),
+    (
+        ["retrain", "--arch", "{table}", "--space", "small_channel", "--data-dir", "{root}"],
+        "--data-dir applies to --data mnist, fashion_mnist or cifar10 (digits is bundled) only; drop it from `raynas "
+        "retrain`",
+    ),
+    (
+        ["spaces", "--space-kwargs", '{"widths": [8]}'],
+        "--space-kwargs needs --space (or --table): it gives the arguments of one space",
+    ),
     (["spaces", "--table-metric", "cifar100"], "--table-metric needs --table (a benchmark table)"),
     (["params", "--tokens", "3 3 4 4"], "tokens must be comma-separated integers (3,3,4,4), got '3 3 4 4'"),
     (["params", "--tokens", "3,,3,4"], "tokens must be comma-separated integers (3,3,4,4), got '3,,3,4'"),
     (["params", "--tokens", "3,3,4,4", "--space-kwargs", "{bad"], "argument --space-kwargs: not JSON (Expecting"),
     (["retrain", "--arch", "{root}"], "is a folder; give its best_arch.json (or genotype.json)"),
-    (["retrain", "--arch", "{table}", "--space", "small_channel", "--layers", "2"],
-     "--layers must be at least 3 (cells at 1/3 and 2/3 are reductions), got 2"),
+    (
+        ["retrain", "--arch", "{table}", "--space", "small_channel", "--layers", "2"],
+        "--layers must be at least 3 (cells at 1/3 and 2/3 are reductions), got 2",
+    ),
     (["search", "sanas", "--address", "127.0.0.1:9"], "cannot reach the Ray cluster at --address"),
 ]
 
@@ -154,16 +220,18 @@ def bad_input_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_input")
     paths = {"table": write_table(root / "table.json"), "file": root / "file", "root": root}
     paths["file"].write_text("a file, not a folder")
+
     def fill(arg: str) -> str:  # not str.format: --space-kwargs holds braces
         for key, path in paths.items():
             arg = arg.replace(f"{{{key}}}", str(path))
         return arg
 
     argvs = [[fill(a) for a in args] for args, _ in BAD_INPUT]
-    argvs = [[*args, "--storage-path", str(root / str(i))] if args[0] == "search" and "--storage-path" not in args
-             else args for i, args in enumerate(argvs)]
-    done = subprocess.run([sys.executable, "-c", BATCH, json.dumps(argvs)], capture_output=True, text=True,
-                          timeout=600)
+    argvs = [
+        [*args, "--storage-path", str(root / str(i))] if args[0] == "search" and "--storage-path" not in args else args
+        for i, args in enumerate(argvs)
+    ]
+    done = subprocess.run([sys.executable, "-c", BATCH, json.dumps(argvs)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout.strip().splitlines()[-1])
     return [(root / str(i), run["code"], run["stderr"]) for i, run in enumerate(runs)]
@@ -183,8 +251,12 @@ def test_params_of_a_space_with_arguments(capsys):
     from raynas.build import space_for
 
     wide = space_for("mobile", {"widths": [16, 32, 48]}, "digits")
-    assert cli.main(["params", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}',
-                     "--tokens", "0,0,0,0,0,0"]) == 0
+    assert (
+        cli.main(
+            ["params", "--space", "mobile", "--space-kwargs", '{"widths": [16, 32, 48]}', "--tokens", "0,0,0,0,0,0"]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith(f"{wide.num_params([0] * 6):,} params")
     # labels and choices print as written
     assert cli.main(["params", "--space", "user_spaces:accented", "--tokens", "1"]) == 0
@@ -194,21 +266,30 @@ def test_params_of_a_space_with_arguments(capsys):
     assert "unknown dataset 'CIFAR10'; choose one of: digits, mnist" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("values,message", [
-    ({"num_samples": 0}, "num-samples must be at least 1, got 0"),
-    ({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
-    ({"scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
-    ({"name": "a/b"}, "--name must be a plain folder name"),
-    ({"momentum": -1}, "momentum must be between 0 and 1, got -1"),
-    ({"weight_decay": -1e-4}, "weight-decay must be 0 or more, got -0.0001"),
-    ({"drop_path": 5}, "drop-path must be a probability: at least 0 and below 1, got 5"),
-    ({"aux_weight": -1}, "aux-weight must be 0 or more, got -1"),
-    ({"grad_clip": 0}, "grad-clip must be above 0 (the largest gradient norm), got 0"),
-    ({"space": object()}, "space must be a name, not a object object: a built-in space, 'tabular', or "
-                          "'package.module:factory' of your own"),
-    ({"space_kwargs": {"act": re.compile("x")}}, "space-kwargs 'act' is a Pattern, which JSON cannot record; give "
-                                                 "numbers, strings, true/false, null, lists or objects of them"),
-])
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"num_samples": 0}, "num-samples must be at least 1, got 0"),
+        ({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
+        ({"scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
+        ({"name": "a/b"}, "--name must be a plain folder name"),
+        ({"momentum": -1}, "momentum must be between 0 and 1, got -1"),
+        ({"weight_decay": -1e-4}, "weight-decay must be 0 or more, got -0.0001"),
+        ({"drop_path": 5}, "drop-path must be a probability: at least 0 and below 1, got 5"),
+        ({"aux_weight": -1}, "aux-weight must be 0 or more, got -1"),
+        ({"grad_clip": 0}, "grad-clip must be above 0 (the largest gradient norm), got 0"),
+        (
+            {"space": object()},
+            "space must be a name, not a object object: a built-in space, 'tabular', or "
+            "'package.module:factory' of your own",
+        ),
+        (
+            {"space_kwargs": {"act": re.compile("x")}},
+            "space-kwargs 'act' is a Pattern, which JSON cannot record; give "
+            "numbers, strings, true/false, null, lists or objects of them",
+        ),
+    ],
+)
 def test_settings_built_in_python_are_checked_like_the_cli(values, message):
     from raynas import SearchSettings
 
@@ -265,8 +346,21 @@ def test_help_lists_every_flag(capsys):
         cli.main(["search", "--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--space", "--data", "--data-dir", "--max-params", "--num-samples", "--epochs", "--concurrency",
-                 "--cpus-per-trial", "--gpus-per-trial", "--storage-path", "--name", "--seed", "--config"):
+    for flag in (
+        "--space",
+        "--data",
+        "--data-dir",
+        "--max-params",
+        "--num-samples",
+        "--epochs",
+        "--concurrency",
+        "--cpus-per-trial",
+        "--gpus-per-trial",
+        "--storage-path",
+        "--name",
+        "--seed",
+        "--config",
+    ):
         assert flag in out
 
 
@@ -275,9 +369,20 @@ def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
     from conftest import run_search
     from test_cluster import searcher_state
 
-    outcome = run_search(tmp_path, name="asha", searcher="sanas", data="digits", max_params=BUDGET,
-                         num_samples=8, epochs=3, concurrency=2, scheduler="asha", grace_epochs=1,
-                         reduction_factor=2, warm_start=4)
+    outcome = run_search(
+        tmp_path,
+        name="asha",
+        searcher="sanas",
+        data="digits",
+        max_params=BUDGET,
+        num_samples=8,
+        epochs=3,
+        concurrency=2,
+        scheduler="asha",
+        grace_epochs=1,
+        reduction_factor=2,
+        warm_start=4,
+    )
     results = pd.read_csv(tmp_path / "asha" / "results.csv")
     assert len(results) == 8 and (results.status == "TERMINATED").all()
     stopped, full = results[results.stopped], results[~results.stopped]
@@ -289,17 +394,41 @@ def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
     assert sorted(state["partial"]) == sorted(json.loads(t) for t in stopped.tokens)
 
 
-
 @pytest.mark.slow
 def test_killed_search_with_asha_resumes_with_its_scheduler(ray_session, tmp_path):
-    from raynas.search import resume
     from test_cluster import kill_search_after_rows, read_results, searcher_state
 
+    from raynas.search import resume
+
     address = ray_session.get_runtime_context().gcs_address
-    kill_search_after_rows(["--address", address, "--max-params", str(BUDGET), "--num-samples", "8", "--epochs",
-                            "3", "--concurrency", "1", "--scheduler", "asha", "--grace-epochs", "1",
-                            "--reduction-factor", "2", "--warm-start", "2", "--storage-path", str(tmp_path),
-                            "--name", "k"], tmp_path / "k", rows=3)
+    kill_search_after_rows(
+        [
+            "--address",
+            address,
+            "--max-params",
+            str(BUDGET),
+            "--num-samples",
+            "8",
+            "--epochs",
+            "3",
+            "--concurrency",
+            "1",
+            "--scheduler",
+            "asha",
+            "--grace-epochs",
+            "1",
+            "--reduction-factor",
+            "2",
+            "--warm-start",
+            "2",
+            "--storage-path",
+            str(tmp_path),
+            "--name",
+            "k",
+        ],
+        tmp_path / "k",
+        rows=3,
+    )
     assert 3 <= len(read_results(tmp_path / "k")) < 8
 
     outcome = resume(str(tmp_path), "k")
@@ -322,15 +451,37 @@ def test_ctrl_c_leaves_unfinished_trials_out_and_resume_completes_them(ray_sessi
     import signal
     import time
 
-    from raynas.search import resume
     from test_cluster import read_results
+
+    from raynas.search import resume
 
     folder, epochs = tmp_path / "i", 40
     driver = subprocess.Popen(
-        [sys.executable, "-m", "raynas.cli", "search", "random", "--address",
-         ray_session.get_runtime_context().gcs_address, "--max-params", str(BUDGET), "--num-samples", "2",
-         "--epochs", str(epochs), "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "i"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "raynas.cli",
+            "search",
+            "random",
+            "--address",
+            ray_session.get_runtime_context().gcs_address,
+            "--max-params",
+            str(BUDGET),
+            "--num-samples",
+            "2",
+            "--epochs",
+            str(epochs),
+            "--concurrency",
+            "1",
+            "--storage-path",
+            str(tmp_path),
+            "--name",
+            "i",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def training() -> bool:  # a trial has reported an epoch, and has no row yet
         rows = len(read_results(folder)) if (folder / "results.csv").exists() else 0
@@ -378,11 +529,13 @@ def test_an_interrupted_stage_is_named_with_its_search(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"raynas: search 'os' (its supernet stage) was interrupted with 1 trial unfinished (left out of its results; "
         f"resuming the search continues it from its last checkpoint); continue it with `raynas resume --storage-path "
-        f"{tmp_path} --name os`\n")
+        f"{tmp_path} --name os`\n"
+    )
     args = cli.parser().parse_args(["pipeline", "--max-params", "60k", "--name", "p"])
     assert cli._interrupted(SearchInterrupted("sanas", 2), args) == 130
-    assert capsys.readouterr().err.startswith("raynas: pipeline 'p' (its sanas stage) was interrupted with 2 trials "
-                                              "unfinished")
+    assert capsys.readouterr().err.startswith(
+        "raynas: pipeline 'p' (its sanas stage) was interrupted with 2 trials unfinished"
+    )
     args = cli.parser().parse_args(["search", "random", "--name", "plain", "--storage-path", str(tmp_path)])
     assert cli._interrupted(SearchInterrupted("plain", 1), args, cli.settings_from_args(args)) == 130
     assert capsys.readouterr().err.startswith("raynas: search 'plain' was interrupted with 1 trial unfinished")

@@ -1,4 +1,5 @@
 """Cluster operations on one machine: fake GPUs, several nodes, killed drivers, dying workers, bad input."""
+
 from __future__ import annotations
 
 import io
@@ -9,16 +10,15 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
+from conftest import CHANNEL_BENCH, kill_cli_when, run_search
 
 from raynas import spaces
 from raynas.devices import pick_device
-
-from conftest import CHANNEL_BENCH, kill_cli_when, run_search
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +41,15 @@ def test_device_follows_the_gpu_ray_assigned():
 def test_fake_gpus_half_a_gpu_per_trial_runs_four_at_once(ray_session, tmp_path):
     from trial_functions import wait_for_peers
 
-    outcome = run_search(tmp_path, searcher="random", num_samples=4, concurrency=4, gpus_per_trial=0.5,
-                         cpus_per_trial=1, function=wait_for_peers)
+    outcome = run_search(
+        tmp_path,
+        searcher="random",
+        num_samples=4,
+        concurrency=4,
+        gpus_per_trial=0.5,
+        cpus_per_trial=1,
+        function=wait_for_peers,
+    )
     rows = outcome.results
     assert len(rows) == 4 and (rows.status == "TERMINATED").all(), rows.error.tolist()
     # four trials were running at the same time (each waited for the other three), two on each fake GPU
@@ -63,18 +70,23 @@ def test_a_trial_no_node_of_a_cluster_can_hold_is_warned_about(ray_session, caps
     warn_if_no_node_fits("head:6379", {"CPU": 1, "GPU": 2}, "a trial")  # the session's node has 4 CPUs, 2 GPUs
     assert capsys.readouterr().out == ""
     warn_if_no_node_fits("head:6379", {"CPU": 1, "GPU": 3}, "a trial (--cpus-per-trial, --gpus-per-trial)")
-    assert capsys.readouterr().out.startswith("[raynas] warning: no node of the cluster at head:6379 has 1 CPU and "
-                                              "3 GPU for a trial (--cpus-per-trial, --gpus-per-trial); the trials "
-                                              "wait until a node that has them joins")
+    assert capsys.readouterr().out.startswith(
+        "[raynas] warning: no node of the cluster at head:6379 has 1 CPU and "
+        "3 GPU for a trial (--cpus-per-trial, --gpus-per-trial); the trials "
+        "wait until a node that has them joins"
+    )
 
 
-@pytest.mark.parametrize("env, token_file, mode", [
-    ({}, "abc123", "token"),                                   # ray get-auth-token --generate made one
-    ({"RAY_AUTH_TOKEN": "abc123"}, None, "token"),
-    ({}, None, None),                                          # no token: nothing to send
-    ({}, "", None),                                            # an empty file is no token
-    ({"RAY_AUTH_MODE": "disabled"}, "abc123", "disabled"),     # the user's choice is kept
-])
+@pytest.mark.parametrize(
+    "env, token_file, mode",
+    [
+        ({}, "abc123", "token"),  # ray get-auth-token --generate made one
+        ({"RAY_AUTH_TOKEN": "abc123"}, None, "token"),
+        ({}, None, None),  # no token: nothing to send
+        ({}, "", None),  # an empty file is no token
+        ({"RAY_AUTH_MODE": "disabled"}, "abc123", "disabled"),  # the user's choice is kept
+    ],
+)
 def test_a_cluster_gets_this_machines_token_when_there_is_one(monkeypatch, tmp_path, env, token_file, mode):
     from raynas.cluster import use_token_auth
 
@@ -94,8 +106,15 @@ def test_a_cluster_gets_this_machines_token_when_there_is_one(monkeypatch, tmp_p
 def test_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session, tmp_path):
     from trial_functions import dies_once_after_first_epoch
 
-    outcome = run_search(tmp_path, searcher="random", num_samples=2, concurrency=2, epochs=3, max_failures=2,
-                         function=dies_once_after_first_epoch)
+    outcome = run_search(
+        tmp_path,
+        searcher="random",
+        num_samples=2,
+        concurrency=2,
+        epochs=3,
+        max_failures=2,
+        function=dies_once_after_first_epoch,
+    )
     rows = outcome.results
     assert (rows.status == "TERMINATED").all() and (rows.epochs == 3).all(), rows.error.tolist()
     assert len(list((tmp_path / "s-markers").iterdir())) == 2  # each trial's worker really died once
@@ -107,8 +126,16 @@ def test_trial_whose_worker_dies_is_retried_from_its_checkpoint(ray_session, tmp
 def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path):
     from trial_functions import fails_for_first_architecture
 
-    outcome = run_search(tmp_path, searcher="sanas", num_samples=4, concurrency=2, epochs=1, max_failures=1,
-                         warm_start=0, function=fails_for_first_architecture)
+    outcome = run_search(
+        tmp_path,
+        searcher="sanas",
+        num_samples=4,
+        concurrency=2,
+        epochs=1,
+        max_failures=1,
+        warm_start=0,
+        function=fails_for_first_architecture,
+    )
     rows = outcome.results
     assert len(rows) == 4
     failed = rows[rows.status == "ERROR"]
@@ -119,8 +146,7 @@ def test_trial_that_always_fails_does_not_stop_the_others(ray_session, tmp_path)
 def test_a_trial_function_that_reports_only_a_reward_gets_exact_params(ray_session, tmp_path):
     from trial_functions import reports_only_a_reward
 
-    outcome = run_search(tmp_path, searcher="random", num_samples=3, max_params=30_000,
-                         function=reports_only_a_reward)
+    outcome = run_search(tmp_path, searcher="random", num_samples=3, max_params=30_000, function=reports_only_a_reward)
     space = spaces.get("small_channel")
     rows = outcome.results
     assert len(rows) == 3 and [space.num_params(json.loads(t)) for t in rows.tokens] == rows.params.tolist()
@@ -128,8 +154,9 @@ def test_a_trial_function_that_reports_only_a_reward_gets_exact_params(ray_sessi
     # the search needs its function to continue: resuming without it (as `raynas resume` does) says so
     from raynas.search import resume
 
-    with pytest.raises(ValueError, match="ran your trial function trial_functions:reports_only_a_reward; resume it "
-                                         "from Python"):
+    with pytest.raises(
+        ValueError, match="ran your trial function trial_functions:reports_only_a_reward; resume it from Python"
+    ):
         resume(str(tmp_path), "s")
     assert len(resume(str(tmp_path), "s", function=reports_only_a_reward).results) == 3
 
@@ -137,8 +164,11 @@ def test_a_trial_function_that_reports_only_a_reward_gets_exact_params(ray_sessi
 def test_a_trial_function_that_reports_no_reward_is_one_clear_error(ray_session, tmp_path):
     from trial_functions import reports_no_reward
 
-    with pytest.raises(ValueError, match=r"a trial reported a result without 'reward'; the trial function must "
-                                         r"report it, e\.g\. ray\.tune\.report\("):
+    with pytest.raises(
+        ValueError,
+        match=r"a trial reported a result without 'reward'; the trial function must "
+        r"report it, e\.g\. ray\.tune\.report\(",
+    ):
         run_search(tmp_path, searcher="random", num_samples=2, max_params=30_000, function=reports_no_reward)
 
 
@@ -161,15 +191,35 @@ def killed_search(ray_session, tmp_path_factory) -> Path:
         assert summary.loc[0, "asked"] == 8 and len(running) <= done == recorded < 8
 
     address = ray_session.get_runtime_context().gcs_address
-    kill_search_after_rows(["--address", address, "--max-params", "38k", "--num-samples", "8", "--epochs", "2",
-                            "--concurrency", "1", "--storage-path", str(root), "--name", "killed"],
-                           root / "killed", rows=3, before_kill=load_while_running)
+    kill_search_after_rows(
+        [
+            "--address",
+            address,
+            "--max-params",
+            "38k",
+            "--num-samples",
+            "8",
+            "--epochs",
+            "2",
+            "--concurrency",
+            "1",
+            "--storage-path",
+            str(root),
+            "--name",
+            "killed",
+        ],
+        root / "killed",
+        rows=3,
+        before_kill=load_while_running,
+    )
     return Path(shutil.copytree(root / "killed", root / "as-killed"))
 
 
-@pytest.mark.parametrize("case", ["intact", "experiment_state-", "searcher-state-", "moved", "resources"],
-                         ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short", "moved",
-                              "other-resources"])
+@pytest.mark.parametrize(
+    "case",
+    ["intact", "experiment_state-", "searcher-state-", "moved", "resources"],
+    ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short", "moved", "other-resources"],
+)
 def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, tmp_path, case, capsys):
     from raynas.experiment import running_trials
     from raynas.search import resume
@@ -193,12 +243,16 @@ def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, t
 
     outcome = resume(str(storage_path), name, gpus_per_trial=1 if case == "resources" else None)
     out = capsys.readouterr().out
-    assert ("the trials' resources changed (--gpus-per-trial 0 -> 1); continuing from results.csv" in out) \
-        == (case == "resources")
-    assert ("is damaged or missing (its driver died while writing it); continuing from results.csv and the "
-            "searcher's saved state" in out) == case.endswith("-")
-    assert (f"search 'moved' was started in {ran_in} and is now in {folder}; continuing from results.csv" in out) \
-        == (case == "moved")
+    assert ("the trials' resources changed (--gpus-per-trial 0 -> 1); continuing from results.csv" in out) == (
+        case == "resources"
+    )
+    assert (
+        "is damaged or missing (its driver died while writing it); continuing from results.csv and the "
+        "searcher's saved state" in out
+    ) == case.endswith("-")
+    assert (f"search 'moved' was started in {ran_in} and is now in {folder}; continuing from results.csv" in out) == (
+        case == "moved"
+    )
 
     after = read_results(folder)
     assert len(after) == 8 and (after.status == "TERMINATED").all()
@@ -231,9 +285,27 @@ def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray
 
     address = ray_session.get_runtime_context().gcs_address
     folder = tmp_path / "replay"
-    kill_cli_when(["search", "random", "--address", address, "--space", "tabular", "--table", str(CHANNEL_BENCH),
-                   "--num-samples", "300", "--concurrency", "1", "--storage-path", str(tmp_path), "--name", "replay"],
-                  lambda: (folder / "results.csv").exists() and len(read_results(folder)) >= 40)
+    kill_cli_when(
+        [
+            "search",
+            "random",
+            "--address",
+            address,
+            "--space",
+            "tabular",
+            "--table",
+            str(CHANNEL_BENCH),
+            "--num-samples",
+            "300",
+            "--concurrency",
+            "1",
+            "--storage-path",
+            str(tmp_path),
+            "--name",
+            "replay",
+        ],
+        lambda: (folder / "results.csv").exists() and len(read_results(folder)) >= 40,
+    )
     before = read_results(folder)
     assert searcher_state(folder)["issued"] < len(before)  # the snapshot is older than the rows
 
@@ -246,15 +318,17 @@ def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray
 
 def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_analyze(ray_session, tmp_path, capsys):
     from conftest import write_table
+
     from raynas import analysis
     from raynas.search import resume
 
     table = write_table(tmp_path / "table.json")  # 3 positions of 3 choices
-    run_search(tmp_path, name="t", searcher="random", space="tabular", space_kwargs={"path": str(table)},
-               num_samples=3)
+    run_search(tmp_path, name="t", searcher="random", space="tabular", space_kwargs={"path": str(table)}, num_samples=3)
     assert len(analysis.load(str(tmp_path), "t")) == 3
     write_table(table, choices=2)  # the table edited in place: token 2 is no longer an architecture
-    message = re.escape("space 'tabular' changed since search 't' started (choices of 'position_0' [1, 2, 3] -> [1, 2])")
+    message = re.escape(
+        "space 'tabular' changed since search 't' started (choices of 'position_0' [1, 2, 3] -> [1, 2])"
+    )
     for call in (lambda: resume(str(tmp_path), "t"), lambda: analysis.load(str(tmp_path), "t")):
         with pytest.raises(ValueError, match=message):
             call()
@@ -269,8 +343,11 @@ def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_ana
     assert f"note: the table {table} changed since search 't' started" in capsys.readouterr().out
     table.unlink()  # gone: put it back, whatever the flags of a new search say
     for call in (lambda: resume(str(tmp_path), "t"), lambda: analysis.load(str(tmp_path), "t")):
-        with pytest.raises(ValueError, match=f"^search 't' replayed the benchmark table {re.escape(str(table))}, "
-                                             "which is not there any more; put the table back there"):
+        with pytest.raises(
+            ValueError,
+            match=f"^search 't' replayed the benchmark table {re.escape(str(table))}, "
+            "which is not there any more; put the table back there",
+        ):
             call()
     write_table(table)
     (tmp_path / "t" / "raynas_space.json").write_text("")  # a damaged record names itself
@@ -278,12 +355,16 @@ def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_ana
         analysis.load(str(tmp_path), "t")
 
 
-def kill_search_after_rows(flags: list[str], folder: Path, rows: int,
-                           before_kill: Callable[[], None] | None = None) -> None:
+def kill_search_after_rows(
+    flags: list[str], folder: Path, rows: int, before_kill: Callable[[], None] | None = None
+) -> None:
     """Start ``raynas search sanas FLAGS`` and SIGKILL its driver once results.csv holds ``rows`` rows
     (after calling ``before_kill``, while the driver still runs)."""
-    kill_cli_when(["search", "sanas", *flags],
-                  lambda: (folder / "results.csv").exists() and len(read_results(folder)) >= rows, before_kill)
+    kill_cli_when(
+        ["search", "sanas", *flags],
+        lambda: (folder / "results.csv").exists() and len(read_results(folder)) >= rows,
+        before_kill,
+    )
 
 
 def searcher_state(folder: Path) -> dict:
@@ -314,8 +395,13 @@ MULTI_NODE = textwrap.dedent("""
 
 
 def test_three_node_cluster_spreads_trials_and_stores_everything_in_one_place(tmp_path):
-    done = subprocess.run([sys.executable, "-c", MULTI_NODE, str(tmp_path)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+    done = subprocess.run(
+        [sys.executable, "-c", MULTI_NODE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = read_results(tmp_path / "nodes")
     assert len(rows) == 6 and (rows.status == "TERMINATED").all()
@@ -328,20 +414,23 @@ def test_three_node_cluster_spreads_trials_and_stores_everything_in_one_place(tm
 
 # -- storage given as a URI ----------------------------------------------------------------------------------
 def test_a_budget_with_fewer_architectures_than_num_samples_says_so(ray_session, tmp_path, capsys):
+    from conftest import write_table
+
     from raynas.spaces.sampling import count_feasible
     from raynas.spaces.tabular import TabularSpace
-
-    from conftest import write_table
 
     table = write_table(tmp_path / "table.json")  # 27 architectures, params grow with every digit
     available = count_feasible(TabularSpace(str(table)), max_params=9_000)
     assert 1 < available < 10
-    outcome = run_search(tmp_path, searcher="sanas", space="tabular", space_kwargs={"path": str(table)},
-                         num_samples=10, max_params=9_000)
+    outcome = run_search(
+        tmp_path, searcher="sanas", space="tabular", space_kwargs={"path": str(table)}, num_samples=10, max_params=9_000
+    )
     assert len(outcome.results) == available and outcome.results.tokens.nunique() == available  # all of them
     out = capsys.readouterr().out
-    assert (f"only {available} architectures of space 'tabular' are inside the budget (widen it for more): the "
-            f"search ends after {available} trials, not --num-samples 10") in out
+    assert (
+        f"only {available} architectures of space 'tabular' are inside the budget (widen it for more): the "
+        f"search ends after {available} trials, not --num-samples 10"
+    ) in out
     assert f"trial {available}/{available} " in out and "/10 " not in out  # progress counts to the end it will reach
 
 
@@ -353,23 +442,32 @@ def test_a_space_too_large_to_count_says_when_the_budget_ran_out_of_architecture
     space = spaces.get("mobile")  # 74,088 architectures: not counted before the search
     budget = space.params_range()[0] + 200  # one architecture fits
     assert count_feasible(space, max_params=budget) is None
-    outcome = run_search(tmp_path, searcher="random", space="mobile", num_samples=3, max_params=budget, concurrency=1,
-                         function=reports_only_a_reward)
+    outcome = run_search(
+        tmp_path,
+        searcher="random",
+        space="mobile",
+        num_samples=3,
+        max_params=budget,
+        concurrency=1,
+        function=reports_only_a_reward,
+    )
     assert len(outcome.results) == 1 and outcome.best is not None
-    assert (f"the searcher found no other architecture of space 'mobile' within the budget (--max-params {budget}) "
-            f"in {MAX_ATTEMPTS} draws: the search ended after 1 trial, not --num-samples 3; widen the budget") in \
-        capsys.readouterr().out
+    assert (
+        f"the searcher found no other architecture of space 'mobile' within the budget (--max-params {budget}) "
+        f"in {MAX_ATTEMPTS} draws: the search ended after 1 trial, not --num-samples 3; widen the budget"
+    ) in capsys.readouterr().out
 
 
 def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
-    from raynas.search import resume
-
     from conftest import write_table
+
+    from raynas.search import resume
 
     uri = f"file://{tmp_path}/store"
     table = write_table(tmp_path / "table.json")
-    outcome = run_search(tmp_path, searcher="sanas", space="tabular", space_kwargs={"path": str(table)},
-                         num_samples=5, storage_path=uri)
+    outcome = run_search(
+        tmp_path, searcher="sanas", space="tabular", space_kwargs={"path": str(table)}, num_samples=5, storage_path=uri
+    )
     folder = tmp_path / "store" / "s"
     assert {"results.csv", "best_arch.json", "raynas_search.json"} <= {p.name for p in folder.iterdir()}
     assert list(folder.glob("searcher-state-*.pkl"))
@@ -392,12 +490,18 @@ def test_tunes_warnings_that_raynas_replaces_are_dropped(ray_session):
         return logger.filter(logger.makeRecord(logger_name, logging.WARNING, __file__, 1, message, None, None))
 
     metrics = "ray.tune.analysis.experiment_analysis"
-    assert not passes(metrics, "Failed to fetch metrics for 2 trial(s):\n- t: FileNotFoundError('Could not fetch "
-                               "metrics for t: both result.json and progress.csv were not found')")
+    assert not passes(
+        metrics,
+        "Failed to fetch metrics for 2 trial(s):\n- t: FileNotFoundError('Could not fetch "
+        "metrics for t: both result.json and progress.csv were not found')",
+    )
     assert passes(metrics, "any other warning")
     # on Ctrl-C raynas prints its own `raynas resume` line, which restores the searcher and results.csv too
-    assert not passes("ray.tune.tune", "Experiment has been interrupted, but the most recent state was saved.\n"
-                                       "Resume experiment with: Tuner.restore(path='runs/s', trainable=...)")
+    assert not passes(
+        "ray.tune.tune",
+        "Experiment has been interrupted, but the most recent state was saved.\n"
+        "Resume experiment with: Tuner.restore(path='runs/s', trainable=...)",
+    )
     assert passes("ray.tune.tune", "any other warning")
 
 

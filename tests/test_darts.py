@@ -1,4 +1,5 @@
 """DARTS: the second-order hypergradient, the virtual step, genotypes, the schedule, resume and bad settings."""
+
 from __future__ import annotations
 
 import math
@@ -116,7 +117,7 @@ def test_step_updates_alpha_then_weights_with_clipping():
     architect.step(*batches)
     assert all(not torch.equal(a, a0) for a, a0 in zip(net.arch_parameters(), alphas))
     assert all(a.grad is not None for a in net.arch_parameters())
-    total = math.sqrt(sum(float((w.grad ** 2).sum()) for w in net.weight_parameters()))
+    total = math.sqrt(sum(float((w.grad**2).sum()) for w in net.weight_parameters()))
     assert total == pytest.approx(1e-3, rel=1e-4)  # the real step is clipped
     assert any(not torch.equal(w, w0) for w, w0 in zip(net.weight_parameters(), weights))
     frozen = [a.detach().clone() for a in net.arch_parameters()]
@@ -139,8 +140,14 @@ def test_genotype_from_hand_set_alphas():
         net.alphas_normal[6, PRIMITIVES.index("max_pool_3x3")] = 1.5
         net.alphas_reduce[:, PRIMITIVES.index("sep_conv_3x3")] = 1.0
     genotype = net.genotype()
-    assert genotype.normal == [("sep_conv_5x5", 1), ("skip_connect", 0), ("dil_conv_3x3", 2),
-                               ("avg_pool_3x3", 0), ("skip_connect", 3), ("max_pool_3x3", 1)]
+    assert genotype.normal == [
+        ("sep_conv_5x5", 1),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
+        ("avg_pool_3x3", 0),
+        ("skip_connect", 3),
+        ("max_pool_3x3", 1),
+    ]
     assert all(op == "sep_conv_3x3" for op, _ in genotype.reduce)
     assert genotype.normal_concat == [2, 3, 4]
     weights = net.arch_weights()
@@ -179,11 +186,14 @@ def SearchNetworkAtSeed(s) -> SearchNetwork:
     return SearchNetwork(C=s["init_channels"], layers=s["layers"], steps=s["steps"], in_channels=1)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"order": 3}, "--order must be 1 .* or 2"),
-    ({"epochs": 2, "epochs_no_archopt": 2}, r"--epochs-no-archopt \(2\) must be smaller than --epochs \(2\)"),
-    ({"layers": 0}, "--layers must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"order": 3}, "--order must be 1 .* or 2"),
+        ({"epochs": 2, "epochs_no_archopt": 2}, r"--epochs-no-archopt \(2\) must be smaller than --epochs \(2\)"),
+        ({"layers": 0}, "--layers must be at least 1"),
+    ],
+)
 def test_bad_settings(change, message):
     with pytest.raises(ValueError, match=message):
         check_recipe(recipe({}, change))

@@ -1,4 +1,5 @@
 """DARTS through Tune: seeds as trials, data-parallel workers, the CLI and the pipeline on digits."""
+
 from __future__ import annotations
 
 import json
@@ -8,20 +9,29 @@ import time
 import pandas as pd
 import pytest
 import torch
+from conftest import kill_cli_when
 
 from raynas import cli, darts_search
 from raynas.spaces.channel import DartsChannelSpace
 from raynas.spaces.darts import genotype_from_dict
 
-from conftest import kill_cli_when
-
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
 
 def test_two_data_parallel_workers_hold_the_same_alphas_and_continue_from_a_left_checkpoint(tmp_path, capsys):
-    settings = darts_search.DartsSettings.from_dict({
-        "epochs": 1, "layers": 3, "init_channels": 2, "steps": 2, "batch_size": 96, "order": 2,
-        "workers_per_trial": 2, "storage_path": str(tmp_path), "name": "dp"})
+    settings = darts_search.DartsSettings.from_dict(
+        {
+            "epochs": 1,
+            "layers": 3,
+            "init_channels": 2,
+            "steps": 2,
+            "batch_size": 96,
+            "order": 2,
+            "workers_per_trial": 2,
+            "storage_path": str(tmp_path),
+            "name": "dp",
+        }
+    )
     frame = darts_search.run(settings)
     assert list(frame.status) == ["TERMINATED"]
     progress = pd.read_csv(next((tmp_path / "dp").glob("darts_search_*/progress.csv")))
@@ -49,13 +59,22 @@ def test_two_data_parallel_workers_hold_the_same_alphas_and_continue_from_a_left
     assert list(pd.read_csv(search / "results.csv").epochs) == [2]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
-    (["--epochs", "2", "--epochs-no-archopt", "2"], "--epochs-no-archopt (2) must be smaller than --epochs (2)"),
-    (["--max-params", "20k"], "setting 'max_params' does not apply to `search darts`"),
-    (["--layers", "2"], "--layers must be at least 3 for a cell search, got 2: with fewer, every cell is a reduction"),
-    (["--gpus-per-worker", "-1"], "--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got 1.0 and -1.0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
+        (["--epochs", "2", "--epochs-no-archopt", "2"], "--epochs-no-archopt (2) must be smaller than --epochs (2)"),
+        (["--max-params", "20k"], "setting 'max_params' does not apply to `search darts`"),
+        (
+            ["--layers", "2"],
+            "--layers must be at least 3 for a cell search, got 2: with fewer, every cell is a reduction",
+        ),
+        (
+            ["--gpus-per-worker", "-1"],
+            "--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got 1.0 and -1.0",
+        ),
+    ],
+)
 def test_darts_cli_bad_input(tmp_path, capsys, args, message):
     assert cli.main(["search", "darts", *args, "--storage-path", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -72,30 +91,44 @@ def test_data_parallel_search_larger_than_the_machine_is_one_clear_line(ray_sess
     assert "lower --cpus-per-worker" in err[0]
     # one worker larger than the machine: it would wait for resources forever
     gpus = ray_session.cluster_resources().get("GPU", 0)  # the session's simulated GPUs
-    for flags, message in ((["--cpus-per-worker", str(cpus + 1)], f"needs {cpus + 1:g} CPUs"),
-                           (["--gpus-per-worker", str(gpus + 1)],
-                            f"--gpus-per-worker {gpus + 1:g} needs {gpus + 1:g} GPUs and this machine has {gpus:g}")):
+    for flags, message in (
+        (["--cpus-per-worker", str(cpus + 1)], f"needs {cpus + 1:g} CPUs"),
+        (
+            ["--gpus-per-worker", str(gpus + 1)],
+            f"--gpus-per-worker {gpus + 1:g} needs {gpus + 1:g} GPUs and this machine has {gpus:g}",
+        ),
+    ):
         assert cli.main(["search", "darts", *flags, "--storage-path", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "darts").exists()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda g: g["normal"].__setitem__(0, ["conv_9x9", 0]), "unknown operation 'conv_9x9'"),
-    (lambda g: g["normal"].pop(), "two per node"),
-    (lambda g: g["reduce"].__setitem__(3, ["skip_connect", 7]), r"reduce\[3\] input must be an integer in \[0, 2\]"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda g: g["normal"].__setitem__(0, ["conv_9x9", 0]), "unknown operation 'conv_9x9'"),
+        (lambda g: g["normal"].pop(), "two per node"),
+        (
+            lambda g: g["reduce"].__setitem__(3, ["skip_connect", 7]),
+            r"reduce\[3\] input must be an integer in \[0, 2\]",
+        ),
+    ],
+)
 def test_bad_genotype_files(tmp_path, capsys, change, message):
-    genotype = {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["sep_conv_3x3", 2], ["max_pool_3x3", 0]],
-                "normal_concat": [2, 3],
-                "reduce": [["max_pool_3x3", 0], ["skip_connect", 1], ["avg_pool_3x3", 2], ["skip_connect", 1]],
-                "reduce_concat": [2, 3]}
+    genotype = {
+        "normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["sep_conv_3x3", 2], ["max_pool_3x3", 0]],
+        "normal_concat": [2, 3],
+        "reduce": [["max_pool_3x3", 0], ["skip_connect", 1], ["avg_pool_3x3", 2], ["skip_connect", 1]],
+        "reduce_concat": [2, 3],
+    }
     change(genotype)
     path = tmp_path / "genotype.json"
     path.write_text(json.dumps(genotype))
-    for argv in (["retrain", "--arch", str(path)],
-                 ["search", "sanas", "--space", "darts_channel", "--genotype", str(path)]):
+    for argv in (
+        ["retrain", "--arch", str(path)],
+        ["search", "sanas", "--space", "darts_channel", "--genotype", str(path)],
+    ):
         assert cli.main([*argv, "--storage-path", str(tmp_path)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("raynas: error:")
@@ -103,8 +136,25 @@ def test_bad_genotype_files(tmp_path, capsys, change, message):
 
 
 def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_path, capsys):
-    argv = ["pipeline", "--data", "digits", "--max-params", "60k", "--darts-epochs", "1", "--num-samples", "3",
-            "--search-epochs", "1", "--retrain-epochs", "2", "--storage-path", str(tmp_path), "--name", "p"]
+    argv = [
+        "pipeline",
+        "--data",
+        "digits",
+        "--max-params",
+        "60k",
+        "--darts-epochs",
+        "1",
+        "--num-samples",
+        "3",
+        "--search-epochs",
+        "1",
+        "--retrain-epochs",
+        "2",
+        "--storage-path",
+        str(tmp_path),
+        "--name",
+        "p",
+    ]
     assert cli.main(argv) == 0
     root = tmp_path / "p"
     genotype = json.loads((root / "darts" / "genotype.json").read_text())
@@ -121,17 +171,25 @@ def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_pat
     assert "pipeline finished earlier" in capsys.readouterr().out
     # the same name with another budget: its stages were made under the old one
     assert cli.main([*argv[:4], "10k", *argv[5:]]) == 2
-    assert "holds a pipeline whose stage sanas started with other --max-params" in \
-        capsys.readouterr().err
+    assert "holds a pipeline whose stage sanas started with other --max-params" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--max-params", "abc"], "max-params must be a number like 20000"),
-    (["--max-params", "60k", "--retrain-epochs", "0"], "--retrain-epochs must be a whole number of at least 1, got 0"),
-    (["--max-params", "60k", "--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
-    (["--max-params", "900"], "--max-params 900 is below 974, the fewest parameters a network of the channel "
-                              "search has with any cell DARTS can find (--num-cells 5, --stem-channels 12)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-params", "abc"], "max-params must be a number like 20000"),
+        (
+            ["--max-params", "60k", "--retrain-epochs", "0"],
+            "--retrain-epochs must be a whole number of at least 1, got 0",
+        ),
+        (["--max-params", "60k", "--order", "3"], "--order must be 1 (first order) or 2 (second order), got 3"),
+        (
+            ["--max-params", "900"],
+            "--max-params 900 is below 974, the fewest parameters a network of the channel "
+            "search has with any cell DARTS can find (--num-cells 5, --stem-channels 12)",
+        ),
+    ],
+)
 def test_pipeline_flags_are_checked_before_any_stage(tmp_path, capsys, args, message):
     assert cli.main(["pipeline", *args, "--storage-path", str(tmp_path), "--name", "p"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -140,12 +198,28 @@ def test_pipeline_flags_are_checked_before_any_stage(tmp_path, capsys, args, mes
 
 
 def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_path, capsys):
-    flags = ["search", "darts", "--data", "digits", "--epochs", "2", "--layers", "3", "--init-channels", "2",
-             "--batch-size", "128", "--storage-path", str(tmp_path)]
+    flags = [
+        "search",
+        "darts",
+        "--data",
+        "digits",
+        "--epochs",
+        "2",
+        "--layers",
+        "3",
+        "--init-channels",
+        "2",
+        "--batch-size",
+        "128",
+        "--storage-path",
+        str(tmp_path),
+    ]
     assert cli.main([*flags, "--name", "whole"]) == 0
-    kill_cli_when([*flags, "--name", "cut"],
-                  lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
-                  lambda: time.sleep(1.0))  # let Tune record the checkpoint in its experiment state
+    kill_cli_when(
+        [*flags, "--name", "cut"],
+        lambda: bool(list((tmp_path / "cut").glob("darts_search_*/checkpoint_000000"))),
+        lambda: time.sleep(1.0),
+    )  # let Tune record the checkpoint in its experiment state
     assert not (tmp_path / "cut" / "genotype.json").exists()
     # a copy of it killed while Tune was writing its record: each seed goes on from its newest checkpoint
     shutil.copytree(tmp_path / "cut", tmp_path / "short")
@@ -189,13 +263,17 @@ def test_killed_darts_search_continues_to_the_uninterrupted_architecture(tmp_pat
     summary = analysis.analyze(str(tmp_path), ["whole"])
     assert summary.loc[0, "trials"] == "1/1" and summary.loc[0, "asked"] == 1 and summary["its params"].isna().all()
     assert (tmp_path / "whole" / "analysis" / "best_so_far.png").exists()
-    assert json.loads((tmp_path / "whole" / "analysis" / "whole" / "genotype.json").read_text()) == \
-        json.loads((tmp_path / "whole" / "genotype.json").read_text())
+    assert json.loads((tmp_path / "whole" / "analysis" / "whole" / "genotype.json").read_text()) == json.loads(
+        (tmp_path / "whole" / "genotype.json").read_text()
+    )
     with pytest.raises(ValueError, match="has no parameter counts"):
         analysis.analyze(str(tmp_path), ["whole"], max_params=1000)
     shutil.copytree(tmp_path / "whole", tmp_path / "again")
-    with pytest.raises(ValueError, match=r"^none of the searches 'whole', 'again' can be compared: search 'whole' "
-                                         r"has no parameter counts .*; search 'again' has no parameter counts"):
+    with pytest.raises(
+        ValueError,
+        match=r"^none of the searches 'whole', 'again' can be compared: search 'whole' "
+        r"has no parameter counts .*; search 'again' has no parameter counts",
+    ):
         analysis.analyze(str(tmp_path), ["whole", "again"], max_params=1000)
 
 

@@ -1,4 +1,5 @@
 """Datasets: the bundled digits, torchvision folders read without downloading, clear errors."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,10 +9,9 @@ import struct
 import numpy as np
 import pytest
 import torch
+from conftest import run_search
 
 from raynas import data
-
-from conftest import run_search
 
 
 def test_digits_splits_are_fixed_and_complete():
@@ -67,11 +67,14 @@ def test_truncated_idx_file_is_one_clear_line(tmp_path):
         data.load("mnist", str(tmp_path), 0.2, 1)
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda b: b[: len(b) // 2], "cannot be read .*Compressed file ended"),  # an interrupted copy
-    (lambda b: b"garbage", r"cannot be read \(Not a gzipped file"),
-    (lambda b: gzip.compress(b"\0\0\x08\x03\0\0"), r"is not an idx file of unsigned bytes \(bad header\)"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda b: b[: len(b) // 2], "cannot be read .*Compressed file ended"),  # an interrupted copy
+        (lambda b: b"garbage", r"cannot be read \(Not a gzipped file"),
+        (lambda b: gzip.compress(b"\0\0\x08\x03\0\0"), r"is not an idx file of unsigned bytes \(bad header\)"),
+    ],
+)
 def test_a_damaged_gz_file_is_one_line_naming_it(tmp_path, damage, message):
     make_mnist(tmp_path, flat=True, gzipped=True)
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
@@ -82,8 +85,11 @@ def test_a_damaged_gz_file_is_one_line_naming_it(tmp_path, damage, message):
 
 def test_a_small_or_testless_dataset_is_refused_before_the_search(tmp_path):
     make_mnist(tmp_path / "small", flat=True, n=30)  # 30 training images: 0.2 leaves 6 to validate on
-    with pytest.raises(data.DataError, match="splits 30 training images into 24 to train on and 6 to validate on; "
-                                             "each needs at least 10: pick a fraction between 0.333 and 0.667"):
+    with pytest.raises(
+        data.DataError,
+        match="splits 30 training images into 24 to train on and 6 to validate on; "
+        "each needs at least 10: pick a fraction between 0.333 and 0.667",
+    ):
         data.check("mnist", str(tmp_path / "small"), 0.2)
     make_mnist(tmp_path / "testless", flat=True)
     _idx(tmp_path / "testless" / "t10k-images-idx3-ubyte", np.zeros((0, 28, 28)))
@@ -97,17 +103,31 @@ def test_damaged_cifar10_files_are_refused_before_the_search(tmp_path):
     folder.mkdir()
     for name in data.EXPECTED_FILES["cifar10"]:
         (tmp_path / name).write_bytes(b"x")  # present, but not the dataset's
-    with pytest.raises(data.DataError, match="is incomplete or damaged .* with the original files "
-                                             r"\(nothing is downloaded\)$"):
+    with pytest.raises(
+        data.DataError,
+        match="is incomplete or damaged .* with the original files "
+        r"\(nothing is downloaded\)$",
+    ):
         data.check("cifar10", str(tmp_path), 0.2)
 
 
-@pytest.mark.parametrize("file, array, message", [
-    ("train-labels-idx1-ubyte", np.arange(50) % 13, r"has label 12; mnist has 10 classes \(0-9\)"),
-    ("train-labels-idx1-ubyte", np.zeros(40), r"holds \(40,\) labels for the 50 images of .*; give one label per image"),
-    ("train-images-idx3-ubyte", np.zeros((50, 10, 10)), r"holds images of shape \(10, 10\); mnist images are 28x28"),
-    ("t10k-images-idx3-ubyte", np.zeros((25, 784)), r"holds images of shape \(784,\); mnist images are 28x28"),
-])
+@pytest.mark.parametrize(
+    "file, array, message",
+    [
+        ("train-labels-idx1-ubyte", np.arange(50) % 13, r"has label 12; mnist has 10 classes \(0-9\)"),
+        (
+            "train-labels-idx1-ubyte",
+            np.zeros(40),
+            r"holds \(40,\) labels for the 50 images of .*; give one label per image",
+        ),
+        (
+            "train-images-idx3-ubyte",
+            np.zeros((50, 10, 10)),
+            r"holds images of shape \(10, 10\); mnist images are 28x28",
+        ),
+        ("t10k-images-idx3-ubyte", np.zeros((25, 784)), r"holds images of shape \(784,\); mnist images are 28x28"),
+    ],
+)
 def test_mnist_files_that_do_not_fit_together_are_refused_before_the_search(tmp_path, file, array, message):
     from raynas.build import make_space
     from raynas.settings import SearchSettings
@@ -150,14 +170,20 @@ def test_a_split_too_small_to_train_or_validate_is_refused_before_anything_runs(
     from raynas.build import make_space
     from raynas.settings import SearchSettings
 
-    with pytest.raises(data.DataError, match="val-fraction 0.001 splits 1,438 training images into 1,437 to train "
-                                             "on and 1 to validate on; each needs at least 10"):
+    with pytest.raises(
+        data.DataError,
+        match="val-fraction 0.001 splits 1,438 training images into 1,437 to train "
+        "on and 1 to validate on; each needs at least 10",
+    ):
         make_space(SearchSettings(val_fraction=0.001))
     with pytest.raises(data.DataError, match="val-fraction 0.9999 splits 60,000 .* 6 to train on"):
         data.check("mnist", None, 0.9999)
     assert data.validation_size(1438, 0.01) == 14  # a small share of a big enough split is fine
-    with pytest.raises(data.DataError, match="into 12 to train on and 3 to validate on; each needs at least 10: the "
-                                             "dataset needs at least 20 training images"):
+    with pytest.raises(
+        data.DataError,
+        match="into 12 to train on and 3 to validate on; each needs at least 10: the "
+        "dataset needs at least 20 training images",
+    ):
         data.validation_size(15, 0.2)
 
 
@@ -167,14 +193,25 @@ def test_unknown_dataset():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(data.DEBIAN_DIRS["fashion_mnist"]),
-                    reason="apt-get install dataset-fashion-mnist (the real dataset) to run this")
+@pytest.mark.skipif(
+    not os.path.isdir(data.DEBIAN_DIRS["fashion_mnist"]),
+    reason="apt-get install dataset-fashion-mnist (the real dataset) to run this",
+)
 def test_short_search_on_debians_real_fashion_mnist(ray_session, tmp_path):
     splits = data.load("fashion_mnist", data.DEBIAN_DIRS["fashion_mnist"])  # four .gz files in one folder
     assert (len(splits.train), len(splits.val), len(splits.test)) == (48_000, 12_000, 10_000)
-    outcome = run_search(tmp_path, searcher="random", data="fashion_mnist",
-                         data_dir=data.DEBIAN_DIRS["fashion_mnist"], max_params=1_500, num_samples=2, epochs=1,
-                         concurrency=2, batch_size=256, lr=0.1)
+    outcome = run_search(
+        tmp_path,
+        searcher="random",
+        data="fashion_mnist",
+        data_dir=data.DEBIAN_DIRS["fashion_mnist"],
+        max_params=1_500,
+        num_samples=2,
+        epochs=1,
+        concurrency=2,
+        batch_size=256,
+        lr=0.1,
+    )
     rows = outcome.results
     assert len(rows) == 2 and (rows.status == "TERMINATED").all(), rows.error.tolist()
     assert (rows.params <= 1_500).all()

@@ -1,4 +1,5 @@
 """The examples in the docstrings run as written."""
+
 from __future__ import annotations
 
 import doctest
@@ -6,17 +7,39 @@ import importlib
 
 import pytest
 
-MODULES = ["raynas.settings", "raynas.devices", "raynas.searchers.sa", "raynas.searchers.choice_means",
-           "raynas.spaces", "raynas.spaces.base",
-           "raynas.spaces.channel", "raynas.data", "raynas.results", "raynas.analysis",
-           "raynas.spaces.choices", "raynas.spaces.mobile",
-           "raynas.spaces.export", "raynas.spaces.sampling", "raynas.trainables.calibration",
-           "raynas.trainables.supernet",
-           "raynas.spaces.darts", "raynas.spaces.darts.operations",
-           "raynas.spaces.darts.genotypes", "raynas.spaces.darts.network", "raynas.spaces.darts.supernet",
-           "raynas.trainables.architect", "raynas.trainables.darts", "raynas.pipeline",
-           "raynas.spaces.relaxed", "raynas.storage", "raynas.schedulers", "raynas.cluster", "raynas.build",
-           "raynas.search", "raynas.spaces.tabular"]
+MODULES = [
+    "raynas.settings",
+    "raynas.devices",
+    "raynas.searchers.sa",
+    "raynas.searchers.choice_means",
+    "raynas.spaces",
+    "raynas.spaces.base",
+    "raynas.spaces.channel",
+    "raynas.data",
+    "raynas.results",
+    "raynas.analysis",
+    "raynas.spaces.choices",
+    "raynas.spaces.mobile",
+    "raynas.spaces.export",
+    "raynas.spaces.sampling",
+    "raynas.trainables.calibration",
+    "raynas.trainables.supernet",
+    "raynas.spaces.darts",
+    "raynas.spaces.darts.operations",
+    "raynas.spaces.darts.genotypes",
+    "raynas.spaces.darts.network",
+    "raynas.spaces.darts.supernet",
+    "raynas.trainables.architect",
+    "raynas.trainables.darts",
+    "raynas.pipeline",
+    "raynas.spaces.relaxed",
+    "raynas.storage",
+    "raynas.schedulers",
+    "raynas.cluster",
+    "raynas.build",
+    "raynas.search",
+    "raynas.spaces.tabular",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,5 @@
 """One-shot search through Tune: supernet resume, cached subnet trials, user spaces, the whole command."""
+
 from __future__ import annotations
 
 import json
@@ -12,46 +13,57 @@ import time
 import pandas as pd
 import pytest
 import torch
+import trial_functions
+from conftest import TESTS, run_search
 from ray import tune
 
 from raynas import cli, data, spaces
-from raynas.fixed import settings_for_file
 from raynas.build import make_space, trial_settings
+from raynas.fixed import settings_for_file
 from raynas.settings import SearchSettings
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.subnet import evaluate_subnet, load_supernet_state
 from raynas.trainables.supernet import train_supernet
 
-from conftest import TESTS, run_search
-import trial_functions
-
 pytestmark = pytest.mark.usefixtures("ray_session")
 USER = "user_spaces:tiny"
 
 
 def run_supernet(tmp_path, name: str, function, max_failures: int = 0) -> tune.Result:
-    settings = SearchSettings.from_dict({"space": USER, "supernet_epochs": 3, "supernet_batch_size": 96,
-                                         "calibration_images": 200, "storage_path": str(tmp_path),
-                                         "name": name})
+    settings = SearchSettings.from_dict(
+        {
+            "space": USER,
+            "supernet_epochs": 3,
+            "supernet_batch_size": 96,
+            "calibration_images": 200,
+            "storage_path": str(tmp_path),
+            "name": name,
+        }
+    )
     trainable = tune.with_parameters(function, settings=trial_settings(settings, make_space(settings)))
-    grid = tune.Tuner(trainable, run_config=tune.RunConfig(
-        name=name, storage_path=str(tmp_path), verbose=0,
-        failure_config=tune.FailureConfig(max_failures=max_failures))).fit()
+    grid = tune.Tuner(
+        trainable,
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(tmp_path),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+        ),
+    ).fit()
     return grid[0]
 
 
 def test_killed_supernet_training_resumes_to_the_same_weights(tmp_path):
     whole = run_supernet(tmp_path, "whole", train_supernet)
-    killed = run_supernet(tmp_path, "killed", trial_functions.supernet_dies_once_after_second_epoch,
-                          max_failures=1)
+    killed = run_supernet(tmp_path, "killed", trial_functions.supernet_dies_once_after_second_epoch, max_failures=1)
     assert (tmp_path / "killed-markers" / "supernet").exists()  # the worker did die after epoch 2
     for result in (whole, killed):
         assert result.error is None
         # no epoch trained twice: the retry went on from epoch 2 (a loaded machine can make Ray lose the rows
         # of progress.csv written before the failure, so only the end of [1, 2, 3] may be there)
         epochs = list(result.metrics_dataframe.epoch)
-        assert epochs == [1, 2, 3][-len(epochs):] and result.metrics["training_iteration"] == 3
+        assert epochs == [1, 2, 3][-len(epochs) :] and result.metrics["training_iteration"] == 3
     assert killed.metrics["train_loss"] == whole.metrics["train_loss"]
     states = [torch.load(os.path.join(r.checkpoint.path, "state.pt"), weights_only=True) for r in (whole, killed)]
     assert len(states[0]["history"]) == 3 and states[0]["history"] == states[1]["history"]  # each epoch's val acc
@@ -64,8 +76,16 @@ def test_subnet_trials_load_the_supernet_once_per_worker_and_score_on_validation
     torch.manual_seed(0)
     checkpoint = tmp_path / "supernet.pt"
     torch.save({"model": space.supernet().state_dict()}, checkpoint)
-    outcome = run_search(tmp_path, function=evaluate_subnet, searcher="random", space=USER, num_samples=12,
-                         concurrency=2, calibration_images=300, supernet_checkpoint=str(checkpoint))
+    outcome = run_search(
+        tmp_path,
+        function=evaluate_subnet,
+        searcher="random",
+        space=USER,
+        num_samples=12,
+        concurrency=2,
+        calibration_images=300,
+        supernet_checkpoint=str(checkpoint),
+    )
     assert (outcome.results.status == "TERMINATED").sum() == 12
     reports = [json.loads(line) for f in (tmp_path / "s").glob("*/result.json") for line in f.read_text().splitlines()]
     assert len(reports) == 12
@@ -87,18 +107,45 @@ def test_user_space_searched_by_sanas_and_retrained_from_its_json(tmp_path, caps
     assert best["space_kwargs"] == {"in_channels": 1, "num_classes": 10, "input_shape": [1, 8, 8]}
     assert best["tokens"] == outcome.best["tokens"]
 
-    code = cli.main(["retrain", "--arch", str(tmp_path / "s" / "best_arch.json"), "--epochs", "1",
-                     "--storage-path", str(tmp_path), "--name", "again"])
+    code = cli.main(
+        [
+            "retrain",
+            "--arch",
+            str(tmp_path / "s" / "best_arch.json"),
+            "--epochs",
+            "1",
+            "--storage-path",
+            str(tmp_path),
+            "--name",
+            "again",
+        ]
+    )
     assert code == 0
     again = json.loads((tmp_path / "again" / "best_arch.json").read_text())
     assert again["arch"] == best["arch"] and again["params"] == best["params"]
     assert 0 <= again["val_acc"] <= 1 and 0 <= again["test_acc"] <= 1
     capsys.readouterr()
     # the same name for other settings is an error, not the earlier run's result handed back
-    assert cli.main(["retrain", "--arch", str(tmp_path / "s" / "best_arch.json"), "--epochs", "2",
-                     "--storage-path", str(tmp_path), "--name", "again"]) == 2
-    assert "a retrain named 'again'" in capsys.readouterr().err and \
-        json.loads((tmp_path / "again" / "best_arch.json").read_text()) == again
+    assert (
+        cli.main(
+            [
+                "retrain",
+                "--arch",
+                str(tmp_path / "s" / "best_arch.json"),
+                "--epochs",
+                "2",
+                "--storage-path",
+                str(tmp_path),
+                "--name",
+                "again",
+            ]
+        )
+        == 2
+    )
+    assert (
+        "a retrain named 'again'" in capsys.readouterr().err
+        and json.loads((tmp_path / "again" / "best_arch.json").read_text()) == again
+    )
 
     flat = tmp_path / "flat.json"  # NNI's flat form needs the space named on the command line
     flat.write_text(json.dumps(best["arch"]))
@@ -107,11 +154,14 @@ def test_user_space_searched_by_sanas_and_retrained_from_its_json(tmp_path, caps
     assert settings_for_file(str(flat), {"space": USER})[2] == best["tokens"]
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--space", "small_channel"], "needs a space of labelled choices"),
-    (["--searcher", "nope"], "unknown subnet searcher 'nope'"),
-    (["--max-params", "100"], "below the smallest architecture"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--space", "small_channel"], "needs a space of labelled choices"),
+        (["--searcher", "nope"], "unknown subnet searcher 'nope'"),
+        (["--max-params", "100"], "below the smallest architecture"),
+    ],
+)
 def test_oneshot_bad_input_fails_before_any_training(tmp_path, flags, message, capsys):
     assert cli.main(["search", "oneshot", "--storage-path", str(tmp_path), *flags]) == 2
     assert message in capsys.readouterr().err
@@ -121,10 +171,39 @@ def test_oneshot_bad_input_fails_before_any_training(tmp_path, flags, message, c
 @pytest.mark.slow
 def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_session, tmp_path):
     address = ray_session.get_runtime_context().gcs_address
-    command = [sys.executable, "-m", "raynas.cli", "search", "oneshot", "--space", USER, "--data", "digits",
-               "--address", address, "--supernet-epochs", "2", "--num-subnets", "12", "--searcher", "random",
-               "--max-params", "2000", "--retrain-top", "2", "--epochs", "1", "--concurrency", "1",
-               "--calibration-images", "300", "--storage-path", str(tmp_path), "--name", "os"]
+    command = [
+        sys.executable,
+        "-m",
+        "raynas.cli",
+        "search",
+        "oneshot",
+        "--space",
+        USER,
+        "--data",
+        "digits",
+        "--address",
+        address,
+        "--supernet-epochs",
+        "2",
+        "--num-subnets",
+        "12",
+        "--searcher",
+        "random",
+        "--max-params",
+        "2000",
+        "--retrain-top",
+        "2",
+        "--epochs",
+        "1",
+        "--concurrency",
+        "1",
+        "--calibration-images",
+        "300",
+        "--storage-path",
+        str(tmp_path),
+        "--name",
+        "os",
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
     driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = tmp_path / "os" / "subnets" / "results.csv"
@@ -156,8 +235,17 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
     top = after.sort_values("reward", ascending=False).tokens.head(2)
     assert sorted(retrained.tokens) == sorted(top) and sorted(retrained.trial_index) == [0, 1]
     best = json.loads((tmp_path / "os" / "best_arch.json").read_text())
-    assert {"space", "space_kwargs", "tokens", "arch", "params", "reward", "val_acc", "test_acc",
-            "oneshot_val_acc"} <= set(best)
+    assert {
+        "space",
+        "space_kwargs",
+        "tokens",
+        "arch",
+        "params",
+        "reward",
+        "val_acc",
+        "test_acc",
+        "oneshot_val_acc",
+    } <= set(best)
     assert best["arch"] == space.to_arch(best["tokens"]) and best["val_acc"] == max(retrained.val_acc)
     settings, _, tokens = settings_for_file(str(tmp_path / "os" / "best_arch.json"), {})
     assert tokens == best["tokens"] and settings.space == USER
@@ -166,8 +254,9 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
     from raynas import analysis
 
     frame = analysis.load(str(tmp_path), "os")
-    assert len(frame) == 12 and {tuple(t) for t in frame[frame.retrained_reward.notna()].tokens} == \
-        {tuple(json.loads(t)) for t in top}
+    assert len(frame) == 12 and {tuple(t) for t in frame[frame.retrained_reward.notna()].tokens} == {
+        tuple(json.loads(t)) for t in top
+    }
     summary = analysis.analyze(str(tmp_path), ["os"])
     assert summary.loc[0, "trials"] == "12/12" and summary.loc[0, "asked"] == 12
     assert (tmp_path / "os" / "analysis" / "os" / "params_reward.png").exists()
@@ -179,8 +268,10 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
 def test_oneshot_run_from_python_records_a_one_shot_search(tmp_path):
     from raynas import oneshot
 
-    with pytest.raises(ValueError, match="a one-shot search has searcher 'oneshot', got 'random'; the subnets' "
-                                         "searcher is subnet_searcher"):
+    with pytest.raises(
+        ValueError,
+        match="a one-shot search has searcher 'oneshot', got 'random'; the subnets' searcher is subnet_searcher",
+    ):
         oneshot.run(SearchSettings(searcher="random", space=USER, storage_path=str(tmp_path)))
     settings = SearchSettings(space="small_channel", storage_path=str(tmp_path))  # the searcher left at its default
     with pytest.raises(ValueError, match="one-shot search needs a space of labelled choices"):

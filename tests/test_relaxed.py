@@ -1,4 +1,5 @@
 """DARTS on labelled-choice model spaces: the relaxed forward, the export, the hypergradient, the CLI search."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from test_darts import check_hypergradient, tiny_setup
 from torch import nn
 
 from raynas import cli, spaces
@@ -15,8 +17,6 @@ from raynas.spaces.export import apply_arch
 from raynas.spaces.relaxed import RelaxedSupernet
 from raynas.trainables.architect import Architect
 from raynas.trainables.darts import DartsSearch, recipe
-
-from test_darts import check_hypergradient, tiny_setup
 
 NET = "user_spaces:net"  # NNI's example: two LayerChoice convolutions and an InputChoice skip
 
@@ -52,9 +52,11 @@ def test_relaxed_forward_is_the_softmax_weighted_mix(reduction, n_chosen):
     h = a[0] * layer["0"](x) + a[1] * layer["1"](x) + a[2] * torch.tanh(x)
     inputs = [x, h, 2 * h]
     mix = b[0] * x + b[1] * h + b[2] * 2 * h
-    expected = {"sum": n_chosen * mix, "mean": mix,
-                "concat": torch.cat([3 * w * t for w, t in zip(b, inputs)], 1) if n_chosen == 3
-                else torch.cat([mix, mix], 1)}[reduction]
+    expected = {
+        "sum": n_chosen * mix,
+        "mean": mix,
+        "concat": torch.cat([3 * w * t for w, t in zip(b, inputs)], 1) if n_chosen == 3 else torch.cat([mix, mix], 1),
+    }[reduction]
     out = net(x)
     torch.testing.assert_close(out, expected)
     # the relaxed output has the shape of every fixed network of the space
@@ -84,8 +86,18 @@ def test_hypergradient_on_a_relaxed_model_space_matches_the_exact_one():
 def test_second_order_step_on_relaxed_mobile_moves_every_choice_and_the_weights():
     torch.manual_seed(0)
     # two stages, one skippable block, two kernels: every kind of choice, few convolution shapes to set up
-    net = RelaxedSupernet(spaces.get("mobile", input_shape=[1, 8, 8], widths=[8, 16], depths=[2, 1], strides=[1, 2],
-                                     min_depths=[1, 1], kernels=[3, 5], expansions=[3, 6]))
+    net = RelaxedSupernet(
+        spaces.get(
+            "mobile",
+            input_shape=[1, 8, 8],
+            widths=[8, 16],
+            depths=[2, 1],
+            strides=[1, 2],
+            min_depths=[1, 1],
+            kernels=[3, 5],
+            expansions=[3, 6],
+        )
+    )
     w_opt = torch.optim.SGD(net.weight_parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
     architect = Architect(net, w_opt, a_opt, order=2)
@@ -115,8 +127,29 @@ def test_an_epoch_moves_the_architecture_and_reports_its_export():
 @pytest.mark.usefixtures("ray_session")
 def test_darts_cli_on_a_user_model_space_exports_an_arch_that_retrains(tmp_path):
     out = tmp_path / "net"
-    assert cli.main(["search", "darts", "--space", NET, "--epochs", "2", "--order", "2", "--batch-size", "128",
-                     "--seeds", "2", "--storage-path", str(tmp_path), "--name", "net"]) == 0
+    assert (
+        cli.main(
+            [
+                "search",
+                "darts",
+                "--space",
+                NET,
+                "--epochs",
+                "2",
+                "--order",
+                "2",
+                "--batch-size",
+                "128",
+                "--seeds",
+                "2",
+                "--storage-path",
+                str(tmp_path),
+                "--name",
+                "net",
+            ]
+        )
+        == 0
+    )
     best = json.loads((out / "best_arch.json").read_text())
     assert best["space"] == NET and set(best["arch"]) == {"conv1", "conv2", "skipconnect"}
     space = spaces.get(NET, **best["space_kwargs"])
@@ -137,16 +170,33 @@ def test_darts_cli_on_a_user_model_space_exports_an_arch_that_retrains(tmp_path)
     assert frame.conv1.notna().all() and frame.params.tolist() == results.params.tolist()
     analysis.analyze(str(tmp_path), ["net"])
     assert json.loads((out / "analysis" / "net" / "best_arch.json").read_text()) == best
-    assert cli.main(["retrain", "--arch", str(out / "best_arch.json"), "--epochs", "1",
-                     "--storage-path", str(tmp_path), "--name", "retrain"]) == 0
+    assert (
+        cli.main(
+            [
+                "retrain",
+                "--arch",
+                str(out / "best_arch.json"),
+                "--epochs",
+                "1",
+                "--storage-path",
+                str(tmp_path),
+                "--name",
+                "retrain",
+            ]
+        )
+        == 0
+    )
     retrained = json.loads((tmp_path / "retrain" / "best_arch.json").read_text())
     assert retrained["arch"] == best["arch"] and retrained["val_acc"] > 0.2
 
 
-@pytest.mark.parametrize("space, message", [
-    ("small_channel", "DARTS searches the 'darts' cell space or a space of labelled choices"),
-    ("user_spaces:missing", "module 'user_spaces' has no callable 'missing'"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ("small_channel", "DARTS searches the 'darts' cell space or a space of labelled choices"),
+        ("user_spaces:missing", "module 'user_spaces' has no callable 'missing'"),
+    ],
+)
 def test_darts_cli_rejects_a_space_without_labelled_choices(tmp_path, capsys, space, message):
     assert cli.main(["search", "darts", "--space", space, "--storage-path", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -1,18 +1,25 @@
 """results.csv appended per trial, repaired after a crash, and progress that stays readable at any size."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pandas as pd
 
-from raynas.results import SEARCH_COLUMNS, ResultsLog, parse
 from raynas.progress import Progress
+from raynas.results import SEARCH_COLUMNS, ResultsLog, parse
 from raynas.settings import SearchSettings
 
 
 def row(i: int, reward: float = 0.5) -> dict:
-    return {"trial_index": i, "trial_id": f"t{i:04d}", "status": "TERMINATED", "tokens": f"[{i}, 1]",
-            "params": 100 + i, "reward": reward}
+    return {
+        "trial_index": i,
+        "trial_id": f"t{i:04d}",
+        "status": "TERMINATED",
+        "tokens": f"[{i}, 1]",
+        "params": 100 + i,
+        "reward": reward,
+    }
 
 
 def test_rows_are_appended_each_trial_once_and_a_partial_line_is_dropped(tmp_path):
@@ -23,7 +30,7 @@ def test_rows_are_appended_each_trial_once_and_a_partial_line_is_dropped(tmp_pat
     log.append([row(2)])
     assert path.read_text().startswith(before)  # appended, not rewritten
     with open(path, "a") as f:
-        f.write("3,t0003,TERMINATED,\"[3,")  # a driver killed in the middle of a row
+        f.write('3,t0003,TERMINATED,"[3,')  # a driver killed in the middle of a row
     reopened = ResultsLog(str(tmp_path), "s", SEARCH_COLUMNS)  # as `raynas resume` does, once
     assert sorted(reopened.written) == ["t0000", "t0001", "t0002"]
     assert reopened.append([row(2), row(3)]) == 1  # the cut row is written again, the others are not
@@ -44,9 +51,13 @@ def test_a_results_file_with_fewer_columns_gets_the_new_ones_once(tmp_path):
 
 
 def fake_trial(i: int, reward: float) -> SimpleNamespace:
-    return SimpleNamespace(trial_id=f"t{i:04d}", status="TERMINATED", config={"tokens": [i, 1], "trial_index": i},
-                           last_result={"reward": reward, "params": 100 + i, "tokens": [i, 1], "epoch": 1},
-                           get_error=lambda: None)
+    return SimpleNamespace(
+        trial_id=f"t{i:04d}",
+        status="TERMINATED",
+        config={"tokens": [i, 1], "trial_index": i},
+        last_result={"reward": reward, "params": 100 + i, "tokens": [i, 1], "epoch": 1},
+        get_error=lambda: None,
+    )
 
 
 def test_progress_turns_into_a_periodic_summary_past_the_threshold(tmp_path, capsys):
@@ -60,8 +71,7 @@ def test_progress_turns_into_a_periodic_summary_past_the_threshold(tmp_path, cap
         progress.on_trial_complete(i, running, fake_trial(i, reward=0.9 if i == 42 else i / 1000))
         progress.on_step_end(i, running)
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines[:5]] == [f"[raynas] trial {i}/500 t{i - 1:04d}" for i in
-                                                          range(1, 6)]
+    assert [line.split(":")[0] for line in lines[:5]] == [f"[raynas] trial {i}/500 t{i - 1:04d}" for i in range(1, 6)]
     assert lines[5] == "[raynas] more than 5 trials: a summary line every 10 s from now on"
     summaries = lines[6:]
     assert len(summaries) == 2  # at 10 s and 20 s of the 29.9 s
@@ -91,8 +101,13 @@ def test_progress_best_ignores_a_nan_or_non_numeric_reward(tmp_path, capsys):
     for i, reward in enumerate([float("nan"), 0.4, 0.2, "high", "0.5"]):
         progress.on_trial_complete(i, [], fake_trial(i, reward=reward))
     lines = capsys.readouterr().out.splitlines()
-    assert [line.rsplit(" ", 1)[-1] for line in lines] == \
-        ["best=-", "best=0.4000", "best=0.4000", "best=0.4000", "best=0.5000"]
+    assert [line.rsplit(" ", 1)[-1] for line in lines] == [
+        "best=-",
+        "best=0.4000",
+        "best=0.4000",
+        "best=0.4000",
+        "best=0.5000",
+    ]
     assert "FAILED: the trial reported reward 'high', not a number; report a float reward" in lines[3]
     rows = pd.read_csv(tmp_path / "s" / "results.csv")
     assert list(rows.status) == ["TERMINATED", "TERMINATED", "TERMINATED", "ERROR", "TERMINATED"]
@@ -105,21 +120,30 @@ def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_h
     from raynas.experiment import ended
     from raynas.results import results_rows
 
-    state = {"trial_data": [[json.dumps({"trial_id": t, "status": s, "config": {"tokens": [i, 1], "trial_index": i}}),
-                             None] for i, (t, s) in enumerate([("a", "TERMINATED"), ("b", "ERROR"), ("c", "RUNNING")])]}
+    state = {
+        "trial_data": [
+            [json.dumps({"trial_id": t, "status": s, "config": {"tokens": [i, 1], "trial_index": i}}), None]
+            for i, (t, s) in enumerate([("a", "TERMINATED"), ("b", "ERROR"), ("c", "RUNNING")])
+        ]
+    }
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
     config = {"tokens": [0, 1], "trial_index": 0}
-    grid = [SimpleNamespace(metrics={"trial_id": "a", "config": config, "reward": 0.5}, config=config, error=None,
-                            path="x/train_a_0"),
-            # a worker killed (for memory, say) before the trial started: no config in its result
-            SimpleNamespace(metrics={"trial_id": "b"}, config=None, error=RuntimeError("killed"), path="x/train_b_1"),
-            SimpleNamespace(metrics={"trial_id": "c"}, config=None, error=None, path="x/train_c_2")]  # interrupted
+    grid = [
+        SimpleNamespace(
+            metrics={"trial_id": "a", "config": config, "reward": 0.5}, config=config, error=None, path="x/train_a_0"
+        ),
+        # a worker killed (for memory, say) before the trial started: no config in its result
+        SimpleNamespace(metrics={"trial_id": "b"}, config=None, error=RuntimeError("killed"), path="x/train_b_1"),
+        SimpleNamespace(metrics={"trial_id": "c"}, config=None, error=None, path="x/train_c_2"),
+    ]  # interrupted
     finished = ended(grid, str(tmp_path), "s")
     assert finished == [config, {"tokens": [1, 1], "trial_index": 1}, None]
     rows = results_rows(grid, finished)
-    assert [(r["trial_id"], r["status"], r["tokens"], r["trial_index"]) for r in rows] == \
-        [("a", "TERMINATED", "[0, 1]", 0), ("b", "ERROR", "[1, 1]", 1)]
+    assert [(r["trial_id"], r["status"], r["tokens"], r["trial_index"]) for r in rows] == [
+        ("a", "TERMINATED", "[0, 1]", 0),
+        ("b", "ERROR", "[1, 1]", 1),
+    ]
 
 
 def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_a_restore(tmp_path):
@@ -128,16 +152,26 @@ def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_
     from raynas.experiment import repair_checkpoints
 
     def trial(trial_id: str, status: str, checkpoint: str | None) -> list[str]:
-        return [json.dumps({"trial_id": trial_id, "status": status}),
-                json.dumps({"last_result": {"checkpoint_dir_name": checkpoint}})]
+        return [
+            json.dumps({"trial_id": trial_id, "status": status}),
+            json.dumps({"last_result": {"checkpoint_dir_name": checkpoint}}),
+        ]
 
     search = tmp_path / "s"
-    for trial_id, kept in (("stale", "checkpoint_000004"), ("fine", "checkpoint_000002"),
-                           ("done", "checkpoint_000001")):
+    for trial_id, kept in (
+        ("stale", "checkpoint_000004"),
+        ("fine", "checkpoint_000002"),
+        ("done", "checkpoint_000001"),
+    ):
         (search / f"retrain_{trial_id}_0_tokens=1" / kept).mkdir(parents=True)
         (search / f"retrain_{trial_id}_0_tokens=1" / kept / "state.pt").write_text(f"{trial_id} {kept}")
-    state = {"trial_data": [trial("stale", "RUNNING", "checkpoint_000003"),  # Tune's state lags its checkpoints
-                            trial("fine", "PENDING", "checkpoint_000002"), trial("done", "TERMINATED", "checkpoint_0")]}
+    state = {
+        "trial_data": [
+            trial("stale", "RUNNING", "checkpoint_000003"),  # Tune's state lags its checkpoints
+            trial("fine", "PENDING", "checkpoint_000002"),
+            trial("done", "TERMINATED", "checkpoint_0"),
+        ]
+    }
     (search / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
     assert repair_checkpoints(str(tmp_path), "s") == 1
     restored = search / "retrain_stale_0_tokens=1" / "checkpoint_000003" / "state.pt"
@@ -147,8 +181,9 @@ def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_
 
 
 def test_progress_marks_a_trial_the_scheduler_stopped_and_never_takes_its_reward_as_the_best(tmp_path, capsys):
-    settings = SearchSettings(storage_path=str(tmp_path), name="s", num_samples=4, epochs=3, scheduler="asha",
-                              grace_epochs=1)
+    settings = SearchSettings(
+        storage_path=str(tmp_path), name="s", num_samples=4, epochs=3, scheduler="asha", grace_epochs=1
+    )
     progress = Progress(settings)
     progress.setup()
     stopped, full = fake_trial(0, reward=0.9), fake_trial(1, reward=0.5)

@@ -1,4 +1,5 @@
 """The retrain trainable through Tune: per-epoch reports, reward, checkpoints, resume, NaN losses."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,19 +8,17 @@ import shutil
 
 import pandas as pd
 import pytest
+from conftest import run_search
 
 from raynas import spaces
 from raynas.fixed import retrain
 from raynas.settings import SearchSettings
 
-from conftest import run_search
-
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def test_trial_reports_each_epoch_and_rewards_last_two(tmp_path):
-    outcome = run_search(tmp_path, searcher="random", max_params="30k", num_samples=1, epochs=3,
-                         concurrency=1)
+    outcome = run_search(tmp_path, searcher="random", max_params="30k", num_samples=1, epochs=3, concurrency=1)
     row = outcome.results.iloc[0]
     tokens = json.loads(row.tokens)
     assert row.params == spaces.get("small_channel").num_params(tokens) <= 30_000
@@ -57,8 +56,11 @@ def test_retraining_from_python_trains_each_architecture_and_leaves_the_settings
     # its folder moved: Tune would write to the old one
     shutil.move(tmp_path / "r", tmp_path / "moved")
     moved = dataclasses.replace(settings, name="moved")
-    with pytest.raises(ValueError, match=f"the retrain 'moved' was started in {tmp_path / 'r'} and is now in "
-                                         f"{tmp_path / 'moved'}, and Ray Tune continues a run only where it started"):
+    with pytest.raises(
+        ValueError,
+        match=f"the retrain 'moved' was started in {tmp_path / 'r'} and is now in "
+        f"{tmp_path / 'moved'}, and Ray Tune continues a run only where it started",
+    ):
         retrain(moved, space, [[0, 0, 0, 0], [1, 1, 1, 1]])
     assert not (tmp_path / "r").exists()
 

@@ -1,4 +1,5 @@
 """The schedulers choose the next trial among the live trials, first in first out; ASHA keeps its rungs on resume."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -7,8 +8,8 @@ import pyarrow.fs
 import pytest
 from ray.tune.experiment import Trial
 
-from raynas.schedulers import ASHA, FIFO
 from raynas.build import make_scheduler
+from raynas.schedulers import ASHA, FIFO
 from raynas.settings import SearchSettings
 
 
@@ -50,13 +51,18 @@ def restored(trial_id: str, folder, rewards: list[float]) -> SimpleNamespace:
     lines = ["training_iteration,reward,epoch"] + [f"{i},{r},{i}" for i, r in enumerate(rewards, 1)]
     (folder / "progress.csv").write_text("\n".join(lines) + "\n")
     storage = SimpleNamespace(trial_fs_path=str(folder), storage_filesystem=pyarrow.fs.LocalFileSystem())
-    return SimpleNamespace(trial_id=trial_id, storage=storage, status=Trial.TERMINATED,
-                           last_result={"training_iteration": len(rewards), "reward": rewards[-1]})
+    return SimpleNamespace(
+        trial_id=trial_id,
+        storage=storage,
+        status=Trial.TERMINATED,
+        last_result={"training_iteration": len(rewards), "reward": rewards[-1]},
+    )
 
 
 def test_a_resumed_asha_judges_new_trials_against_the_trials_before_the_interruption(tmp_path):
-    asha = ASHA(time_attr="training_iteration", metric="reward", mode="max", max_t=4, grace_period=1,
-                reduction_factor=2)
+    asha = ASHA(
+        time_attr="training_iteration", metric="reward", mode="max", max_t=4, grace_period=1, reduction_factor=2
+    )
     before = {"a": [0.6, 0.7, 0.8, 0.9], "b": [0.5], "c": [0.7, 0.75, 0.8, 0.85], "d": [0.4]}
     for trial_id, rewards in before.items():  # what Tune does with every restored trial
         asha.on_trial_add(None, restored(trial_id, tmp_path / trial_id, rewards))
@@ -67,9 +73,12 @@ def test_a_resumed_asha_judges_new_trials_against_the_trials_before_the_interrup
     asha.on_trial_add(None, new)  # a new trial reads nothing
     assert asha.on_trial_result(None, new, {"training_iteration": 1, "reward": 0.52}) == "STOP"  # median 0.55
 
-    missing = SimpleNamespace(trial_id="f", storage=SimpleNamespace(trial_fs_path=str(tmp_path / "gone"),
-                                                                    storage_filesystem=pyarrow.fs.LocalFileSystem()),
-                              status=Trial.TERMINATED, last_result={"training_iteration": 1, "reward": 0.1})
+    missing = SimpleNamespace(
+        trial_id="f",
+        storage=SimpleNamespace(trial_fs_path=str(tmp_path / "gone"), storage_filesystem=pyarrow.fs.LocalFileSystem()),
+        status=Trial.TERMINATED,
+        last_result={"training_iteration": 1, "reward": 0.1},
+    )
     asha.on_trial_add(None, missing)  # its progress.csv is gone: nothing to replay, no error
     assert "f" not in rungs[1]
 
@@ -78,13 +87,20 @@ def test_a_search_resumed_without_tunes_record_gets_asha_rungs_from_the_trial_fo
     from raynas.results import SEARCH_COLUMNS, ResultsLog
     from raynas.search import _resumed_scheduler
 
-    settings = SearchSettings(scheduler="asha", epochs=4, grace_epochs=1, reduction_factor=2,
-                              storage_path=str(tmp_path), name="s")
+    settings = SearchSettings(
+        scheduler="asha", epochs=4, grace_epochs=1, reduction_factor=2, storage_path=str(tmp_path), name="s"
+    )
     ResultsLog(str(tmp_path), "s", SEARCH_COLUMNS).append(
-        [{"trial_index": i, "trial_id": t, "status": "TERMINATED", "tokens": f"[{i}]", "params": 1, "reward": 0.5}
-         for i, t in enumerate(["aaaa1111", "bbbb2222"])])
-    for trial_id, rewards in (("aaaa1111", "0.6\n2,0.7\n3,0.8\n4,0.9"), ("bbbb2222", "0.5"),
-                              ("cccc3333", "0.9")):  # not in results.csv: it did not finish, it runs again
+        [
+            {"trial_index": i, "trial_id": t, "status": "TERMINATED", "tokens": f"[{i}]", "params": 1, "reward": 0.5}
+            for i, t in enumerate(["aaaa1111", "bbbb2222"])
+        ]
+    )
+    for trial_id, rewards in (
+        ("aaaa1111", "0.6\n2,0.7\n3,0.8\n4,0.9"),
+        ("bbbb2222", "0.5"),
+        ("cccc3333", "0.9"),
+    ):  # not in results.csv: it did not finish, it runs again
         folder = tmp_path / "s" / f"retrain_{trial_id}_1_tokens=1,trial_index=0_2026-12-01_10-00-00"
         folder.mkdir(parents=True)
         (folder / "progress.csv").write_text(f"training_iteration,reward\n1,{rewards}\n")

@@ -1,18 +1,24 @@
 """One conformance suite run over every searcher, plus the simulated annealing math."""
+
 from __future__ import annotations
 
 import json
 import math
 
 import pytest
+from conftest import CHANNEL_BENCH, write_table
 from ray.tune.search import Searcher
 
 from raynas import spaces
-from raynas.searchers import (SEARCHERS, RandomSearcher, RegularizedEvolutionSearcher, SearchExhausted,
-                              SimulatedAnnealingSearcher, TPESearcher)
+from raynas.searchers import (
+    SEARCHERS,
+    RandomSearcher,
+    RegularizedEvolutionSearcher,
+    SearchExhausted,
+    SimulatedAnnealingSearcher,
+    TPESearcher,
+)
 from raynas.spaces.tabular import TabularSpace
-
-from conftest import CHANNEL_BENCH, write_table
 
 NB201 = CHANNEL_BENCH.parent / "nas_bench_201_cifar.csv"
 
@@ -107,6 +113,7 @@ def test_tiny_spaces_are_searched_out_then_finished(name, cls, positions, choice
         issued = [tuple(t) for t in tokens if isinstance(t, list)]
         assert sorted(issued) == sorted(space.rows()) and tokens[-1] is Searcher.FINISHED
 
+
 @pytest.mark.parametrize("name,cls", ALL)
 def test_sparse_table_is_searched_out_then_finished(name, cls, tmp_path):
     """12 rows of a 5^4 product: random draws, moves and repairs only ever hand out rows of the table."""
@@ -174,8 +181,11 @@ def test_the_default_params_range_is_exact_whatever_the_order_of_the_choices():
 
 @pytest.mark.parametrize("name,cls", ALL)
 def test_a_params_range_that_does_not_hold_the_start_is_a_clear_error(name, cls):
-    with pytest.raises(ValueError, match=r"params_range\(\) gives \(1000, 3000\) but init_tokens\(\) \[3, 3, 3, 3, "
-                                         r"3, 3, 3\] has 10 params; override params_range\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"params_range\(\) gives \(1000, 3000\) but init_tokens\(\) \[3, 3, 3, 3, "
+        r"3, 3, 3\] has 10 params; override params_range\(\)",
+    ):
         cls(Hidden(), max_params=5000)
 
 
@@ -200,7 +210,7 @@ def test_tight_budget_in_a_huge_space_is_still_reached(name, cls):
 def test_sa_acceptance_and_temperature_by_hand():
     sa = SimulatedAnnealingSearcher(small_space(), init_temperature=0.5, decay=0.9, reward_scale=10.0)
     assert sa.temperature(0) == 0.5
-    assert sa.temperature(3) == pytest.approx(0.5 * 0.9 ** 3)
+    assert sa.temperature(3) == pytest.approx(0.5 * 0.9**3)
     assert sa.acceptance_probability(0.8, 0.7) == 1.0
     # exp(10 * (0.7 - 0.8) / 0.5) = exp(-2)
     assert sa.acceptance_probability(0.7, 0.8, step=0) == pytest.approx(math.exp(-2))
@@ -256,8 +266,9 @@ def test_mode_min_prefers_lower_metric():
     assert sa.best_tokens == b and a != b
 
 
-@pytest.mark.parametrize("table,rank_bound", [(CHANNEL_BENCH, 0.01), (NB201, 0.005)],
-                         ids=["channel_bench_macro", "nas_bench_201"])
+@pytest.mark.parametrize(
+    "table,rank_bound", [(CHANNEL_BENCH, 0.01), (NB201, 0.005)], ids=["channel_bench_macro", "nas_bench_201"]
+)
 def test_sa_beats_random_on_real_tables(table, rank_bound):
     """The search quality claimed in bench/README.md, on a few seeds of the real benchmark tables, under
     a 30 % budget: SA's median beats random's and lands in the top ``rank_bound`` of the feasible ones."""
@@ -281,6 +292,7 @@ def test_sa_beats_random_on_real_tables(table, rank_bound):
 
 # -- the robust SA's mechanisms, regularized evolution and TPE specifics -----------------------------------
 
+
 def complete(searcher, trial_id, space, result=None):
     config = searcher.suggest(trial_id)
     searcher.on_trial_complete(trial_id, result or {"reward": space.accuracy(config["tokens"])})
@@ -301,8 +313,7 @@ def test_sa_restarts_from_the_best_after_the_stall_length(tmp_path):
     from conftest import write_table
 
     space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=4)))  # 256 rows
-    sa = SimulatedAnnealingSearcher(space, seed=1, warm_start=2, restart_after=3, init_temperature=1.0,
-                                    num_samples=60)
+    sa = SimulatedAnnealingSearcher(space, seed=1, warm_start=2, restart_after=3, init_temperature=1.0, num_samples=60)
     for i in range(2):
         complete(sa, str(i), space, {"reward": 0.1 * (i + 1)})
     # from now on every result is worse than the best: after exactly 3 of them the walk restarts
@@ -317,11 +328,10 @@ def test_sa_far_moves_when_every_one_position_move_is_known(tmp_path):
 
     space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=4)))  # 256 rows
     centre = [1, 1, 1, 1]
-    neighbours = [[*centre[:i], v, *centre[i + 1:]] for i in range(4) for v in range(4) if v != 1]
+    neighbours = [[*centre[:i], v, *centre[i + 1 :]] for i in range(4) for v in range(4) if v != 1]
 
     def at_local_optimum(**kwargs):
-        sa = SimulatedAnnealingSearcher(space, seed=2, warm_start=0, init_temperature=1e-6, num_samples=100,
-                                        **kwargs)
+        sa = SimulatedAnnealingSearcher(space, seed=2, warm_start=0, init_temperature=1e-6, num_samples=100, **kwargs)
         sa.evaluated = {tuple(t): 0.1 for t in neighbours}  # all 12 one-position moves known, all worse
         sa.evaluated[tuple(centre)] = 0.9
         sa.best_tokens, sa.best_reward = list(centre), 0.9
@@ -344,8 +354,9 @@ def test_sa_far_moves_when_every_one_position_move_is_known(tmp_path):
     assert SimulatedAnnealingSearcher(single).far_moves == 1  # the default where one position has a choice
     with pytest.raises(ValueError, match="far_moves"):
         SimulatedAnnealingSearcher(space, far_moves=0)
-    with pytest.raises(ValueError, match="far_moves must be at most the 4 positions with a choice in this space, "
-                                         "got 5"):
+    with pytest.raises(
+        ValueError, match="far_moves must be at most the 4 positions with a choice in this space, got 5"
+    ):
         SimulatedAnnealingSearcher(space, far_moves=5)
     # far_moves is part of the saved state: a restored searcher continues the identical stream
     reference = SimulatedAnnealingSearcher(space, seed=5, far_moves=2, num_samples=80)
@@ -379,8 +390,9 @@ def test_sa_screened_move_takes_the_value_with_the_best_mean_reward(tmp_path):
     centre = [1, 1, 1, 1]
 
     def screening(screen_size):
-        sa = SimulatedAnnealingSearcher(space, seed=4, screened=1.0, screen_size=screen_size, warm_start=0,
-                                        num_samples=100)
+        sa = SimulatedAnnealingSearcher(
+            space, seed=4, screened=1.0, screen_size=screen_size, warm_start=0, num_samples=100
+        )
         for tokens, reward in (([0, 0, 3, 0], 0.9), ([2, 2, 3, 2], 0.8), ([0, 2, 0, 2], 0.2), ([2, 0, 2, 0], 0.3)):
             sa.evaluated[tuple(tokens)] = reward
             sa.means.add(tokens, reward)  # position 2 holding 3 is the best value seen, by far
@@ -438,8 +450,9 @@ def test_restored_searcher_follows_the_trials_tunes_experiment_runs_again(name, 
     assert tuple(running["tokens"]) in behind.evaluated  # its result is learnt, not ignored
     # ahead: the searcher handed out t3, the experiment never heard of it; t3's place is handed out again
     first = cls(space, max_params=30_000, seed=3, num_samples=10)
-    finished = [(f"t{i}", tokens, {"reward": reward_of(space, tokens)}, i)
-                for i, tokens in enumerate(drive(first, space, 3))]
+    finished = [
+        (f"t{i}", tokens, {"reward": reward_of(space, tokens)}, i) for i, tokens in enumerate(drive(first, space, 3))
+    ]
     first.suggest("t3")
     first.save_to_dir(str(tmp_path), session_str="ahead")
     ahead = cls(space, max_params=30_000, seed=0, num_samples=10)
@@ -500,8 +513,8 @@ def test_tpe_holds_each_architecture_once_and_repeats_cost_no_ask_loop(tmp_path)
     an untried neighbour, so the model holds every evaluated architecture once and the study (refitted on
     every ask) grows by a bounded number of trials per evaluation."""
     import optuna
-
     from conftest import write_table
+
     from raynas.searchers.tpe import TPE_ATTEMPTS
 
     space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=4)))  # 256 rows
@@ -517,8 +530,8 @@ def test_tpe_study_stays_bounded_keeps_the_best_and_restores_across_trims(tmp_pa
     """TPE's study (refitted on every ask) is trimmed to ``window`` trials: the best 25 completed ones and the
     newest others. Nothing is evaluated twice, and a search saved between trims continues identically."""
     import optuna
-
     from conftest import write_table
+
     from raynas.searchers.tpe import KEEP_BEST
 
     space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=5)))  # 625 rows
@@ -535,8 +548,7 @@ def test_tpe_study_stays_bounded_keeps_the_best_and_restores_across_trims(tmp_pa
     everything = seen + [pending] + later
     assert len({tuple(t) for t in everything}) == 200  # the trims forgot no evaluated architecture
     assert len(tpe.study.trials) < 2 * 40
-    kept = {tuple(t.params.values()): t.value for t in tpe.study.trials
-            if t.state == optuna.trial.TrialState.COMPLETE}
+    kept = {tuple(t.params.values()): t.value for t in tpe.study.trials if t.state == optuna.trial.TrialState.COMPLETE}
     best = sorted(everything, key=space.accuracy, reverse=True)[:KEEP_BEST]
     assert all(tuple(t) in kept for t in best)
     assert tuple(later[-1]) in kept  # and the newest
@@ -549,7 +561,7 @@ def test_evolution_replaces_a_known_child_by_an_untried_neighbour(tmp_path):
 
     space = TabularSpace.from_json(str(write_table(tmp_path / "t.json", positions=4, choices=4)))
     centre = [1, 1, 1, 1]
-    neighbours = [[*centre[:i], v, *centre[i + 1:]] for i in range(4) for v in range(4) if v != 1]
+    neighbours = [[*centre[:i], v, *centre[i + 1 :]] for i in range(4) for v in range(4) if v != 1]
     evo = RegularizedEvolutionSearcher(space, seed=0, population=3, sample_size=2, mutation_prob=0.0)
     evo.population = [[list(centre), 0.9, True] for _ in range(3)]  # converged on one architecture
     evo.evaluated = {tuple(t): 0.1 for t in neighbours[1:]}  # every child but one is known
@@ -559,8 +571,11 @@ def test_evolution_replaces_a_known_child_by_an_untried_neighbour(tmp_path):
 
 def test_evolution_defaults_scale_nni_down_for_short_searches():
     space = small_space()
-    assert (RegularizedEvolutionSearcher(space).population_size, RegularizedEvolutionSearcher(space).sample_size,
-            RegularizedEvolutionSearcher(space).mutation_prob) == (100, 25, 0.05)
+    assert (
+        RegularizedEvolutionSearcher(space).population_size,
+        RegularizedEvolutionSearcher(space).sample_size,
+        RegularizedEvolutionSearcher(space).mutation_prob,
+    ) == (100, 25, 0.05)
     short = RegularizedEvolutionSearcher(space, num_samples=50, seed=0)
     assert (short.population_size, short.sample_size) == (10, 2)
     for i in range(10):  # the first population is random; after that children are mutations of members
@@ -583,8 +598,23 @@ def test_sa_settings_reach_the_searcher_from_the_cli_flags():
     from raynas import cli
     from raynas.build import make_searcher
 
-    settings = cli.settings_from_args(cli.parser().parse_args(
-        ["search", "sanas", "--far-moves", "2", "--restart-after", "15", "--decay", "0.9", "--screened", "0.25",
-         "--screen-size", "3"]))
+    settings = cli.settings_from_args(
+        cli.parser().parse_args(
+            [
+                "search",
+                "sanas",
+                "--far-moves",
+                "2",
+                "--restart-after",
+                "15",
+                "--decay",
+                "0.9",
+                "--screened",
+                "0.25",
+                "--screen-size",
+                "3",
+            ]
+        )
+    )
     sa = make_searcher(settings, spaces.get("small_channel"))
     assert (sa.far_moves, sa.restart_after, sa.decay, sa.screened, sa.screen_size) == (2, 15, 0.9, 0.25, 3)

@@ -1,15 +1,15 @@
 """Settings of every type, from Python, config files and saved records: converted, or one clear error."""
+
 from __future__ import annotations
 
 import os
 import re
 
 import pytest
+from conftest import write_table
 
 from raynas import cli
 from raynas.settings import SearchSettings
-
-from conftest import write_table
 
 
 def main_error(argv: list[str], capsys) -> str:
@@ -24,11 +24,21 @@ def test_numbers_given_as_text_are_converted(tmp_path):
     config = tmp_path / "search.yaml"
     config.write_text("lr: 1e-3\nweight-decay: 5e-4\nseed: '3'\ncpus-per-trial: '1'\nepochs: 2.0\n")
     settings = cli.settings_from_args(cli.parser().parse_args(["search", "sanas", "--config", str(config)]))
-    assert (settings.lr, settings.weight_decay, settings.seed, settings.cpus_per_trial, settings.epochs) == \
-        (0.001, 0.0005, 3, 1.0, 2)
+    assert (settings.lr, settings.weight_decay, settings.seed, settings.cpus_per_trial, settings.epochs) == (
+        0.001,
+        0.0005,
+        3,
+        1.0,
+        2,
+    )
     python = SearchSettings(lr="0.1", val_fraction="0.2", momentum=1, gpus_per_trial="0.5", warm_start="4")
-    assert (python.lr, python.val_fraction, python.momentum, python.gpus_per_trial, python.warm_start) == \
-        (0.1, 0.2, 1.0, 0.5, 4)
+    assert (python.lr, python.val_fraction, python.momentum, python.gpus_per_trial, python.warm_start) == (
+        0.1,
+        0.2,
+        1.0,
+        0.5,
+        4,
+    )
     assert SearchSettings(restart_after="auto", address=None, init_temperature=None).restart_after == "auto"
 
 
@@ -38,43 +48,57 @@ def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
     assert SearchSettings(max_params="3.77M").max_params == 3_770_000
 
 
-@pytest.mark.parametrize("values,message", [
-    ({"lr": "abc"}, "lr must be a number, got 'abc'"),
-    ({"momentum": "x"}, "momentum must be a number, got 'x'"),
-    ({"grad_clip": "x"}, "grad-clip must be a number, got 'x'"),
-    ({"weight_decay": "nan"}, "weight-decay must be a number, got 'nan'"),
-    ({"gpus_per_trial": True}, "gpus-per-trial must be a number, got True"),
-    ({"decay": "fast"}, "decay must be a number, got 'fast'"),
-    ({"reward_scale": "x"}, "reward-scale must be a number, got 'x'"),
-    ({"init_temperature": "hot"}, "init-temperature must be a number, got 'hot'"),
-    ({"seed": "abc"}, "seed must be a whole number, got 'abc'"),
-    ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
-    ({"seed": True}, "seed must be a whole number, got True"),
-    ({"seed": -1}, "seed must be at least 0, got -1"),
-    ({"concurrency": "2.5"}, "concurrency must be a whole number, got '2.5'"),
-    ({"warm_start": 1.5}, "warm-start must be a whole number of evaluations (0: off) or auto, got 1.5"),
-    ({"restart_after": "never"}, "restart-after must be a whole number of evaluations (0: off) or auto, got 'never'"),
-    ({"restart_after": -2}, "restart-after must be a whole number of evaluations (0: off) or auto, got -2"),
-    ({"name": 2024}, "name must be a string, got 2024"),
-    ({"address": 5}, "address must be a string, got 5"),
-    ({"space": None}, "space must be a string, got None"),
-    ({"data_dir": 5}, "data-dir must be a string, got 5"),
-    ({"supernet_budget": "yes"}, "supernet-budget must be true or false, got 'yes'"),
-    ({"space_kwargs": [1]}, "space-kwargs must be a JSON object of argument -> value, got [1]"),
-    ({"decay": 0}, "--decay must be above 0 and at most 1 (T is multiplied by it each step), got 0"),
-    ({"init_temperature": -1}, "--init-temperature must be above 0, got -1"),
-    ({"reward_scale": 0}, "--reward-scale must be above 0, got 0"),
-    ({"gpus_per_trial": -1}, "--gpus-per-trial must be 0 or more, got -1"),
-    ({"cpus_per_trial": 0}, "--cpus-per-trial must be above 0, got 0"),
-    ({"storage_path": "s3://bucket/my runs"}, "--storage-path 's3://bucket/my runs' is a URI with a space in it; write "
-                                              "the space as %20 (s3://bucket/my%20runs) or give a plain folder"),
-    ({"storage_path": "file:/data/runs"}, "--storage-path 'file:/data/runs': write a file URI with three slashes "
-                                          "(file:///data/runs) or give a plain folder"),
-    ({"max_params": "-5k"}, "--max-params must be a parameter count of 0 or more, got '-5k'"),
-    ({"max_params": "inf"}, "max-params must be a number like 20000, 20k or 3.5M, got 'inf'"),
-    ({"min_params": 30000, "max_params": "20k"}, "--min-params 30000 is above --max-params 20000; no architecture "
-                                                 "fits between them"),
-])
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"lr": "abc"}, "lr must be a number, got 'abc'"),
+        ({"momentum": "x"}, "momentum must be a number, got 'x'"),
+        ({"grad_clip": "x"}, "grad-clip must be a number, got 'x'"),
+        ({"weight_decay": "nan"}, "weight-decay must be a number, got 'nan'"),
+        ({"gpus_per_trial": True}, "gpus-per-trial must be a number, got True"),
+        ({"decay": "fast"}, "decay must be a number, got 'fast'"),
+        ({"reward_scale": "x"}, "reward-scale must be a number, got 'x'"),
+        ({"init_temperature": "hot"}, "init-temperature must be a number, got 'hot'"),
+        ({"seed": "abc"}, "seed must be a whole number, got 'abc'"),
+        ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
+        ({"seed": True}, "seed must be a whole number, got True"),
+        ({"seed": -1}, "seed must be at least 0, got -1"),
+        ({"concurrency": "2.5"}, "concurrency must be a whole number, got '2.5'"),
+        ({"warm_start": 1.5}, "warm-start must be a whole number of evaluations (0: off) or auto, got 1.5"),
+        (
+            {"restart_after": "never"},
+            "restart-after must be a whole number of evaluations (0: off) or auto, got 'never'",
+        ),
+        ({"restart_after": -2}, "restart-after must be a whole number of evaluations (0: off) or auto, got -2"),
+        ({"name": 2024}, "name must be a string, got 2024"),
+        ({"address": 5}, "address must be a string, got 5"),
+        ({"space": None}, "space must be a string, got None"),
+        ({"data_dir": 5}, "data-dir must be a string, got 5"),
+        ({"supernet_budget": "yes"}, "supernet-budget must be true or false, got 'yes'"),
+        ({"space_kwargs": [1]}, "space-kwargs must be a JSON object of argument -> value, got [1]"),
+        ({"decay": 0}, "--decay must be above 0 and at most 1 (T is multiplied by it each step), got 0"),
+        ({"init_temperature": -1}, "--init-temperature must be above 0, got -1"),
+        ({"reward_scale": 0}, "--reward-scale must be above 0, got 0"),
+        ({"gpus_per_trial": -1}, "--gpus-per-trial must be 0 or more, got -1"),
+        ({"cpus_per_trial": 0}, "--cpus-per-trial must be above 0, got 0"),
+        (
+            {"storage_path": "s3://bucket/my runs"},
+            "--storage-path 's3://bucket/my runs' is a URI with a space in it; write "
+            "the space as %20 (s3://bucket/my%20runs) or give a plain folder",
+        ),
+        (
+            {"storage_path": "file:/data/runs"},
+            "--storage-path 'file:/data/runs': write a file URI with three slashes "
+            "(file:///data/runs) or give a plain folder",
+        ),
+        ({"max_params": "-5k"}, "--max-params must be a parameter count of 0 or more, got '-5k'"),
+        ({"max_params": "inf"}, "max-params must be a number like 20000, 20k or 3.5M, got 'inf'"),
+        (
+            {"min_params": 30000, "max_params": "20k"},
+            "--min-params 30000 is above --max-params 20000; no architecture fits between them",
+        ),
+    ],
+)
 def test_a_value_of_the_wrong_type_names_its_setting(values, message):
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         SearchSettings(**values)
@@ -82,18 +106,21 @@ def test_a_value_of_the_wrong_type_names_its_setting(values, message):
         SearchSettings.from_dict({key.replace("_", "-"): value for key, value in values.items()})
 
 
-@pytest.mark.parametrize("text,message", [
-    ("lr: abc\n", "lr must be a number, got 'abc'"),
-    ("name: 2024\n", "name must be a string, got 2024"),
-    ("address: 5\n", "address must be a string, got 5"),
-    ("space: null\n", "space must be a string, got None"),
-    ("decay: fast\n", "decay must be a number, got 'fast'"),
-    ("max-params: 20k\nmax_params: 30k\n", "'max-params' and 'max_params' are the same setting; keep one of them"),
-    ("- lr\n", "must be a mapping of setting -> value, got a list"),
-    ("space-kwargs: [1]\n", "space-kwargs must be a JSON object of argument -> value, got [1]"),
-    ("grace-epochs: 2\n", "--grace-epochs applies to a search with --scheduler asha only"),  # as the flag would be
-    ("trial_function: os:getcwd\n", "'trial_function' is set by raynas itself, not by a config file; remove it"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("lr: abc\n", "lr must be a number, got 'abc'"),
+        ("name: 2024\n", "name must be a string, got 2024"),
+        ("address: 5\n", "address must be a string, got 5"),
+        ("space: null\n", "space must be a string, got None"),
+        ("decay: fast\n", "decay must be a number, got 'fast'"),
+        ("max-params: 20k\nmax_params: 30k\n", "'max-params' and 'max_params' are the same setting; keep one of them"),
+        ("- lr\n", "must be a mapping of setting -> value, got a list"),
+        ("space-kwargs: [1]\n", "space-kwargs must be a JSON object of argument -> value, got [1]"),
+        ("grace-epochs: 2\n", "--grace-epochs applies to a search with --scheduler asha only"),  # as the flag would be
+        ("trial_function: os:getcwd\n", "'trial_function' is set by raynas itself, not by a config file; remove it"),
+    ],
+)
 def test_a_bad_config_file_is_one_clear_line(tmp_path, capsys, text, message):
     config = tmp_path / "search.yaml"
     config.write_text(text)
@@ -108,25 +135,34 @@ def test_a_table_flag_added_to_space_kwargs_that_are_no_mapping_is_one_clear_lin
     config = tmp_path / "search.yaml"
     config.write_text("space-kwargs: [1]\n")
     table = write_table(tmp_path / "table.json")
-    assert main_error(["search", "random", "--config", str(config), "--table", str(table), "--storage-path",
-                       str(tmp_path)], capsys) == "space-kwargs must be a JSON object of argument -> value, got [1]"
+    assert (
+        main_error(
+            ["search", "random", "--config", str(config), "--table", str(table), "--storage-path", str(tmp_path)],
+            capsys,
+        )
+        == "space-kwargs must be a JSON object of argument -> value, got [1]"
+    )
 
 
 def test_resume_with_other_resources_checks_them_and_refuses_them_where_it_cannot_apply_them(tmp_path, capsys):
-    records = {name: SearchSettings(searcher=searcher, storage_path=str(tmp_path), name=name).to_json()
-               for name, searcher in (("s", "sanas"), ("o", "oneshot"))}
+    records = {
+        name: SearchSettings(searcher=searcher, storage_path=str(tmp_path), name=name).to_json()
+        for name, searcher in (("s", "sanas"), ("o", "oneshot"))
+    }
     for name, record in records.items():
         (tmp_path / name).mkdir()
         (tmp_path / name / "raynas_search.json").write_text(record)
     resume = ["resume", "--storage-path", str(tmp_path), "--name"]
     assert main_error([*resume, "s", "--gpus-per-trial", "1.5"], capsys) == (
         "--gpus-per-trial must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one only), "
-        "got 1.5")
+        "got 1.5"
+    )
     assert main_error([*resume, "s", "--cpus-per-trial", "0"], capsys) == "--cpus-per-trial must be above 0, got 0"
     assert (tmp_path / "s" / "raynas_search.json").read_text() == records["s"]  # not rewritten
     assert main_error([*resume, "o", "--gpus-per-trial", "0"], capsys) == (
         "a one-shot search continues with the resources it was started with; drop --gpus-per-trial (it applies to "
-        "resuming sanas, evolution, tpe and random searches), or start 'o' again under another --name")
+        "resuming sanas, evolution, tpe and random searches), or start 'o' again under another --name"
+    )
     import raynas
 
     with pytest.raises(ValueError, match="^a one-shot search continues"):  # Python's resume continues it as one
@@ -144,23 +180,28 @@ def test_resume_of_a_record_that_is_no_mapping_names_the_file(tmp_path, capsys):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "raynas_search.json").write_text('["a"]')
     error = main_error(["resume", "--storage-path", str(tmp_path), "--name", "s"], capsys)
-    assert error.startswith(f"{tmp_path}/s/raynas_search.json is not a usable raynas search record (settings must be "
-                            "a mapping of setting -> value, got a list); restore it or start the search again")
+    assert error.startswith(
+        f"{tmp_path}/s/raynas_search.json is not a usable raynas search record (settings must be "
+        "a mapping of setting -> value, got a list); restore it or start the search again"
+    )
     (tmp_path / "s" / "raynas_search.json").write_text('{"lr": "abc"}')
-    assert "raynas_search.json is not a usable raynas search record (lr must be a number, got 'abc')" in \
-        main_error(["resume", "--storage-path", str(tmp_path), "--name", "s"], capsys)
+    assert "raynas_search.json is not a usable raynas search record (lr must be a number, got 'abc')" in main_error(
+        ["resume", "--storage-path", str(tmp_path), "--name", "s"], capsys
+    )
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "raynas_darts.json").write_text("[1]")
     assert main_error(["resume", "--storage-path", str(tmp_path), "--name", "d"], capsys).startswith(
-        f"{tmp_path}/d/raynas_darts.json is not a usable raynas DARTS search record")
+        f"{tmp_path}/d/raynas_darts.json is not a usable raynas DARTS search record"
+    )
 
 
 def test_run_takes_a_dict_and_points_to_the_run_of_another_searcher(tmp_path):
     import raynas
 
     for searcher, runner in (("oneshot", "raynas.oneshot.run"), ("darts", "raynas.darts_search.run")):
-        with pytest.raises(ValueError, match=f"^searcher '{searcher}' is run by {re.escape(runner)}; choose one of: "
-                                             "sanas, random"):
+        with pytest.raises(
+            ValueError, match=f"^searcher '{searcher}' is run by {re.escape(runner)}; choose one of: sanas, random"
+        ):
             raynas.run({"searcher": searcher, "storage-path": str(tmp_path)})
     with pytest.raises(ValueError, match="unknown searcher 'bogus'; choose one of: sanas"):
         raynas.run({"searcher": "bogus", "storage_path": str(tmp_path)})
@@ -169,13 +210,18 @@ def test_run_takes_a_dict_and_points_to_the_run_of_another_searcher(tmp_path):
     assert not (tmp_path / "search").exists()
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"searcher": "random", "init_temperature": 1}, "--init-temperature applies to SA (`raynas search sanas`"),
-    ({"searcher": "evolution", "num_subnets": 50}, "--num-subnets applies to `raynas search oneshot` only"),
-    ({"epochs": 4, "grace_epochs": 2}, "--grace-epochs applies to a search with --scheduler asha only"),
-    ({"space": "tabular", "space_kwargs": {"path": "t.json"}, "epochs": 5},
-     "--epochs applies to searches that train networks (a --table replay looks accuracies up) only"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"searcher": "random", "init_temperature": 1}, "--init-temperature applies to SA (`raynas search sanas`"),
+        ({"searcher": "evolution", "num_subnets": 50}, "--num-subnets applies to `raynas search oneshot` only"),
+        ({"epochs": 4, "grace_epochs": 2}, "--grace-epochs applies to a search with --scheduler asha only"),
+        (
+            {"space": "tabular", "space_kwargs": {"path": "t.json"}, "epochs": 5},
+            "--epochs applies to searches that train networks (a --table replay looks accuracies up) only",
+        ),
+    ],
+)
 def test_settings_built_in_python_that_the_search_would_not_read_are_refused(tmp_path, values, message):
     import raynas
     from raynas import oneshot
@@ -195,48 +241,77 @@ def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
 
     darts = DartsSettings(lr="1e-3", arch_lr="3e-4", seeds="2", cpus_per_worker=1)
     assert (darts.lr, darts.arch_lr, darts.seeds, darts.cpus_per_worker) == (0.001, 0.0003, 2, 1.0)
-    for values, message in (({"seed": "x"}, "--seed must be a whole number, got 'x'"),
-                            ({"arch-lr": "fast"}, "--arch-lr must be a number, got 'fast'"),
-                            ({"name": 5}, "--name must be a string, got 5"),
-                            ({"seed": -1}, "--seed must be at least 0, got -1")):
+    for values, message in (
+        ({"seed": "x"}, "--seed must be a whole number, got 'x'"),
+        ({"arch-lr": "fast"}, "--arch-lr must be a number, got 'fast'"),
+        ({"name": 5}, "--name must be a string, got 5"),
+        ({"seed": -1}, "--seed must be at least 0, got -1"),
+    ):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             DartsSettings.from_dict(values)
     pipeline = PipelineSettings(max_params="60k", seed="2", darts_epochs=3.0)
     check(pipeline)
     assert (pipeline.seed, pipeline.darts_epochs) == (2, 3)
-    for values, message in (({"seed": "x"}, "--seed must be a whole number, got 'x'"),
-                            ({"num_samples": 2.5}, "--num-samples must be a whole number, got 2.5"),
-                            ({"seed": -1}, "--seed must be a whole number of at least 0, got -1"),
-                            ({"data_dir": 5}, "--data-dir must be a string, got 5")):
+    for values, message in (
+        ({"seed": "x"}, "--seed must be a whole number, got 'x'"),
+        ({"num_samples": 2.5}, "--num-samples must be a whole number, got 2.5"),
+        ({"seed": -1}, "--seed must be a whole number of at least 0, got -1"),
+        ({"data_dir": 5}, "--data-dir must be a string, got 5"),
+    ):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             check(PipelineSettings(max_params="60k", **values))
 
 
-@pytest.mark.parametrize("held, start, message", [
-    ("raynas_darts.json", "search", "holds a DARTS search (raynas search darts), not a token search; pick another "
-                                    "--name"),
-    ("raynas_search.json", "darts", "holds a token search (raynas search sanas|evolution|tpe|random|oneshot), not a "
-                                    "DARTS search; pick another --name"),
-    ("raynas_search.json", "pipeline", "holds a token search (raynas search"),
-    ("raynas_pipeline.json", "resume", "holds a pipeline (its stages are the searches x/darts and x/sanas), not a "
-                                       "token search; continue it with the same `raynas pipeline` command"),
-    ("raynas_darts.json", "resume", "holds a DARTS search (raynas search darts), not a token search; continue it "
-                                    "with `raynas resume`, or raynas.darts_search.resume(storage_path, name) from "
-                                    "Python"),
-    ("raynas_retrain.json", "analyze", "holds a retrain (raynas retrain), not a token search; raynas analyze reads "
-                                       "token and DARTS searches; pass the name of one"),
-])
+@pytest.mark.parametrize(
+    "held, start, message",
+    [
+        (
+            "raynas_darts.json",
+            "search",
+            "holds a DARTS search (raynas search darts), not a token search; pick another --name",
+        ),
+        (
+            "raynas_search.json",
+            "darts",
+            "holds a token search (raynas search sanas|evolution|tpe|random|oneshot), not a "
+            "DARTS search; pick another --name",
+        ),
+        ("raynas_search.json", "pipeline", "holds a token search (raynas search"),
+        (
+            "raynas_pipeline.json",
+            "resume",
+            "holds a pipeline (its stages are the searches x/darts and x/sanas), not a "
+            "token search; continue it with the same `raynas pipeline` command",
+        ),
+        (
+            "raynas_darts.json",
+            "resume",
+            "holds a DARTS search (raynas search darts), not a token search; continue it "
+            "with `raynas resume`, or raynas.darts_search.resume(storage_path, name) from "
+            "Python",
+        ),
+        (
+            "raynas_retrain.json",
+            "analyze",
+            "holds a retrain (raynas retrain), not a token search; raynas analyze reads "
+            "token and DARTS searches; pass the name of one",
+        ),
+    ],
+)
 def test_a_name_that_holds_another_kind_of_run_is_refused_before_anything_is_written(tmp_path, held, start, message):
     from raynas import analysis, darts_search, pipeline, search
 
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / held).write_text("{}")
-    run = {"search": lambda: search.run({"storage_path": str(tmp_path), "name": "x", "num_samples": 1}),
-           "darts": lambda: darts_search.run({"storage_path": str(tmp_path), "name": "x"}),
-           "pipeline": lambda: pipeline.run_pipeline(pipeline.PipelineSettings(max_params="60k",
-                                                                               storage_path=str(tmp_path), name="x")),
-           "resume": lambda: search.resume(str(tmp_path), "x"),
-           "analyze": lambda: analysis.analyze(str(tmp_path), ["x"])}[start]
+    run = {
+        "search": lambda: search.run({"storage_path": str(tmp_path), "name": "x", "num_samples": 1}),
+        "darts": lambda: darts_search.run({"storage_path": str(tmp_path), "name": "x"}),
+        "pipeline": lambda: pipeline.run_pipeline(
+            pipeline.PipelineSettings(max_params="60k", storage_path=str(tmp_path), name="x")
+        ),
+        "resume": lambda: search.resume(str(tmp_path), "x"),
+        "analyze": lambda: analysis.analyze(str(tmp_path), ["x"]),
+    }[start]
     with pytest.raises(FileExistsError, match=re.escape(message)):
         run()
     assert [p.name for p in (tmp_path / "x").iterdir()] == [held]

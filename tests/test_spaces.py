@@ -1,4 +1,5 @@
 """Tests of the channel spaces and the DARTS building blocks."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,21 @@ import torch
 
 from raynas import spaces
 from raynas.spaces.channel import FILTER_NUM, WIDTHS, DartsChannelSpace, SmallChannelSpace
-from raynas.spaces.darts import (DARTS_V1, DARTS_V2, OPS, PADDLESLIM_DARTS, PRIMITIVES, EvalNetwork, Genotype,
-                                 SearchNetwork, eval_network_params, genotype_from_dict, genotype_to_dict,
-                                 op_params, parse_genotype)
+from raynas.spaces.darts import (
+    DARTS_V1,
+    DARTS_V2,
+    OPS,
+    PADDLESLIM_DARTS,
+    PRIMITIVES,
+    EvalNetwork,
+    Genotype,
+    SearchNetwork,
+    eval_network_params,
+    genotype_from_dict,
+    genotype_to_dict,
+    op_params,
+    parse_genotype,
+)
 
 SANAS_FINAL = [5, 5, 0, 5, 5, 10, 7, 7, 5, 7, 7, 11, 10, 12, 10, 0, 5, 3, 10, 8]
 
@@ -49,7 +62,7 @@ def test_params_grow_with_every_token(space, n):
         assert low <= params <= high
         for i, size in enumerate(table):
             if tokens[i] + 1 < size:
-                bigger = tokens[:i] + [tokens[i] + 1] + tokens[i + 1:]
+                bigger = tokens[:i] + [tokens[i] + 1] + tokens[i + 1 :]
                 assert space.num_params(bigger) > params, (tokens, i)
 
 
@@ -64,8 +77,14 @@ def test_op_params():
 
 
 ODD_GENOTYPE = Genotype(
-    normal=[("none", 0), ("sep_conv_5x5", 1), ("avg_pool_3x3", 2), ("dil_conv_5x5", 0),
-            ("skip_connect", 3), ("max_pool_3x3", 1)],
+    normal=[
+        ("none", 0),
+        ("sep_conv_5x5", 1),
+        ("avg_pool_3x3", 2),
+        ("dil_conv_5x5", 0),
+        ("skip_connect", 3),
+        ("max_pool_3x3", 1),
+    ],
     normal_concat=[3, 4],
     reduce=[("skip_connect", 0), ("sep_conv_3x3", 1), ("dil_conv_3x3", 1), ("none", 2)],
     reduce_concat=[2, 3, 3],
@@ -75,10 +94,16 @@ ODD_CONFIGS = [
     dict(cell_widths=[5, 7, 9], reduction_cells=[1], genotype=DARTS_V2, auxiliary=True),
     dict(cell_widths=[3, 6, 6, 11], reduction_cells=[0, 1], genotype=DARTS_V1, auxiliary=True, aux_after=0),
     dict(cell_widths=[4, 4], reduction_cells=[], genotype=DARTS_V2, auxiliary=True, aux_after=1),
-    dict(cell_widths=[8], reduction_cells=[0], genotype=ODD_GENOTYPE, in_channels=1, num_classes=3,
-         stem_channels=5),
-    dict(cell_widths=[6, 9, 4, 13, 8], reduction_cells=[1, 3], genotype=ODD_GENOTYPE, in_channels=2,
-         num_classes=4, auxiliary=True, stem_channels=7),
+    dict(cell_widths=[8], reduction_cells=[0], genotype=ODD_GENOTYPE, in_channels=1, num_classes=3, stem_channels=5),
+    dict(
+        cell_widths=[6, 9, 4, 13, 8],
+        reduction_cells=[1, 3],
+        genotype=ODD_GENOTYPE,
+        in_channels=2,
+        num_classes=4,
+        auxiliary=True,
+        stem_channels=7,
+    ),
     dict(cell_widths=[2, 3, 5], reduction_cells=[2], genotype=PADDLESLIM_DARTS, auxiliary=False, aux_after=0),
 ]
 
@@ -167,9 +192,15 @@ def test_validate(space):
     assert space.num_params(np.array(good)) == space.num_params(good)
 
 
-@pytest.mark.parametrize("space", [SmallChannelSpace(num_classes=5), DartsChannelSpace(genotype=DARTS_V1),
-                                   DartsChannelSpace(genotype=str(PADDLESLIM_DARTS), auxiliary=False)],
-                         ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    "space",
+    [
+        SmallChannelSpace(num_classes=5),
+        DartsChannelSpace(genotype=DARTS_V1),
+        DartsChannelSpace(genotype=str(PADDLESLIM_DARTS), auxiliary=False),
+    ],
+    ids=lambda s: s.name,
+)
 def test_arch_round_trip_and_registry(space):
     rng = random.Random(2)
     for _ in range(20):
@@ -192,7 +223,7 @@ def test_arch_round_trip_and_registry(space):
 def test_labels_and_choices():
     darts = DartsChannelSpace()
     assert darts.labels()[0] == "cell_00" and darts.labels()[-1] == "cell_19"
-    assert darts.choices() == [FILTER_NUM] * 20 and darts.size() == 14 ** 20
+    assert darts.choices() == [FILTER_NUM] * 20 and darts.size() == 14**20
     small = SmallChannelSpace()
     assert small.labels() == ["conv1_width", "conv2_width", "conv3_width", "conv4_width"]
     assert small.choices() == [WIDTHS] * 4
@@ -214,20 +245,25 @@ def test_parse_genotype():
     assert parse_genotype(positional).reduce == [("max_pool_3x3", 1), ("none", 0)]
 
 
-@pytest.mark.parametrize("text, message", [
-    (str(DARTS_V2).replace("dil_conv_3x3", "conv_7x1_1x7"), "conv_7x1_1x7.*sep_conv_3x3"),
-    ("__import__('os').system('echo hi')", "expected 'Genotype"),
-    (str(DARTS_V2).replace("range", "").replace("[2, 3, 4, 5]", "__import__('os').system('echo hi')", 1),
-     "literals"),
-    (str(DARTS_V2).replace("('dil_conv_3x3', 2)", "('dil_conv_3x3', 5)"), r"normal\[7\].*\[0, 4\]"),
-    (str(DARTS_V2).replace("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 9]"), "normal_concat"),
-    ("Genotype(normal=[], normal_concat=[2])", "expected 'Genotype"),
-    ('{"normal": [["sep_conv_3x3", 0]]}', "fields"),
-    ("{not json", "JSON"),
-    ("Genotype(", "cannot parse"),
-    (str(DARTS_V2).replace("[2, 3, 4, 5]", "range(10**12)", 1), "literals"),
-    (str(DARTS_V2).replace("[2, 3, 4, 5]", "range(999999999999)", 1), "literals"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (str(DARTS_V2).replace("dil_conv_3x3", "conv_7x1_1x7"), "conv_7x1_1x7.*sep_conv_3x3"),
+        ("__import__('os').system('echo hi')", "expected 'Genotype"),
+        (
+            str(DARTS_V2).replace("range", "").replace("[2, 3, 4, 5]", "__import__('os').system('echo hi')", 1),
+            "literals",
+        ),
+        (str(DARTS_V2).replace("('dil_conv_3x3', 2)", "('dil_conv_3x3', 5)"), r"normal\[7\].*\[0, 4\]"),
+        (str(DARTS_V2).replace("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 9]"), "normal_concat"),
+        ("Genotype(normal=[], normal_concat=[2])", "expected 'Genotype"),
+        ('{"normal": [["sep_conv_3x3", 0]]}', "fields"),
+        ("{not json", "JSON"),
+        ("Genotype(", "cannot parse"),
+        (str(DARTS_V2).replace("[2, 3, 4, 5]", "range(10**12)", 1), "literals"),
+        (str(DARTS_V2).replace("[2, 3, 4, 5]", "range(999999999999)", 1), "literals"),
+    ],
+)
 def test_parse_genotype_rejects(text, message, capfd):
     with pytest.raises(ValueError, match=message):
         parse_genotype(text)
@@ -236,8 +272,10 @@ def test_parse_genotype_rejects(text, message, capfd):
 
 def test_darts_channel_accepts_genotype_forms():
     tokens = DartsChannelSpace().init_tokens()
-    counts = {DartsChannelSpace(genotype=g).num_params(tokens)
-              for g in (DARTS_V1, str(DARTS_V1), genotype_to_dict(DARTS_V1), json.dumps(genotype_to_dict(DARTS_V1)))}
+    counts = {
+        DartsChannelSpace(genotype=g).num_params(tokens)
+        for g in (DARTS_V1, str(DARTS_V1), genotype_to_dict(DARTS_V1), json.dumps(genotype_to_dict(DARTS_V1)))
+    }
     assert len(counts) == 1
     with pytest.raises(ValueError, match="conv_3x1"):
         DartsChannelSpace(genotype=DARTS_V1._replace(normal=[("conv_3x1", 0), ("sep_conv_3x3", 1)]))

@@ -1,4 +1,5 @@
 """Trial functions used by the tests; importable by Ray workers (tests/ is on their PYTHONPATH)."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,16 @@ def wait_for_peers(config: dict, settings: dict) -> None:
     deadline = time.time() + 60
     while len(os.listdir(folder)) < settings["num_samples"] and time.time() < deadline:
         time.sleep(0.05)
-    tune.report({"reward": len(os.listdir(folder)) / settings["num_samples"], "params": 0,
-                 "tokens": config["tokens"], "epoch": 1, "device": pick_device(), **where()})
+    tune.report(
+        {
+            "reward": len(os.listdir(folder)) / settings["num_samples"],
+            "params": 0,
+            "tokens": config["tokens"],
+            "epoch": 1,
+            "device": pick_device(),
+            **where(),
+        }
+    )
 
 
 def dies_once_after(module, trial, epoch: int, marker: str, config: dict, settings: dict) -> None:
@@ -41,8 +50,9 @@ def dies_once_after(module, trial, epoch: int, marker: str, config: dict, settin
             open(marker, "w").close()
             os._exit(1)
 
-    module.tune = type("TuneWithDeath", (), {"report": staticmethod(report),
-                                             "get_checkpoint": staticmethod(tune.get_checkpoint)})
+    module.tune = type(
+        "TuneWithDeath", (), {"report": staticmethod(report), "get_checkpoint": staticmethod(tune.get_checkpoint)}
+    )
     try:
         trial(config, settings)
     finally:

@@ -1,5 +1,6 @@
 """User-written spaces, imported by module path in tests: models with labelled choices (``user_spaces:tiny``,
 ``user_spaces:net``) and a token space (``user_spaces:Widths``)."""
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,10 @@ class Tiny(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 8):
         super().__init__()
         self.stem = conv_bn(in_channels, width, 3)
-        self.layer1 = LayerChoice({"conv3x3": conv_bn(width, width, 3), "conv5x5": conv_bn(width, width, 5),
-                                   "identity": nn.Identity()}, label="layer1")
+        self.layer1 = LayerChoice(
+            {"conv3x3": conv_bn(width, width, 3), "conv5x5": conv_bn(width, width, 5), "identity": nn.Identity()},
+            label="layer1",
+        )
         self.layer2 = LayerChoice([conv_bn(width, width, 1), conv_bn(width, width, 3)], label="layer2")
         self.skip = InputChoice(3, n_chosen=2, reduction="sum", label="skip")
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
@@ -42,8 +45,9 @@ class Net(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10):
         super().__init__()
-        self.conv1 = LayerChoice([nn.Conv2d(in_channels, 6, 3, padding=1), nn.Conv2d(in_channels, 6, 5, padding=2)],
-                                 label="conv1")
+        self.conv1 = LayerChoice(
+            [nn.Conv2d(in_channels, 6, 3, padding=1), nn.Conv2d(in_channels, 6, 5, padding=2)], label="conv1"
+        )
         self.pool = nn.MaxPool2d(2, 2)
         self.conv2 = LayerChoice([nn.Conv2d(6, 16, 3, padding=1), nn.Conv2d(6, 16, 5, padding=2)], label="conv2")
         self.conv3 = nn.Conv2d(16, 16, 1)
@@ -66,9 +70,18 @@ def net(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
 
 def accented(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
     """Labels and choice names as a user writes them in their own language."""
-    return nn.Sequential(LayerChoice({"faltung_3×3": nn.Conv2d(in_channels, 4, 3, padding=1),
-                                      "faltung_5×5": nn.Conv2d(in_channels, 4, 5, padding=2)}, label="schicht_ä"),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+    return nn.Sequential(
+        LayerChoice(
+            {
+                "faltung_3×3": nn.Conv2d(in_channels, 4, 3, padding=1),
+                "faltung_5×5": nn.Conv2d(in_channels, 4, 5, padding=2),
+            },
+            label="schicht_ä",
+        ),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, num_classes),
+    )
 
 
 class Widths(SearchSpace):
@@ -94,9 +107,15 @@ class Widths(SearchSpace):
 
     def build(self, tokens) -> nn.Module:
         w1, w2 = (self.WIDTHS[t] for t in self.validate(tokens))
-        return nn.Sequential(nn.Conv2d(self.in_channels, w1, 3, padding=1), nn.ReLU(),
-                             nn.Conv2d(w1, w2, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Linear(w2, self.num_classes))
+        return nn.Sequential(
+            nn.Conv2d(self.in_channels, w1, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(w1, w2, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(w2, self.num_classes),
+        )
 
     def kwargs(self) -> dict:
         return {"in_channels": self.in_channels, "num_classes": self.num_classes}
@@ -169,6 +188,11 @@ class JsonChoices(SearchSpace):
     def build(self, tokens) -> nn.Module:
         w, bn, act, ks = self.validate(tokens)
         w, (k, s) = self.WIDTHS[w], self.choices()[3][ks]
-        return nn.Sequential(nn.Conv2d(self.in_channels, w, k, stride=s, padding=k // 2),
-                             nn.BatchNorm2d(w) if bn else nn.Identity(), nn.ReLU() if act else nn.Identity(),
-                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w, self.num_classes))
+        return nn.Sequential(
+            nn.Conv2d(self.in_channels, w, k, stride=s, padding=k // 2),
+            nn.BatchNorm2d(w) if bn else nn.Identity(),
+            nn.ReLU() if act else nn.Identity(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(w, self.num_classes),
+        )

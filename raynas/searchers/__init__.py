@@ -1,4 +1,5 @@
 """Searchers: Ray Tune ``Searcher`` classes that propose token vectors under a parameter budget."""
+
 from __future__ import annotations
 
 from raynas.searchers.base import SearchExhausted, TokenSearcher
@@ -15,5 +16,12 @@ SEARCHERS: dict[str, type[TokenSearcher]] = {
     "tpe": TPESearcher,
 }
 
-__all__ = ["SEARCHERS", "RandomSearcher", "RegularizedEvolutionSearcher", "SearchExhausted",
-           "SimulatedAnnealingSearcher", "TPESearcher", "TokenSearcher"]
+__all__ = [
+    "SEARCHERS",
+    "RandomSearcher",
+    "RegularizedEvolutionSearcher",
+    "SearchExhausted",
+    "SimulatedAnnealingSearcher",
+    "TPESearcher",
+    "TokenSearcher",
+]

@@ -12,6 +12,7 @@ Example:
     >>> s.suggest("t1")["tokens"]  # doctest: +SKIP
     [1, 0, 2, 3]
 """
+
 from __future__ import annotations
 
 import json
@@ -19,14 +20,14 @@ import math
 import os
 import random
 import tempfile
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ray.tune.search import Searcher
 
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.sampling import MAX_ATTEMPTS, Tokens
-
 
 #: a finished trial as results.csv records it: trial id, tokens, result (``None``: failed), trial_index
 Finished = tuple[str, Tokens, dict | None, int | None]
@@ -54,9 +55,17 @@ class TokenSearcher(Searcher):
             :meth:`observe` with ``full=False``. ``None``: every result is full.
     """
 
-    def __init__(self, space: SearchSpace, metric: str = "reward", mode: str = "max",
-                 max_params: int | None = None, min_params: int | None = None, seed: int = 0,
-                 num_samples: int | None = None, full_epochs: int | None = None):
+    def __init__(
+        self,
+        space: SearchSpace,
+        metric: str = "reward",
+        mode: str = "max",
+        max_params: int | None = None,
+        min_params: int | None = None,
+        seed: int = 0,
+        num_samples: int | None = None,
+        full_epochs: int | None = None,
+    ):
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         super().__init__(metric=metric, mode=mode)
@@ -89,16 +98,22 @@ class TokenSearcher(Searcher):
         low, high = self.space.params_range()
         start = self.space.init_tokens()
         if not low <= sampling.count(self.space, start) <= high:  # the default range can miss a far extreme
-            raise ValueError(f"space {self.space.name!r}: params_range() gives ({low}, {high}) but init_tokens() "
-                             f"{list(start)} has {sampling.count(self.space, start)} params; override params_range() "
-                             "(the default changes one position at a time from the first and the last choice of "
-                             "every position)")
+            raise ValueError(
+                f"space {self.space.name!r}: params_range() gives ({low}, {high}) but init_tokens() "
+                f"{list(start)} has {sampling.count(self.space, start)} params; override params_range() "
+                "(the default changes one position at a time from the first and the last choice of "
+                "every position)"
+            )
         if self.max_params is not None and self.max_params < low:
-            raise ValueError(f"--max-params {self.max_params} is below the smallest architecture of space "
-                             f"{self.space.name!r} ({low} params); raise the budget to at least {low}")
+            raise ValueError(
+                f"--max-params {self.max_params} is below the smallest architecture of space "
+                f"{self.space.name!r} ({low} params); raise the budget to at least {low}"
+            )
         if self.min_params is not None and self.min_params > high:
-            raise ValueError(f"--min-params {self.min_params} is above the largest architecture of space "
-                             f"{self.space.name!r} ({high} params); lower it to at most {high}")
+            raise ValueError(
+                f"--min-params {self.min_params} is above the largest architecture of space "
+                f"{self.space.name!r} ({high} params); lower it to at most {high}"
+            )
         if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
             raise ValueError(f"--min-params {self.min_params} is above --max-params {self.max_params}")
         self.random_feasible(random.Random(0))  # raises SearchExhausted now rather than inside a running search
@@ -115,9 +130,11 @@ class TokenSearcher(Searcher):
         return tokens
 
     def _exhausted(self) -> SearchExhausted:
-        return SearchExhausted(f"no architecture of space {self.space.name!r} within the budget "
-                               f"({sampling.budget_flags(self.max_params, self.min_params)}) found in "
-                               f"{MAX_ATTEMPTS} draws; widen the budget")
+        return SearchExhausted(
+            f"no architecture of space {self.space.name!r} within the budget "
+            f"({sampling.budget_flags(self.max_params, self.min_params)}) found in "
+            f"{MAX_ATTEMPTS} draws; widen the budget"
+        )
 
     def repair(self, tokens: Tokens, rng: random.Random) -> Tokens:
         """Move tokens towards the budget (see :func:`raynas.spaces.sampling.repair`)."""
@@ -159,8 +176,11 @@ class TokenSearcher(Searcher):
         pending = self.pending_keys()
         options = {}
         for i, n in enumerate(self.space.range_table()):
-            values = [v for v in range(n) if v != tokens[i]
-                      and self.untried(tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1:]), pending)]
+            values = [
+                v
+                for v in range(n)
+                if v != tokens[i] and self.untried(tuple(tokens[:i]) + (v,) + tuple(tokens[i + 1 :]), pending)
+            ]
             if values:
                 options[i] = values
         return options
@@ -172,7 +192,7 @@ class TokenSearcher(Searcher):
         if not options:
             return None
         i = self.rng.choice(sorted(options))
-        return [*tokens[:i], self.rng.choice(options[i]), *tokens[i + 1:]]
+        return [*tokens[:i], self.rng.choice(options[i]), *tokens[i + 1 :]]
 
     # -- what subclasses implement ----------------------------------------------------------------------
     def propose(self) -> Tokens:
@@ -266,23 +286,33 @@ class TokenSearcher(Searcher):
         return {
             "class": type(self).__name__,
             "space": self.space.name,
-            "metric": self.metric, "mode": self.mode,
-            "max_params": self.max_params, "min_params": self.min_params, "num_samples": self.num_samples,
-            "full_epochs": self.full_epochs, "partial": [list(k) for k in self.partial],
+            "metric": self.metric,
+            "mode": self.mode,
+            "max_params": self.max_params,
+            "min_params": self.min_params,
+            "num_samples": self.num_samples,
+            "full_epochs": self.full_epochs,
+            "partial": [list(k) for k in self.partial],
             "rng": [version, list(internal), gauss],
             "evaluated": [[list(k), v] for k, v in self.evaluated.items()],
             "pending": self.pending,
             "failed": [list(k) for k in self.failed],
-            "issued": self.issued, "next_index": self.next_index, "replays": self.replays,
-            "best_tokens": self.best_tokens, "best_reward": self.best_reward, "fruitless": self.fruitless,
+            "issued": self.issued,
+            "next_index": self.next_index,
+            "replays": self.replays,
+            "best_tokens": self.best_tokens,
+            "best_reward": self.best_reward,
+            "fruitless": self.fruitless,
             "own": self._state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`get_state` output."""
         if state.get("class") != type(self).__name__ or state.get("space") != self.space.name:
-            raise ValueError(f"saved state is for {state.get('class')} on space {state.get('space')!r}, "
-                             f"not {type(self).__name__} on {self.space.name!r}")
+            raise ValueError(
+                f"saved state is for {state.get('class')} on space {state.get('space')!r}, "
+                f"not {type(self).__name__} on {self.space.name!r}"
+            )
         self._metric, self._mode = state["metric"], state["mode"]
         self.max_params, self.min_params = state["max_params"], state["min_params"]
         self.num_samples, self.full_epochs = state["num_samples"], state["full_epochs"]

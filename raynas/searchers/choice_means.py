@@ -11,9 +11,10 @@ Example:
     >>> round(means.estimate(0, 0), 3), round(means.estimate(0, 1), 3)
     (0.85, 0.75)
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 class ChoiceMeans:

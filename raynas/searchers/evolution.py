@@ -20,6 +20,7 @@ Example:
     >>> evo.population_size, evo.sample_size
     (20, 5)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -53,15 +54,24 @@ class RegularizedEvolutionSearcher(TokenSearcher):
         Other arguments: see :class:`TokenSearcher`.
     """
 
-    def __init__(self, space, *, population: int | None = None, sample_size: int | None = None,
-                 mutation_prob: float = MUTATION_PROB, **kwargs: Any):
+    def __init__(
+        self,
+        space,
+        *,
+        population: int | None = None,
+        sample_size: int | None = None,
+        mutation_prob: float = MUTATION_PROB,
+        **kwargs: Any,
+    ):
         super().__init__(space, **kwargs)
         default_p, default_s = scaled_sizes(self.num_samples)
         self.population_size = population or default_p
         self.sample_size = sample_size or min(default_s, self.population_size)
         if not 1 <= self.sample_size <= self.population_size or not 0 <= mutation_prob <= 1:
-            raise ValueError(f"need 1 <= sample_size <= population and 0 <= mutation_prob <= 1, got "
-                             f"{self.sample_size}, {self.population_size}, {mutation_prob}")
+            raise ValueError(
+                f"need 1 <= sample_size <= population and 0 <= mutation_prob <= 1, got "
+                f"{self.sample_size}, {self.population_size}, {mutation_prob}"
+            )
         self.mutation_prob = mutation_prob
         #: members, oldest first: [tokens, reward, full]
         self.population: list[list[Any]] = []
@@ -82,8 +92,12 @@ class RegularizedEvolutionSearcher(TokenSearcher):
             self.population.pop(0)  # ageing: the oldest leaves
 
     def _state(self) -> dict[str, Any]:
-        return {"population": self.population, "population_size": self.population_size,
-                "sample_size": self.sample_size, "mutation_prob": self.mutation_prob}
+        return {
+            "population": self.population,
+            "population_size": self.population_size,
+            "sample_size": self.sample_size,
+            "mutation_prob": self.mutation_prob,
+        }
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.population = [list(m) for m in state["population"]]

@@ -1,4 +1,5 @@
 """Uniform random sampling under the budget: the baseline every searcher must beat."""
+
 from __future__ import annotations
 
 from raynas.searchers.base import Tokens, TokenSearcher

@@ -39,6 +39,7 @@ Example:
     >>> sa.acceptance_probability(reward=0.90, current=0.91, step=0)  # doctest: +ELLIPSIS
     0.1353...
 """
+
 from __future__ import annotations
 
 import math
@@ -109,23 +110,39 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         Other arguments: see :class:`TokenSearcher`.
     """
 
-    def __init__(self, space, *, init_temperature: float | None = None, decay: float = 0.97,
-                 reward_scale: float = 1.0, init_tokens: list[int] | None = None, warm_start: int | str = "auto",
-                 restart_after: int | str | None = "auto", restart_from: str = "best",
-                 temperature_spread: float = 0.3, far_moves: int | str = "auto", screened: float = 0.5,
-                 screen_size: int = 5, **kwargs: Any):
+    def __init__(
+        self,
+        space,
+        *,
+        init_temperature: float | None = None,
+        decay: float = 0.97,
+        reward_scale: float = 1.0,
+        init_tokens: list[int] | None = None,
+        warm_start: int | str = "auto",
+        restart_after: int | str | None = "auto",
+        restart_from: str = "best",
+        temperature_spread: float = 0.3,
+        far_moves: int | str = "auto",
+        screened: float = 0.5,
+        screen_size: int = 5,
+        **kwargs: Any,
+    ):
         if restart_after == "auto":
             restart_after = restart_stall(kwargs.get("num_samples"))
         if warm_start == "auto":
             warm_start = warm_start_size(kwargs.get("num_samples"))
         if (init_temperature is not None and init_temperature <= 0) or not 0 < decay <= 1 or reward_scale <= 0:
-            raise ValueError("need init_temperature > 0, 0 < decay <= 1 and reward_scale > 0, got "
-                             f"{init_temperature}, {decay}, {reward_scale}")
+            raise ValueError(
+                "need init_temperature > 0, 0 < decay <= 1 and reward_scale > 0, got "
+                f"{init_temperature}, {decay}, {reward_scale}"
+            )
         if init_temperature is None and warm_start < 2:  # nothing to calibrate from
             init_temperature = FIXED_T0
         if restart_from not in RESTART_FROM or (restart_after is not None and restart_after < 1):
-            raise ValueError(f"restart_from must be one of {RESTART_FROM} and restart_after >= 1 or None, got "
-                             f"{restart_from!r}, {restart_after}")
+            raise ValueError(
+                f"restart_from must be one of {RESTART_FROM} and restart_after >= 1 or None, got "
+                f"{restart_from!r}, {restart_after}"
+            )
         if far_moves != "auto" and (isinstance(far_moves, str) or far_moves < 1):
             raise ValueError(f"far_moves must be >= 1 or 'auto', got {far_moves!r}")
         if not 0 <= screened <= 1 or screen_size < 1:
@@ -134,8 +151,10 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         if far_moves == "auto":
             far_moves = far_moves_for(len(self.movable_positions()))
         if far_moves > max(1, len(self.movable_positions())):
-            raise ValueError(f"far_moves must be at most the {len(self.movable_positions())} positions with a "
-                             f"choice in this space, got {far_moves}")
+            raise ValueError(
+                f"far_moves must be at most the {len(self.movable_positions())} positions with a "
+                f"choice in this space, got {far_moves}"
+            )
         self.init_temperature = init_temperature
         self.decay = decay
         self.reward_scale = reward_scale
@@ -156,11 +175,12 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         self.restarts = 0
 
     @classmethod
-    def sanas(cls, space, **kwargs: Any) -> "SimulatedAnnealingSearcher":
+    def sanas(cls, space, **kwargs: Any) -> SimulatedAnnealingSearcher:
         """Plain SANAS with PaddleSlim's schedule: one start, no restarts, uniform one-position moves, T0 = 1,
         decay = 0.85."""
-        return cls(space, **{**PADDLESLIM, "warm_start": 0, "restart_after": None, "screened": 0.0, "far_moves": 1,
-                             **kwargs})
+        return cls(
+            space, **{**PADDLESLIM, "warm_start": 0, "restart_after": None, "screened": 0.0, "far_moves": 1, **kwargs}
+        )
 
     @property
     def step(self) -> int:
@@ -239,11 +259,12 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         moves = [(i, v) for i in sorted(options) for v in options[i]]
         if not moves:
             return None
-        drawn = [(self.means.gain(tokens, i, v), i, v)
-                 for i, v in self.rng.sample(moves, min(self.screen_size, len(moves)))]
+        drawn = [
+            (self.means.gain(tokens, i, v), i, v) for i, v in self.rng.sample(moves, min(self.screen_size, len(moves)))
+        ]
         top = max(gain for gain, _, _ in drawn)
         _, i, v = self.rng.choice([move for move in drawn if move[0] == top])
-        return [*tokens[:i], v, *tokens[i + 1:]]
+        return [*tokens[:i], v, *tokens[i + 1 :]]
 
     def observe(self, tokens: Tokens, reward: float, full: bool = True) -> None:
         if not full:  # a trial stopped early is a rejected move: never compared with a full reward
@@ -256,8 +277,7 @@ class SimulatedAnnealingSearcher(TokenSearcher):
             if self.current_reward is None or reward > self.current_reward:
                 self.current_tokens, self.current_reward = list(tokens), reward
             return
-        if self.current_reward is None or \
-                self.rng.random() < self.acceptance_probability(reward, self.current_reward):
+        if self.current_reward is None or self.rng.random() < self.acceptance_probability(reward, self.current_reward):
             self.current_tokens, self.current_reward = list(tokens), reward
         if self.restart_after is not None and self.step - self.mark >= self.restart_after:
             self.restart()
@@ -276,19 +296,45 @@ class SimulatedAnnealingSearcher(TokenSearcher):
             self.current_tokens = self.current_reward = None
 
     def _state(self) -> dict[str, Any]:
-        return {"current_tokens": self.current_tokens, "current_reward": self.current_reward,
-                "step": self.step, "temperature": self.temperature(), "start_tokens": self.start_tokens,
-                "init_temperature": self.init_temperature, "decay": self.decay,
-                "reward_scale": self.reward_scale, "warm_start": self.warm_start,
-                "restart_after": self.restart_after, "restart_from": self.restart_from,
-                "temperature_spread": self.temperature_spread, "warm_rewards": self.warm_rewards,
-                "mark": self.mark, "mark_reward": self.mark_reward, "restarts": self.restarts,
-                "far_moves": self.far_moves, "screened": self.screened, "screen_size": self.screen_size}
+        return {
+            "current_tokens": self.current_tokens,
+            "current_reward": self.current_reward,
+            "step": self.step,
+            "temperature": self.temperature(),
+            "start_tokens": self.start_tokens,
+            "init_temperature": self.init_temperature,
+            "decay": self.decay,
+            "reward_scale": self.reward_scale,
+            "warm_start": self.warm_start,
+            "restart_after": self.restart_after,
+            "restart_from": self.restart_from,
+            "temperature_spread": self.temperature_spread,
+            "warm_rewards": self.warm_rewards,
+            "mark": self.mark,
+            "mark_reward": self.mark_reward,
+            "restarts": self.restarts,
+            "far_moves": self.far_moves,
+            "screened": self.screened,
+            "screen_size": self.screen_size,
+        }
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        for name in ("current_tokens", "current_reward", "start_tokens", "init_temperature", "decay",
-                     "reward_scale", "warm_start", "restart_after", "restart_from", "temperature_spread",
-                     "warm_rewards", "mark", "mark_reward", "restarts"):
+        for name in (
+            "current_tokens",
+            "current_reward",
+            "start_tokens",
+            "init_temperature",
+            "decay",
+            "reward_scale",
+            "warm_start",
+            "restart_after",
+            "restart_from",
+            "temperature_spread",
+            "warm_rewards",
+            "mark",
+            "mark_reward",
+            "restarts",
+        ):
             setattr(self, name, state[name])
         # states saved before these options existed: the walk they ran
         self.far_moves = state.get("far_moves", 1)

@@ -26,6 +26,7 @@ Example:
     >>> len(tpe.suggest("t0")["tokens"])
     4
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -60,16 +61,24 @@ class TPESearcher(TokenSearcher):
         Other arguments: see :class:`TokenSearcher`.
     """
 
-    def __init__(self, space, *, n_startup_trials: int = 10, multivariate: bool = False,
-                 window: int | None = WINDOW, **kwargs: Any):
+    def __init__(
+        self,
+        space,
+        *,
+        n_startup_trials: int = 10,
+        multivariate: bool = False,
+        window: int | None = WINDOW,
+        **kwargs: Any,
+    ):
         if window is not None and window < KEEP_BEST:
             raise ValueError(f"window must be at least {KEEP_BEST} (or None), got {window}")
         super().__init__(space, **kwargs)
         self.n_startup_trials = n_startup_trials
         self.multivariate = multivariate
         self.window = window
-        self.distributions = {f"position_{i}": CategoricalDistribution(list(range(n)))
-                              for i, n in enumerate(space.range_table())}
+        self.distributions = {
+            f"position_{i}": CategoricalDistribution(list(range(n))) for i, n in enumerate(space.range_table())
+        }
         self.infeasible = 0
         #: the study's trials, in order: [tokens, state name, value or None, step or None]
         self.history: list[list[Any]] = []
@@ -84,8 +93,9 @@ class TPESearcher(TokenSearcher):
 
     def _sampler(self) -> optuna.samplers.BaseSampler:
         # a fresh sampler seeded from the searcher's stream: the suggestions depend only on the saved state
-        return optuna.samplers.TPESampler(n_startup_trials=self.n_startup_trials, multivariate=self.multivariate,
-                                          seed=self.rng.randrange(2 ** 31))
+        return optuna.samplers.TPESampler(
+            n_startup_trials=self.n_startup_trials, multivariate=self.multivariate, seed=self.rng.randrange(2**31)
+        )
 
     def propose(self) -> Tokens:
         if self.attempts_for != self.issued:
@@ -160,22 +170,35 @@ class TPESearcher(TokenSearcher):
         complete = [i for i in done if self.history[i][1] == TrialState.COMPLETE.name]
         best = set(sorted(complete, key=lambda i: -self.history[i][2])[:KEEP_BEST])
         others = [i for i in done if i not in best]
-        newest = others[max(0, len(others) - (self.window - len(best))):]
+        newest = others[max(0, len(others) - (self.window - len(best))) :]
         running = self.pending_keys()
-        keep = best | set(newest) | {i for i, h in enumerate(self.history)
-                                     if h[1] == TrialState.RUNNING.name and tuple(h[0]) in running}
+        keep = (
+            best
+            | set(newest)
+            | {i for i, h in enumerate(self.history) if h[1] == TrialState.RUNNING.name and tuple(h[0]) in running}
+        )
         return [self.history[i] for i in sorted(keep)]
 
     def _state(self) -> dict[str, Any]:
-        return {"history": self.history, "infeasible": self.infeasible, "attempts": self.attempts,
-                "attempts_for": self.attempts_for, "near": self.near, "window": self.window,
-                "n_startup_trials": self.n_startup_trials, "multivariate": self.multivariate}
+        return {
+            "history": self.history,
+            "infeasible": self.infeasible,
+            "attempts": self.attempts,
+            "attempts_for": self.attempts_for,
+            "near": self.near,
+            "window": self.window,
+            "n_startup_trials": self.n_startup_trials,
+            "multivariate": self.multivariate,
+        }
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.n_startup_trials, self.multivariate = state["n_startup_trials"], state["multivariate"]
         self.window = state.get("window")  # absent from a state saved before the study was bounded
-        self.infeasible, self.attempts, self.attempts_for = state["infeasible"], state["attempts"], \
-            state["attempts_for"]
+        self.infeasible, self.attempts, self.attempts_for = (
+            state["infeasible"],
+            state["attempts"],
+            state["attempts_for"],
+        )
         self.near = state.get("near")  # absent from a state saved before neighbours replaced repeats
         # every architecture told as completed or pruned was evaluated, and the other way round
         self.told = set(self.evaluated)
@@ -188,7 +211,12 @@ class TPESearcher(TokenSearcher):
             if state_name == TrialState.RUNNING.name:  # asked, not told yet
                 self.asked.setdefault(tuple(tokens), []).append(self._ask_fixed(tokens))
                 continue
-            self.study.add_trial(optuna.trial.create_trial(
-                params=dict(zip(self.distributions, tokens)), distributions=self.distributions,
-                state=TrialState[state_name], value=value if state_name == TrialState.COMPLETE.name else None,
-                intermediate_values={step: value} if step is not None else None))
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    params=dict(zip(self.distributions, tokens)),
+                    distributions=self.distributions,
+                    state=TrialState[state_name],
+                    value=value if state_name == TrialState.COMPLETE.name else None,
+                    intermediate_values={step: value} if step is not None else None,
+                )
+            )

@@ -6,6 +6,7 @@ Example:
     True
     >>> space = spaces.get("small_channel", in_channels=1, num_classes=10)
 """
+
 from __future__ import annotations
 
 import importlib
@@ -81,15 +82,17 @@ def get(name: str, **kwargs: Any) -> SearchSpace:
                 space.created_with = dict(kwargs)  # what recreates it in a trial, unless its kwargs() says otherwise
                 return check_token_space(space, name)
             arguments = {k: v for k, v in kwargs.items() if k != "input_shape"}
-            return ModelSpace(load_factory(name), factory_kwargs=arguments, input_shape=kwargs.get("input_shape"),
-                              name=name)
+            return ModelSpace(
+                load_factory(name), factory_kwargs=arguments, input_shape=kwargs.get("input_shape"), name=name
+            )
         except TypeError:  # an argument the space does not take, or lacks: the caller says which
             raise
         except Exception as exc:
             raise in_user_code(name, kwargs, exc) from None
     if name not in _REGISTRY:
-        raise ValueError(f"unknown space {name!r}; choose one of: {', '.join(names())}, "
-                         "or a user space package.module:factory")
+        raise ValueError(
+            f"unknown space {name!r}; choose one of: {', '.join(names())}, or a user space package.module:factory"
+        )
     module, cls = _REGISTRY[name].split(":")
     return getattr(importlib.import_module(module), cls)(**kwargs)
 
@@ -104,8 +107,10 @@ def in_user_code(name: str, kwargs: dict[str, Any], exc: Exception) -> Exception
     own = [f for f in frames if module is not None and f.filename == getattr(module, "__file__", None)]
     where = (own or frames)[-1]
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return ValueError(f"space {name!r} fails to build from its arguments {kwargs} ({type(exc).__name__}: {text}, "
-                      f"at {where.filename}:{where.lineno}); check the space's code and --space-kwargs")
+    return ValueError(
+        f"space {name!r} fails to build from its arguments {kwargs} ({type(exc).__name__}: {text}, "
+        f"at {where.filename}:{where.lineno}); check the space's code and --space-kwargs"
+    )
 
 
 def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
@@ -117,19 +122,24 @@ def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
     space.name = name
     labels, choices = space.labels(), space.choices()
     if len(labels) != len(choices) or not choices:
-        raise ValueError(f"space {name!r} has {len(labels)} labels for {len(choices)} positions; labels() and "
-                         "choices() need one entry per position, and at least one position")
+        raise ValueError(
+            f"space {name!r} has {len(labels)} labels for {len(choices)} positions; labels() and "
+            "choices() need one entry per position, and at least one position"
+        )
     if not all(isinstance(label, str) for label in labels) or len(set(labels)) < len(labels):
         raise ValueError(f"space {name!r}: labels() must be distinct strings, got {labels}")
     _check_labels(labels)
     for label, options in zip(labels, choices):
         if not isinstance(options, list) or not options:
-            raise ValueError(f"space {name!r}: the choices of position {label!r} must be a non-empty list, got "
-                             f"{options!r}")
+            raise ValueError(
+                f"space {name!r}: the choices of position {label!r} must be a non-empty list, got {options!r}"
+            )
         plain = next((v for v in options if json.loads(canonical(v)) != v), None)
         if plain is not None:  # written to best_arch.json and read back
-            raise ValueError(f"space {name!r}: choice {plain!r} of position {label!r} is a {type(plain).__name__}, "
-                             "not a JSON value; use plain numbers, strings or lists (e.g. int(value))")
+            raise ValueError(
+                f"space {name!r}: choice {plain!r} of position {label!r} is a {type(plain).__name__}, "
+                "not a JSON value; use plain numbers, strings or lists (e.g. int(value))"
+            )
     try:
         start = space.validate(space.init_tokens())
     except ValueError as exc:
@@ -138,5 +148,13 @@ def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
     return space
 
 
-__all__ = ["SearchSpace", "check_token_space", "get", "has_network", "in_user_code", "is_model_space", "names",
-           "user_token_class"]
+__all__ = [
+    "SearchSpace",
+    "check_token_space",
+    "get",
+    "has_network",
+    "in_user_code",
+    "is_model_space",
+    "names",
+    "user_token_class",
+]

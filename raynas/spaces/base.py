@@ -12,6 +12,7 @@ Example:
     >>> space.num_params(tokens) == sum(p.numel() for p in space.build(tokens).parameters())
     True
 """
+
 from __future__ import annotations
 
 import abc
@@ -20,7 +21,8 @@ import itertools
 import json
 import numbers
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def digest(value: Any) -> str:
@@ -100,15 +102,15 @@ class SearchSpace(abc.ABC):
         """Return ``tokens`` as a list of ints, or raise ``ValueError`` saying what is wrong."""
         table = self.range_table()
         if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__len__"):
-            raise ValueError(f"tokens for space {self.name!r} must be a list of {len(table)} integers, "
-                             f"got {type(tokens).__name__}")
+            raise ValueError(
+                f"tokens for space {self.name!r} must be a list of {len(table)} integers, got {type(tokens).__name__}"
+            )
         if len(tokens) != len(table):
             raise ValueError(f"space {self.name!r} takes {len(table)} tokens, got {len(tokens)}")
         out = []
         for i, (t, n) in enumerate(zip(tokens, table)):
             if isinstance(t, bool) or not isinstance(t, numbers.Integral):
-                raise ValueError(f"token {i} ({self.labels()[i]}) must be an integer in [0, {n - 1}], "
-                                 f"got {t!r}")
+                raise ValueError(f"token {i} ({self.labels()[i]}) must be an integer in [0, {n - 1}], got {t!r}")
             t = int(t)
             if not 0 <= t < n:
                 raise ValueError(f"token {i} ({self.labels()[i]}) must be in [0, {n - 1}], got {t}")
@@ -164,7 +166,7 @@ class SearchSpace(abc.ABC):
             improved = False
             for i, n in enumerate(table):
                 for value in range(n):
-                    move = [*tokens[:i], value, *tokens[i + 1:]]
+                    move = [*tokens[:i], value, *tokens[i + 1 :]]
                     count = self.num_params(move)
                     if sign * (count - best) > 0:
                         tokens, best, improved = move, count, True
@@ -176,4 +178,3 @@ class SearchSpace(abc.ABC):
         for n in self.range_table():
             total *= n
         return total
-

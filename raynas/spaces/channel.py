@@ -8,15 +8,24 @@ Example:
     >>> space.num_params(space.init_tokens())
     3825768
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch.nn as nn
 
 from raynas.spaces.base import SearchSpace
-from raynas.spaces.darts import (DARTS_V2, EvalNetwork, Genotype, eval_network_params, genotype_from_dict,
-                                 genotype_to_dict, parse_genotype)
+from raynas.spaces.darts import (
+    DARTS_V2,
+    EvalNetwork,
+    Genotype,
+    eval_network_params,
+    genotype_from_dict,
+    genotype_to_dict,
+    parse_genotype,
+)
 
 #: node widths of the DARTS channel space
 FILTER_NUM = [4, 8, 12, 16, 20, 36, 54, 72, 90, 108, 144, 180, 216, 252]
@@ -34,9 +43,16 @@ class DartsChannelSpace(SearchSpace):
 
     name = "darts_channel"
 
-    def __init__(self, genotype: Genotype | str | dict = DARTS_V2, in_channels: int = 3, num_classes: int = 10,
-                 auxiliary: bool = True, num_cells: int = 20, reduction_cells: Sequence[int] = (6, 13),
-                 stem_channels: int = 108):
+    def __init__(
+        self,
+        genotype: Genotype | str | dict = DARTS_V2,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        auxiliary: bool = True,
+        num_cells: int = 20,
+        reduction_cells: Sequence[int] = (6, 13),
+        stem_channels: int = 108,
+    ):
         if isinstance(genotype, str):
             genotype = parse_genotype(genotype)
         elif isinstance(genotype, dict):

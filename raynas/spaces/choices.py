@@ -27,6 +27,7 @@ Example:
     >>> any(isinstance(m, Choice) for m in space.build([1]).modules())
     False
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,7 +36,8 @@ import itertools
 import math
 import os
 import sys
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,10 +53,12 @@ class NoPathSet(RuntimeError):
     """A choice ran in ``forward`` without a path: a supernet without ``set_path``, or a built network whose
     forward still reaches a choice through a reference ``build`` did not replace."""
 
-    def __init__(self, choice: "Choice"):
+    def __init__(self, choice: Choice):
         self.kind, self.label = choice.kind, choice.label
-        super().__init__(f"{choice.kind} {choice.label!r} has no path set; call ModelSpace.set_path(model, tokens) "
-                         "before forward, or build a fixed network with ModelSpace.build")
+        super().__init__(
+            f"{choice.kind} {choice.label!r} has no path set; call ModelSpace.set_path(model, tokens) "
+            "before forward, or build a fixed network with ModelSpace.build"
+        )
 
 
 class Choice(nn.Module):
@@ -83,8 +87,10 @@ class Choice(nn.Module):
         return self.active
 
     def _disagree(self, shapes: list[Any], what: str) -> ValueError:
-        return ValueError(f"{self.kind} {self.label!r}: {what} disagree on output shape on a sample input "
-                          f"({', '.join(str(s) for s in shapes)}); every candidate must give the same shape")
+        return ValueError(
+            f"{self.kind} {self.label!r}: {what} disagree on output shape on a sample input "
+            f"({', '.join(str(s) for s in shapes)}); every candidate must give the same shape"
+        )
 
 
 class LayerChoice(Choice):
@@ -106,17 +112,22 @@ class LayerChoice(Choice):
             raise ValueError(f"LayerChoice {label!r} has an empty candidate list; give at least one module")
         for name, module in items:
             if not isinstance(module, nn.Module):
-                raise ValueError(f"LayerChoice {label!r}: candidate {name!r} is a {type(module).__name__}, "
-                                 "not a torch.nn.Module")
+                raise ValueError(
+                    f"LayerChoice {label!r}: candidate {name!r} is a {type(module).__name__}, not a torch.nn.Module"
+                )
         self.names = [str(name) for name, _ in items]
         twice = sorted({n for n in self.names if self.names.count(n) > 1})
         if twice:
-            raise ValueError(f"LayerChoice {label!r}: two candidates are named {twice[0]!r} (names are compared as "
-                             "text, so 1 and '1' are the same); give each candidate its own name")
+            raise ValueError(
+                f"LayerChoice {label!r}: two candidates are named {twice[0]!r} (names are compared as "
+                "text, so 1 and '1' are the same); give each candidate its own name"
+            )
         for name in self.names:
             if not name or "." in name:
-                raise ValueError(f"LayerChoice {label!r}: candidate name {name!r} cannot name a torch module "
-                                 "(empty, or has a '.'); rename it, e.g. 'conv3x3'")
+                raise ValueError(
+                    f"LayerChoice {label!r}: candidate name {name!r} cannot name a torch module "
+                    "(empty, or has a '.'); rename it, e.g. 'conv3x3'"
+                )
         try:
             self.candidates = nn.ModuleDict(zip(self.names, (module for _, module in items)))
         except KeyError as exc:  # a name torch reserves, e.g. 'training'
@@ -154,9 +165,11 @@ class LayerChoice(Choice):
         try:
             return module(*args, **kwargs)
         except Exception as exc:  # any error of user code: say where it is
-            raise ValueError(f"LayerChoice {self.label!r}: candidate {name!r} fails on a sample input "
-                             f"({_first_line(exc)}); fix the candidate so that every one takes the same "
-                             "input") from exc
+            raise ValueError(
+                f"LayerChoice {self.label!r}: candidate {name!r} fails on a sample input "
+                f"({_first_line(exc)}); fix the candidate so that every one takes the same "
+                "input"
+            ) from exc
 
 
 class InputChoice(Choice):
@@ -175,32 +188,44 @@ class InputChoice(Choice):
 
     kind = "InputChoice"
 
-    def __init__(self, n_candidates: int | None = None, n_chosen: int = 1, reduction: str = "sum",
-                 label: str | None = None, candidate_names: Sequence[str] | None = None):
+    def __init__(
+        self,
+        n_candidates: int | None = None,
+        n_chosen: int = 1,
+        reduction: str = "sum",
+        label: str | None = None,
+        candidate_names: Sequence[str] | None = None,
+    ):
         super().__init__(label)
         if candidate_names is not None:
             candidate_names = [str(n) for n in candidate_names]
             twice = sorted({n for n in candidate_names if candidate_names.count(n) > 1})
             if twice:
-                raise ValueError(f"InputChoice {label!r}: candidate name {twice[0]!r} appears twice; give each "
-                                 "input its own name")
+                raise ValueError(
+                    f"InputChoice {label!r}: candidate name {twice[0]!r} appears twice; give each input its own name"
+                )
             if n_candidates is not None and n_candidates != len(candidate_names):
-                raise ValueError(f"InputChoice {label!r}: n_candidates={n_candidates} but "
-                                 f"{len(candidate_names)} candidate_names")
+                raise ValueError(
+                    f"InputChoice {label!r}: n_candidates={n_candidates} but {len(candidate_names)} candidate_names"
+                )
             n_candidates = len(candidate_names)
         if not n_candidates or n_candidates < 1:
             raise ValueError(f"InputChoice {label!r} has no candidates; set n_candidates >= 1")
         if not isinstance(n_chosen, int) or isinstance(n_chosen, bool) or not 1 <= n_chosen <= n_candidates:
             unsupported = "; any number of inputs (None) is not supported" if n_chosen is None else ""
-            raise ValueError(f"InputChoice {label!r}: n_chosen must be a whole number in [1, {n_candidates}], got "
-                             f"{n_chosen!r}{unsupported}")
+            raise ValueError(
+                f"InputChoice {label!r}: n_chosen must be a whole number in [1, {n_candidates}], got "
+                f"{n_chosen!r}{unsupported}"
+            )
         if reduction not in REDUCTIONS:
             raise ValueError(f"InputChoice {label!r}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
         subsets = math.comb(n_candidates, n_chosen)
         if subsets > MAX_OPTIONS:
-            raise ValueError(f"InputChoice {label!r}: choosing {n_chosen} of {n_candidates} inputs gives {subsets:,} "
-                             f"options, more than the {MAX_OPTIONS:,} one choice can hold; choose fewer inputs, or "
-                             "split the choice into several")
+            raise ValueError(
+                f"InputChoice {label!r}: choosing {n_chosen} of {n_candidates} inputs gives {subsets:,} "
+                f"options, more than the {MAX_OPTIONS:,} one choice can hold; choose fewer inputs, or "
+                "split the choice into several"
+            )
         self.n_candidates, self.n_chosen, self.reduction = n_candidates, n_chosen, reduction
         self.candidate_names = candidate_names
         self.subsets = list(itertools.combinations(range(n_candidates), n_chosen))
@@ -272,15 +297,19 @@ def named_choices(model: nn.Module) -> list[tuple[str, Choice]]:
     for path, module in model.named_modules(remove_duplicate=False):
         if isinstance(module, Choice):
             if id(module) in seen:
-                raise ValueError(f"{module.kind} {module.label!r} sits at two places in the model "
-                                 f"({seen[id(module)]!r} and {path!r}); create one {module.kind} per place")
+                raise ValueError(
+                    f"{module.kind} {module.label!r} sits at two places in the model "
+                    f"({seen[id(module)]!r} and {path!r}); create one {module.kind} per place"
+                )
             seen[id(module)] = path
             label = module.label or path or type(module).__name__
             module.label = label
             outer = next((lab for p, lab, _ in found if p == "" or path.startswith(p + ".")), None)
             if outer is not None:
-                raise ValueError(f"{module.kind} {label!r} is nested inside choice {outer!r}; nested choices "
-                                 "are not supported, lift it out or merge the decisions")
+                raise ValueError(
+                    f"{module.kind} {label!r} is nested inside choice {outer!r}; nested choices "
+                    "are not supported, lift it out or merge the decisions"
+                )
             if any(lab == label for _, lab, _ in found):
                 raise ValueError(f"duplicate choice label {label!r}; every LayerChoice/InputChoice needs its own")
             found.append((path, label, module))
@@ -293,8 +322,10 @@ def _check_labels(labels: Sequence[str]) -> None:
 
     clash = next((label for label in labels if label in RESERVED_LABELS), None)
     if clash is not None:
-        raise ValueError(f"choice label {clash!r} is the name of a results column; rename it (reserved: "
-                         f"{', '.join(RESERVED_LABELS)})")
+        raise ValueError(
+            f"choice label {clash!r} is the name of a results column; rename it (reserved: "
+            f"{', '.join(RESERVED_LABELS)})"
+        )
 
 
 def _fixed_parameters(model: nn.Module) -> dict[int, nn.Parameter]:
@@ -319,17 +350,27 @@ def _check_unshared(model: nn.Module, choices: Sequence[tuple[str, Choice]]) -> 
         for p in choice.parameters():
             other = owner.setdefault(id(p), f"{choice.kind} {label!r}")
             if other != f"{choice.kind} {label!r}":
-                raise ValueError(f"{choice.kind} {label!r} shares parameter {names[id(p)]!r} with {other}; give "
-                                 "each choice its own candidate modules, shared weights make parameter counts wrong")
+                raise ValueError(
+                    f"{choice.kind} {label!r} shares parameter {names[id(p)]!r} with {other}; give "
+                    "each choice its own candidate modules, shared weights make parameter counts wrong"
+                )
 
 
 def _check_not_lazy(model: nn.Module, name: str) -> None:
     """Raise if ``model`` has a lazy module: its parameters are unknown before a forward, so none can be counted."""
-    lazy = next(((path, m) for path, m in model.named_modules()
-                 if any(nn.parameter.is_lazy(p) for p in m.parameters(recurse=False))), None)
+    lazy = next(
+        (
+            (path, m)
+            for path, m in model.named_modules()
+            if any(nn.parameter.is_lazy(p) for p in m.parameters(recurse=False))
+        ),
+        None,
+    )
     if lazy is not None:
-        raise ValueError(f"space {name!r}: module {lazy[0]!r} ({type(lazy[1]).__name__}) is lazy, so its "
-                         "parameters cannot be counted before training; give its input size (e.g. nn.Linear)")
+        raise ValueError(
+            f"space {name!r}: module {lazy[0]!r} ({type(lazy[1]).__name__}) is lazy, so its "
+            "parameters cannot be counted before training; give its input size (e.g. nn.Linear)"
+        )
 
 
 def _paths(model: nn.Module) -> list[tuple[str, Choice]]:
@@ -357,15 +398,19 @@ def load_factory(path: str) -> Callable[..., nn.Module]:
     if not module_name or not attr:
         raise ValueError(f"a user space must look like package.module:factory, got {path!r}")
     if module_name == "__main__":  # the running script or notebook: Ray's workers run other programs
-        raise ValueError(f"space {path!r} is defined in the running script or notebook, which the trials cannot "
-                         f"import; move it to a module file (my_spaces.py) and pass my_spaces:{attr}")
+        raise ValueError(
+            f"space {path!r} is defined in the running script or notebook, which the trials cannot "
+            f"import; move it to a module file (my_spaces.py) and pass my_spaces:{attr}"
+        )
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r} of space {path!r} ({exc}); put it on "
-                         "PYTHONPATH or run from the folder that holds it") from None
+        raise ValueError(
+            f"cannot import module {module_name!r} of space {path!r} ({exc}); put it on "
+            "PYTHONPATH or run from the folder that holds it"
+        ) from None
     factory = module
     for part in attr.split("."):
         factory = getattr(factory, part, None)
@@ -387,8 +432,13 @@ class ModelSpace(SearchSpace):
             ``raynas.spaces.get(name, **space.kwargs())`` in any process.
     """
 
-    def __init__(self, model: nn.Module | Callable[..., nn.Module], factory_kwargs: dict[str, Any] | None = None,
-                 input_shape: Sequence[int] | None = None, name: str | None = None):
+    def __init__(
+        self,
+        model: nn.Module | Callable[..., nn.Module],
+        factory_kwargs: dict[str, Any] | None = None,
+        input_shape: Sequence[int] | None = None,
+        name: str | None = None,
+    ):
         self.factory_kwargs = dict(factory_kwargs or {})
         self.factory = None if isinstance(model, nn.Module) else model
         self.template = model if isinstance(model, nn.Module) else self._call_factory()
@@ -402,8 +452,11 @@ class ModelSpace(SearchSpace):
         _check_not_lazy(self.template, self.name)
         # with no parameter shared across choices or with the fixed part, a network's count is additive
         self._candidate_params: list[list[int]] = [
-            [_count(m) for m in choice.candidates.values()] if isinstance(choice, LayerChoice)
-            else [0] * len(choice.options()) for _, choice in self._choices]
+            [_count(m) for m in choice.candidates.values()]
+            if isinstance(choice, LayerChoice)
+            else [0] * len(choice.options())
+            for _, choice in self._choices
+        ]
         self._fixed_params = sum(p.numel() for p in _fixed_parameters(self.template).values())
         if self.input_shape is not None:
             self._dry_run()
@@ -432,13 +485,17 @@ class ModelSpace(SearchSpace):
         self._check_built()
         unused = [choice for _, choice in self._choices if not choice._ran]
         if unused:
-            raise ValueError(f"space {self.name!r}: {unused[0].kind} {unused[0].label!r} is never called in the "
-                             "model's forward, so its choice would change nothing; call it in forward or remove it")
+            raise ValueError(
+                f"space {self.name!r}: {unused[0].kind} {unused[0].label!r} is never called in the "
+                "model's forward, so its choice would change nothing; call it in forward or remove it"
+            )
         classes = self.factory_kwargs.get("num_classes")
         if classes is not None and (not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, classes)):
             got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
-            raise ValueError(f"space {self.name!r} returns {got} for 2 samples, not their logits of shape (2, "
-                             f"{classes}); end the model in one score per class (num_classes={classes})")
+            raise ValueError(
+                f"space {self.name!r} returns {got} for 2 samples, not their logits of shape (2, "
+                f"{classes}); end the model in one score per class (num_classes={classes})"
+            )
 
     def _check_built(self) -> None:
         """A network built from the template must not reach a choice any more: one held by a plain list, dict
@@ -448,10 +505,11 @@ class ModelSpace(SearchSpace):
             with torch.no_grad():
                 net(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
         except NoPathSet as exc:
-            raise ValueError(f"space {self.name!r}: forward reaches {exc.kind} {exc.label!r} through a reference a "
-                             "built network cannot swap (a plain list, tuple or dict holding it, or a second "
-                             "attribute); hold choices in nn.ModuleList or nn.ModuleDict, or one attribute each"
-                             ) from None
+            raise ValueError(
+                f"space {self.name!r}: forward reaches {exc.kind} {exc.label!r} through a reference a "
+                "built network cannot swap (a plain list, tuple or dict holding it, or a second "
+                "attribute); hold choices in nn.ModuleList or nn.ModuleDict, or one attribute each"
+            ) from None
 
     def _sample_forward(self, training: bool) -> Any:
         """The template's output for 2 random samples, in training or evaluation mode."""
@@ -462,8 +520,10 @@ class ModelSpace(SearchSpace):
         except ValueError:
             raise
         except Exception as exc:  # outside every choice: the fixed part, or the input shape
-            raise ValueError(f"space {self.name!r} fails on a sample input of shape {tuple(self.input_shape)} "
-                             f"({_first_line(exc)}); check the model's forward and its in_channels") from exc
+            raise ValueError(
+                f"space {self.name!r} fails on a sample input of shape {tuple(self.input_shape)} "
+                f"({_first_line(exc)}); check the model's forward and its in_channels"
+            ) from exc
 
     # -- SearchSpace ------------------------------------------------------------------------------------------
     def labels(self) -> list[str]:
@@ -488,8 +548,10 @@ class ModelSpace(SearchSpace):
         return digest([self._fixed_params, self._candidate_params])
 
     def params_range(self) -> tuple[int, int]:
-        return (self._fixed_params + sum(min(c) for c in self._candidate_params),
-                self._fixed_params + sum(max(c) for c in self._candidate_params))
+        return (
+            self._fixed_params + sum(min(c) for c in self._candidate_params),
+            self._fixed_params + sum(max(c) for c in self._candidate_params),
+        )
 
     def kwargs(self) -> dict[str, Any]:
         return {**self.factory_kwargs, **({"input_shape": self.input_shape} if self.input_shape else {})}
@@ -500,8 +562,10 @@ class ModelSpace(SearchSpace):
             return copy.deepcopy(self.template)
         model = self._call_factory()
         if model is self.template:  # a memoised factory: building a network would change the space's own model
-            raise ValueError(f"space factory {self.factory.__qualname__} returned the same model object on a second "
-                             "call; make it build a new model on every call")
+            raise ValueError(
+                f"space factory {self.factory.__qualname__} returned the same model object on a second "
+                "call; make it build a new model on every call"
+            )
         return model
 
     def build(self, tokens: Sequence[int], supernet_state: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
@@ -514,11 +578,17 @@ class ModelSpace(SearchSpace):
         net = self.fix(self.fresh(), tokens)
         if supernet_state is not None:
             missing, unexpected = net.load_state_dict(self.subnet_state(supernet_state, tokens), strict=False)
-            affine = {f"{p}.{n}" for p, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                      for n in ("weight", "bias")}
+            affine = {
+                f"{p}.{n}"
+                for p, m in net.named_modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                for n in ("weight", "bias")
+            }
             if unexpected or set(missing) - affine:
-                raise ValueError(f"supernet weights do not fit space {self.name!r}: missing "
-                                 f"{sorted(set(missing) - affine)[:3]}, unexpected {unexpected[:3]}")
+                raise ValueError(
+                    f"supernet weights do not fit space {self.name!r}: missing "
+                    f"{sorted(set(missing) - affine)[:3]}, unexpected {unexpected[:3]}"
+                )
         return net
 
     def fix(self, model: nn.Module, tokens: Sequence[int]) -> nn.Module:
@@ -546,7 +616,7 @@ class ModelSpace(SearchSpace):
             for old, new in renames:
                 if key.startswith(old):
                     if new is not None:
-                        out[new + key[len(old):]] = value
+                        out[new + key[len(old) :]] = value
                     break
             else:
                 out[key] = value
@@ -561,8 +631,13 @@ class ModelSpace(SearchSpace):
                 if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
                     # torch's own class: a user's subclass may take other constructor arguments
                     torch_class = next(c for c in type(module).__mro__ if c.__module__.startswith("torch."))
-                    bn = torch_class(module.num_features, eps=module.eps, momentum=module.momentum,
-                                     affine=False, track_running_stats=module.track_running_stats)
+                    bn = torch_class(
+                        module.num_features,
+                        eps=module.eps,
+                        momentum=module.momentum,
+                        affine=False,
+                        track_running_stats=module.track_running_stats,
+                    )
                     model = _replace(model, path, bn)
         return model
 

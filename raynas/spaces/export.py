@@ -14,12 +14,14 @@ Example:
     >>> apply_arch(space, {"conv1_width": 4, "conv2_width": 8, "conv3_width": 12, "conv4_width": 16})
     [0, 1, 2, 3]
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from raynas.spaces.base import SearchSpace, canonical
 from raynas.spaces.choices import InputChoice, ModelSpace
@@ -28,6 +30,7 @@ from raynas.spaces.choices import InputChoice, ModelSpace
 @dataclass(frozen=True)
 class _Decision:
     """One labelled decision: its candidates (names or values) and how many of them are chosen."""
+
     label: str
     candidates: list[Any]
     n_chosen: int
@@ -75,8 +78,9 @@ def _token(d: _Decision, value: Any) -> int:
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(v, bool) for v in value):
             if len(value) != len(d.candidates):
-                raise ValueError(f"{d.label}: a boolean mask needs exactly {len(d.candidates)} entries, "
-                                 f"got {len(value)}")
+                raise ValueError(
+                    f"{d.label}: a boolean mask needs exactly {len(d.candidates)} entries, got {len(value)}"
+                )
             picked = [i for i, v in enumerate(value) if v]
         else:
             picked = [_candidate(d, v) for v in value]
@@ -96,16 +100,22 @@ def _candidate(d: _Decision, value: Any) -> int:
         return same[0]
     if isinstance(value, bool) or isinstance(value, (dict, list, tuple)) or value is None:
         raise ValueError(f"{d.label}: {value!r} is not a candidate name or index; candidates are {d.candidates}")
-    if isinstance(value, str) and value.strip().isdigit() and \
-            all(isinstance(c, int) and not isinstance(c, bool) for c in d.candidates):
+    if (
+        isinstance(value, str)
+        and value.strip().isdigit()
+        and all(isinstance(c, int) and not isinstance(c, bool) for c in d.candidates)
+    ):
         value = int(value)  # unnamed candidates: NNI takes an index written as text too
     if value in d.candidates:
         return d.candidates.index(value)
     if isinstance(value, int):
-        if d.candidates != list(range(len(d.candidates))) and \
-                all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in d.candidates):
-            raise ValueError(f"{d.label}: {value} is not one of the candidates {d.candidates} (a number is read as "
-                             "a candidate here, not as an index)")
+        if d.candidates != list(range(len(d.candidates))) and all(
+            isinstance(c, (int, float)) and not isinstance(c, bool) for c in d.candidates
+        ):
+            raise ValueError(
+                f"{d.label}: {value} is not one of the candidates {d.candidates} (a number is read as "
+                "a candidate here, not as an index)"
+            )
         if 0 <= value < len(d.candidates):
             return value
         raise ValueError(f"{d.label}: index {value} is out of range [0, {len(d.candidates) - 1}]")
@@ -129,8 +139,12 @@ def read_arch_file(path: str) -> dict[str, Any]:
         raise ValueError(f"architecture file {path} must hold a JSON object")
     if {"normal", "reduce"} <= set(values):  # a DARTS genotype.json: the darts_channel network of that cell
         return {"space": "darts_channel", "space_kwargs": {"genotype": values}}
-    for key, kind, what in (("space", str, "a string"), ("space_kwargs", dict, "a JSON object"),
-                            ("tokens", list, "a JSON list of integers"), ("data", str, "a string")):
+    for key, kind, what in (
+        ("space", str, "a string"),
+        ("space_kwargs", dict, "a JSON object"),
+        ("tokens", list, "a JSON list of integers"),
+        ("data", str, "a string"),
+    ):
         if "space" in values and values.get(key) is not None and not isinstance(values[key], kind):
             raise ValueError(f"'{key}' in {path} must be {what}, got {values[key]!r}")
     if "arch" in values:
@@ -139,7 +153,9 @@ def read_arch_file(path: str) -> dict[str, Any]:
         return values
     if "space" in values:  # a best_arch.json record: its tokens say the architecture when 'arch' is absent
         if "tokens" not in values:
-            raise ValueError(f"architecture file {path} names space {values['space']!r} but holds neither 'arch' "
-                             "(label -> choice) nor 'tokens'; add one of them")
+            raise ValueError(
+                f"architecture file {path} names space {values['space']!r} but holds neither 'arch' "
+                "(label -> choice) nor 'tokens'; add one of them"
+            )
         return values
     return {"arch": values}

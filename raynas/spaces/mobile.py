@@ -14,9 +14,11 @@ Example:
     >>> space.num_params(space.init_tokens())
     4562
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from torch import nn
 
@@ -33,10 +35,15 @@ class InvertedResidual(nn.Module):
         hidden = c_in * expansion
         self.residual = stride == 1 and c_in == c_out
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+            nn.Conv2d(c_in, hidden, 1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
             nn.Conv2d(hidden, hidden, kernel, stride=stride, padding=kernel // 2, groups=hidden, bias=False),
-            nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
-            nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
 
     def forward(self, x):
         out = self.body(x)
@@ -46,24 +53,40 @@ class InvertedResidual(nn.Module):
 class MobileNet(nn.Module):
     """Stem conv, stages of block choices, global average pool, linear classifier."""
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, stem_width: int = 8,
-                 widths: Sequence[int] = (8, 16, 24), depths: Sequence[int] = (2, 2, 2),
-                 strides: Sequence[int] = (1, 2, 2), min_depths: Sequence[int] = (1, 1, 1),
-                 kernels: Sequence[int] = (3, 5, 7), expansions: Sequence[int] = (3, 6)):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        stem_width: int = 8,
+        widths: Sequence[int] = (8, 16, 24),
+        depths: Sequence[int] = (2, 2, 2),
+        strides: Sequence[int] = (1, 2, 2),
+        min_depths: Sequence[int] = (1, 1, 1),
+        kernels: Sequence[int] = (3, 5, 7),
+        expansions: Sequence[int] = (3, 6),
+    ):
         super().__init__()
         if not len(widths) == len(depths) == len(strides) == len(min_depths):
             raise ValueError("widths, depths, strides and min_depths need one entry per stage each")
         for s, (depth, low) in enumerate(zip(depths, min_depths)):
             if not 1 <= low <= depth:
                 raise ValueError(f"stage {s + 1}: min_depth must be in [1, depth={depth}], got {low}")
-        for name, values in (("stem_width", [stem_width]), ("widths", widths), ("strides", strides),
-                             ("expansions", expansions), ("kernels", kernels)):
+        for name, values in (
+            ("stem_width", [stem_width]),
+            ("widths", widths),
+            ("strides", strides),
+            ("expansions", expansions),
+            ("kernels", kernels),
+        ):
             if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
                 raise ValueError(f"{name} must be positive whole numbers, got {values!r}")
         if any(k % 2 == 0 for k in kernels):
             raise ValueError(f"kernels must be odd (a block keeps its input size), got {list(kernels)}")
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(stem_width), nn.ReLU6(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(stem_width),
+            nn.ReLU6(inplace=True),
+        )
         blocks, c_in = [], stem_width
         for s, (width, depth, stride, low) in enumerate(zip(widths, depths, strides, min_depths)):
             for b in range(depth):
@@ -88,13 +111,28 @@ class MobileSpace(ModelSpace):
 
     name = "mobile"
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, stem_width: int = 8,
-                 widths: Sequence[int] = (8, 16, 24), depths: Sequence[int] = (2, 2, 2),
-                 strides: Sequence[int] = (1, 2, 2), min_depths: Sequence[int] = (1, 1, 1),
-                 kernels: Sequence[int] = (3, 5, 7), expansions: Sequence[int] = (3, 6),
-                 input_shape: Sequence[int] | None = None):
-        args: dict[str, Any] = dict(in_channels=in_channels, num_classes=num_classes, stem_width=stem_width,
-                                    widths=list(widths), depths=list(depths), strides=list(strides),
-                                    min_depths=list(min_depths), kernels=list(kernels),
-                                    expansions=list(expansions))
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        stem_width: int = 8,
+        widths: Sequence[int] = (8, 16, 24),
+        depths: Sequence[int] = (2, 2, 2),
+        strides: Sequence[int] = (1, 2, 2),
+        min_depths: Sequence[int] = (1, 1, 1),
+        kernels: Sequence[int] = (3, 5, 7),
+        expansions: Sequence[int] = (3, 6),
+        input_shape: Sequence[int] | None = None,
+    ):
+        args: dict[str, Any] = dict(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            stem_width=stem_width,
+            widths=list(widths),
+            depths=list(depths),
+            strides=list(strides),
+            min_depths=list(min_depths),
+            kernels=list(kernels),
+            expansions=list(expansions),
+        )
         super().__init__(MobileNet, factory_kwargs=args, input_shape=input_shape)

@@ -11,9 +11,10 @@ Example:
     >>> parse_arch("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
     ['nor_conv_3x3', 'none', 'skip_connect', 'avg_pool_3x3', 'nor_conv_1x1', 'none']
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 #: the operations of an edge, in NAS-Bench-201's order
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
@@ -43,8 +44,10 @@ def parse_arch(text: str) -> list[str]:
                     raise ValueError
                 ops.append(op)
     except ValueError:
-        raise ValueError(f"{text!r} is not a NAS-Bench-201 architecture string like "
-                         "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...~0|...~1|...~2|") from None
+        raise ValueError(
+            f"{text!r} is not a NAS-Bench-201 architecture string like "
+            "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...~0|...~1|...~2|"
+        ) from None
     if len(ops) != len(EDGES):
         raise ValueError(f"{text!r} names {len(ops)} edges, a NAS-Bench-201 cell has {len(EDGES)}")
     return ops
@@ -56,8 +59,10 @@ def _relu_conv_bn(c_in: int, c_out: int, kernel: int) -> int:
 
 def op_params(op: str, channels: int) -> int:
     """Parameters of one edge operation inside a cell of ``channels`` channels (stride 1)."""
-    return {"nor_conv_1x1": _relu_conv_bn(channels, channels, 1),
-            "nor_conv_3x3": _relu_conv_bn(channels, channels, 3)}.get(op, 0)
+    return {
+        "nor_conv_1x1": _relu_conv_bn(channels, channels, 1),
+        "nor_conv_3x3": _relu_conv_bn(channels, channels, 3),
+    }.get(op, 0)
 
 
 def num_params(ops: Sequence[str], num_classes: int = 10) -> int:

@@ -6,6 +6,7 @@ Example:
     >>> describe(spaces.get("small_channel"))["labels"]
     ['conv1_width', 'conv2_width', 'conv3_width', 'conv4_width']
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ SPACE_FILE = "raynas_space.json"
 def describe(space: SearchSpace) -> dict[str, Any]:
     """The labels and choices of ``space``, as JSON reads them back, and its fingerprint if it has one."""
     fingerprint = space.fingerprint()
-    described = {"labels": space.labels(), "choices": space.choices(),
-                 **({"fingerprint": fingerprint} if fingerprint is not None else {})}
+    described = {
+        "labels": space.labels(),
+        "choices": space.choices(),
+        **({"fingerprint": fingerprint} if fingerprint is not None else {}),
+    }
     return json.loads(canonical(described))
 
 
@@ -42,8 +46,10 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace, analyzing:
     except ValueError:
         before = None
     if not isinstance(before, dict) or not {"labels", "choices"} <= set(before):
-        raise ValueError(f"{storage.normalize(storage_path)}/{name}/{SPACE_FILE} is damaged (not the record of a "
-                         "space); restore it from a copy, or delete it to skip the check that the space is unchanged")
+        raise ValueError(
+            f"{storage.normalize(storage_path)}/{name}/{SPACE_FILE} is damaged (not the record of a "
+            "space); restore it from a copy, or delete it to skip the check that the space is unchanged"
+        )
     now = describe(space)
     if "fingerprint" not in before:  # recorded before fingerprints existed
         now.pop("fingerprint", None)
@@ -52,21 +58,32 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace, analyzing:
     if before["labels"] == now["labels"] and before["choices"] == now["choices"]:
         path = space.kwargs().get("path")
         what = f"the table {path}" if path else f"space {space.name!r}"
-        how = "its rows' accuracies or parameter counts differ" if path else \
-            "its networks' parameter counts differ: its code changed"
+        how = (
+            "its rows' accuracies or parameter counts differ"
+            if path
+            else "its networks' parameter counts differ: its code changed"
+        )
         if analyzing:
-            print(f"[raynas] note: {what} changed since search {name!r} started ({how}); its results are shown as "
-                  "they were recorded", flush=True)
+            print(
+                f"[raynas] note: {what} changed since search {name!r} started ({how}); its results are shown as "
+                "they were recorded",
+                flush=True,
+            )
             return
-        raise ValueError(f"{what} changed since search {name!r} started ({how}), so the results recorded before "
-                         "and after would not compare; restore it as it was, or start a new search under another "
-                         "--name")
+        raise ValueError(
+            f"{what} changed since search {name!r} started ({how}), so the results recorded before "
+            "and after would not compare; restore it as it was, or start a new search under another "
+            "--name"
+        )
     if before["labels"] != now["labels"]:
         change = f"labels {before['labels']} -> {now['labels']}"
     else:
-        label, old, new = next((label, old, new) for label, old, new
-                               in zip(now["labels"], before["choices"], now["choices"]) if old != new)
+        label, old, new = next(
+            (label, old, new) for label, old, new in zip(now["labels"], before["choices"], now["choices"]) if old != new
+        )
         change = f"choices of {label!r} {old} -> {new}"
     fix = " to analyze the search" if analyzing else ", or start a new search under another --name"
-    raise ValueError(f"space {space.name!r} changed since search {name!r} started ({change}), so its recorded "
-                     f"tokens mean other architectures; restore the space as it was (its code, its table){fix}")
+    raise ValueError(
+        f"space {space.name!r} changed since search {name!r} started ({change}), so its recorded "
+        f"tokens mean other architectures; restore the space as it was (its code, its table){fix}"
+    )

@@ -26,9 +26,11 @@ Example:
     >>> sorted(net.export()) == sorted(space.labels())
     True
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -11,13 +11,14 @@ Example:
     >>> tokens is not None and space.num_params(tokens) <= 5000
     True
 """
+
 from __future__ import annotations
 
 import itertools
 import math
 import numbers
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from raynas.spaces.base import SearchSpace
 
@@ -38,13 +39,17 @@ def budget_flags(max_params: int | None = None, min_params: int | None = None) -
         >>> budget_flags(20000), budget_flags(20000, 5000), budget_flags()
         ('--max-params 20000', '--min-params 5000, --max-params 20000', 'no budget')
     """
-    flags = [f"--{name} {value}" for name, value in (("min-params", min_params), ("max-params", max_params))
-             if value is not None]
+    flags = [
+        f"--{name} {value}"
+        for name, value in (("min-params", min_params), ("max-params", max_params))
+        if value is not None
+    ]
     return ", ".join(flags) or "no budget"
 
 
-def feasible(space: SearchSpace, tokens: Sequence[int], max_params: int | None = None,
-             min_params: int | None = None) -> bool:
+def feasible(
+    space: SearchSpace, tokens: Sequence[int], max_params: int | None = None, min_params: int | None = None
+) -> bool:
     """Whether the architecture exists and is inside the parameter budget."""
     if not space.contains(tokens):
         return False
@@ -58,13 +63,16 @@ def count(space: SearchSpace, tokens: Sequence[int]) -> int:
     """``space.num_params(tokens)``, checked to be a whole number (a user's space may return anything)."""
     n = space.num_params(tokens)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"space {space.name!r}: num_params({list(tokens)}) returned {n!r}, not a whole number of "
-                         "parameters; fix the space's num_params")
+        raise ValueError(
+            f"space {space.name!r}: num_params({list(tokens)}) returned {n!r}, not a whole number of "
+            "parameters; fix the space's num_params"
+        )
     return int(n)
 
 
-def random_feasible(space: SearchSpace, rng: random.Random, max_params: int | None = None,
-                    min_params: int | None = None) -> Tokens | None:
+def random_feasible(
+    space: SearchSpace, rng: random.Random, max_params: int | None = None, min_params: int | None = None
+) -> Tokens | None:
     """A random architecture inside the budget, or ``None`` after :data:`MAX_ATTEMPTS` draws.
 
     Uniform draws first; when the budget is a small corner of the space, uniform draws repaired by
@@ -79,8 +87,9 @@ def random_feasible(space: SearchSpace, rng: random.Random, max_params: int | No
     return None
 
 
-def repair(space: SearchSpace, tokens: Tokens, rng: random.Random, max_params: int | None = None,
-           min_params: int | None = None) -> Tokens:
+def repair(
+    space: SearchSpace, tokens: Tokens, rng: random.Random, max_params: int | None = None, min_params: int | None = None
+) -> Tokens:
     """Move random tokens to cheaper choices (over budget) or dearer ones (under ``min_params``) until the count
     fits; a position's choices are ranked by :func:`cost_order`, so each move heads towards the budget whatever
     order the choices are listed in."""
@@ -121,7 +130,7 @@ def cost_order(space: SearchSpace) -> list[list[int]]:
     start = list(space.init_tokens())
     order = []
     for i, n in enumerate(space.range_table()):
-        probes = [[*start[:i], v, *start[i + 1:]] for v in range(n)]
+        probes = [[*start[:i], v, *start[i + 1 :]] for v in range(n)]
         if all(space.contains(p) for p in probes):
             costs = [count(space, p) for p in probes]
             order.append(sorted(range(n), key=lambda v: (costs[v], v)))
@@ -138,8 +147,9 @@ def _cost_rank(space: SearchSpace) -> list[dict[int, int]]:
     return space.__dict__["_cost_rank"]
 
 
-def count_feasible(space: SearchSpace, max_params: int | None = None, min_params: int | None = None,
-                   limit: int = COUNT_LIMIT) -> int | None:
+def count_feasible(
+    space: SearchSpace, max_params: int | None = None, min_params: int | None = None, limit: int = COUNT_LIMIT
+) -> int | None:
     """How many architectures are inside the budget; ``None`` for a space of more than ``limit`` token vectors.
 
     Example:

@@ -25,6 +25,7 @@ Example:
     >>> space.accuracy(space.init_tokens())  # doctest: +SKIP
     0.9344
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,15 +35,19 @@ import os
 import random
 import re
 import statistics
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from raynas.spaces import nb201
 from raynas.spaces.base import SearchSpace, digest
 
 ACCURACY_FIELDS = ("mean", "mean_acc")
 #: NAS-Bench-201 CSV: metric -> accuracy column
-NB201_COLUMNS = {"cifar10": "CIFAR10TestAccuracy200Epochs", "cifar100": "CIFAR100TestAccuracy200Epochs",
-                 "ImageNet16-120": "ImageNetTestAccuracy200Epochs"}
+NB201_COLUMNS = {
+    "cifar10": "CIFAR10TestAccuracy200Epochs",
+    "cifar100": "CIFAR100TestAccuracy200Epochs",
+    "ImageNet16-120": "ImageNetTestAccuracy200Epochs",
+}
 
 
 class TabularSpace(SearchSpace):
@@ -54,28 +59,34 @@ class TabularSpace(SearchSpace):
         self.path = os.path.abspath(os.path.expanduser(path))
         self.metric = metric
         if os.path.isdir(self.path):
-            raise ValueError(f"benchmark table {self.path} is a folder, not a table file; pass the path of a "
-                             "JSON table or NAS-Bench-201 CSV")
+            raise ValueError(
+                f"benchmark table {self.path} is a folder, not a table file; pass the path of a "
+                "JSON table or NAS-Bench-201 CSV"
+            )
         if not os.path.isfile(self.path):
-            raise ValueError(f"benchmark table {self.path} does not exist; pass the path of a JSON table or "
-                             "NAS-Bench-201 CSV")
+            raise ValueError(
+                f"benchmark table {self.path} does not exist; pass the path of a JSON table or NAS-Bench-201 CSV"
+            )
         self.nb201 = _is_csv(self.path)
         if self.nb201:
             self._labels, self._choices, rows = _read_nb201(self.path, metric)
         else:
             self._labels, self._choices, rows = _read_json(self.path, metric)
         if not rows:
-            raise ValueError(f"benchmark table {self.path} has no row with an accuracy"
-                             f"{f' in {metric!r}' if metric else ''} (all are empty, null or NaN); pass a table "
-                             "with accuracies")
+            raise ValueError(
+                f"benchmark table {self.path} has no row with an accuracy"
+                f"{f' in {metric!r}' if metric else ''} (all are empty, null or NaN); pass a table "
+                "with accuracies"
+            )
         scale = _scale(self.path, {name: acc for name, acc, _ in rows.values()})
         self._rows: dict[tuple[int, ...], tuple[float, int]] = {
-            tokens: (acc / scale, params) for tokens, (_, acc, params) in rows.items()}
+            tokens: (acc / scale, params) for tokens, (_, acc, params) in rows.items()
+        }
         #: the architectures, in key order, when the table has gaps (uniform draws go through them)
         self._keys = sorted(self._rows) if len(self._rows) < super().size() else None
 
     @classmethod
-    def from_json(cls, path: str, metric: str | None = None) -> "TabularSpace":
+    def from_json(cls, path: str, metric: str | None = None) -> TabularSpace:
         """Load a table (JSON ``{key: {"mean" | "mean_acc": float, "params": int, ...}}`` or NB201 CSV)."""
         return cls(path, metric)
 
@@ -96,8 +107,10 @@ class TabularSpace(SearchSpace):
         """The table's name of an architecture: its key (JSON) or its ``ArchitectureString`` (NAS-Bench-201)."""
         values = list(self.to_arch(tokens).values())
         if self.nb201:
-            return "+".join("|" + "".join(f"{op}~{i}|" for op, (j, i) in zip(values, nb201.EDGES) if j == node)
-                            for node in (1, 2, 3))
+            return "+".join(
+                "|" + "".join(f"{op}~{i}|" for op, (j, i) in zip(values, nb201.EDGES) if j == node)
+                for node in (1, 2, 3)
+            )
         return "".join(str(v) for v in values)
 
     def tokens_of(self, key: str) -> list[int]:
@@ -122,8 +135,9 @@ class TabularSpace(SearchSpace):
     def _row(self, tokens: Sequence[int]) -> tuple[float, int]:
         tokens = tuple(self.validate(tokens))
         if tokens not in self._rows:
-            raise ValueError(f"architecture {list(tokens)} (key {self.key(tokens)}) has no row with an accuracy in "
-                             f"table {self.path}")
+            raise ValueError(
+                f"architecture {list(tokens)} (key {self.key(tokens)}) has no row with an accuracy in table {self.path}"
+            )
         return self._rows[tokens]
 
     def num_params(self, tokens: Sequence[int]) -> int:
@@ -178,8 +192,10 @@ def _scale(path: str, accuracies: dict[str, float]) -> float:
     """100 when ``accuracies`` (row name -> accuracy) are percents, 1 when they are fractions."""
     for name, accuracy in accuracies.items():
         if not 0 <= accuracy <= 100:
-            raise ValueError(f"benchmark table {path}: the accuracy of {name!r} is {accuracy:g}, outside [0, 1] "
-                             "as a fraction and [0, 100] as percent; fix that row")
+            raise ValueError(
+                f"benchmark table {path}: the accuracy of {name!r} is {accuracy:g}, outside [0, 1] "
+                "as a fraction and [0, 100] as percent; fix that row"
+            )
     # above 1 by more than float noise (a fraction table's 1.0000001 is a fraction)
     percent = next((name for name, accuracy in accuracies.items() if accuracy > 1 + 1e-6), None)
     if percent is None:
@@ -194,22 +210,27 @@ def _scale(path: str, accuracies: dict[str, float]) -> float:
     typical = [name for name in plausible if 100 * accuracies[name] >= middle]
     fraction = (typical or plausible)[0] if typical or len(plausible) >= MIXED_SHARE * len(accuracies) else None
     if fraction is not None:
-        raise ValueError(f"benchmark table {path} mixes fractions and percents ({fraction!r} has "
-                         f"{accuracies[fraction]:g}, {percent!r} has {accuracies[percent]:g}); give all accuracies "
-                         "as fractions (0-1) or all as percents (0-100)")
+        raise ValueError(
+            f"benchmark table {path} mixes fractions and percents ({fraction!r} has "
+            f"{accuracies[fraction]:g}, {percent!r} has {accuracies[percent]:g}); give all accuracies "
+            "as fractions (0-1) or all as percents (0-100)"
+        )
     return 100.0
 
 
 def _params(value: Any, path: str, key: str) -> int:
     if not _number(value) or not math.isfinite(value) or value != int(value) or value < 0:
-        raise ValueError(f"benchmark table {path}: the params of {key!r} are {value!r}, not a whole number of 0 or "
-                         "more; fix that row")
+        raise ValueError(
+            f"benchmark table {path}: the params of {key!r} are {value!r}, not a whole number of 0 or "
+            "more; fix that row"
+        )
     return int(value)
 
 
 #: words of a record's field names that make it no accuracy: a cost, or the spread of several runs
-NOT_ACCURACY = frozenset({"params", "flops", "macs", "latency", "time", "std", "stdev", "stddev", "var", "variance",
-                          "sem"})
+NOT_ACCURACY = frozenset(
+    {"params", "flops", "macs", "latency", "time", "std", "stdev", "stddev", "var", "variance", "sem"}
+)
 
 
 def _accuracy_fields(record: dict[str, Any]) -> list[str]:
@@ -226,22 +247,28 @@ def _check_metric(table: dict[str, dict[str, Any]], metric: str, path: str) -> N
     """``metric`` must be an accuracy field of the table, held by every record."""
     known = list(dict.fromkeys(f for record in table.values() for f in _accuracy_fields(record)))
     if metric not in known and any(metric in record for record in table.values()):
-        raise ValueError(f"--table-metric {metric!r} of table {path} is no accuracy (a cost, or the spread of several "
-                         f"runs); choose one of: {', '.join(known)}")
+        raise ValueError(
+            f"--table-metric {metric!r} of table {path} is no accuracy (a cost, or the spread of several "
+            f"runs); choose one of: {', '.join(known)}"
+        )
     if metric not in known:
         raise _unknown_metric(metric, path, known)
     lacking = [key for key, record in table.items() if metric not in record]
     if lacking:
-        raise ValueError(f"benchmark table {path}: {len(lacking)} of {len(table)} records have no {metric!r} "
-                         f"field (the first: {lacking[0]!r}); pass a --table-metric every record holds")
+        raise ValueError(
+            f"benchmark table {path}: {len(lacking)} of {len(table)} records have no {metric!r} "
+            f"field (the first: {lacking[0]!r}); pass a --table-metric every record holds"
+        )
 
 
 def _default_accuracy(record: dict[str, Any], path: str, key: str) -> float | None:
     """The first of :data:`ACCURACY_FIELDS` with a value (records may name it either way, or leave one empty)."""
     fields = [f for f in ACCURACY_FIELDS if f in record]
     if not fields:
-        raise ValueError(f"benchmark table {path}: record {key!r} needs one of {', '.join(ACCURACY_FIELDS)}, "
-                         "or pass --table-metric naming its accuracy field")
+        raise ValueError(
+            f"benchmark table {path}: record {key!r} needs one of {', '.join(ACCURACY_FIELDS)}, "
+            "or pass --table-metric naming its accuracy field"
+        )
     return next((a for a in (_accuracy(record[f], path, key) for f in fields) if a is not None), None)
 
 
@@ -256,8 +283,7 @@ def _read_json(path: str, metric: str | None) -> tuple[list[str], list[list[Any]
     for key, record in table.items():
         accuracy = _accuracy(record[metric], path, key) if metric else _default_accuracy(record, path, key)
         if accuracy is not None:
-            rows[tuple(index[i][c] for i, c in enumerate(key))] = (key, accuracy,
-                                                                    _params(record["params"], path, key))
+            rows[tuple(index[i][c] for i, c in enumerate(key))] = (key, accuracy, _params(record["params"], path, key))
     return [f"position_{i}" for i in range(len(digits))], [[int(d) for d in c] for c in digits], rows
 
 
@@ -282,15 +308,20 @@ def _read_nb201(path: str, metric: str | None) -> tuple[list[str], list[list[Any
     seen: set[tuple[int, ...]] = set()  # rows without an accuracy too
     for number, record in enumerate(records, start=2):  # line 1 is the header
         if None in record or None in record.values():  # a row longer or shorter than the header
-            fields = len(record) - 1 + len(record[None]) if None in record else \
-                sum(v is not None for v in record.values())
-            raise ValueError(f"benchmark table {path}: row {number} has {fields} fields and the header "
-                             f"{len(fieldnames)}; complete the row or remove it")
+            fields = (
+                len(record) - 1 + len(record[None]) if None in record else sum(v is not None for v in record.values())
+            )
+            raise ValueError(
+                f"benchmark table {path}: row {number} has {fields} fields and the header "
+                f"{len(fieldnames)}; complete the row or remove it"
+            )
         ops = nb201.parse_arch(record["ArchitectureString"])
         key = tuple(nb201.OPS.index(op) for op in ops)
         if key in seen:
-            raise ValueError(f"benchmark table {path} lists architecture {record['ArchitectureString']} twice; "
-                             "keep one row per architecture")
+            raise ValueError(
+                f"benchmark table {path} lists architecture {record['ArchitectureString']} twice; "
+                "keep one row per architecture"
+            )
         seen.add(key)
         name = record["ArchitectureString"]
         accuracy = _accuracy(record[NB201_COLUMNS[metric]], path, name)

@@ -28,9 +28,10 @@ Example:
     >>> logits.shape
     torch.Size([4, 10])
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -50,9 +51,16 @@ class Architect:
     step) and ``arch_optimizer`` the optimizer of the architecture parameters.
     """
 
-    def __init__(self, model: nn.Module, weight_optimizer: torch.optim.SGD, arch_optimizer: torch.optim.Optimizer,
-                 order: int = 1, grad_clip: float = 5.0, criterion: nn.Module | None = None,
-                 all_reduce: AllReduce = no_all_reduce):
+    def __init__(
+        self,
+        model: nn.Module,
+        weight_optimizer: torch.optim.SGD,
+        arch_optimizer: torch.optim.Optimizer,
+        order: int = 1,
+        grad_clip: float = 5.0,
+        criterion: nn.Module | None = None,
+        all_reduce: AllReduce = no_all_reduce,
+    ):
         if order not in (1, 2):
             raise ValueError(f"DARTS order must be 1 (first order) or 2 (second order), got {order!r}")
         self.model, self.order, self.grad_clip = model, order, grad_clip
@@ -62,16 +70,25 @@ class Architect:
         self.weights = list(model.weight_parameters())
         self.alphas = list(model.arch_parameters())
 
-    def step(self, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
-             update_arch: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self,
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+        x_val: torch.Tensor,
+        y_val: torch.Tensor,
+        update_arch: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One architecture step (unless ``update_arch`` is false), then one weight step on the train batch.
 
         Returns the train loss and logits of the weight step.
         """
         if update_arch:
             self.arch_optimizer.zero_grad(set_to_none=True)
-            grads = (self.arch_gradient_second_order(x_train, y_train, x_val, y_val) if self.order == 2
-                     else self._grads(x_val, y_val, self.alphas))
+            grads = (
+                self.arch_gradient_second_order(x_train, y_train, x_val, y_val)
+                if self.order == 2
+                else self._grads(x_val, y_val, self.alphas)
+            )
             self.all_reduce(grads)
             for alpha, grad in zip(self.alphas, grads):
                 alpha.grad = grad
@@ -93,8 +110,9 @@ class Architect:
         self.weight_optimizer.step()
         return loss.detach(), logits.detach()
 
-    def arch_gradient_second_order(self, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor,
-                                   y_val: torch.Tensor) -> list[torch.Tensor]:
+    def arch_gradient_second_order(
+        self, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor
+    ) -> list[torch.Tensor]:
         """The unrolled architecture gradient (finite-difference Hessian-vector product), not yet averaged."""
         eta = self.weight_optimizer.param_groups[0]["lr"]
         original = [w.detach().clone() for w in self.weights]
@@ -102,7 +120,7 @@ class Architect:
         try:
             self._set_weights(self.virtual_weights(x_train, y_train))
             dalpha_and_v = self._grads(x_val, y_val, self.alphas + self.weights)
-            dalpha, v = dalpha_and_v[:len(self.alphas)], dalpha_and_v[len(self.alphas):]
+            dalpha, v = dalpha_and_v[: len(self.alphas)], dalpha_and_v[len(self.alphas) :]
             self.all_reduce(v)
             R = 0.01 / torch.sqrt(sum((t * t).sum() for t in v))
             self._set_weights([w + R * t for w, t in zip(original, v)])

@@ -16,6 +16,7 @@ Example:
     >>> torch.allclose(net[1].running_mean, out.mean((0, 2, 3)), atol=1e-5)
     True
 """
+
 from __future__ import annotations
 
 import functools

@@ -20,6 +20,7 @@ Example:
     >>> from ray import tune
     >>> trainable = tune.with_parameters(darts_search, settings={"data": "digits", "epochs": 2, "layers": 3})
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,8 @@ import os
 import random
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from ray import tune
@@ -47,10 +49,26 @@ from raynas.trainables.retrain import where
 
 #: DARTS search settings and their defaults (the DARTS paper's CIFAR-10 search)
 DARTS_RECIPE: dict[str, Any] = {
-    "space": "darts", "data": "digits", "data_dir": None, "val_fraction": 0.2, "seed": 0,
-    "epochs": 50, "order": 1, "layers": 8, "init_channels": 16, "steps": 4, "batch_size": 64,
-    "lr": 0.025, "lr_min": 0.001, "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 5.0,
-    "arch_lr": 3e-4, "arch_weight_decay": 1e-3, "epochs_no_archopt": 0, "workers_per_trial": 1,
+    "space": "darts",
+    "data": "digits",
+    "data_dir": None,
+    "val_fraction": 0.2,
+    "seed": 0,
+    "epochs": 50,
+    "order": 1,
+    "layers": 8,
+    "init_channels": 16,
+    "steps": 4,
+    "batch_size": 64,
+    "lr": 0.025,
+    "lr_min": 0.001,
+    "momentum": 0.9,
+    "weight_decay": 3e-4,
+    "grad_clip": 5.0,
+    "arch_lr": 3e-4,
+    "arch_weight_decay": 1e-3,
+    "epochs_no_archopt": 0,
+    "workers_per_trial": 1,
     "space_kwargs": {},
 }
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -60,16 +78,25 @@ def check_recipe(s: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming the flag to fix when DARTS settings cannot run."""
     if s["order"] not in (1, 2):
         raise ValueError(f"--order must be 1 (first order) or 2 (second order), got {s['order']!r}")
-    for key, low in (("epochs", 1), ("layers", 1), ("init_channels", 1), ("steps", 1), ("batch_size", 1),
-                     ("workers_per_trial", 1), ("epochs_no_archopt", 0)):
+    for key, low in (
+        ("epochs", 1),
+        ("layers", 1),
+        ("init_channels", 1),
+        ("steps", 1),
+        ("batch_size", 1),
+        ("workers_per_trial", 1),
+        ("epochs_no_archopt", 0),
+    ):
         if int(s[key]) < low:
             raise ValueError(f"--{key.replace('_', '-')} must be at least {low}, got {s[key]}")
     for key in ("lr", "arch_lr"):
         if not s[key] > 0:
             raise ValueError(f"--{key.replace('_', '-')} must be above 0, got {s[key]:g}")
     if s["epochs_no_archopt"] >= s["epochs"]:
-        raise ValueError(f"--epochs-no-archopt ({s['epochs_no_archopt']}) must be smaller than --epochs "
-                         f"({s['epochs']}), or the architecture is never optimised")
+        raise ValueError(
+            f"--epochs-no-archopt ({s['epochs_no_archopt']}) must be smaller than --epochs "
+            f"({s['epochs']}), or the architecture is never optimised"
+        )
 
 
 def split_halves(n: int, seed: int, rank: int = 0, world: int = 1) -> tuple[list[int], list[int]]:
@@ -85,12 +112,14 @@ def split_halves(n: int, seed: int, rank: int = 0, world: int = 1) -> tuple[list
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     half = n // 2
     shares = []
-    for part in (order[:half], order[half:2 * half]):
+    for part in (order[:half], order[half : 2 * half]):
         size = len(part) // world
         shares.append(sorted(part[rank::world][:size]))
     if not shares[0]:
-        raise ValueError(f"{n} training items cannot be split into 2 halves over {world} workers; "
-                         "use more data or fewer --workers-per-trial")
+        raise ValueError(
+            f"{n} training items cannot be split into 2 halves over {world} workers; "
+            "use more data or fewer --workers-per-trial"
+        )
     return shares[0], shares[1]
 
 
@@ -98,8 +127,9 @@ def build_supernet(s: dict[str, Any], in_channels: int, num_classes: int) -> nn.
     """The supernet the settings describe: the DARTS cell supernet, or the relaxation of a model space."""
     if s["space"] != "darts":
         return RelaxedSupernet(model_space(s))
-    return SearchNetwork(C=s["init_channels"], num_classes=num_classes, layers=s["layers"], steps=s["steps"],
-                         in_channels=in_channels)
+    return SearchNetwork(
+        C=s["init_channels"], num_classes=num_classes, layers=s["layers"], steps=s["steps"], in_channels=in_channels
+    )
 
 
 def model_space(s: dict[str, Any]) -> ModelSpace:
@@ -107,16 +137,19 @@ def model_space(s: dict[str, Any]) -> ModelSpace:
     from raynas.build import space_for
 
     if not spaces.is_model_space(s["space"]):
-        raise ValueError(f"DARTS searches the 'darts' cell space or a space of labelled choices (e.g. mobile, "
-                         f"package.module:factory), not {s['space']!r}")
+        raise ValueError(
+            f"DARTS searches the 'darts' cell space or a space of labelled choices (e.g. mobile, "
+            f"package.module:factory), not {s['space']!r}"
+        )
     return space_for(s["space"], s.get("space_kwargs") or {}, s["data"])
 
 
 class DartsSearch:
     """The state of one DARTS search (on one worker) and its epoch loop."""
 
-    def __init__(self, s: dict[str, Any], device: str, rank: int = 0, world: int = 1,
-                 all_reduce: AllReduce = no_all_reduce):
+    def __init__(
+        self, s: dict[str, Any], device: str, rank: int = 0, world: int = 1, all_reduce: AllReduce = no_all_reduce
+    ):
         check_recipe(s)
         self.s, self.device = s, device
         splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["split_seed"])
@@ -125,21 +158,31 @@ class DartsSearch:
         self.val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
         torch.manual_seed(s["seed"])  # the same initial weights and architecture on every worker
         self.model = build_supernet(s, splits.in_channels, splits.num_classes).to(device)
-        self.weight_optimizer = torch.optim.SGD(self.model.weight_parameters(), lr=s["lr"], momentum=s["momentum"],
-                                                weight_decay=s["weight_decay"])
-        self.arch_optimizer = torch.optim.Adam(self.model.arch_parameters(), lr=s["arch_lr"], betas=(0.5, 0.999),
-                                               weight_decay=s["arch_weight_decay"])
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.weight_optimizer, T_max=s["epochs"],
-                                                                    eta_min=s["lr_min"])
-        self.architect = Architect(self.model, self.weight_optimizer, self.arch_optimizer, s["order"],
-                                   s["grad_clip"], all_reduce=all_reduce)
+        self.weight_optimizer = torch.optim.SGD(
+            self.model.weight_parameters(), lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"]
+        )
+        self.arch_optimizer = torch.optim.Adam(
+            self.model.arch_parameters(), lr=s["arch_lr"], betas=(0.5, 0.999), weight_decay=s["arch_weight_decay"]
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.weight_optimizer, T_max=s["epochs"], eta_min=s["lr_min"]
+        )
+        self.architect = Architect(
+            self.model, self.weight_optimizer, self.arch_optimizer, s["order"], s["grad_clip"], all_reduce=all_reduce
+        )
         self.epoch = 0
 
     def state(self) -> dict[str, Any]:
         """Everything a resumed search needs to continue exactly."""
-        return {"model": self.model.state_dict(), "weight_optimizer": self.weight_optimizer.state_dict(),
-                "arch_optimizer": self.arch_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "epoch": self.epoch, "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()}
+        return {
+            "model": self.model.state_dict(),
+            "weight_optimizer": self.weight_optimizer.state_dict(),
+            "arch_optimizer": self.arch_optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -173,25 +216,40 @@ class DartsSearch:
         self.scheduler.step()
         self.epoch += 1
         val_acc, val_loss = evaluate(self.model, self.val_loader, self.device)
-        return {"epoch": self.epoch, "lr": lr, "arch_updated": update_arch, "train_loss": train_loss,
-                "train_acc": float(correct) / max(count, 1), "val_acc": val_acc, "val_loss": val_loss,
-                "reward": val_acc, "seed": s["seed"], **self.export(), "epoch_time_s": time.perf_counter() - start}
+        return {
+            "epoch": self.epoch,
+            "lr": lr,
+            "arch_updated": update_arch,
+            "train_loss": train_loss,
+            "train_acc": float(correct) / max(count, 1),
+            "val_acc": val_acc,
+            "val_loss": val_loss,
+            "reward": val_acc,
+            "seed": s["seed"],
+            **self.export(),
+            "epoch_time_s": time.perf_counter() - start,
+        }
 
     def export(self) -> dict[str, Any]:
         """The architecture found so far: genotype (string and JSON), softmaxed weights, normal-cell skips;
         on a model space its ``label -> choice`` dict, tokens, parameter count and softmaxed weights (JSON)."""
         if isinstance(self.model, RelaxedSupernet):
             tokens = self.model.tokens()
-            return {"arch": json.dumps(self.model.export()), "tokens": json.dumps(tokens),
-                    "params": self.model.space.num_params(tokens),
-                    "arch_weights": json.dumps({k: [round(w, 4) for w in v]
-                                                for k, v in self.model.arch_weights().items()})}
+            return {
+                "arch": json.dumps(self.model.export()),
+                "tokens": json.dumps(tokens),
+                "params": self.model.space.num_params(tokens),
+                "arch_weights": json.dumps({k: [round(w, 4) for w in v] for k, v in self.model.arch_weights().items()}),
+            }
         genotype = self.model.genotype()
         weights = self.model.arch_weights()
-        return {"genotype": str(genotype), "genotype_json": json.dumps(genotype_to_dict(genotype)),
-                "alphas_normal": weights["normal"].round(decimals=4).tolist(),
-                "alphas_reduce": weights["reduce"].round(decimals=4).tolist(),
-                "skip_connects_normal": sum(op == "skip_connect" for op, _ in genotype.normal)}
+        return {
+            "genotype": str(genotype),
+            "genotype_json": json.dumps(genotype_to_dict(genotype)),
+            "alphas_normal": weights["normal"].round(decimals=4).tolist(),
+            "alphas_reduce": weights["reduce"].round(decimals=4).tolist(),
+            "skip_connects_normal": sum(op == "skip_connect" for op, _ in genotype.normal),
+        }
 
     def run(self, report: Report) -> None:
         """Run the remaining epochs, calling ``report(metrics, state)`` after each."""
@@ -245,14 +303,22 @@ def _data_parallel(s: dict[str, Any]) -> None:
     use_gpu = bool(s.get("gpus_per_worker", 0))
     trial_dir = tune.get_context().get_trial_dir()
     trainer = TorchTrainer(
-        _worker_loop, train_loop_config=s,
+        _worker_loop,
+        train_loop_config=s,
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         scaling_config=ray.train.ScalingConfig(
-            num_workers=s["workers_per_trial"], use_gpu=use_gpu,
-            resources_per_worker={"CPU": s.get("cpus_per_worker", 1), "GPU": s.get("gpus_per_worker", 0)}),
+            num_workers=s["workers_per_trial"],
+            use_gpu=use_gpu,
+            resources_per_worker={"CPU": s.get("cpus_per_worker", 1), "GPU": s.get("gpus_per_worker", 0)},
+        ),
         # a restarted trial reuses the same Train run folder, so Train hands the workers its last checkpoint
-        run_config=ray.train.RunConfig(name="train", storage_path=trial_dir, callbacks=[TuneReportCallback()],
-                                       checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1)))
+        run_config=ray.train.RunConfig(
+            name="train",
+            storage_path=trial_dir,
+            callbacks=[TuneReportCallback()],
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
+        ),
+    )
     trainer.fit()
 
 

@@ -2,6 +2,7 @@
 
 Searchers run through the same Tune code path as real training, in milliseconds per trial.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,5 +23,6 @@ def lookup(config: dict[str, Any], settings: dict[str, Any]) -> None:
     space = _table(settings["space_kwargs"]["path"], settings["space_kwargs"].get("metric"))
     tokens = space.validate(config["tokens"])
     accuracy = space.accuracy(tokens)
-    tune.report({"reward": accuracy, "val_acc": accuracy, "params": space.num_params(tokens),
-                 "tokens": tokens, "epoch": 1})
+    tune.report(
+        {"reward": accuracy, "val_acc": accuracy, "params": space.num_params(tokens), "tokens": tokens, "epoch": 1}
+    )

@@ -1,4 +1,5 @@
 """Training and evaluation loops shared by the trainables."""
+
 from __future__ import annotations
 
 import math
@@ -15,12 +16,23 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0)
     """A loader whose shuffling depends only on ``seed`` (so a resumed epoch sees the same order). A shuffled
     (training) loader drops a last batch of one image: batch norm cannot train on it."""
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      drop_last=shuffle and len(dataset) % batch_size == 1)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        drop_last=shuffle and len(dataset) % batch_size == 1,
+    )
 
 
-def train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, device: str,
-                grad_clip: float = 5.0, aux_weight: float = 0.0) -> float:
+def train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    device: str,
+    grad_clip: float = 5.0,
+    aux_weight: float = 0.0,
+) -> float:
     """One epoch of cross-entropy training; returns the mean loss.
 
     A model that returns ``(logits, aux_logits)`` in training mode gets ``aux_weight`` times the auxiliary

@@ -8,6 +8,7 @@ Example:
     >>> from ray import tune
     >>> trainable = tune.with_parameters(retrain, settings={"space": "small_channel", "epochs": 3})
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -26,18 +27,32 @@ from raynas.trainables.loops import evaluate, make_loader, resume_training, trai
 
 #: training settings and their defaults (the SANAS / DARTS retraining recipe)
 RECIPE: dict[str, Any] = {
-    "space": "small_channel", "space_kwargs": {},
-    "data": "digits", "data_dir": None, "val_fraction": 0.2, "seed": 0,
-    "epochs": 3, "batch_size": 96, "lr": 0.025, "momentum": 0.9, "weight_decay": 3e-4, "grad_clip": 5.0,
-    "aux_weight": 0.4, "drop_path": 0.2, "reward_epochs": 2,
+    "space": "small_channel",
+    "space_kwargs": {},
+    "data": "digits",
+    "data_dir": None,
+    "val_fraction": 0.2,
+    "seed": 0,
+    "epochs": 3,
+    "batch_size": 96,
+    "lr": 0.025,
+    "momentum": 0.9,
+    "weight_decay": 3e-4,
+    "grad_clip": 5.0,
+    "aux_weight": 0.4,
+    "drop_path": 0.2,
+    "reward_epochs": 2,
 }
 
 
 def where() -> dict[str, Any]:
     """The node and devices this process runs on, for the results table."""
     context = ray.get_runtime_context()
-    return {"node_ip": ray.util.get_node_ip_address(), "node_id": context.get_node_id(),
-            "gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids())}
+    return {
+        "node_ip": ray.util.get_node_ip_address(),
+        "node_id": context.get_node_id(),
+        "gpu_ids": ",".join(str(g) for g in ray.get_gpu_ids()),
+    }
 
 
 def build_model(settings: dict[str, Any], tokens: list[int]) -> tuple[torch.nn.Module, int]:
@@ -52,8 +67,10 @@ def build_counted(space: SearchSpace, tokens: list[int]) -> tuple[torch.nn.Modul
     model, params = space.build(tokens), space.num_params(tokens)
     built = sum(p.numel() for p in model.parameters())
     if built != params:
-        raise ValueError(f"space {space.name!r}: num_params({tokens}) = {params:,} but build({tokens}) has {built:,} "
-                         "parameters; fix the space's num_params")
+        raise ValueError(
+            f"space {space.name!r}: num_params({tokens}) = {params:,} but build({tokens}) has {built:,} "
+            "parameters; fix the space's num_params"
+        )
     return model, params
 
 
@@ -66,13 +83,17 @@ def check_network(space: SearchSpace, input_shape: tuple[int, ...], num_classes:
         with torch.no_grad():
             out = model.eval()(torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(0)))
     except Exception as exc:
-        raise ValueError(f"space {space.name!r}: build({tokens}) fails on a sample input of shape {input_shape} "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); check build() "
-                         "and in_channels") from None
+        raise ValueError(
+            f"space {space.name!r}: build({tokens}) fails on a sample input of shape {input_shape} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); check build() "
+            "and in_channels"
+        ) from None
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
         got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
-        raise ValueError(f"space {space.name!r}: build({tokens}) returns {got} for 2 samples, not their logits of "
-                         f"shape (2, {num_classes}); end the network in one score per class")
+        raise ValueError(
+            f"space {space.name!r}: build({tokens}) returns {got} for 2 samples, not their logits of "
+            f"shape (2, {num_classes}); end the network in one score per class"
+        )
 
 
 def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
@@ -84,8 +105,7 @@ def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
     torch.manual_seed(s["seed"])
     model, params = build_model(s, tokens)
     model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=s["lr"], momentum=s["momentum"],
-                                weight_decay=s["weight_decay"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"])
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=s["epochs"])
     history = resume_training(model, optimizer, scheduler, device)
     val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
@@ -99,12 +119,25 @@ def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
         scheduler.step()
         val_acc, val_loss = evaluate(model, val_loader, device)
         history.append(val_acc)
-        last = history[-s["reward_epochs"]:]
-        metrics = {"reward": sum(last) / len(last), "val_acc": val_acc, "val_loss": val_loss,
-                   "train_loss": train_loss, "params": params, "tokens": tokens, "epoch": epoch + 1,
-                   "epoch_time_s": time.perf_counter() - start, **place}
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "history": history, "tokens": tokens}
+        last = history[-s["reward_epochs"] :]
+        metrics = {
+            "reward": sum(last) / len(last),
+            "val_acc": val_acc,
+            "val_loss": val_loss,
+            "train_loss": train_loss,
+            "params": params,
+            "tokens": tokens,
+            "epoch": epoch + 1,
+            "epoch_time_s": time.perf_counter() - start,
+            **place,
+        }
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "history": history,
+            "tokens": tokens,
+        }
         with tempfile.TemporaryDirectory() as folder:
             tune.report(metrics, checkpoint=to_checkpoint(state, folder))
 
@@ -122,4 +155,3 @@ def test_accuracy(checkpoint: tune.Checkpoint, settings: dict[str, Any]) -> floa
     model.to(device)
     splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
     return evaluate(model, make_loader(splits.test, s["batch_size"], shuffle=False), device)[0]
-

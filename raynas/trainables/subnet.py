@@ -10,6 +10,7 @@ Example:
     >>> trainable = tune.with_parameters(evaluate_subnet, settings={"space": "mobile",
     ...                                  "supernet_checkpoint": "runs/oneshot/supernet/supernet.pt"})
 """
+
 from __future__ import annotations
 
 import io
@@ -72,11 +73,18 @@ def evaluate_subnet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     tokens = space.validate(list(config["tokens"]))
     splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
     images = calibration_images(s["data"], s["data_dir"], s["val_fraction"], s["seed"], s["calibration_images"])
-    acc = path_accuracy(space, model, tokens, images, make_loader(splits.val, s["batch_size"], shuffle=False),
-                        device)
-    metrics = {"reward": acc, "val_acc": acc, "params": space.num_params(tokens), "tokens": tokens,
-               "supernet_loads": _LOADS["count"], "pid": os.getpid(),
-               "eval_time_s": time.perf_counter() - start, **where(), "device": device}
+    acc = path_accuracy(space, model, tokens, images, make_loader(splits.val, s["batch_size"], shuffle=False), device)
+    metrics = {
+        "reward": acc,
+        "val_acc": acc,
+        "params": space.num_params(tokens),
+        "tokens": tokens,
+        "supernet_loads": _LOADS["count"],
+        "pid": os.getpid(),
+        "eval_time_s": time.perf_counter() - start,
+        **where(),
+        "device": device,
+    }
     # a small checkpoint (no weights) makes Tune snapshot the search after every evaluation, so a killed
     # search resumes without evaluating anything twice
     with tempfile.TemporaryDirectory() as folder:

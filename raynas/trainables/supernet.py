@@ -14,13 +14,15 @@ Example:
     >>> from ray import tune
     >>> trainable = tune.with_parameters(train_supernet, settings={"space": "mobile", "supernet_epochs": 2})
 """
+
 from __future__ import annotations
 
 import math
 import random
 import tempfile
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from ray import tune
@@ -36,17 +38,26 @@ from raynas.trainables.loops import evaluate, make_loader, resume_training
 from raynas.trainables.retrain import RECIPE, where
 
 #: supernet settings and their defaults, beside the retraining recipe
-SUPERNET: dict[str, Any] = {"supernet_epochs": 60, "supernet_batch_size": 32, "supernet_lr": 0.05,
-                            "supernet_budget": True, "eval_paths": 3,
-                            "calibration_images": 2000, "max_params": None, "min_params": None}
+SUPERNET: dict[str, Any] = {
+    "supernet_epochs": 60,
+    "supernet_batch_size": 32,
+    "supernet_lr": 0.05,
+    "supernet_budget": True,
+    "eval_paths": 3,
+    "calibration_images": 2000,
+    "max_params": None,
+    "min_params": None,
+}
 
 
 def model_space(settings: dict[str, Any]) -> ModelSpace:
     """The settings' space, which must be a space of labelled choices."""
     space = spaces.get(settings["space"], **settings["space_kwargs"])
     if not isinstance(space, ModelSpace):
-        raise ValueError(f"one-shot search needs a space of labelled choices (mobile or package.module:factory), "
-                         f"not {settings['space']!r}")
+        raise ValueError(
+            f"one-shot search needs a space of labelled choices (mobile or package.module:factory), "
+            f"not {settings['space']!r}"
+        )
     return space
 
 
@@ -70,8 +81,10 @@ class PathSampler:
     def draw(self, rng: random.Random) -> list[int]:
         tokens = random_feasible(self.space, rng, self.max_params, self.min_params)
         if tokens is None:
-            raise ValueError(f"no path of space {self.space.name!r} within the budget "
-                             f"({budget_flags(self.max_params, self.min_params)}); widen the budget")
+            raise ValueError(
+                f"no path of space {self.space.name!r} within the budget "
+                f"({budget_flags(self.max_params, self.min_params)}); widen the budget"
+            )
         return tokens
 
     def epoch(self, epoch: int, batches: int) -> Iterator[list[int]]:
@@ -89,13 +102,25 @@ class PathSampler:
 def make_optimizer(model: nn.Module, s: dict[str, Any]) -> torch.optim.SGD:
     """SGD whose weight decay applies only to parameters of more than one dimension (SPOS)."""
     params = list(model.parameters())
-    return torch.optim.SGD([{"params": [p for p in params if p.dim() > 1], "weight_decay": s["weight_decay"]},
-                            {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}],
-                           lr=s["supernet_lr"], momentum=s["momentum"])
+    return torch.optim.SGD(
+        [
+            {"params": [p for p in params if p.dim() > 1], "weight_decay": s["weight_decay"]},
+            {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0},
+        ],
+        lr=s["supernet_lr"],
+        momentum=s["momentum"],
+    )
 
 
-def train_step(space: ModelSpace, model: nn.Module, optimizer: torch.optim.Optimizer, tokens: list[int],
-               images: torch.Tensor, labels: torch.Tensor, grad_clip: float = 5.0) -> float:
+def train_step(
+    space: ModelSpace,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    tokens: list[int],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    grad_clip: float = 5.0,
+) -> float:
     """One SGD step of the path ``tokens``; the other candidates' gradients stay ``None``. Returns the loss."""
     space.set_path(model, tokens)
     optimizer.zero_grad(set_to_none=True)
@@ -109,8 +134,9 @@ def train_step(space: ModelSpace, model: nn.Module, optimizer: torch.optim.Optim
     return float(loss.detach())
 
 
-def path_accuracy(space: ModelSpace, model: nn.Module, tokens: list[int], images: torch.Tensor,
-                  loader, device: str) -> float:
+def path_accuracy(
+    space: ModelSpace, model: nn.Module, tokens: list[int], images: torch.Tensor, loader, device: str
+) -> float:
     """Validation accuracy of one path on the shared weights, after BatchNorm recalibration."""
     space.set_path(model, tokens)
     recalibrate(model, images.to(device))
@@ -140,8 +166,7 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
         model.train()
         total, count = 0.0, 0
         for (images_b, labels), tokens in zip(loader, sampler.epoch(epoch, len(loader))):
-            loss = train_step(space, model, optimizer, tokens, images_b.to(device), labels.to(device),
-                              s["grad_clip"])
+            loss = train_step(space, model, optimizer, tokens, images_b.to(device), labels.to(device), s["grad_clip"])
             total += loss * len(labels)
             count += len(labels)
         scheduler.step()
@@ -150,9 +175,18 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
             raise FloatingPointError(f"supernet loss became {train_loss}; lower the learning rate (--lr)")
         val_acc = sum(path_accuracy(space, model, t, images, val_loader, device) for t in eval_paths) / len(eval_paths)
         history.append(val_acc)
-        metrics = {"train_loss": train_loss, "val_acc": val_acc, "epoch": epoch + 1,
-                   "epoch_time_s": time.perf_counter() - start, **place}
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "history": history}
+        metrics = {
+            "train_loss": train_loss,
+            "val_acc": val_acc,
+            "epoch": epoch + 1,
+            "epoch_time_s": time.perf_counter() - start,
+            **place,
+        }
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "history": history,
+        }
         with tempfile.TemporaryDirectory() as folder:
             tune.report(metrics, checkpoint=to_checkpoint(state, folder))

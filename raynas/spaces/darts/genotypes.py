@@ -4,6 +4,7 @@ Example:
     >>> parse_genotype(str(DARTS_V2)) == DARTS_V2
     True
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,31 +17,79 @@ from raynas.spaces.darts.operations import PRIMITIVES
 Genotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 
 DARTS_V1 = Genotype(
-    normal=[("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 0), ("sep_conv_3x3", 1),
-            ("skip_connect", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 2)],
+    normal=[
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 2),
+    ],
     normal_concat=[2, 3, 4, 5],
-    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 0),
-            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("avg_pool_3x3", 0)],
+    reduce=[
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("avg_pool_3x3", 0),
+    ],
     reduce_concat=[2, 3, 4, 5],
 )
 
 DARTS_V2 = Genotype(
-    normal=[("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-            ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
+    normal=[
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
+    ],
     normal_concat=[2, 3, 4, 5],
-    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+    reduce=[
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+    ],
     reduce_concat=[2, 3, 4, 5],
 )
 
 #: the cells PaddleSlim's DARTS channel space builds (written out by hand there); SANAS's 3.77M parameter
 #: budget and its -11.2% result are counts of this genotype without the auxiliary head
 PADDLESLIM_DARTS = Genotype(
-    normal=[("dil_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-            ("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_3x3", 1)],
+    normal=[
+        ("dil_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+    ],
     normal_concat=[2, 3, 4, 5],
-    reduce=[("max_pool_3x3", 0), ("skip_connect", 1), ("max_pool_3x3", 1), ("skip_connect", 2),
-            ("skip_connect", 2), ("dil_conv_5x5", 3), ("skip_connect", 2), ("max_pool_3x3", 1)],
+    reduce=[
+        ("max_pool_3x3", 0),
+        ("skip_connect", 1),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("dil_conv_5x5", 3),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+    ],
     reduce_concat=[2, 3, 4, 5],
 )
 
@@ -64,12 +113,12 @@ def _check_edges(edges: Any, field: str) -> list[tuple[str, int]]:
             raise ValueError(f"genotype {field}[{position}] must be an (op, input) pair, got {edge!r}")
         op, index = edge
         if op not in PRIMITIVES:
-            raise ValueError(f"genotype {field}[{position}] has unknown operation {op!r}; "
-                             f"choose one of: {', '.join(PRIMITIVES)}")
+            raise ValueError(
+                f"genotype {field}[{position}] has unknown operation {op!r}; choose one of: {', '.join(PRIMITIVES)}"
+            )
         node = position // 2
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < node + 2:
-            raise ValueError(f"genotype {field}[{position}] input must be an integer in [0, {node + 1}], "
-                             f"got {index!r}")
+            raise ValueError(f"genotype {field}[{position}] input must be an integer in [0, {node + 1}], got {index!r}")
         out.append((op, index))
     return out
 
@@ -97,8 +146,13 @@ def genotype_from_dict(d: dict[str, Any]) -> Genotype:
 
 def _literal(node: ast.expr) -> Any:
     """A literal, or ``range(...)`` with literal integer arguments; nothing is evaluated."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" \
-            and not node.keywords and 1 <= len(node.args) <= 3:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "range"
+        and not node.keywords
+        and 1 <= len(node.args) <= 3
+    ):
         values = range(*(_literal(a) for a in node.args))
         if len(values) > 64:
             raise ValueError("range too long for a genotype")
@@ -121,10 +175,15 @@ def parse_genotype(text: str) -> Genotype:
         tree = ast.parse(text, mode="eval").body
     except (SyntaxError, RecursionError):
         raise ValueError(f"cannot parse genotype {text[:80]!r}") from None
-    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "Genotype"
-            and len(tree.args) + len(tree.keywords) == len(Genotype._fields)):
-        raise ValueError(f"expected 'Genotype(normal=..., normal_concat=..., reduce=..., reduce_concat=...)', "
-                         f"got {text[:80]!r}")
+    if not (
+        isinstance(tree, ast.Call)
+        and isinstance(tree.func, ast.Name)
+        and tree.func.id == "Genotype"
+        and len(tree.args) + len(tree.keywords) == len(Genotype._fields)
+    ):
+        raise ValueError(
+            f"expected 'Genotype(normal=..., normal_concat=..., reduce=..., reduce_concat=...)', got {text[:80]!r}"
+        )
     fields = dict(zip(Genotype._fields, tree.args))
     for keyword in tree.keywords:
         if keyword.arg not in Genotype._fields or keyword.arg in fields:

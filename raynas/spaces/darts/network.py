@@ -9,10 +9,11 @@ Example:
     >>> eval_network_params(**net_args) == sum(p.numel() for p in EvalNetwork(**net_args).parameters())
     True
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -24,9 +25,16 @@ from raynas.spaces.darts.operations import OPS, FactorizedReduce, ReLUConvBN, dr
 _CellPlan = namedtuple("_CellPlan", "C_prev_prev C_prev C reduction reduction_prev")
 
 
-def _plan(cell_widths: Sequence[int], reduction_cells: Sequence[int], genotype: Genotype, in_channels: int,
-          num_classes: int, auxiliary: bool, aux_after: int | None,
-          stem_channels: int | None) -> tuple[int, list[_CellPlan], int | None, int | None, int]:
+def _plan(
+    cell_widths: Sequence[int],
+    reduction_cells: Sequence[int],
+    genotype: Genotype,
+    in_channels: int,
+    num_classes: int,
+    auxiliary: bool,
+    aux_after: int | None,
+    stem_channels: int | None,
+) -> tuple[int, list[_CellPlan], int | None, int | None, int]:
     """Check the arguments; return the stem width, the cells' widths, the cell after which the auxiliary head
     reads and its width (``None`` without one), and the last cell's output width."""
     n = len(cell_widths)
@@ -72,12 +80,20 @@ def _aux_params(C: int, num_classes: int) -> int:
     return C * 128 + 2 * 128 + 128 * 768 * 2 * 2 + 2 * 768 + 768 * num_classes + num_classes
 
 
-def eval_network_params(cell_widths: Sequence[int], reduction_cells: Sequence[int], genotype: Genotype = DARTS_V2,
-                        in_channels: int = 3, num_classes: int = 10, auxiliary: bool = False,
-                        aux_after: int | None = None, stem_channels: int | None = None) -> int:
+def eval_network_params(
+    cell_widths: Sequence[int],
+    reduction_cells: Sequence[int],
+    genotype: Genotype = DARTS_V2,
+    in_channels: int = 3,
+    num_classes: int = 10,
+    auxiliary: bool = False,
+    aux_after: int | None = None,
+    stem_channels: int | None = None,
+) -> int:
     """Exact parameter count of ``EvalNetwork`` with the same arguments, auxiliary head included when built."""
-    stem, cells, _, C_aux, C_last = _plan(cell_widths, reduction_cells, genotype, in_channels, num_classes,
-                                          auxiliary, aux_after, stem_channels)
+    stem, cells, _, C_aux, C_last = _plan(
+        cell_widths, reduction_cells, genotype, in_channels, num_classes, auxiliary, aux_after, stem_channels
+    )
     total = in_channels * stem * 9 + 2 * stem
     total += sum(_cell_params(genotype, plan) for plan in cells)
     if C_aux is not None:
@@ -88,8 +104,9 @@ def eval_network_params(cell_widths: Sequence[int], reduction_cells: Sequence[in
 class Cell(nn.Module):
     """A cell of a fixed genotype: two preprocessed inputs, nodes that each sum two operations."""
 
-    def __init__(self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int, reduction: bool,
-                 reduction_prev: bool):
+    def __init__(
+        self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool
+    ):
         super().__init__()
         if reduction_prev:
             self.preprocess0 = FactorizedReduce(C_prev_prev, C)
@@ -106,8 +123,10 @@ class Cell(nn.Module):
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for i in range(len(self._ops) // 2):
             s = 0
-            for op, index in ((self._ops[2 * i], self._indices[2 * i]),
-                              (self._ops[2 * i + 1], self._indices[2 * i + 1])):
+            for op, index in (
+                (self._ops[2 * i], self._indices[2 * i]),
+                (self._ops[2 * i + 1], self._indices[2 * i + 1]),
+            ):
                 h = op(states[index])
                 if self.training and drop_prob > 0.0 and not isinstance(op, nn.Identity):
                     h = drop_path(h, drop_prob)
@@ -158,12 +177,21 @@ class EvalNetwork(nn.Module):
     mode when the network has an auxiliary head, otherwise ``logits``.
     """
 
-    def __init__(self, cell_widths: Sequence[int], reduction_cells: Sequence[int], genotype: Genotype = DARTS_V2,
-                 in_channels: int = 3, num_classes: int = 10, auxiliary: bool = False, aux_after: int | None = None,
-                 stem_channels: int | None = None):
+    def __init__(
+        self,
+        cell_widths: Sequence[int],
+        reduction_cells: Sequence[int],
+        genotype: Genotype = DARTS_V2,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        auxiliary: bool = False,
+        aux_after: int | None = None,
+        stem_channels: int | None = None,
+    ):
         super().__init__()
-        stem, plans, self._aux_after, C_aux, C_last = _plan(cell_widths, reduction_cells, genotype, in_channels,
-                                                            num_classes, auxiliary, aux_after, stem_channels)
+        stem, plans, self._aux_after, C_aux, C_last = _plan(
+            cell_widths, reduction_cells, genotype, in_channels, num_classes, auxiliary, aux_after, stem_channels
+        )
         self.drop_path_prob = 0.0
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, stem, 3, padding=1, bias=False),

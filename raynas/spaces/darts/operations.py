@@ -4,9 +4,10 @@ Example:
     >>> op_params("sep_conv_3x3", 16, 1) == sum(p.numel() for p in OPS["sep_conv_3x3"](16, 1, True).parameters())
     True
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -42,13 +43,15 @@ class ReLUConvBN(nn.Module):
 class DilConv(nn.Module):
     """ReLU -> dilated depthwise conv -> pointwise conv -> BatchNorm."""
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, dilation: int,
-                 affine: bool = True):
+    def __init__(
+        self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, dilation: int, affine: bool = True
+    ):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation, groups=C_in,
-                      bias=False),
+            nn.Conv2d(
+                C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation, groups=C_in, bias=False
+            ),
             nn.Conv2d(C_in, C_out, 1, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
@@ -87,7 +90,7 @@ class Zero(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:
             return x.mul(0.0)
-        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
 class FactorizedReduce(nn.Module):
@@ -127,8 +130,6 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
     keep_prob = 1.0 - drop_prob
     mask = torch.empty(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep_prob)
     return x / keep_prob * mask
-
-
 
 
 def _bn_params(C: int, affine: bool) -> int:

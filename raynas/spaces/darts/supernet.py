@@ -5,6 +5,7 @@ Example:
     >>> [tuple(a.shape) for a in net.arch_parameters()]
     [(5, 8), (5, 8)]
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 
 from raynas.spaces.darts.genotypes import Genotype
 from raynas.spaces.darts.operations import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN
+
 
 class MixedOp(nn.Module):
     """All primitives on one edge, summed with the edge's architecture weights."""
@@ -33,8 +35,9 @@ class MixedOp(nn.Module):
 class SearchCell(nn.Module):
     """A search cell: every node takes a mixed op from every earlier state."""
 
-    def __init__(self, steps: int, multiplier: int, C_prev_prev: int, C_prev: int, C: int, reduction: bool,
-                 reduction_prev: bool):
+    def __init__(
+        self, steps: int, multiplier: int, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool
+    ):
         super().__init__()
         self.reduction = reduction
         if reduction_prev:
@@ -44,8 +47,9 @@ class SearchCell(nn.Module):
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
         self._steps = steps
         self._multiplier = multiplier
-        self._ops = nn.ModuleList(MixedOp(C, 2 if reduction and j < 2 else 1)
-                                  for i in range(steps) for j in range(2 + i))
+        self._ops = nn.ModuleList(
+            MixedOp(C, 2 if reduction and j < 2 else 1) for i in range(steps) for j in range(2 + i)
+        )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
@@ -54,7 +58,7 @@ class SearchCell(nn.Module):
             s = sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
             offset += len(states)
             states.append(s)
-        return torch.cat(states[-self._multiplier:], dim=1)
+        return torch.cat(states[-self._multiplier :], dim=1)
 
 
 class SearchNetwork(nn.Module):
@@ -67,12 +71,25 @@ class SearchNetwork(nn.Module):
     :meth:`genotype` and :meth:`arch_weights` export the choice and the softmaxed weights.
     """
 
-    def __init__(self, C: int = 16, num_classes: int = 10, layers: int = 8, steps: int = 4,
-                 multiplier: int | None = None, stem_multiplier: int = 3, in_channels: int = 3):
+    def __init__(
+        self,
+        C: int = 16,
+        num_classes: int = 10,
+        layers: int = 8,
+        steps: int = 4,
+        multiplier: int | None = None,
+        stem_multiplier: int = 3,
+        in_channels: int = 3,
+    ):
         super().__init__()
         multiplier = steps if multiplier is None else multiplier
-        for name, value, low in (("C", C, 1), ("layers", layers, 1), ("steps", steps, 1),
-                                 ("num_classes", num_classes, 1), ("in_channels", in_channels, 1)):
+        for name, value, low in (
+            ("C", C, 1),
+            ("layers", layers, 1),
+            ("steps", steps, 1),
+            ("num_classes", num_classes, 1),
+            ("in_channels", in_channels, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} of the DARTS supernet must be an integer >= {low}, got {value!r}")
         if not 1 <= multiplier <= steps:
@@ -91,8 +108,7 @@ class SearchNetwork(nn.Module):
             reduction = i in (layers // 3, 2 * layers // 3)
             if reduction:
                 C_curr *= 2
-            self.cells.append(SearchCell(steps, multiplier, C_prev_prev, C_prev, C_curr, reduction,
-                                         reduction_prev))
+            self.cells.append(SearchCell(steps, multiplier, C_prev_prev, C_prev, C_curr, reduction, reduction_prev))
             reduction_prev = reduction
             C_prev_prev, C_prev = C_prev, multiplier * C_curr
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
@@ -113,8 +129,10 @@ class SearchNetwork(nn.Module):
     def arch_weights(self) -> dict[str, torch.Tensor]:
         """The softmaxed architecture weights, ``{"normal": (edges, primitives), "reduce": ...}``."""
         with torch.no_grad():
-            return {"normal": F.softmax(self.alphas_normal, dim=-1).detach().cpu(),
-                    "reduce": F.softmax(self.alphas_reduce, dim=-1).detach().cpu()}
+            return {
+                "normal": F.softmax(self.alphas_normal, dim=-1).detach().cpu(),
+                "reduce": F.softmax(self.alphas_reduce, dim=-1).detach().cpu(),
+            }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x)
@@ -128,8 +146,12 @@ class SearchNetwork(nn.Module):
         """Per node, the 2 incoming edges with the strongest non-none weight, each with its best non-none op."""
         weights = self.arch_weights()
         concat = list(range(2 + self._steps - self._multiplier, self._steps + 2))
-        return Genotype(normal=derive_edges(weights["normal"], self._steps), normal_concat=concat,
-                        reduce=derive_edges(weights["reduce"], self._steps), reduce_concat=concat)
+        return Genotype(
+            normal=derive_edges(weights["normal"], self._steps),
+            normal_concat=concat,
+            reduce=derive_edges(weights["reduce"], self._steps),
+            reduce_concat=concat,
+        )
 
 
 def derive_edges(weights: torch.Tensor, steps: int) -> list[tuple[str, int]]:
@@ -145,7 +167,7 @@ def derive_edges(weights: torch.Tensor, steps: int) -> list[tuple[str, int]]:
     weights[:, PRIMITIVES.index("none")] = float("-inf")
     gene, start = [], 0
     for i in range(steps):
-        best, ops = weights[start:start + i + 2].max(dim=1)
+        best, ops = weights[start : start + i + 2].max(dim=1)
         for j in sorted(range(i + 2), key=lambda j: -best[j].item())[:2]:
             gene.append((PRIMITIVES[ops[j].item()], j))
         start += i + 2
