@@ -1,6 +1,6 @@
 """Multi-fidelity search: the same SA search on digits with and without ASHA stopping weak trials early.
 
-For each seed, ``raynas.search.run`` runs SA on ``small_channel`` for ``--num-samples`` architectures of
+For each seed, ``raynas.runs.search.run`` runs SA on ``small_channel`` for ``--num-samples`` architectures of
 ``--epochs`` epochs each, once as is and once with ``--scheduler asha`` (grace ``--grace-epochs``,
 reduction factor ``--reduction-factor``). Reported per run: epochs trained in total (from results.csv),
 the best validation reward among completed trials and the test accuracy of that architecture.
@@ -24,7 +24,7 @@ from typing import Any
 
 import ray
 
-from raynas.search import run
+from raynas.runs.search import run
 from raynas.settings import SearchSettings
 
 

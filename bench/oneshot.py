@@ -35,14 +35,16 @@ import torch
 from ray import tune
 from scipy.stats import kendalltau
 
-from raynas import data, fixed, oneshot
-from raynas.build import make_space, trial_settings
+from raynas import data
+from raynas.runs import oneshot
+from raynas.runs import retrain as fixed
 from raynas.settings import SearchSettings
 from raynas.spaces.sampling import random_feasible
 from raynas.trainables.calibration import calibration_images
 from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.subnet import evaluate_subnet, load_supernet_state
 from raynas.trainables.supernet import path_accuracy
+from raynas.tune.build import make_space, trial_settings
 
 TARGETS = {"oneshot_tau_above_params_tau": True, "tune_cached_over_loop_max": 1.5, "reload_over_cached_min": 3.0}
 

@@ -1,6 +1,6 @@
 """What Ray Tune orchestration costs per trial in raynas's own setup, against a plain Python loop.
 
-The Tune side is :func:`raynas.search.run` on the tabular space with the random searcher, two trials at a
+The Tune side is :func:`raynas.runs.search.run` on the tabular space with the random searcher, two trials at a
 time: a ``Tuner`` with the searcher as ``search_alg``, ``reuse_actors=True``, ``max_concurrent_trials=2``
 and the lookup trainable, each trial looking one architecture's accuracy up in the table. The loop side
 calls the same trial body (load the table once, validate the tokens, look accuracy and params up) for the
@@ -39,7 +39,7 @@ from typing import Any
 
 import ray
 
-from raynas.search import run
+from raynas.runs.search import run
 from raynas.searchers import SEARCHERS, RandomSearcher
 from raynas.settings import SearchSettings
 from raynas.spaces.tabular import TabularSpace
@@ -201,7 +201,7 @@ def results_scaling(trials: int, window: int) -> dict[str, float]:
     printing), over the first and the last ``window`` of ``trials``, without Tune."""
     from types import SimpleNamespace
 
-    from raynas.progress import Progress
+    from raynas.tune.progress import Progress
 
     with tempfile.TemporaryDirectory() as storage:
         progress = Progress(SearchSettings(storage_path=storage, name="log", num_samples=trials))

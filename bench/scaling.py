@@ -1,6 +1,6 @@
 """Does a second CPU make a real search faster? The same digits search at concurrency 1 and 2 on 2 CPUs.
 
-Both runs are :func:`raynas.search.run` with the random searcher (its proposals do not depend on results, so
+Both runs are :func:`raynas.runs.search.run` with the random searcher (its proposals do not depend on results, so
 both train the same architectures), ``small_channel`` on ``digits``, one CPU per trial, after one
 ``ray.init(num_cpus=2)``. Runs alternate (1, 2, 1, 2, ...) so both see the same machine; medians are reported.
 Target: concurrency 2 at least 1.6x faster. Beside the wall time it reports the time spent inside trials
@@ -31,7 +31,7 @@ import ray
 import torch
 
 from raynas import data, spaces
-from raynas.search import run
+from raynas.runs.search import run
 from raynas.settings import SearchSettings
 from raynas.trainables.loops import make_loader, train_epoch
 

@@ -7,7 +7,7 @@ seed always gives the same search. Two ways to run it:
 
 * ``--mode inprocess`` (default): the searcher objects Tune would drive, driven directly: ``suggest``, then
   ``on_trial_complete`` with the table's accuracy as the reward. Milliseconds per trial, for big sweeps.
-* ``--mode tune``: the same path as a real search (:func:`raynas.search.run`: a ``Tuner`` with the searcher
+* ``--mode tune``: the same path as a real search (:func:`raynas.runs.search.run`: a ``Tuner`` with the searcher
   as ``search_alg`` and the lookup trainable, ``reuse_actors=True``), for a confirmation run.
 
 The best feasible accuracy found is compared with the whole table:
@@ -118,8 +118,8 @@ def search_inprocess(table: Table, cli_name: str, extra: dict[str, Any], evals: 
 
 
 def search_tune(table: Table, cli_name: str, extra: dict[str, Any], evals: int, seed: int) -> list[list[int]]:
-    """The architectures one search through Tune evaluates (:func:`raynas.search.run`)."""
-    from raynas.search import run
+    """The architectures one search through Tune evaluates (:func:`raynas.runs.search.run`)."""
+    from raynas.runs.search import run
     from raynas.settings import SearchSettings
 
     if extra:

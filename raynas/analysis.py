@@ -24,13 +24,18 @@ from typing import Any
 
 import pandas as pd
 
-from raynas import darts_search, results, storage
-from raynas.build import check_table_there, space_for
-from raynas.search import BEST_FILE, best_arch, load_settings
+from raynas import results, storage
+from raynas.log import logger
+from raynas.runs import darts as darts_search
+from raynas.runs import registry, retrain
+from raynas.runs.search import load_settings
 from raynas.settings import SearchSettings, parse_count
 from raynas.spaces import record
 from raynas.spaces.base import SearchSpace
+from raynas.spaces.build import space_for
 from raynas.spaces.tabular import TabularSpace
+from raynas.tune.build import check_table_there
+from raynas.tune.finish import BEST_FILE, best_arch
 
 #: the columns analysis needs; any other column (another kind of search adds its own) is kept as it is
 REQUIRED_COLUMNS = ("trial_index", "trial_id", "status", "tokens", "params", "reward")
@@ -80,13 +85,17 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
 
 
 def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace | None]:
-    """The trials of search ``name``, its settings and its space (``None``: the DARTS cell space, no tokens)."""
-    if storage.read_text(storage_path, f"{name}/{darts_search.SETTINGS_FILE}") is not None:
+    """The trials of run ``name``, its settings and its space (``None``: the DARTS cell space, no tokens).
+    A pipeline's trials are those of its channel search; a retrain's, the architectures it trained."""
+    kind = registry.kind_at(storage_path, name).name
+    if kind == "pipeline":
+        frame, settings, space = _load(storage_path, f"{name}/sanas")
+        frame["search"] = name
+        return frame, settings, space
+    if kind == "darts":
         settings, space, frame = _darts(storage_path, name)
     else:
-        settings = load_settings(
-            storage_path, name, "raynas analyze reads token and DARTS searches; pass the name of one"
-        )
+        settings = retrain.load_settings(storage_path, name) if kind == "retrain" else load_settings(storage_path, name)
         check_table_there(settings, name)
         space = space_for(settings.space, settings.space_kwargs, settings.data)
         record.check_unchanged(storage_path, name, space, analyzing=True)
@@ -107,7 +116,10 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
     frame["tokens"] = [json.loads(t) for t in frame.tokens]
     labels = space.labels() if space is not None else []
     arches = pd.DataFrame(
-        [chosen(space, t) for t in frame.tokens] if labels else [], columns=labels, index=frame.index, dtype=object
+        [chosen(space, t) for t in frame.tokens] if space is not None and labels else [],
+        columns=labels,
+        index=frame.index,
+        dtype=object,
     )  # object: a None choice stays None, not NaN
     at = frame.columns.get_loc("tokens") + 1
     frame = pd.concat([frame.iloc[:, :at], arches, frame.iloc[:, at:]], axis=1)
@@ -147,7 +159,7 @@ def _darts(storage_path: str, name: str) -> tuple[darts_search.DartsSettings, Se
     labelled choices) say what each seed found."""
     from raynas.trainables.darts import model_space
 
-    saved = json.loads(storage.read_text(storage_path, f"{name}/{darts_search.SETTINGS_FILE}"))
+    saved = storage.read_json(storage_path, f"{name}/{darts_search.SETTINGS_FILE}")
     settings = darts_search.DartsSettings.from_dict({**saved, "storage_path": storage_path, "name": name})
     space = None if settings.space == "darts" else model_space(settings.recipe())
     frame = _read(storage_path, name)
@@ -293,15 +305,16 @@ def export_best(
     """
     row = best_row(frame, max_params, name)
     if isinstance(settings, darts_search.DartsSettings):
-        record = f"genotype_seed{int(row.seed)}.json" if space is None else f"arch_seed{int(row.seed)}.json"
-        return json.loads(storage.read_text(storage_path, f"{name}/{record}") or "{}")
+        seed_file = f"genotype_seed{int(row.seed)}.json" if space is None else f"arch_seed{int(row.seed)}.json"
+        return json.loads(storage.read_text(storage_path, f"{name}/{seed_file}") or "{}")
+    assert space is not None  # a token search's space
     saved = json.loads(storage.read_text(storage_path, f"{name}/{BEST_FILE}") or "{}")
     if ranking(frame) == "retrained_reward" and saved.get("tokens") == list(row.tokens):
         return saved  # the one-shot search's own record of that retrained architecture
     if saved.get("trial_id") == row.trial_id:
         test_acc = saved.get("test_acc")
     else:
-        test_acc = space.accuracy(row.tokens) if hasattr(space, "accuracy") else None
+        test_acc = space.accuracy(row.tokens) if isinstance(space, TabularSpace) else None
     if settings.searcher != "oneshot":
         return best_arch(settings, space, row, test_acc)
     # a subnet scored on the shared weights: its retrained row if it was retrained, else no trained accuracy
@@ -423,8 +436,8 @@ def default_out(storage_path: str, name: str) -> str:
 def analyze(
     storage_path: str, names: str | Sequence[str], max_params: int | None = None, out: str | None = None
 ) -> pd.DataFrame:
-    """Load each search (``names``: one name or several), write its plots and best_arch.json under ``out``, print
-    and return a summary.
+    """Load each search (``names``: one name or several), write its plots and best_arch.json under ``out``, and
+    return a summary (:func:`report` says it in words, as ``raynas analyze`` prints it).
 
     ``out`` (default: ``analysis`` in the first search's folder) gets ``best_so_far.png`` (one curve per
     search) and, per search, ``<name>/params_reward.png``, ``<name>/top_labels.png`` and
@@ -463,7 +476,7 @@ def analyze(
             if len(loaded) == 1:
                 raise
             left_out.append(exc)
-            print(f"[raynas] {exc}; left out of the comparison", flush=True)
+            logger.info(f"{exc}; left out of the comparison")
     if not bests:
         if all(isinstance(exc, NoFinishedTrial) for exc in left_out):
             raise NoFinishedTrial(f"none of the searches {', '.join(map(repr, loaded))} has a finished trial")
@@ -488,10 +501,9 @@ def analyze(
             plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
         best, key = best_row(frame, max_params, name), ranking(within(finished(frame), max_params))
         if key != ranking(frame):
-            print(
-                f"[raynas] {name}: no retrained subnet within {max_params:,} params; its best there is ranked by "
-                "the one-shot score on the shared weights, not by a trained accuracy",
-                flush=True,
+            logger.info(
+                f"{name}: no retrained subnet within {max_params:,} params; its best there is ranked by "
+                "the one-shot score on the shared weights, not by a trained accuracy"
             )
         rows.append(
             {
@@ -512,10 +524,17 @@ def analyze(
         labels.pop() if len(labels) == 1 else "reward",
     )
     summary = pd.DataFrame(rows).astype({"its params": "Int64"})  # a DARTS cell search has none: <NA>, not 1.2e+05
-    limit = f" within {max_params:,} params" if max_params is not None else ""
-    print(summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False))
-    for row in rows:
-        plots = f"; plots {', '.join(row['plots'])}" if row["plots"] else ""  # a DARTS cell search: none of its own
-        print(f"{row['search']}: best{limit} -> {row['best_arch.json']}{plots}")
-    print(f"best reward so far, every search: {combined}")
+    summary.attrs.update(best_so_far=combined, max_params=max_params)
     return summary
+
+
+def report(summary: pd.DataFrame) -> str:
+    """The summary of :func:`analyze` in words: its table, each search's best_arch.json and plots."""
+    max_params = summary.attrs.get("max_params")
+    limit = f" within {max_params:,} params" if max_params is not None else ""
+    lines = [summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False)]
+    for row in summary.itertuples():
+        plots = f"; plots {', '.join(row.plots)}" if row.plots else ""  # a DARTS cell search: none of its own
+        lines.append(f"{row.search}: best{limit} -> {row[summary.columns.get_loc('best_arch.json') + 1]}{plots}")
+    lines.append(f"best reward so far, every search: {summary.attrs.get('best_so_far')}")
+    return "\n".join(lines)

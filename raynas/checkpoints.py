@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
+from typing import Any, cast
 
 import torch
 from ray import tune
@@ -29,7 +29,8 @@ def to_checkpoint(state: dict[str, Any], folder: str) -> tune.Checkpoint:
     """Write ``state`` into ``folder`` and wrap it as a Tune checkpoint."""
     os.makedirs(folder, exist_ok=True)
     save_atomic(state, os.path.join(folder, STATE_FILE))
-    return tune.Checkpoint.from_directory(folder)
+    # from_directory returns cls(...), a tune.Checkpoint; ray annotates it as returning its base, ray.train's
+    return cast(tune.Checkpoint, tune.Checkpoint.from_directory(folder))
 
 
 def from_checkpoint(checkpoint: tune.Checkpoint, device: str = "cpu") -> dict[str, Any]:

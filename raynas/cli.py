@@ -29,6 +29,7 @@ from raynas.searchers import SEARCHERS
 from raynas.settings import INTERNAL_SETTINGS, SearchSettings, check_applies, underscored
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
+from raynas.spaces.tabular import TabularSpace
 
 
 def _config_file(path: str) -> dict[str, Any]:
@@ -60,7 +61,11 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
         "random: baseline; oneshot: supernet, subnet search on its shared weights, retrain "
         "of the best; darts: differentiable search (own flags)",
     )
-    p.add_argument("--config", help="YAML or TOML file whose keys mirror these flags (e.g. max-params: 20k)")
+    p.add_argument(
+        "--config",
+        help="YAML or TOML file whose keys mirror these flags (e.g. max-params: 20k); a searcher's options may "
+        "also go under searcher-options",
+    )
     g = p.add_argument_group("what to search")
     g.add_argument("--space", help=f"search space: {', '.join(spaces.names())} (default small_channel)")
     g.add_argument("--table", help="benchmark table JSON for --space tabular (replayed, nothing is trained)")
@@ -76,38 +81,7 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--min-params", help="smallest parameter count allowed (default: none)")
     g.add_argument("--num-samples", type=int, help="distinct architectures to evaluate (default 20)")
     g.add_argument("--seed", type=int, help="seed of the searcher and the data split (default 0)")
-    g.add_argument(
-        "--init-temperature",
-        type=float,
-        help="SA starting temperature T0 (default: 0.3 x the interquartile range of the warm start's "
-        "rewards; PaddleSlim's SANAS: 1 with --decay 0.85 --warm-start 0 --restart-after 0 "
-        "--screened 0)",
-    )
-    g.add_argument(
-        "--warm-start",
-        help="SA starts from the best of this many random architectures "
-        "(default auto: 10, at most num-samples/4; 0: from the space's start)",
-    )
-    g.add_argument(
-        "--restart-after",
-        help="SA restarts from the best after this many evaluations without a "
-        "new best (default auto: num-samples/10, at least 10; 0: never)",
-    )
-    g.add_argument(
-        "--far-moves",
-        help="SA changes this many positions at once when every one-position move is "
-        "known, instead of restarting at random (default auto: 2 where the space has "
-        "two positions with a choice; 1: restart)",
-    )
-    g.add_argument(
-        "--screened",
-        type=float,
-        help="share of SA's moves that draw --screen-size untried mutations and take the one whose new "
-        "value has the best mean reward so far (default 0.5; 0: SANAS's uniform moves)",
-    )
-    g.add_argument("--screen-size", type=int, help="untried mutations drawn per screened SA move (default 5)")
-    g.add_argument("--decay", type=float, help="SA temperature decay per evaluation (default 0.97)")
-    g.add_argument("--reward-scale", type=float, help="SA multiplies rewards by this (default 1)")
+    _option_flags(p)
     g = p.add_argument_group("one-shot (raynas search oneshot)")
     g.add_argument(
         "--searcher",
@@ -159,6 +133,28 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
             "--data, --epochs, --batch-size, --seed, --storage-path, --name, --address)"
         )
     )
+
+
+def _option_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per option each searcher declares (``OPTIONS``), in a group of its own: ``--decay`` for
+    ``decay``, ``--multivariate``/``--no-multivariate`` for a true-or-false one. The values are converted as the
+    settings convert them; one given to a searcher that does not declare it is refused (:func:`check_applies`)."""
+    added: set[str] = set()
+    for name, cls in SEARCHERS.items():
+        fresh = [option for option in cls.OPTIONS if option.name not in added]  # an option of two: one flag
+        if not fresh:
+            continue
+        title = "SA" if name == "sanas" else name
+        g = p.add_argument_group(f"{title} (raynas search {name}, or oneshot --searcher {name})")
+        for option in fresh:
+            added.add(option.name)
+            text = f"{option.help} (default {option.shown_default()})".replace("%", "%%")
+            if option.type is bool:
+                g.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text)
+            else:
+                words = [*option.words, *(["none"] if option.nullable and "none" not in option.words else [])]
+                metavar = "|".join([option.type.__name__.upper(), *words])
+                g.add_argument(option.flag, dest=option.name, metavar=metavar, help=text)
 
 
 def _darts_flags(g: argparse._ArgumentGroup) -> None:
@@ -273,7 +269,7 @@ def _retrain_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _retrain(args: argparse.Namespace):
-    from raynas import fixed
+    from raynas.runs import retrain as fixed
 
     values = dict(vars(args))
     values.pop("command")
@@ -359,15 +355,16 @@ def _json_object(text: str) -> Any:
 
 def _params(args: argparse.Namespace) -> None:
     space = _space_of(args)
-    tokens = space.validate(args.tokens) if args.key is None else space.tokens_of(args.key)
-    key = f"key {space.key(tokens)}  " if space.name == "tabular" else ""
+    table = space if isinstance(space, TabularSpace) else None
+    tokens = space.validate(args.tokens) if table is None or args.key is None else table.tokens_of(args.key)
+    key = f"key {table.key(tokens)}  " if table is not None else ""
     arch = json.dumps(space.to_arch(tokens), ensure_ascii=False)  # labels as written, not escaped
     print(f"{sampling.count(space, tokens):,} params  {key}{arch}")
 
 
 def _space_of(args: argparse.Namespace) -> SearchSpace:
     """The space the flags of :func:`_space_flags` name (and ``--key``, for ``raynas params``)."""
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
 
     if not isinstance(args.space_kwargs, dict):
         raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {args.space_kwargs!r}")
@@ -405,6 +402,10 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
             f"config file {path} names searcher {values['searcher']!r} and the command is `raynas search "
             f"{given['searcher']}`; remove the key or run `raynas search {values['searcher']}`"
         )
+    options = values.get("searcher_options")
+    if isinstance(options, dict):  # an option the file gives there and a flag gives too: the flag's
+        options = underscored(options, f"config file {path}: searcher-options")
+        values["searcher_options"] = {key: value for key, value in options.items() if key not in given}
     values.update(given)
     check_applies(values)  # a key of the config file is checked as its flag would be
     if values.get("searcher") == "oneshot":
@@ -459,18 +460,18 @@ def _read_genotype(path: str) -> dict[str, Any]:
 
 
 def _darts(args: argparse.Namespace) -> int:
-    from raynas import darts_search
-    from raynas.experiment import SearchInterrupted
+    from raynas.runs import darts as darts_search
+    from raynas.tune.experiment import SearchInterrupted
 
     given = {k: v for k, v in vars(args).items() if k not in ("command", "searcher")}
     values = _config_file(given.pop("config")) if "config" in given else {}
     values.update(given)
     settings = darts_search.DartsSettings.from_dict(values)
     try:
-        frame = darts_search.run(settings)
+        outcome = darts_search.run(settings)
     except SearchInterrupted as exc:
         return _interrupted(exc, args, settings)
-    return 0 if (frame.status == "TERMINATED").any() else 1
+    return 0 if outcome.best is not None else 1
 
 
 def _interrupted(exc: Exception, args: argparse.Namespace, settings: Any = None) -> int:
@@ -492,21 +493,22 @@ def _interrupted(exc: Exception, args: argparse.Namespace, settings: Any = None)
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from raynas import pipeline
+    from raynas.runs import pipeline
 
     values = {k: v for k, v in vars(args).items() if k != "command"}
-    pipeline.run_pipeline(pipeline.PipelineSettings(**values))
+    pipeline.run(pipeline.PipelineSettings(**values))
     return 0
 
 
 def _list_spaces(args: argparse.Namespace) -> None:
     """One line per built-in space, or for the one space the flags name."""
-    from raynas.build import plural
+    from raynas.tune.build import plural
 
+    found: list[SearchSpace | str]
     if args.space is not None or args.table is not None:
         found = [_space_of(args)]
     else:  # counted for --data: its input channels and classes are part of the count
-        from raynas.build import space_for
+        from raynas.spaces.build import space_for
 
         _needs_table(None, "--table-metric", args.table_metric)
         if args.space_kwargs:
@@ -515,7 +517,7 @@ def _list_spaces(args: argparse.Namespace) -> None:
             raise data.DataError(f"unknown dataset {args.data!r}; choose one of: {', '.join(data.DATASETS)}")
         found = [space_for(name, {}, args.data) if name != "tabular" else name for name in spaces.names()]
     for space in found:
-        if space == "tabular":
+        if isinstance(space, str):  # the table space, which needs a table
             print(f"{space:15s} a benchmark table given with --table")
             continue
         low, high = space.params_range()
@@ -526,8 +528,8 @@ def _list_spaces(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from raynas import search  # imports Ray; kept out of --help
-    from raynas.experiment import SearchInterrupted
+    from raynas.runs import search  # imports Ray; kept out of --help
+    from raynas.tune.experiment import SearchInterrupted
 
     settings = None  # a search's settings, once read
 
@@ -539,29 +541,25 @@ def main(argv: list[str] | None = None) -> int:
             _params(args)
             return 0
         if args.command == "analyze":
-            from raynas.analysis import analyze
+            from raynas.analysis import analyze, report
             from raynas.settings import parse_count
 
             budget = None if args.max_params is None else parse_count(args.max_params, "max_params")
-            analyze(args.storage_path, args.name, budget, args.out)
+            print(report(analyze(args.storage_path, args.name, budget, args.out)))
             return 0
         if args.command == "search" and args.searcher == "darts":
             return _darts(args)
         if args.command == "pipeline":
             return _pipeline(args)
         if args.command == "resume":
-            from raynas import darts_search
+            from raynas.runs import registry
 
             resources = {"cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial}
-            frame = darts_search.resume(args.storage_path, args.name, args.address, **resources)
-            if frame is not None:
-                return 0 if (frame.status == "TERMINATED").any() else 1
-        if args.command == "resume":  # a token search, or a one-shot search
-            outcome = search.resume(args.storage_path, args.name, args.address, **resources)
+            outcome = registry.resume(args.storage_path, args.name, args.address, **resources)
         elif args.command == "retrain":
             outcome = _retrain(args)
         elif args.searcher == "oneshot":
-            from raynas import oneshot
+            from raynas.runs import oneshot
 
             settings = settings_from_args(args)
             outcome = oneshot.run(settings)

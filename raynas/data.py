@@ -20,11 +20,11 @@ import gzip
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset, TensorDataset
+from torch.utils.data import Subset, TensorDataset
 
 #: dataset -> (input channels, image size), known without loading anything
 SHAPES = {"digits": (1, 8), "mnist": (1, 28), "fashion_mnist": (1, 28), "cifar10": (3, 32)}
@@ -73,6 +73,9 @@ TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 #: where Debian's packages put a dataset (``apt-get install dataset-fashion-mnist``)
 DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+#: a split of :class:`Splits`: a map-style dataset that knows its length (torch's ``Dataset`` declares no
+#: ``__len__``); CIFAR-10's test split is torchvision's ``CIFAR10``, which has one too (torchvision is untyped)
+SizedDataset: TypeAlias = TensorDataset | Subset[Any]
 
 
 class DataError(ValueError):
@@ -83,9 +86,9 @@ class DataError(ValueError):
 class Splits:
     """Train / validation / test datasets of ``(image, label)`` and the input shape."""
 
-    train: Dataset
-    val: Dataset
-    test: Dataset
+    train: SizedDataset
+    val: SizedDataset
+    test: SizedDataset
     in_channels: int
     image_size: int
     num_classes: int = 10
@@ -136,12 +139,13 @@ def load(name: str = "digits", data_dir: str | None = None, val_fraction: float 
     Cached per process, so trials that reuse a Ray actor load the data once.
     """
     check(name, data_dir, val_fraction, read=False)  # the driver checked the files; reading them here says the same
-    data_dir = os.path.abspath(data_dir) if data_dir else None
     if name == "digits":
         return _digits(val_fraction, seed)
+    assert data_dir, "check() raises DataError for a dataset other than digits without a data dir"
+    root = os.path.abspath(data_dir)
     if name == "cifar10":
-        return _cifar10(data_dir, val_fraction, seed)
-    return _mnist_like(name, data_dir, val_fraction, seed)
+        return _cifar10(root, val_fraction, seed)
+    return _mnist_like(name, root, val_fraction, seed)
 
 
 #: fewest images in the training or validation split: fewer make the reward noise

@@ -19,6 +19,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -152,7 +153,7 @@ def trial_result(
     status: str,
     config: dict,
     metrics: dict | None,
-    error: str | None,
+    error: str | BaseException | None,
     epochs: int | None = None,
     params_of: Callable[[list[int]], int] | None = None,
 ) -> dict:
@@ -227,10 +228,11 @@ def results_rows(
     epochs: int | None = None,
     params_of: Callable[[list[int]], int] | None = None,
 ) -> list[dict]:
-    """One row per trial of ``grid`` that ended (``finished``: their configs, see :func:`raynas.experiment.ended`),
+    """One row per trial of ``grid`` that ended (``finished``: their configs, see :func:`raynas.tune.experiment.ended`),
     with the columns of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`trial_result`)."""
     rows = []
-    for result, config in zip(grid, finished):
+    # a ResultGrid iterates by index (it has no __iter__, so mypy takes it for not iterable)
+    for result, config in zip((grid[i] for i in range(len(grid))), finished):
         if config is None:
             continue
         # trial folders are named <trainable>_<trial id>_<index>_...
@@ -247,3 +249,15 @@ def results_rows(
             )
         )
     return rows
+
+
+@dataclass
+class Outcome:
+    """What a finished run produced: its results frame, its best architecture, and where both were written."""
+
+    results: pd.DataFrame
+    best: dict[str, Any] | None
+    results_path: str
+    best_path: str | None
+    #: Tune's ``ResultGrid`` of the run's last Tune experiment (``None`` when it was not run by this call)
+    grid: Any = None

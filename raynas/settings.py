@@ -10,20 +10,154 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import importlib
 import json
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 SETTINGS_FILE = "raynas_search.json"
 #: trial schedulers a search accepts (None: every trial trains all epochs)
 SCHEDULERS = (None, "asha")
+#: short names of searchers (a one-shot search's subnet searcher may be given so)
+ALIASES = {"sa": "sanas"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a searcher, declared once next to its class (``OPTIONS``). The searcher's constructor takes
+    it as the keyword argument ``name`` with this ``default``; settings take it in ``searcher_options``, config
+    files as a key, the CLI as ``--name`` (``-`` for ``_``).
+
+    Example:
+        >>> decay = Option("decay", float, 0.97, "T is multiplied by this each step", fits=lambda v: 0 < v <= 1,
+        ...                must="above 0 and at most 1")
+        >>> decay.convert("0.9"), decay.flag
+        (0.9, '--decay')
+        >>> decay.convert(2)
+        Traceback (most recent call last):
+        ValueError: decay must be above 0 and at most 1, got 2
+    """
+
+    name: str
+    #: int, float, bool or str: what a value is converted to ("3" -> 3, "1e-3" -> 0.001)
+    type: type
+    default: Any
+    help: str
+    #: words a value may be besides one of ``type``: "auto" is kept as it is, "none" is None
+    words: tuple[str, ...] = ()
+    #: a converted value must pass this (e.g. ``lambda v: v >= 1``)
+    fits: Callable[[Any], bool] | None = None
+    #: what a value must be, for an error: the range ``fits`` checks, or with ``words`` the whole description
+    must: str = ""
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name.replace('_', '-')}"
+
+    @property
+    def nullable(self) -> bool:
+        """Whether the option may be None (given as ``none``): when that is its default, or one of its words."""
+        return self.default is None or "none" in self.words
+
+    def convert(self, value: Any) -> Any:
+        """``value`` as this option takes it; a value it does not take is a ``ValueError`` naming the option."""
+        label = self.name.replace("_", "-")
+        word = value.strip().lower() if isinstance(value, str) else value
+        if value is None or word == "none":
+            if self.nullable:
+                return None
+        elif word in self.words:
+            return word
+        kind = self.type.__name__
+        try:
+            converted = _convert(value, kind)
+        except (TypeError, ValueError):
+            wanted = self.must if self.words and self.must else " or ".join([KINDS[kind][1], *self.words])
+            raise ValueError(f"{label} must be {wanted}, got {value!r}") from None
+        if self.fits is not None and not self.fits(converted):
+            shown = f"{converted:g}" if isinstance(converted, float) else repr(converted)
+            raise ValueError(f"{label} must be {self.must}, got {shown}")
+        return converted
+
+    def shown_default(self) -> str:
+        """The default as a flag or a config file gives it.
+
+        Example:
+            >>> Option("window", int, None, "").shown_default(), Option("on", bool, False, "").shown_default()
+            ('none', 'false')
+        """
+        if self.default is None or isinstance(self.default, bool):
+            return str(self.default).lower()
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+
+
+#: the searchers by name (a mapping of name -> class with ``OPTIONS``), given by :mod:`raynas.searchers` when it is
+#: imported: it imports Ray, and settings sit below it (they are read without Ray)
+_searchers: Mapping[str, Any] | None = None
+
+
+def use_searchers(searchers: Mapping[str, Any]) -> None:
+    """Read the options of each searcher from ``searchers`` (name -> class): :mod:`raynas.searchers` calls this."""
+    global _searchers
+    _searchers = searchers
+
+
+def searcher_options(name: str) -> tuple[Option, ...] | None:
+    """The options searcher ``name`` declares; ``None`` for a name that is no token searcher.
+
+    Example:
+        >>> [option.name for option in searcher_options("evolution")]
+        ['population', 'sample_size', 'mutation_prob']
+        >>> searcher_options("random"), searcher_options("darts")
+        ((), None)
+    """
+    if _searchers is None:  # not imported yet: importing them hands them over (see use_searchers)
+        importlib.import_module("raynas.searchers")
+    assert _searchers is not None
+    if not isinstance(name, str):
+        return None
+    cls = _searchers.get(ALIASES.get(name, name))
+    return None if cls is None else tuple(cls.OPTIONS)
+
+
+def option_owners() -> dict[str, list[str]]:
+    """Option name -> the searchers that declare it, in the order of the searchers."""
+    searcher_options("random")  # the searchers, imported
+    assert _searchers is not None
+    owners: dict[str, list[str]] = {}
+    for name, cls in _searchers.items():
+        for option in cls.OPTIONS:
+            owners.setdefault(option.name, []).append(name)
+    return owners
+
+
+def options_searcher(searcher: str, subnet_searcher: str = "sanas") -> str:
+    """The searcher whose options a search takes: its own, or for a one-shot search the subnets' searcher."""
+    name = subnet_searcher if searcher == "oneshot" else searcher
+    return ALIASES.get(name, name) if isinstance(name, str) else name
+
+
+#: the options of SA that were settings of their own before ``searcher_options``, with their defaults: records
+#: written then hold all of them (:func:`gather_options` moves them)
+SA_SETTINGS = {
+    "init_temperature": None,
+    "decay": 0.97,
+    "reward_scale": 1.0,
+    "warm_start": "auto",
+    "restart_after": "auto",
+    "far_moves": "auto",
+    "screened": 0.5,
+    "screen_size": 5,
+}
 
 
 @dataclass
 class SearchSettings:
-    """One architecture search: what to search, on what data, with what budget and resources."""
+    """One architecture search: what to search, on what data, with what budget and resources. The settings every
+    search shares are fields; the options of one searcher (its class's ``OPTIONS``) are in ``searcher_options``."""
 
     searcher: str = "sanas"
     space: str = "small_channel"
@@ -50,10 +184,9 @@ class SearchSettings:
     drop_path: float = 0.2
     reward_epochs: int = 2
     val_fraction: float = 0.2
-    # simulated annealing
-    init_temperature: float | None = None  # None: calibrated from the warm start
-    decay: float = 0.97
-    reward_scale: float = 1.0
+    #: the options of the searcher (of the subnets' searcher, in a one-shot search), by name: those its class
+    #: declares in ``OPTIONS`` (e.g. ``{"decay": 0.9}`` for sanas, ``{"population": 50}`` for evolution)
+    searcher_options: dict[str, Any] = field(default_factory=dict)
     # one-shot (`raynas search oneshot`): supernet -> subnet search -> retrain of the best
     subnet_searcher: str = "sanas"
     supernet_epochs: int = 60
@@ -65,11 +198,6 @@ class SearchSettings:
     retrain_epochs: int | None = None
     calibration_images: int = 2000
     supernet_checkpoint: str | None = None
-    warm_start: int | str = "auto"  # 0: start from the space's start architecture
-    restart_after: int | str = "auto"  # 0: never
-    far_moves: int | str = "auto"  # positions SA changes at once at a one-position local optimum (1: restart)
-    screened: float = 0.5  # share of SA's moves screened by the mean reward of each value (0: SANAS's)
-    screen_size: int = 5  # untried mutations drawn per screened move
     # early stopping: a Tune scheduler on the epoch
     scheduler: str | None = None
     grace_epochs: int = 1
@@ -77,17 +205,27 @@ class SearchSettings:
     # cluster and fault tolerance
     address: str | None = None
     max_failures: int = 0
-    #: ``module:name`` of the trial function given to ``raynas.search.run`` in place of the built-in training
+    #: ``module:name`` of the trial function given to ``raynas.runs.search.run`` in place of the built-in training
     trial_function: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SearchSettings:
-        """Build from a dict whose keys are field names (``-`` or ``_``); unknown keys are an error."""
+        """Build from a dict whose keys are field names (``-`` or ``_``); unknown keys are an error. A searcher
+        option may be given at the top level too (``{"decay": 0.9}``, as config files and the records of earlier
+        versions give them): see :func:`gather_options`.
+
+        Example:
+            >>> SearchSettings.from_dict({"searcher": "evolution", "population": 20}).searcher_options
+            {'population': 20}
+        """
         names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = underscored(values)
+        kwargs = gather_options(underscored(values))
         for name in kwargs:
             if name not in names:
-                raise ValueError(f"unknown setting {name!r}; known settings: {', '.join(sorted(names))}")
+                raise ValueError(
+                    f"unknown setting {name!r}; known settings: {', '.join(sorted(names))}; searcher "
+                    f"options: {', '.join(option_owners())}"
+                )
         return cls(**kwargs)
 
     def __post_init__(self) -> None:
@@ -109,19 +247,6 @@ class SearchSettings:
                 f"--min-params {self.min_params} is above --max-params {self.max_params}; no architecture "
                 "fits between them"
             )
-        for name, low, unit in (
-            ("warm_start", 0, "evaluations (0: off)"),  # a count, or "auto"
-            ("restart_after", 0, "evaluations (0: off)"),
-            ("far_moves", 1, "positions, at least 1 (1: restart instead),"),
-        ):
-            value = getattr(self, name)
-            try:
-                count = value if value == "auto" else _convert(value, "int")
-            except (TypeError, ValueError):
-                count = low - 1
-            if count != "auto" and count < low:
-                raise ValueError(f"{name.replace('_', '-')} must be a whole number of {unit} or auto, got {value!r}")
-            setattr(self, name, count)
         if not isinstance(self.space, (str, int, float, list, dict, type(None))):  # a space or a model: each
             # trial recreates the space from its name
             raise ValueError(
@@ -129,6 +254,7 @@ class SearchSettings:
                 "'tabular', or 'package.module:factory' of your own"
             )
         coerce_fields(self)
+        self.searcher_options = checked_options(self.searcher, self.subnet_searcher, self.searcher_options)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
         for key, value in self.space_kwargs.items():  # recorded as JSON, and recreated from it in every trial
@@ -154,7 +280,6 @@ class SearchSettings:
             ("seed", 0),
             ("retrain_top", 1),
             ("calibration_images", 1),
-            ("screen_size", 1),
             ("retrain_epochs", 1),
         ):
             value = getattr(self, name)
@@ -185,14 +310,10 @@ class SearchSettings:
             raise ValueError(f"--cpus-per-trial must be above 0, got {self.cpus_per_trial:g}")
         if not self.gpus_per_trial >= 0:
             raise ValueError(f"--gpus-per-trial must be 0 or more, got {self.gpus_per_trial:g}")
-        if not 0 < self.decay <= 1:
-            raise ValueError(
-                f"--decay must be above 0 and at most 1 (T is multiplied by it each step), got {self.decay:g}"
-            )
         check_gpus("--gpus-per-trial", self.gpus_per_trial)
-        for name in ("lr", "supernet_lr", "init_temperature", "reward_scale"):  # init_temperature None: calibrated
+        for name in ("lr", "supernet_lr"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
+            if not value > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value:g}")
         # the training recipe, which only Python or a --config file sets: a bad value would fail every trial
         for name, fits, what in (
@@ -208,8 +329,6 @@ class SearchSettings:
             raise ValueError(f"grad-clip must be above 0 (the largest gradient norm), got {self.grad_clip:g}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction:g}")
-        if not 0 <= self.screened <= 1:
-            raise ValueError(f"screened must be between 0 and 1, got {self.screened:g}")
         check_name(self.name)
         check_storage_path(self.storage_path)
 
@@ -245,16 +364,6 @@ ONE_SHOT_FLAGS = (
     "retrain_top",
     "retrain_epochs",
 )
-SA_FLAGS = (
-    "init_temperature",
-    "warm_start",
-    "restart_after",
-    "far_moves",
-    "screened",
-    "screen_size",
-    "decay",
-    "reward_scale",
-)
 ASHA_FLAGS = ("grace_epochs", "reduction_factor")
 #: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
 INTERNAL_SETTINGS = ("trial_function", "supernet_checkpoint", "supernet_budget")
@@ -275,7 +384,8 @@ DARTS_FLAGS = (
 def check_applies(values: dict[str, Any], trains: bool = True) -> None:
     """One clear line for a setting of ``values`` (flags given, a config file's keys, or the settings of
     :meth:`SearchSettings.given`, by name) that the search they describe would not read. ``trains=False``: a
-    trial function of the user's runs the trials, and may read any training setting.
+    trial function of the user's runs the trials, and may read any training setting. A searcher option may be
+    given at the top level (a flag) or in ``searcher_options``.
 
     Example:
         >>> check_applies({"searcher": "random", "decay": 0.9})
@@ -284,11 +394,14 @@ def check_applies(values: dict[str, Any], trains: bool = True) -> None:
 from `raynas search random`
     """
     searcher = values.get("searcher", SearchSettings.searcher)
-    sa = searcher == "sanas" or (searcher == "oneshot" and values.get("subnet_searcher", "sanas") in ("sanas", "sa"))
+    options = values.get("searcher_options")
+    given = {**(underscored(options) if isinstance(options, dict) else {}), **values}
+    declared = searcher_options(options_searcher(searcher, values.get("subnet_searcher", "sanas"))) or ()
+    own = {option.name for option in declared}
     replay = "table" in values or values.get("space") == "tabular"
     for names, applies, where in (
         (ONE_SHOT_FLAGS, searcher == "oneshot", "`raynas search oneshot`"),
-        (SA_FLAGS, sa, "SA (`raynas search sanas`, or oneshot with --searcher sanas)"),
+        *(((name,), name in own, _owners(owners)) for name, owners in option_owners().items()),
         (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
         (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"), "a search with --scheduler asha"),
         (
@@ -302,10 +415,96 @@ from `raynas search random`
             "searches that train networks (a --table replay looks accuracies up)",
         ),
     ):
-        wrong = [name for name in names if name in values and not applies]
+        wrong = [name for name in names if name in given and not applies]
         if wrong:
             flag = "--searcher" if wrong[0] == "subnet_searcher" else f"--{wrong[0].replace('_', '-')}"
             raise ValueError(f"{flag} applies to {where} only; drop it from `raynas search {searcher}`")
+
+
+def _owners(searchers: list[str]) -> str:
+    """Where the searchers of an option run: ``SA (`raynas search sanas`, or oneshot with --searcher sanas)``."""
+    return " or ".join(
+        f"{'SA' if s == 'sanas' else s} (`raynas search {s}`, or oneshot with --searcher {s})" for s in searchers
+    )
+
+
+def gather_options(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (settings by name) with each searcher option given at the top level moved into
+    ``searcher_options``, as :meth:`SearchSettings.from_dict` takes them: config files may give them either way,
+    and the records of earlier versions hold SA's at the top level (all of them, :data:`SA_SETTINGS`; those at
+    their defaults are left out, as a search given none records none). An option given both ways is an error.
+
+    Example:
+        >>> gather_options({"searcher": "sanas", "decay": 0.9, "warm_start": "auto", "seed": 1})
+        {'searcher': 'sanas', 'seed': 1, 'searcher_options': {'decay': 0.9}}
+    """
+    fields = {f.name for f in dataclasses.fields(SearchSettings)}
+    extra = [key for key in values if key not in fields]
+    defaults = [key for key in extra if key in SA_SETTINGS and _same(values[key], SA_SETTINGS[key])]
+    owners = option_owners() if len(extra) > len(defaults) else {}
+    moved = [key for key in extra if key in owners and key not in defaults]
+    out = {key: value for key, value in values.items() if key not in defaults and key not in moved}
+    if moved:
+        options = values.get("searcher_options", {})
+        if not isinstance(options, dict):
+            raise ValueError(f"searcher-options must be a JSON object of option -> value, got {options!r}")
+        options = underscored(options, "searcher-options")
+        twice = next((key for key in moved if key in options), None)
+        if twice:
+            raise ValueError(f"searcher option {twice!r} is given as a setting and in searcher-options; give it once")
+        out["searcher_options"] = {**options, **{key: values[key] for key in moved}}
+    return out
+
+
+def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A record of settings (:meth:`SearchSettings.to_dict`, with keys of its own perhaps) in the shape this
+    version writes: one an earlier version wrote holds SA's options at the top level and no searcher_options.
+
+    Example:
+        >>> upgrade_record({"searcher": "sanas", "decay": 0.97, "screened": 0.0, "architectures": [[1, 2]]})
+        {'searcher': 'sanas', 'architectures': [[1, 2]], 'searcher_options': {'screened': 0.0}}
+    """
+    out = gather_options(record)
+    return {**out, "searcher_options": out.get("searcher_options", {})}
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Whether a recorded ``value`` is ``default`` (``1`` is ``1.0``; ``True`` is no number)."""
+    return value == default and isinstance(value, bool) == isinstance(default, bool)
+
+
+def checked_options(searcher: str, subnet_searcher: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` of the searcher that ``searcher`` (with ``subnet_searcher``, for a one-shot search) runs, each
+    converted as its :class:`Option` declares; one it does not declare, or a value it does not take, is a
+    ``ValueError`` naming the option.
+
+    Example:
+        >>> checked_options("tpe", "sanas", {"n-startup-trials": "5"})
+        {'n_startup_trials': 5}
+        >>> checked_options("random", "sanas", {"decay": 0.9})
+        Traceback (most recent call last):
+        ValueError: searcher 'random' has no option 'decay' (an option of sanas); its options: none
+    """
+    options = underscored(options, "searcher-options")
+    if not options:
+        return options
+    name = options_searcher(searcher, subnet_searcher)
+    declared = searcher_options(name)
+    who = f"{name!r} (the subnets' searcher of this one-shot search)" if searcher == "oneshot" else repr(name)
+    if declared is None:
+        raise ValueError(
+            f"searcher {who} takes no searcher options, got {', '.join(map(repr, options))}; the token searchers "
+            f"({', '.join(_searchers or ())}) take them"
+        )
+    by_name = {option.name: option for option in declared}
+    for key in options:
+        if key not in by_name:
+            owners = option_owners().get(key)
+            belongs = f" (an option of {' and '.join(owners)})" if owners else ""
+            raise ValueError(
+                f"searcher {who} has no option {key!r}{belongs}; its options: {', '.join(by_name) or 'none'}"
+            )
+    return {key: by_name[key].convert(value) for key, value in options.items()}
 
 
 #: the declared field types that :func:`coerce_fields` converts to, and how a message names each

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow.fs
@@ -23,13 +24,8 @@ RUN_RECORDS = {
     "raynas_pipeline.json": "a pipeline (its stages are the searches <name>/darts and <name>/sanas)",
     "raynas_retrain.json": "a retrain (raynas retrain)",
 }
-#: how each kind of run is continued
-CONTINUED_BY = {
-    "raynas_search.json": "`raynas resume`, or raynas.resume(storage_path, name) from Python",
-    "raynas_darts.json": "`raynas resume`, or raynas.darts_search.resume(storage_path, name) from Python",
-    "raynas_pipeline.json": "the same `raynas pipeline` command, which continues it",
-    "raynas_retrain.json": "the same `raynas retrain` command, which continues it",
-}
+#: how any kind of run is continued
+CONTINUED_BY = "`raynas resume`, or raynas.resume(storage_path, name) from Python"
 
 
 def check_kind(storage_path: str, name: str, own: str, existing: str | None = None) -> None:
@@ -43,7 +39,7 @@ def check_kind(storage_path: str, name: str, own: str, existing: str | None = No
             fix = (
                 "pick another --name"
                 if existing is None
-                else f"continue it with {CONTINUED_BY[record]}"
+                else f"continue it with {CONTINUED_BY}"
                 if existing == "continue"
                 else existing
             )
@@ -147,9 +143,16 @@ def check_writable(storage_path: str) -> None:
         ) from None
 
 
-def claim(storage_path: str, relpath: str, record: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+def claim(
+    storage_path: str,
+    relpath: str,
+    record: dict[str, Any],
+    ignore: tuple[str, ...] = (),
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[str]:
     """Write ``record`` as JSON at ``relpath`` unless a record is there already; the keys (but ``ignore``)
-    whose values differ from that earlier record, sorted: none the first time.
+    whose values differ from that earlier record (read through ``upgrade``, which puts a record an earlier
+    version wrote in today's shape), sorted: none the first time.
 
     A run under a name used before must be the same run: what differs is the error to show.
     """
@@ -158,6 +161,8 @@ def claim(storage_path: str, relpath: str, record: dict[str, Any], ignore: tuple
         write_text(storage_path, relpath, json.dumps(record, indent=2))
         return []
     saved = json.loads(text)
+    if upgrade is not None:
+        saved = upgrade(saved)
     return sorted(k for k in record if k not in ignore and saved.get(k) != record[k])
 
 
@@ -170,3 +175,11 @@ def newest_checkpoint(storage_path: str, folder: str) -> str | None:
     """``folder/<its newest epoch checkpoint>``, or ``None`` when it holds none."""
     checkpoints = [n for n in list_names(storage_path, folder) if CHECKPOINT_NAME.fullmatch(n)]
     return f"{folder}/{max(checkpoints)}" if checkpoints else None
+
+
+def read_json(storage_path: str, relpath: str) -> Any:
+    """The JSON document at ``storage_path/relpath``; ``FileNotFoundError`` naming it when there is none."""
+    text = read_text(storage_path, relpath)
+    if text is None:
+        raise FileNotFoundError(f"{normalize(storage_path).rstrip('/')}/{relpath} is missing")
+    return json.loads(text)

@@ -63,8 +63,8 @@ def small_table(tmp_path) -> Path:
 
 
 def run_search(tmp_path: Path, name: str = "s", function=None, **values):
-    """``raynas.search.run`` with settings ``values`` (and trial ``function``), stored under ``tmp_path``."""
-    from raynas.search import run
+    """``raynas.runs.search.run`` with settings ``values`` (and trial ``function``), stored under ``tmp_path``."""
+    from raynas.runs.search import run
     from raynas.settings import SearchSettings
 
     return run(SearchSettings.from_dict({"storage_path": str(tmp_path), "name": name, **values}), function)

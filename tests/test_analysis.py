@@ -302,7 +302,7 @@ def test_a_table_replay_is_plotted_as_the_tables_accuracy(tmp_path, monkeypatch)
 @pytest.mark.parametrize(
     "setup,args,message",
     [
-        ("ok", ["--name", "nope"], "no raynas search named 'nope'"),
+        ("ok", ["--name", "nope"], "no raynas run named 'nope'"),
         ("no-reward", ["--name", "s"], "has no column reward; it needs trial_index"),
         (
             "ok",
@@ -332,7 +332,7 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, setup, args, message):
 
 
 def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_path, capsys):
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
 
     space = space_for("small_channel", {}, "digits")
     (tmp_path / "os").mkdir()

@@ -13,7 +13,7 @@ import user_spaces
 from torch import nn
 
 from raynas import spaces
-from raynas.fixed import settings_for_file
+from raynas.runs.retrain import settings_for_file
 from raynas.spaces.choices import Choice, InputChoice, LayerChoice, ModelSpace, named_choices
 from raynas.spaces.export import apply_arch, export_arch, read_arch_file
 from raynas.trainables.calibration import recalibrate
@@ -712,7 +712,7 @@ def test_a_model_that_does_not_score_every_class_is_refused_before_training(head
 
 # -- a user's own token space: a SearchSpace subclass named module:Class ------------------------------------
 def test_a_token_space_class_is_a_user_space_with_its_exact_counts():
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
 
     space = space_for("user_spaces:Widths", {}, "cifar10")  # it takes in_channels: the dataset's are passed
     assert isinstance(space, user_spaces.Widths) and space.name == "user_spaces:Widths" and space.in_channels == 3
@@ -724,7 +724,7 @@ def test_a_token_space_class_is_a_user_space_with_its_exact_counts():
 
 
 def test_a_model_factory_without_the_dataset_arguments_is_told_which_one_it_must_take():
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
 
     with pytest.raises(
         ValueError,
@@ -808,7 +808,7 @@ class _NumpyChoices(user_spaces.Widths):
     ],
 )
 def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch, change, message):
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
 
     for name, method in change.items():
         if method is None:
@@ -832,8 +832,8 @@ def test_a_token_space_that_breaks_the_interface_is_one_clear_error(monkeypatch,
     ],
 )
 def test_a_token_space_whose_network_cannot_train_is_refused_before_any_trial(space, message):
-    from raynas.build import make_space
     from raynas.settings import SearchSettings
+    from raynas.tune.build import make_space
 
     with pytest.raises(ValueError, match=message):
         make_space(SearchSettings(space=space))
@@ -851,7 +851,7 @@ def test_an_error_in_a_space_factory_says_where_in_the_users_code(width, error):
 
 
 def test_a_token_space_is_recreated_with_its_arguments_and_counted_exactly():
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
     from raynas.trainables.retrain import build_model
 
     scaled = space_for("user_spaces:Scaled", {"scale": 4}, "digits")  # no kwargs() of its own: the given ones
@@ -904,8 +904,8 @@ def shared_model(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
 
 
 def test_a_factory_that_hands_out_one_shared_model_is_one_error_before_the_search(tmp_path):
-    from raynas.build import make_space
     from raynas.settings import SearchSettings
+    from raynas.tune.build import make_space
 
     settings = SearchSettings(space="test_choices:shared_model", storage_path=str(tmp_path))
     with pytest.raises(

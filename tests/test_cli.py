@@ -120,6 +120,25 @@ BAD_INPUT = [
     (["search", "darts", "--arch-lr", "-1"], "--arch-lr must be above 0, got -1"),
     (["search", "sanas", "--num-subnets", "5"], "--num-subnets applies to `raynas search oneshot` only"),
     (["search", "random", "--warm-start", "3"], "--warm-start applies to SA (`raynas search sanas`, or oneshot"),
+    (
+        ["search", "random", "--decay", "0.9"],
+        "--decay applies to SA (`raynas search sanas`, or oneshot with --searcher sanas) only; drop it from `raynas "
+        "search random`",
+    ),
+    (["search", "oneshot", "--searcher", "tpe", "--decay", "0.9"], "--decay applies to SA (`raynas search sanas`"),
+    (
+        ["search", "evolution", "--window", "50"],
+        "--window applies to tpe (`raynas search tpe`, or oneshot with --searcher tpe) only; drop it from `raynas "
+        "search evolution`",
+    ),
+    (["search", "sanas", "--population", "20"], "--population applies to evolution (`raynas search evolution`"),
+    (["search", "tpe", "--window", "lots"], "window must be a whole number of at least 25, or none, got 'lots'"),
+    (["search", "evolution", "--mutation-prob", "2"], "mutation-prob must be between 0 and 1, got 2"),
+    (
+        ["search", "evolution", "--population", "5", "--sample-size", "10"],
+        "sample_size must be between 1 and the population (5), got 10",
+    ),
+    (["search", "sanas", "--decay", "fast"], "decay must be a number, got 'fast'"),
     (["search", "sanas", "--grace-epochs", "2"], "--grace-epochs applies to a search with --scheduler asha only"),
     (["search", "sanas", "--order", "2"], "--order applies to `raynas search darts` only"),
     (["search", "sanas", "--lr", "-1"], "lr must be above 0, got -1"),
@@ -169,7 +188,7 @@ BAD_INPUT = [
         "is no accuracy (a cost, or the spread of several runs); choose one of: mean",
     ),
     (["search", "sanas", "--storage-path", "{file}/sub"], "cannot be written"),
-    (["resume", "--storage-path", "{root}", "--name", "never-ran"], "no raynas search named 'never-ran'"),
+    (["resume", "--storage-path", "{root}", "--name", "never-ran"], "no raynas run named 'never-ran'"),
     (
         ["search", "random", "--data-dir", "{root}"],
         "--data-dir applies to --data mnist, fashion_mnist or cifar10 "
@@ -248,7 +267,7 @@ def test_bad_input_is_one_clear_line(bad_input_runs, case):
 
 
 def test_params_of_a_space_with_arguments(capsys):
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
 
     wide = space_for("mobile", {"widths": [16, 32, 48]}, "digits")
     assert (
@@ -360,6 +379,21 @@ def test_help_lists_every_flag(capsys):
         "--name",
         "--seed",
         "--config",
+        # each searcher's options, from its declaration
+        "--init-temperature",
+        "--warm-start",
+        "--restart-after",
+        "--far-moves",
+        "--screened",
+        "--screen-size",
+        "--decay",
+        "--reward-scale",
+        "--population",
+        "--sample-size",
+        "--mutation-prob",
+        "--n-startup-trials",
+        "--multivariate, --no-multivariate",
+        "--window",
     ):
         assert flag in out
 
@@ -398,7 +432,7 @@ def test_sa_with_asha_on_digits_records_stopped_trials(ray_session, tmp_path):
 def test_killed_search_with_asha_resumes_with_its_scheduler(ray_session, tmp_path):
     from test_cluster import kill_search_after_rows, read_results, searcher_state
 
-    from raynas.search import resume
+    from raynas.runs.search import resume
 
     address = ray_session.get_runtime_context().gcs_address
     kill_search_after_rows(
@@ -453,7 +487,7 @@ def test_ctrl_c_leaves_unfinished_trials_out_and_resume_completes_them(ray_sessi
 
     from test_cluster import read_results
 
-    from raynas.search import resume
+    from raynas.runs.search import resume
 
     folder, epochs = tmp_path / "i", 40
     driver = subprocess.Popen(
@@ -522,7 +556,7 @@ def test_a_config_files_searcher_picks_the_subnet_searcher_of_a_one_shot_search(
 
 
 def test_an_interrupted_stage_is_named_with_its_search(tmp_path, capsys):
-    from raynas.experiment import SearchInterrupted
+    from raynas.tune.experiment import SearchInterrupted
 
     args = cli.parser().parse_args(["search", "oneshot", "--name", "os", "--storage-path", str(tmp_path)])
     assert cli._interrupted(SearchInterrupted("supernet", 1), args, cli.settings_from_args(args)) == 130

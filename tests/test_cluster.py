@@ -65,7 +65,7 @@ def test_retrain_on_a_fake_gpu_records_its_gpu_and_trains_on_cpu(ray_session, tm
 
 
 def test_a_trial_no_node_of_a_cluster_can_hold_is_warned_about(ray_session, capsys):
-    from raynas.cluster import warn_if_no_node_fits
+    from raynas.tune.cluster import warn_if_no_node_fits
 
     warn_if_no_node_fits("head:6379", {"CPU": 1, "GPU": 2}, "a trial")  # the session's node has 4 CPUs, 2 GPUs
     assert capsys.readouterr().out == ""
@@ -88,7 +88,7 @@ def test_a_trial_no_node_of_a_cluster_can_hold_is_warned_about(ray_session, caps
     ],
 )
 def test_a_cluster_gets_this_machines_token_when_there_is_one(monkeypatch, tmp_path, env, token_file, mode):
-    from raynas.cluster import use_token_auth
+    from raynas.tune.cluster import use_token_auth
 
     for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         monkeypatch.delenv(name, raising=False)
@@ -152,7 +152,7 @@ def test_a_trial_function_that_reports_only_a_reward_gets_exact_params(ray_sessi
     assert len(rows) == 3 and [space.num_params(json.loads(t)) for t in rows.tokens] == rows.params.tolist()
     assert outcome.best["params"] == space.num_params(outcome.best["tokens"]) and outcome.best["val_acc"] is None
     # the search needs its function to continue: resuming without it (as `raynas resume` does) says so
-    from raynas.search import resume
+    from raynas.runs.search import resume
 
     with pytest.raises(
         ValueError, match="ran your trial function trial_functions:reports_only_a_reward; resume it from Python"
@@ -221,8 +221,8 @@ def killed_search(ray_session, tmp_path_factory) -> Path:
     ids=["intact", "experiment-state-cut-short", "searcher-state-cut-short", "moved", "other-resources"],
 )
 def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, tmp_path, case, capsys):
-    from raynas.experiment import running_trials
-    from raynas.search import resume
+    from raynas.runs.search import resume
+    from raynas.tune.experiment import running_trials
 
     ran_in = killed_search.parent / "killed"  # where it ran, as the kill left it
     shutil.rmtree(ran_in, ignore_errors=True)
@@ -281,7 +281,7 @@ def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray
     """Trials without checkpoints (a table replay) do not make Tune snapshot the experiment: it does so every
     10 s at most, so a killed replay has finished many trials that the snapshot does not know. The restored
     searcher catches up with them from results.csv instead of proposing them again."""
-    from raynas.search import resume
+    from raynas.runs.search import resume
 
     address = ray_session.get_runtime_context().gcs_address
     folder = tmp_path / "replay"
@@ -320,7 +320,7 @@ def test_a_space_changed_since_the_search_started_is_one_error_on_resume_and_ana
     from conftest import write_table
 
     from raynas import analysis
-    from raynas.search import resume
+    from raynas.runs.search import resume
 
     table = write_table(tmp_path / "table.json")  # 3 positions of 3 choices
     run_search(tmp_path, name="t", searcher="random", space="tabular", space_kwargs={"path": str(table)}, num_samples=3)
@@ -461,7 +461,7 @@ def test_a_space_too_large_to_count_says_when_the_budget_ran_out_of_architecture
 def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
     from conftest import write_table
 
-    from raynas.search import resume
+    from raynas.runs.search import resume
 
     uri = f"file://{tmp_path}/store"
     table = write_table(tmp_path / "table.json")
@@ -481,7 +481,7 @@ def test_storage_uri_holds_every_output_and_resumes(ray_session, tmp_path):
 def test_tunes_warnings_that_raynas_replaces_are_dropped(ray_session):
     import logging
 
-    from raynas import cluster
+    from raynas.tune import cluster
 
     cluster.start(None)  # Ray runs already: only the filters are installed
 
@@ -506,7 +506,7 @@ def test_tunes_warnings_that_raynas_replaces_are_dropped(ray_session):
 
 
 def test_workers_look_for_a_user_space_where_the_driver_imported_it(tmp_path, monkeypatch):
-    from raynas import cluster
+    from raynas.tune import cluster
 
     (tmp_path / "notebook_pkg").mkdir()
     (tmp_path / "notebook_pkg" / "__init__.py").write_text("")

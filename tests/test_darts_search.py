@@ -11,7 +11,8 @@ import pytest
 import torch
 from conftest import kill_cli_when
 
-from raynas import cli, darts_search
+from raynas import cli
+from raynas.runs import darts as darts_search
 from raynas.spaces.channel import DartsChannelSpace
 from raynas.spaces.darts import genotype_from_dict
 
@@ -32,7 +33,7 @@ def test_two_data_parallel_workers_hold_the_same_alphas_and_continue_from_a_left
             "name": "dp",
         }
     )
-    frame = darts_search.run(settings)
+    frame = darts_search.run(settings).results
     assert list(frame.status) == ["TERMINATED"]
     progress = pd.read_csv(next((tmp_path / "dp").glob("darts_search_*/progress.csv")))
     assert progress.workers.iloc[-1] == 2
@@ -283,7 +284,7 @@ def final_state(folder) -> dict:
 
 
 def test_a_pipeline_takes_new_settings_for_the_stages_that_have_not_started(tmp_path):
-    from raynas.pipeline import SETTINGS_FILE, PipelineSettings, claim
+    from raynas.runs.pipeline import SETTINGS_FILE, PipelineSettings, claim
 
     root = str(tmp_path / "p")
     claim(PipelineSettings(max_params=5000, darts_epochs=2), root)

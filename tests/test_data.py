@@ -129,8 +129,8 @@ def test_damaged_cifar10_files_are_refused_before_the_search(tmp_path):
     ],
 )
 def test_mnist_files_that_do_not_fit_together_are_refused_before_the_search(tmp_path, file, array, message):
-    from raynas.build import make_space
     from raynas.settings import SearchSettings
+    from raynas.tune.build import make_space
 
     make_mnist(tmp_path, flat=True)
     _idx(tmp_path / file, array)
@@ -167,8 +167,8 @@ def test_dataset_needing_files_without_data_dir():
 
 
 def test_a_split_too_small_to_train_or_validate_is_refused_before_anything_runs():
-    from raynas.build import make_space
     from raynas.settings import SearchSettings
+    from raynas.tune.build import make_space
 
     with pytest.raises(
         data.DataError,

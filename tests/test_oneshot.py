@@ -18,13 +18,13 @@ from conftest import TESTS, run_search
 from ray import tune
 
 from raynas import cli, data, spaces
-from raynas.build import make_space, trial_settings
-from raynas.fixed import settings_for_file
+from raynas.runs.retrain import settings_for_file
 from raynas.settings import SearchSettings
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.subnet import evaluate_subnet, load_supernet_state
 from raynas.trainables.supernet import train_supernet
+from raynas.tune.build import make_space, trial_settings
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 USER = "user_spaces:tiny"
@@ -266,7 +266,7 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
 
 
 def test_oneshot_run_from_python_records_a_one_shot_search(tmp_path):
-    from raynas import oneshot
+    from raynas.runs import oneshot
 
     with pytest.raises(
         ValueError,

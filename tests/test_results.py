@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from raynas.progress import Progress
 from raynas.results import SEARCH_COLUMNS, ResultsLog, parse
 from raynas.settings import SearchSettings
+from raynas.tune.progress import Progress
 
 
 def row(i: int, reward: float = 0.5) -> dict:
@@ -117,8 +117,8 @@ def test_progress_best_ignores_a_nan_or_non_numeric_reward(tmp_path, capsys):
 def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_has_none(tmp_path):
     import json
 
-    from raynas.experiment import ended
     from raynas.results import results_rows
+    from raynas.tune.experiment import ended
 
     state = {
         "trial_data": [
@@ -149,7 +149,7 @@ def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_h
 def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_a_restore(tmp_path):
     import json
 
-    from raynas.experiment import repair_checkpoints
+    from raynas.tune.experiment import repair_checkpoints
 
     def trial(trial_id: str, status: str, checkpoint: str | None) -> list[str]:
         return [

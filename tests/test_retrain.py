@@ -11,7 +11,7 @@ import pytest
 from conftest import run_search
 
 from raynas import spaces
-from raynas.fixed import retrain
+from raynas.runs.retrain import retrain
 from raynas.settings import SearchSettings
 
 pytestmark = pytest.mark.usefixtures("ray_session")

@@ -8,9 +8,9 @@ import pyarrow.fs
 import pytest
 from ray.tune.experiment import Trial
 
-from raynas.build import make_scheduler
-from raynas.schedulers import ASHA, FIFO
 from raynas.settings import SearchSettings
+from raynas.tune.build import make_scheduler
+from raynas.tune.schedulers import ASHA, FIFO
 
 
 class Controller:
@@ -85,7 +85,7 @@ def test_a_resumed_asha_judges_new_trials_against_the_trials_before_the_interrup
 
 def test_a_search_resumed_without_tunes_record_gets_asha_rungs_from_the_trial_folders(tmp_path):
     from raynas.results import SEARCH_COLUMNS, ResultsLog
-    from raynas.search import _resumed_scheduler
+    from raynas.runs.search import _resumed_scheduler
 
     settings = SearchSettings(
         scheduler="asha", epochs=4, grace_epochs=1, reduction_factor=2, storage_path=str(tmp_path), name="s"

@@ -596,7 +596,7 @@ def drive_table(searcher, space, n, budget):
 
 def test_sa_settings_reach_the_searcher_from_the_cli_flags():
     from raynas import cli
-    from raynas.build import make_searcher
+    from raynas.tune.build import make_searcher
 
     settings = cli.settings_from_args(
         cli.parser().parse_args(
@@ -618,3 +618,95 @@ def test_sa_settings_reach_the_searcher_from_the_cli_flags():
     )
     sa = make_searcher(settings, spaces.get("small_channel"))
     assert (sa.far_moves, sa.restart_after, sa.decay, sa.screened, sa.screen_size) == (2, 15, 0.9, 0.25, 3)
+
+
+@pytest.mark.parametrize("name,cls", ALL)
+def test_each_declared_option_is_a_keyword_argument_of_the_constructor_with_its_default(name, cls):
+    import inspect
+
+    parameters = inspect.signature(cls.__init__).parameters
+    for option in cls.OPTIONS:
+        parameter = parameters[option.name]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (name, option.name)
+        assert parameter.default == option.default and option.convert(option.default) == option.default
+        assert option.help and option.type in (int, float, bool, str)
+    shared = {"space", "max_params", "min_params", "seed", "num_samples", "full_epochs"}
+    assert not shared & {option.name for option in cls.OPTIONS}  # those stay arguments of every searcher
+    # the defaults build the searcher the constructor's defaults build
+    space = small_space()
+    given = cls(space, num_samples=40, **{option.name: option.default for option in cls.OPTIONS})
+    default = cls(space, num_samples=40)
+    assert given.get_state() == default.get_state()
+
+
+def test_the_options_of_evolution_and_tpe_reach_the_searcher_from_the_cli_a_config_file_and_python(tmp_path):
+    from raynas import cli
+    from raynas.settings import SearchSettings
+    from raynas.tune.build import make_searcher
+
+    space = small_space()
+    evolution = {"population": 12, "sample_size": 3, "mutation_prob": 0.2}
+    tpe = {"n_startup_trials": 4, "multivariate": True, "window": 60}
+    flags = {
+        "evolution": ["--population", "12", "--sample-size", "3", "--mutation-prob", "0.2"],
+        "tpe": ["--n-startup-trials", "4", "--multivariate", "--window", "60"],
+    }
+    yaml = {
+        "evolution": "population: 12\nsample-size: 3\nmutation_prob: 0.2\n",
+        "tpe": "searcher-options:\n  n-startup-trials: 4\n  multivariate: true\n  window: 60\n",
+    }
+    for searcher, options in (("evolution", evolution), ("tpe", tpe)):
+        config = tmp_path / f"{searcher}.yaml"
+        config.write_text(yaml[searcher])
+        built = {
+            "cli": cli.settings_from_args(cli.parser().parse_args(["search", searcher, *flags[searcher]])),
+            "config": cli.settings_from_args(cli.parser().parse_args(["search", searcher, "--config", str(config)])),
+            "python": SearchSettings(searcher=searcher, searcher_options=options),
+            "dict": SearchSettings.from_dict({"searcher": searcher, **options}),
+        }
+        for how, settings in built.items():
+            assert settings.searcher_options == options, how
+            assert SearchSettings.from_dict(json.loads(settings.to_json())) == settings  # recorded and read back
+            made = make_searcher(settings, space)
+            if searcher == "evolution":
+                assert (made.population_size, made.sample_size, made.mutation_prob) == (12, 3, 0.2), how
+            else:
+                assert (made.n_startup_trials, made.multivariate, made.window) == (4, True, 60), how
+                assert made._sampler()._multivariate is True
+    # a flag wins over the config file, wherever the file gives the option
+    config = tmp_path / "tpe.yaml"
+    settings = cli.settings_from_args(
+        cli.parser().parse_args(["search", "tpe", "--config", str(config), "--no-multivariate", "--window", "none"])
+    )
+    assert settings.searcher_options == {"n_startup_trials": 4, "multivariate": False, "window": None}
+    assert make_searcher(settings, space).window is None
+    # a one-shot search's options are its subnet searcher's
+    args = cli.parser().parse_args(["search", "oneshot", "--searcher", "evolution", "--population", "12"])
+    settings = cli.settings_from_args(args)
+    assert settings.searcher_options == {"population": 12}
+    from raynas.runs.oneshot import stage
+
+    assert make_searcher(stage(settings, "subnets"), space).population_size == 12
+
+
+def test_an_option_converts_its_value_or_says_what_it_takes():
+    from raynas.searchers.base import Option
+
+    window = dict((o.name, o) for o in TPESearcher.OPTIONS)["window"]
+    assert (window.convert("60"), window.convert("none"), window.convert(None), window.convert(60.0)) == (
+        60,
+        None,
+        None,
+        60,
+    )
+    for bad in ("lots", 10, True, 60.5):
+        with pytest.raises(ValueError, match="^window must be a whole number of at least 25, or none, got "):
+            window.convert(bad)
+    warm = dict((o.name, o) for o in SimulatedAnnealingSearcher.OPTIONS)["warm_start"]
+    assert (warm.convert("auto"), warm.convert(" Auto "), warm.convert("3")) == ("auto", "auto", 3)
+    with pytest.raises(ValueError, match=r"^warm-start must be a whole number of evaluations \(0: off\) or auto"):
+        warm.convert(None)  # no default of None: none is no value of it
+    flag = Option("jointly", bool, False, "a switch")
+    assert flag.convert(True) is True and flag.flag == "--jointly"
+    with pytest.raises(ValueError, match="^jointly must be true or false, got 'yes'$"):
+        flag.convert("yes")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 
@@ -9,7 +11,7 @@ import pytest
 from conftest import write_table
 
 from raynas import cli
-from raynas.settings import SearchSettings
+from raynas.settings import SA_SETTINGS, SearchSettings
 
 
 def main_error(argv: list[str], capsys) -> str:
@@ -31,15 +33,13 @@ def test_numbers_given_as_text_are_converted(tmp_path):
         1.0,
         2,
     )
-    python = SearchSettings(lr="0.1", val_fraction="0.2", momentum=1, gpus_per_trial="0.5", warm_start="4")
-    assert (python.lr, python.val_fraction, python.momentum, python.gpus_per_trial, python.warm_start) == (
-        0.1,
-        0.2,
-        1.0,
-        0.5,
-        4,
+    python = SearchSettings(
+        lr="0.1", val_fraction="0.2", momentum=1, gpus_per_trial="0.5", searcher_options={"warm_start": "4"}
     )
-    assert SearchSettings(restart_after="auto", address=None, init_temperature=None).restart_after == "auto"
+    assert (python.lr, python.val_fraction, python.momentum, python.gpus_per_trial) == (0.1, 0.2, 1.0, 0.5)
+    assert python.searcher_options == {"warm_start": 4}
+    auto = SearchSettings(searcher_options={"restart_after": "auto", "init_temperature": None}, address=None)
+    assert auto.searcher_options == {"restart_after": "auto", "init_temperature": None}
 
 
 def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
@@ -76,9 +76,9 @@ def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
         ({"data_dir": 5}, "data-dir must be a string, got 5"),
         ({"supernet_budget": "yes"}, "supernet-budget must be true or false, got 'yes'"),
         ({"space_kwargs": [1]}, "space-kwargs must be a JSON object of argument -> value, got [1]"),
-        ({"decay": 0}, "--decay must be above 0 and at most 1 (T is multiplied by it each step), got 0"),
-        ({"init_temperature": -1}, "--init-temperature must be above 0, got -1"),
-        ({"reward_scale": 0}, "--reward-scale must be above 0, got 0"),
+        ({"decay": 0}, "decay must be above 0 and at most 1 (T is multiplied by it each step), got 0"),
+        ({"init_temperature": -1}, "init-temperature must be above 0, got -1"),
+        ({"reward_scale": 0}, "reward-scale must be above 0, got 0"),
         ({"gpus_per_trial": -1}, "--gpus-per-trial must be 0 or more, got -1"),
         ({"cpus_per_trial": 0}, "--cpus-per-trial must be above 0, got 0"),
         (
@@ -100,8 +100,9 @@ def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
     ],
 )
 def test_a_value_of_the_wrong_type_names_its_setting(values, message):
+    options = {key: value for key, value in values.items() if key in SA_SETTINGS}  # SA's, in Python
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        SearchSettings(**values)
+        SearchSettings(**{key: value for key, value in values.items() if key not in options}, searcher_options=options)
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         SearchSettings.from_dict({key.replace("_", "-"): value for key, value in values.items()})
 
@@ -195,14 +196,18 @@ def test_resume_of_a_record_that_is_no_mapping_names_the_file(tmp_path, capsys):
     )
 
 
-def test_run_takes_a_dict_and_points_to_the_run_of_another_searcher(tmp_path):
+def test_run_takes_a_dict_and_runs_each_kind_by_its_own_runner(tmp_path):
     import raynas
+    from raynas.runs import search
 
-    for searcher, runner in (("oneshot", "raynas.oneshot.run"), ("darts", "raynas.darts_search.run")):
+    for searcher, runner in (("oneshot", "raynas.runs.oneshot.run"), ("darts", "raynas.runs.darts.run")):
         with pytest.raises(
             ValueError, match=f"^searcher '{searcher}' is run by {re.escape(runner)}; choose one of: sanas, random"
         ):
-            raynas.run({"searcher": searcher, "storage-path": str(tmp_path)})
+            search.run({"searcher": searcher, "storage-path": str(tmp_path)})
+    # raynas.run hands a one-shot search to the one-shot runner, which checks its space
+    with pytest.raises(ValueError, match="^one-shot search needs a space of labelled choices"):
+        raynas.run({"searcher": "oneshot", "storage-path": str(tmp_path)})
     with pytest.raises(ValueError, match="unknown searcher 'bogus'; choose one of: sanas"):
         raynas.run({"searcher": "bogus", "storage_path": str(tmp_path)})
     with pytest.raises(ValueError, match="settings must be a mapping of setting -> value, got a list"):
@@ -213,7 +218,10 @@ def test_run_takes_a_dict_and_points_to_the_run_of_another_searcher(tmp_path):
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"searcher": "random", "init_temperature": 1}, "--init-temperature applies to SA (`raynas search sanas`"),
+        (
+            {"searcher": "random", "searcher_options": {"init_temperature": 1}},
+            "searcher 'random' has no option 'init_temperature' (an option of sanas); its options: none",
+        ),
         ({"searcher": "evolution", "num_subnets": 50}, "--num-subnets applies to `raynas search oneshot` only"),
         ({"epochs": 4, "grace_epochs": 2}, "--grace-epochs applies to a search with --scheduler asha only"),
         (
@@ -224,20 +232,29 @@ def test_run_takes_a_dict_and_points_to_the_run_of_another_searcher(tmp_path):
 )
 def test_settings_built_in_python_that_the_search_would_not_read_are_refused(tmp_path, values, message):
     import raynas
-    from raynas import oneshot
+    from raynas.runs import oneshot
 
     with pytest.raises(ValueError, match=re.escape(message)):
         raynas.run(SearchSettings(storage_path=str(tmp_path), **values))
     with pytest.raises(ValueError, match=re.escape("--supernet-lr applies to `raynas search oneshot` only")):
         raynas.run({"searcher": "sanas", "supernet_lr": 0.1, "storage_path": str(tmp_path)})
-    with pytest.raises(ValueError, match=re.escape("--decay applies to SA")):  # the subnets' searcher is random
-        oneshot.run(SearchSettings(searcher="oneshot", subnet_searcher="random", decay=0.9, storage_path=str(tmp_path)))
+    with pytest.raises(
+        ValueError, match=re.escape("searcher 'random' (the subnets' searcher of this one-shot search) ")
+    ):
+        oneshot.run(
+            SearchSettings(
+                searcher="oneshot",
+                subnet_searcher="random",
+                searcher_options={"decay": 0.9},
+                storage_path=str(tmp_path),
+            )
+        )
     assert not list(tmp_path.iterdir())  # refused before anything was written
 
 
 def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
-    from raynas.darts_search import DartsSettings
-    from raynas.pipeline import PipelineSettings, check
+    from raynas.runs.darts import DartsSettings
+    from raynas.runs.pipeline import PipelineSettings, check
 
     darts = DartsSettings(lr="1e-3", arch_lr="3e-4", seeds="2", cpus_per_worker=1)
     assert (darts.lr, darts.arch_lr, darts.seeds, darts.cpus_per_worker) == (0.001, 0.0003, 2, 1.0)
@@ -281,32 +298,33 @@ def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
             "raynas_pipeline.json",
             "resume",
             "holds a pipeline (its stages are the searches x/darts and x/sanas), not a "
-            "token search; continue it with the same `raynas pipeline` command",
+            "token search; continue it with `raynas resume`, or raynas.resume(storage_path, name) from Python",
         ),
         (
             "raynas_darts.json",
             "resume",
             "holds a DARTS search (raynas search darts), not a token search; continue it "
-            "with `raynas resume`, or raynas.darts_search.resume(storage_path, name) from "
-            "Python",
+            "with `raynas resume`, or raynas.resume(storage_path, name) from Python",
         ),
         (
             "raynas_retrain.json",
-            "analyze",
-            "holds a retrain (raynas retrain), not a token search; raynas analyze reads "
-            "token and DARTS searches; pass the name of one",
+            "resume",
+            "holds a retrain (raynas retrain), not a token search; continue it with `raynas resume`, or "
+            "raynas.resume(storage_path, name) from Python",
         ),
     ],
 )
 def test_a_name_that_holds_another_kind_of_run_is_refused_before_anything_is_written(tmp_path, held, start, message):
-    from raynas import analysis, darts_search, pipeline, search
+    from raynas import analysis
+    from raynas.runs import darts as darts_search
+    from raynas.runs import pipeline, search
 
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / held).write_text("{}")
     run = {
         "search": lambda: search.run({"storage_path": str(tmp_path), "name": "x", "num_samples": 1}),
         "darts": lambda: darts_search.run({"storage_path": str(tmp_path), "name": "x"}),
-        "pipeline": lambda: pipeline.run_pipeline(
+        "pipeline": lambda: pipeline.run(
             pipeline.PipelineSettings(max_params="60k", storage_path=str(tmp_path), name="x")
         ),
         "resume": lambda: search.resume(str(tmp_path), "x"),
@@ -324,5 +342,125 @@ def test_paths_may_be_pathlib_paths(tmp_path):
 
     settings = SearchSettings(storage_path=Path(tmp_path), data_dir=Path("data"))
     assert settings.storage_path == str(tmp_path) and settings.data_dir == os.path.abspath("data")
-    with pytest.raises(FileNotFoundError, match="no raynas search named 'none'"):
+    with pytest.raises(FileNotFoundError, match="no raynas run named 'none'"):
         analysis.load(Path(tmp_path), "none")
+
+
+def old_record(settings: SearchSettings, **sa) -> dict:
+    """``settings`` as the version before ``searcher_options`` recorded them: every SA option at the top level."""
+    record = settings.to_dict()
+    options = record.pop("searcher_options")
+    return {**record, **SA_SETTINGS, **options, **sa}
+
+
+def test_a_record_of_the_version_before_searcher_options_loads_with_its_options(tmp_path):
+    from raynas import spaces
+    from raynas.runs.search import load_settings
+    from raynas.tune.build import make_searcher
+
+    space = spaces.get("small_channel")
+    sanas = old_record(SearchSettings(name="sa"), decay=0.9, warm_start=4, restart_after=0, screened=0.0)
+    settings = SearchSettings.from_dict(sanas)
+    assert settings.searcher_options == {"decay": 0.9, "warm_start": 4, "restart_after": 0, "screened": 0.0}
+    sa = make_searcher(settings, space)
+    assert (sa.decay, sa.warm_start, sa.restart_after, sa.screened, sa.screen_size) == (0.9, 4, None, 0.0, 5)
+    # a search of another searcher recorded SA's options at their defaults: they are dropped
+    for searcher in ("random", "evolution", "tpe"):
+        record = old_record(SearchSettings(searcher=searcher, name=searcher))
+        assert SearchSettings.from_dict(record) == SearchSettings(searcher=searcher, name=searcher)
+        (tmp_path / searcher).mkdir()
+        (tmp_path / searcher / "raynas_search.json").write_text(json.dumps(record, indent=2))
+        loaded = load_settings(str(tmp_path), searcher)
+        assert loaded.searcher == searcher and loaded.searcher_options == {}
+        make_searcher(loaded, space)
+    oneshot = old_record(SearchSettings(searcher="oneshot", subnet_searcher="sanas"), far_moves=1)
+    assert SearchSettings.from_dict(oneshot).searcher_options == {"far_moves": 1}
+    # and what this version records reads back as it was
+    assert SearchSettings.from_dict(json.loads(settings.to_json())) == settings
+    assert json.loads(settings.to_json())["searcher_options"] == settings.searcher_options
+
+
+def test_a_one_shot_search_or_retrain_recorded_before_searcher_options_continues(tmp_path):
+    from raynas.runs import oneshot, retrain
+
+    for options in ({}, {"decay": 0.9}):
+        settings = SearchSettings(
+            searcher="oneshot", searcher_options=options, storage_path=str(tmp_path), name=f"o{len(options)}"
+        )
+        (tmp_path / settings.name).mkdir()
+        (tmp_path / settings.name / "raynas_search.json").write_text(json.dumps(old_record(settings)))
+        oneshot._claim(settings)  # the same search: no "settings differ"
+        with pytest.raises(ValueError, match=r"settings differ: searcher_options\)"):
+            oneshot._claim(dataclasses.replace(settings, searcher_options={"decay": 0.8}))
+    settings = SearchSettings(storage_path=str(tmp_path), name="r", num_samples=1)
+    (tmp_path / "r").mkdir()
+    record = {**old_record(settings), "storage_path": str(tmp_path), "architectures": [[0, 0, 0, 0]]}
+    (tmp_path / "r" / "raynas_retrain.json").write_text(json.dumps(record))
+    retrain._claim(settings, [[0, 0, 0, 0]])
+
+
+def test_a_searcher_option_the_searcher_does_not_declare_is_one_clear_error(tmp_path, capsys):
+    message = "searcher 'evolution' has no option 'popultion'; its options: population, sample_size, mutation_prob"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        SearchSettings(searcher="evolution", searcher_options={"popultion": 20})
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        SearchSettings.from_dict({"searcher": "evolution", "searcher-options": {"popultion": 20}})
+    with pytest.raises(
+        ValueError, match="^unknown setting 'popultion'; known settings: .*; searcher options: .*population"
+    ):
+        SearchSettings.from_dict({"searcher": "evolution", "popultion": 20})
+    config = tmp_path / "search.yaml"
+    config.write_text("searcher-options:\n  popultion: 20\n")
+    assert main_error(["search", "evolution", "--config", str(config), "--storage-path", str(tmp_path)], capsys) == (
+        message
+    )
+    # an option of another searcher names that searcher
+    message = "searcher 'tpe' has no option 'population' (an option of evolution); its options: n_startup_trials, "
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}multivariate, window$"):
+        SearchSettings(searcher="tpe", searcher_options={"population": 20})
+    with pytest.raises(ValueError, match=re.escape("searcher 'random' has no option 'decay' (an option of sanas)")):
+        SearchSettings.from_dict({"searcher": "random", "decay": 0.9})  # an old-style key, not at its default
+    with pytest.raises(ValueError, match="^searcher 'darts' takes no searcher options, got 'decay'; the token"):
+        SearchSettings(searcher="darts", searcher_options={"decay": 0.9})
+    with pytest.raises(ValueError, match="^searcher option 'decay' is given as a setting and in searcher-options"):
+        SearchSettings.from_dict({"decay": 0.9, "searcher_options": {"decay": 0.8}})
+    # a flag or a config key of another searcher's option is refused as before
+    config.write_text("window: 50\n")
+    assert main_error(["search", "evolution", "--config", str(config), "--storage-path", str(tmp_path)], capsys) == (
+        "--window applies to tpe (`raynas search tpe`, or oneshot with --searcher tpe) only; drop it from "
+        "`raynas search evolution`"
+    )
+    config.write_text("searcher-options:\n  decay: 0.9\n")
+    assert main_error(["search", "random", "--config", str(config), "--storage-path", str(tmp_path)], capsys) == (
+        "--decay applies to SA (`raynas search sanas`, or oneshot with --searcher sanas) only; drop it from "
+        "`raynas search random`"
+    )
+    assert not (tmp_path / "search").exists()
+
+
+@pytest.mark.parametrize(
+    "searcher,options,message",
+    [
+        ("tpe", {"multivariate": "yes"}, "multivariate must be true or false, got 'yes'"),
+        ("tpe", {"n_startup_trials": 2.5}, "n-startup-trials must be a whole number, got 2.5"),
+        ("tpe", {"window": 10}, "window must be a whole number of at least 25, or none, got 10"),
+        ("evolution", {"population": "many"}, "population must be a whole number of at least 1, or auto, got 'many'"),
+        ("evolution", {"mutation_prob": "1.5"}, "mutation-prob must be between 0 and 1, got 1.5"),
+        ("sanas", {"screen_size": "x"}, "screen-size must be a whole number, got 'x'"),
+        ("oneshot", {"far_moves": 0}, "far-moves must be a whole number of positions, at least 1 (1: restart"),
+    ],
+)
+def test_a_searcher_option_of_the_wrong_type_is_one_clear_error(tmp_path, capsys, searcher, options, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        SearchSettings(searcher=searcher, searcher_options=options)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        SearchSettings.from_dict({"searcher": searcher, **options})
+    ((name, value),) = options.items()
+    if name == "multivariate":  # a switch on the command line: a value of another type comes from a config file
+        config = tmp_path / "search.yaml"
+        config.write_text(f"multivariate: '{value}'\n")
+        argv = ["--config", str(config)]
+    else:
+        argv = [f"--{name.replace('_', '-')}", str(value)]
+    error = main_error(["search", searcher, *argv, "--storage-path", str(tmp_path)], capsys)
+    assert error.startswith(message.rpartition(", got ")[0])  # a flag's value is text: got '2.5'

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from raynas.searchers.base import SearchExhausted, TokenSearcher
+from raynas.searchers.base import Option, SearchExhausted, TokenSearcher
 from raynas.searchers.evolution import RegularizedEvolutionSearcher
 from raynas.searchers.random import RandomSearcher
 from raynas.searchers.sa import SimulatedAnnealingSearcher
 from raynas.searchers.tpe import TPESearcher
+from raynas.settings import use_searchers
 
 #: CLI name -> searcher class
 SEARCHERS: dict[str, type[TokenSearcher]] = {
@@ -15,9 +16,11 @@ SEARCHERS: dict[str, type[TokenSearcher]] = {
     "evolution": RegularizedEvolutionSearcher,
     "tpe": TPESearcher,
 }
+use_searchers(SEARCHERS)  # settings check the options of each searcher by its declaration
 
 __all__ = [
     "SEARCHERS",
+    "Option",
     "RandomSearcher",
     "RegularizedEvolutionSearcher",
     "SearchExhausted",

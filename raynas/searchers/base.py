@@ -2,8 +2,10 @@
 
 A subclass implements :meth:`TokenSearcher.propose` (the next token vector to try) and
 :meth:`TokenSearcher.observe` (learn from one evaluated architecture), plus ``_state``/``_load_state`` for
-its own fields. The base class guarantees what Tune's trials see: every suggested architecture is inside
-the budget, in range, and has never been evaluated or handed out before.
+its own fields. It declares the options its constructor takes, once, in ``OPTIONS`` (:class:`Option` each):
+settings take them in ``searcher_options``, config files as keys and ``raynas search`` as flags. The base
+class guarantees what Tune's trials see: every suggested architecture is inside the budget, in range, and has
+never been evaluated or handed out before.
 
 Example:
     >>> from raynas import spaces
@@ -21,10 +23,11 @@ import os
 import random
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ray.tune.search import Searcher
 
+from raynas.settings import Option
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.sampling import MAX_ATTEMPTS, Tokens
@@ -53,7 +56,13 @@ class TokenSearcher(Searcher):
         full_epochs: epochs of a complete trial, when a scheduler may stop trials early: a result whose
             ``epoch`` is below it is *partial* (the trial was stopped at a rung) and reaches
             :meth:`observe` with ``full=False``. ``None``: every result is full.
+
+    A subclass's own options are keyword-only arguments of its constructor, each declared in ``OPTIONS`` with
+    the same name and default.
     """
+
+    #: the options of this searcher's constructor (beyond the arguments above, which every searcher shares)
+    OPTIONS: ClassVar[tuple[Option, ...]] = ()
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raynas.searchers.base import Tokens, TokenSearcher
+from raynas.searchers.base import Option, Tokens, TokenSearcher
 
 #: NNI's regularized evolution defaults
 POPULATION, SAMPLE, MUTATION_PROB = 100, 25, 0.05
@@ -48,30 +48,61 @@ class RegularizedEvolutionSearcher(TokenSearcher):
     """Aging evolution: tournament selection, per-position mutation, the oldest member dies.
 
     Args:
-        population: population size P (default: :func:`scaled_sizes` of ``num_samples``).
-        sample_size: tournament size S (default: :func:`scaled_sizes`).
+        population: population size P (``"auto"`` or ``None``: :func:`scaled_sizes` of ``num_samples``).
+        sample_size: tournament size S (``"auto"`` or ``None``: :func:`scaled_sizes`, at most P).
         mutation_prob: probability that each position of the parent is mutated.
         Other arguments: see :class:`TokenSearcher`.
     """
+
+    OPTIONS = (
+        Option(
+            "population",
+            int,
+            "auto",
+            f"population size P (auto: a fifth of num-samples, 10 to {POPULATION})",
+            words=("auto",),
+            fits=lambda v: v >= 1,
+            must="a whole number of at least 1, or auto",
+        ),
+        Option(
+            "sample_size",
+            int,
+            "auto",
+            "members drawn for each tournament, whose best is the parent (auto: a quarter of the population, "
+            "at least 2)",
+            words=("auto",),
+            fits=lambda v: v >= 1,
+            must="a whole number of at least 1, or auto",
+        ),
+        Option(
+            "mutation_prob",
+            float,
+            MUTATION_PROB,
+            "probability that each position of the parent is mutated (one at least always is)",
+            fits=lambda v: 0 <= v <= 1,
+            must="between 0 and 1",
+        ),
+    )
 
     def __init__(
         self,
         space,
         *,
-        population: int | None = None,
-        sample_size: int | None = None,
+        population: int | str | None = "auto",
+        sample_size: int | str | None = "auto",
         mutation_prob: float = MUTATION_PROB,
         **kwargs: Any,
     ):
         super().__init__(space, **kwargs)
         default_p, default_s = scaled_sizes(self.num_samples)
-        self.population_size = population or default_p
-        self.sample_size = sample_size or min(default_s, self.population_size)
-        if not 1 <= self.sample_size <= self.population_size or not 0 <= mutation_prob <= 1:
+        self.population_size = default_p if population in (None, "auto") else population
+        self.sample_size = min(default_s, self.population_size) if sample_size in (None, "auto") else sample_size
+        if not 1 <= self.sample_size <= self.population_size:
             raise ValueError(
-                f"need 1 <= sample_size <= population and 0 <= mutation_prob <= 1, got "
-                f"{self.sample_size}, {self.population_size}, {mutation_prob}"
+                f"sample_size must be between 1 and the population ({self.population_size}), got {self.sample_size}"
             )
+        if not 0 <= mutation_prob <= 1:
+            raise ValueError(f"mutation_prob must be between 0 and 1, got {mutation_prob}")
         self.mutation_prob = mutation_prob
         #: members, oldest first: [tokens, reward, full]
         self.population: list[list[Any]] = []

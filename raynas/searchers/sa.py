@@ -46,7 +46,7 @@ import math
 import statistics
 from typing import Any
 
-from raynas.searchers.base import Tokens, TokenSearcher
+from raynas.searchers.base import Option, Tokens, TokenSearcher
 from raynas.searchers.choice_means import ChoiceMeans
 
 #: PaddleSlim SANAS's schedule (rewards in [0, 1])
@@ -99,7 +99,7 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         warm_start: random architectures evaluated first; the walk starts from the best (0: off;
             ``"auto"``: :func:`warm_start_size` of ``num_samples``).
         restart_after: stall length, in distinct evaluations without a new best, before a restart
-            (``None``: never; ``"auto"``: :func:`restart_stall` of ``num_samples``).
+            (0 or ``None``: never; ``"auto"``: :func:`restart_stall` of ``num_samples``).
         restart_from: ``"best"`` or ``"random"``.
         far_moves: positions changed at once when every one-position move from the current architecture
             is known (1: restart instead, as SANAS's one-position walk would; ``"auto"``: :func:`far_moves_for`).
@@ -107,8 +107,80 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         screen_size: untried one-position mutations drawn for a screened move; the best estimated is taken.
         temperature_spread: T0 = this times the interquartile range of the warm-start rewards, when
             ``init_temperature`` is ``None``.
-        Other arguments: see :class:`TokenSearcher`.
+        Other arguments: see :class:`TokenSearcher`. ``OPTIONS`` declares those that settings, config files
+        and flags set (``init_tokens``, ``restart_from`` and ``temperature_spread`` are Python's only).
     """
+
+    OPTIONS = (
+        Option(
+            "init_temperature",
+            float,
+            None,
+            "starting temperature T0, in units of the scaled reward (none: 0.3 x the interquartile range of the "
+            "warm start's rewards; PaddleSlim's SANAS: 1, with decay 0.85, warm-start 0, restart-after 0 and "
+            "screened 0)",
+            fits=lambda v: v > 0,
+            must="above 0",
+        ),
+        Option(
+            "warm_start",
+            int,
+            "auto",
+            "start from the best of this many random architectures (auto: 10, at most num-samples/4; 0: from "
+            "the space's start)",
+            words=("auto",),
+            fits=lambda v: v >= 0,
+            must="a whole number of evaluations (0: off) or auto",
+        ),
+        Option(
+            "restart_after",
+            int,
+            "auto",
+            "restart from the best after this many evaluations without a new best (auto: num-samples/10, at "
+            "least 10; 0: never)",
+            words=("auto",),
+            fits=lambda v: v >= 0,
+            must="a whole number of evaluations (0: off) or auto",
+        ),
+        Option(
+            "far_moves",
+            int,
+            "auto",
+            "change this many positions at once when every one-position move is known, instead of restarting "
+            "at random (auto: 2 where the space has two positions with a choice; 1: restart)",
+            words=("auto",),
+            fits=lambda v: v >= 1,
+            must="a whole number of positions, at least 1 (1: restart instead), or auto",
+        ),
+        Option(
+            "screened",
+            float,
+            0.5,
+            "share of the moves that draw screen-size untried mutations and take the one whose new value has "
+            "the best mean reward so far (0: SANAS's uniform moves)",
+            fits=lambda v: 0 <= v <= 1,
+            must="between 0 and 1",
+        ),
+        Option(
+            "screen_size", int, 5, "untried mutations drawn per screened move", fits=lambda v: v >= 1, must="at least 1"
+        ),
+        Option(
+            "decay",
+            float,
+            0.97,
+            "T is multiplied by this after every evaluation",
+            fits=lambda v: 0 < v <= 1,
+            must="above 0 and at most 1 (T is multiplied by it each step)",
+        ),
+        Option(
+            "reward_scale",
+            float,
+            1.0,
+            "rewards are multiplied by this before the acceptance test",
+            fits=lambda v: v > 0,
+            must="above 0",
+        ),
+    )
 
     def __init__(
         self,
@@ -129,6 +201,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
     ):
         if restart_after == "auto":
             restart_after = restart_stall(kwargs.get("num_samples"))
+        if restart_after == 0:  # never, as settings say it
+            restart_after = None
         if warm_start == "auto":
             warm_start = warm_start_size(kwargs.get("num_samples"))
         if (init_temperature is not None and init_temperature <= 0) or not 0 < decay <= 1 or reward_scale <= 0:

@@ -35,7 +35,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from raynas.searchers.base import Tokens, TokenSearcher
+from raynas.searchers.base import Option, Tokens, TokenSearcher
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -60,6 +60,27 @@ class TPESearcher(TokenSearcher):
         window: trials the study keeps when it is trimmed, at least :data:`KEEP_BEST`; ``None`` never trims.
         Other arguments: see :class:`TokenSearcher`.
     """
+
+    OPTIONS = (
+        Option(
+            "n_startup_trials",
+            int,
+            10,
+            "random trials before TPE models the results",
+            fits=lambda v: v >= 0,
+            must="a whole number of 0 or more",
+        ),
+        Option("multivariate", bool, False, "model the positions jointly (Optuna's multivariate TPE)"),
+        Option(
+            "window",
+            int,
+            WINDOW,
+            f"trials TPE's study keeps when it is trimmed, at least {KEEP_BEST} (none: never trimmed)",
+            words=("none",),
+            fits=lambda v: v >= KEEP_BEST,
+            must=f"a whole number of at least {KEEP_BEST}, or none",
+        ),
+    )
 
     def __init__(
         self,

@@ -117,7 +117,7 @@ def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
     """``space``, named ``name``, after checking what every searcher relies on: one label per position, at least
     one choice each, a valid start and a whole parameter count for it."""
     from raynas.spaces import sampling
-    from raynas.spaces.choices import _check_labels
+    from raynas.spaces.choices import check_labels
 
     space.name = name
     labels, choices = space.labels(), space.choices()
@@ -128,7 +128,7 @@ def check_token_space(space: SearchSpace, name: str) -> SearchSpace:
         )
     if not all(isinstance(label, str) for label in labels) or len(set(labels)) < len(labels):
         raise ValueError(f"space {name!r}: labels() must be distinct strings, got {labels}")
-    _check_labels(labels)
+    check_labels(labels)
     for label, options in zip(labels, choices):
         if not isinstance(options, list) or not options:
             raise ValueError(

@@ -51,6 +51,8 @@ class SearchSpace(abc.ABC):
 
     #: registry name of the space
     name: str = ""
+    #: the arguments ``raynas.spaces.get`` created a user's token space with (set there, absent otherwise)
+    created_with: dict[str, Any]
 
     @abc.abstractmethod
     def labels(self) -> list[str]:
@@ -107,7 +109,7 @@ class SearchSpace(abc.ABC):
             )
         if len(tokens) != len(table):
             raise ValueError(f"space {self.name!r} takes {len(table)} tokens, got {len(tokens)}")
-        out = []
+        out: list[int] = []
         for i, (t, n) in enumerate(zip(tokens, table)):
             if isinstance(t, bool) or not isinstance(t, numbers.Integral):
                 raise ValueError(f"token {i} ({self.labels()[i]}) must be an integer in [0, {n - 1}], got {t!r}")

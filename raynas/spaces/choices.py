@@ -107,7 +107,11 @@ class LayerChoice(Choice):
     def __init__(self, candidates: Sequence[nn.Module] | Mapping[str, nn.Module], label: str | None = None):
         super().__init__(label)
         self.named = isinstance(candidates, Mapping)
-        items = list(candidates.items()) if self.named else [(str(i), m) for i, m in enumerate(candidates)]
+        items = (
+            list(candidates.items())
+            if isinstance(candidates, Mapping)
+            else [(str(i), m) for i, m in enumerate(candidates)]
+        )
         if not items:
             raise ValueError(f"LayerChoice {label!r} has an empty candidate list; give at least one module")
         for name, module in items:
@@ -129,7 +133,7 @@ class LayerChoice(Choice):
                     "(empty, or has a '.'); rename it, e.g. 'conv3x3'"
                 )
         try:
-            self.candidates = nn.ModuleDict(zip(self.names, (module for _, module in items)))
+            self.candidates = nn.ModuleDict(dict(zip(self.names, (module for _, module in items))))
         except KeyError as exc:  # a name torch reserves, e.g. 'training'
             raise ValueError(f"LayerChoice {label!r}: {exc.args[0]}; rename that candidate") from None
 
@@ -316,7 +320,7 @@ def named_choices(model: nn.Module) -> list[tuple[str, Choice]]:
     return [(label, module) for _, label, module in found]
 
 
-def _check_labels(labels: Sequence[str]) -> None:
+def check_labels(labels: Sequence[str]) -> None:
     """Raise if a label is the name of a results column (its own column would collide with it)."""
     from raynas.results import RESERVED_LABELS  # imported when needed: it loads pandas
 
@@ -373,11 +377,11 @@ def _check_not_lazy(model: nn.Module, name: str) -> None:
         )
 
 
-def _paths(model: nn.Module) -> list[tuple[str, Choice]]:
+def choice_paths(model: nn.Module) -> list[tuple[str, Choice]]:
     return [(path, m) for path, m in model.named_modules() if isinstance(m, Choice)]
 
 
-def _replace(model: nn.Module, path: str, new: nn.Module) -> nn.Module:
+def replace_module(model: nn.Module, path: str, new: nn.Module) -> nn.Module:
     if not path:
         return new
     parent, _, attr = path.rpartition(".")
@@ -411,7 +415,7 @@ def load_factory(path: str) -> Callable[..., nn.Module]:
             f"cannot import module {module_name!r} of space {path!r} ({exc}); put it on "
             "PYTHONPATH or run from the folder that holds it"
         ) from None
-    factory = module
+    factory: Any = module
     for part in attr.split("."):
         factory = getattr(factory, part, None)
     if not callable(factory):
@@ -441,13 +445,13 @@ class ModelSpace(SearchSpace):
     ):
         self.factory_kwargs = dict(factory_kwargs or {})
         self.factory = None if isinstance(model, nn.Module) else model
-        self.template = model if isinstance(model, nn.Module) else self._call_factory()
+        self.template = model if isinstance(model, nn.Module) else self._call_factory(model)
         self.input_shape = list(input_shape) if input_shape is not None else None
         self.name = name or getattr(self, "name", "") or type(self.template).__name__
         self._choices = named_choices(self.template)
         if not self._choices:
             raise ValueError(f"space {self.name!r} has no LayerChoice or InputChoice; nothing to search")
-        _check_labels(self.labels())
+        check_labels(self.labels())
         _check_unshared(self.template, self._choices)
         _check_not_lazy(self.template, self.name)
         # with no parameter shared across choices or with the fixed part, a network's count is additive
@@ -459,30 +463,30 @@ class ModelSpace(SearchSpace):
         ]
         self._fixed_params = sum(p.numel() for p in _fixed_parameters(self.template).values())
         if self.input_shape is not None:
-            self._dry_run()
+            self._dry_run(self.input_shape)
 
-    def _call_factory(self) -> nn.Module:
-        model = self.factory(**self.factory_kwargs)
+    def _call_factory(self, factory: Callable[..., nn.Module]) -> nn.Module:
+        model = factory(**self.factory_kwargs)
         if not isinstance(model, nn.Module):
-            raise ValueError(f"space factory {self.factory!r} returned a {type(model).__name__}, not an nn.Module")
+            raise ValueError(f"space factory {factory!r} returned a {type(model).__name__}, not an nn.Module")
         return model
 
-    def _dry_run(self) -> None:
+    def _dry_run(self, input_shape: Sequence[int]) -> None:
         """Run every candidate of every choice once on a sample input; disagreeing shapes raise."""
         model = self.template
         was_training, state = model.training, {k: v.clone() for k, v in model.state_dict().items()}
         for _, choice in self._choices:
             choice._checking, choice._ran = True, False
         try:
-            out = self._sample_forward(training=False)
+            out = self._sample_forward(input_shape, training=False)
             if not all(choice._ran for _, choice in self._choices):  # e.g. an auxiliary head: run while training
-                self._sample_forward(training=True)
+                self._sample_forward(input_shape, training=True)
         finally:
             for _, choice in self._choices:
                 choice._checking = False
             model.train(was_training)
             model.load_state_dict(state)  # batch norm's running statistics, as they were
-        self._check_built()
+        self._check_built(input_shape)
         unused = [choice for _, choice in self._choices if not choice._ran]
         if unused:
             raise ValueError(
@@ -497,13 +501,13 @@ class ModelSpace(SearchSpace):
                 f"{classes}); end the model in one score per class (num_classes={classes})"
             )
 
-    def _check_built(self) -> None:
+    def _check_built(self, input_shape: Sequence[int]) -> None:
         """A network built from the template must not reach a choice any more: one held by a plain list, dict
         or a second attribute stays in forward when ``build`` swaps in the chosen candidate."""
         net = self.fix(copy.deepcopy(self.template), self.init_tokens()).eval()
         try:
             with torch.no_grad():
-                net(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
+                net(torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(0)))
         except NoPathSet as exc:
             raise ValueError(
                 f"space {self.name!r}: forward reaches {exc.kind} {exc.label!r} through a reference a "
@@ -511,17 +515,17 @@ class ModelSpace(SearchSpace):
                 "attribute); hold choices in nn.ModuleList or nn.ModuleDict, or one attribute each"
             ) from None
 
-    def _sample_forward(self, training: bool) -> Any:
+    def _sample_forward(self, input_shape: Sequence[int], training: bool) -> Any:
         """The template's output for 2 random samples, in training or evaluation mode."""
         self.template.train(training)
         try:
             with torch.no_grad():
-                return self.template(torch.randn(2, *self.input_shape, generator=torch.Generator().manual_seed(0)))
+                return self.template(torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(0)))
         except ValueError:
             raise
         except Exception as exc:  # outside every choice: the fixed part, or the input shape
             raise ValueError(
-                f"space {self.name!r} fails on a sample input of shape {tuple(self.input_shape)} "
+                f"space {self.name!r} fails on a sample input of shape {tuple(input_shape)} "
                 f"({_first_line(exc)}); check the model's forward and its in_channels"
             ) from exc
 
@@ -560,7 +564,7 @@ class ModelSpace(SearchSpace):
         """A new model with every choice (from the factory, so initialised by torch's current RNG)."""
         if self.factory is None:
             return copy.deepcopy(self.template)
-        model = self._call_factory()
+        model = self._call_factory(self.factory)
         if model is self.template:  # a memoised factory: building a network would change the space's own model
             raise ValueError(
                 f"space factory {self.factory.__qualname__} returned the same model object on a second "
@@ -594,19 +598,20 @@ class ModelSpace(SearchSpace):
     def fix(self, model: nn.Module, tokens: Sequence[int]) -> nn.Module:
         """Replace every choice of ``model`` (in place) by what ``tokens`` choose; returns the model."""
         tokens = self.validate(tokens)
-        for (path, choice), t in zip(_paths(model), tokens):
+        for (path, choice), t in zip(choice_paths(model), tokens):
             if isinstance(choice, LayerChoice):
                 new = choice.candidates[choice.names[t]]
             else:
+                assert isinstance(choice, InputChoice)  # the other kind of choice
                 new = ChosenInputs(choice.subsets[t], choice.reduction)
-            model = _replace(model, path, new)
+            model = replace_module(model, path, new)
         return model
 
     def subnet_state(self, supernet_state: Mapping[str, torch.Tensor], tokens: Sequence[int]) -> dict:
         """Map a supernet ``state_dict`` to the keys of ``build(tokens)``: chosen candidates only."""
         tokens = self.validate(tokens)
         renames: list[tuple[str, str | None]] = []  # key prefix in the supernet -> prefix in the subnet
-        for (path, choice), t in zip(_paths(self.template), tokens):
+        for (path, choice), t in zip(choice_paths(self.template), tokens):
             if isinstance(choice, LayerChoice):
                 base = f"{path}." if path else ""
                 for i, name in enumerate(choice.names):
@@ -638,13 +643,13 @@ class ModelSpace(SearchSpace):
                         affine=False,
                         track_running_stats=module.track_running_stats,
                     )
-                    model = _replace(model, path, bn)
+                    model = replace_module(model, path, bn)
         return model
 
     @staticmethod
     def set_path(model: nn.Module, tokens: Sequence[int]) -> None:
         """Make the next ``forward`` of ``model`` (a supernet of this space) follow ``tokens``."""
-        found = _paths(model)
+        found = choice_paths(model)
         if len(found) != len(tokens):
             raise ValueError(f"the model has {len(found)} choices but {len(tokens)} tokens were given")
         for (_, choice), t in zip(found, tokens):
@@ -653,7 +658,7 @@ class ModelSpace(SearchSpace):
     def unused_parameters(self, model: nn.Module, tokens: Sequence[int]) -> Iterator[nn.Parameter]:
         """Parameters of ``model`` (a supernet) that the path ``tokens`` does not use."""
         tokens = self.validate(tokens)
-        for (_, choice), t in zip(_paths(model), tokens):
+        for (_, choice), t in zip(choice_paths(model), tokens):
             if isinstance(choice, LayerChoice):
                 used = {id(p) for p in choice.candidates[choice.names[t]].parameters()}
                 yield from (p for p in choice.parameters() if id(p) not in used)

@@ -42,7 +42,7 @@ def _decisions(space: SearchSpace) -> list[_Decision]:
         out = []
         for label, choice in space.named_choices():
             if isinstance(choice, InputChoice):
-                names = choice.candidate_names or list(range(choice.n_candidates))
+                names: Sequence[str | int] = choice.candidate_names or list(range(choice.n_candidates))
                 out.append(_Decision(label, list(names), choice.n_chosen, list(choice.subsets)))
             else:
                 out.append(_Decision(label, choice.options(), 1, None))

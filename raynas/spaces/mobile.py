@@ -90,7 +90,7 @@ class MobileNet(nn.Module):
         blocks, c_in = [], stem_width
         for s, (width, depth, stride, low) in enumerate(zip(widths, depths, strides, min_depths)):
             for b in range(depth):
-                ops = {} if b < low else {SKIP: nn.Identity()}
+                ops: dict[str, nn.Module] = {} if b < low else {SKIP: nn.Identity()}
                 for k in kernels:
                     for e in expansions:
                         ops[f"k{k}_e{e}"] = InvertedResidual(c_in, width, k, e, stride if b == 0 else 1)

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from raynas import storage
+from raynas.log import logger
 from raynas.spaces.base import SearchSpace, canonical
 
 SPACE_FILE = "raynas_space.json"
@@ -64,10 +65,9 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace, analyzing:
             else "its networks' parameter counts differ: its code changed"
         )
         if analyzing:
-            print(
-                f"[raynas] note: {what} changed since search {name!r} started ({how}); its results are shown as "
-                "they were recorded",
-                flush=True,
+            logger.info(
+                f"note: {what} changed since search {name!r} started ({how}); its results are shown as "
+                "they were recorded"
             )
             return
         raise ValueError(

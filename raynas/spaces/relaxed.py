@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from raynas.spaces.choices import InputChoice, LayerChoice, ModelSpace, _paths, _replace, named_choices
+from raynas.spaces.choices import InputChoice, LayerChoice, ModelSpace, choice_paths, named_choices, replace_module
 
 
 class MixedLayer(nn.Module):
@@ -95,10 +95,16 @@ class RelaxedSupernet(nn.Module):
         self.space = space
         model = space.fresh()
         self.mixed: list[MixedLayer | MixedInput] = []
-        named_choices(model)  # labels unlabelled choices by path, as in the space
-        for path, choice in _paths(model):
-            mixed = MixedLayer(choice) if isinstance(choice, LayerChoice) else MixedInput(choice)
-            model = _replace(model, path, mixed)
+        # labels unlabelled choices by path, as in the space: one label per choice, in choice_paths' order
+        self.labels = [label for label, _ in named_choices(model)]
+        for path, choice in choice_paths(model):
+            mixed: MixedLayer | MixedInput
+            if isinstance(choice, LayerChoice):
+                mixed = MixedLayer(choice)
+            else:
+                assert isinstance(choice, InputChoice)  # the other kind of choice
+                mixed = MixedInput(choice)
+            model = replace_module(model, path, mixed)
             self.mixed.append(mixed)
         self.model = model
 
@@ -116,7 +122,7 @@ class RelaxedSupernet(nn.Module):
 
     def arch_weights(self) -> dict[str, list[float]]:
         """The softmaxed architecture weights of each label."""
-        return {m.label: F.softmax(m.alpha.detach(), dim=-1).tolist() for m in self.mixed}
+        return {label: F.softmax(m.alpha.detach(), dim=-1).tolist() for label, m in zip(self.labels, self.mixed)}
 
     def tokens(self) -> list[int]:
         """The space's tokens of the strongest choices."""

@@ -123,7 +123,8 @@ class TabularSpace(SearchSpace):
 
     def init_tokens(self) -> list[int]:
         """The smallest architecture of the table (ties broken by key order)."""
-        return list(min(self._rows, key=lambda t: (self._rows[t][1], t)))
+        smallest: tuple[int, ...] = min(self._rows, key=lambda t: (self._rows[t][1], t))
+        return list(smallest)
 
     def contains(self, tokens: Sequence[int]) -> bool:
         return tuple(tokens) in self._rows

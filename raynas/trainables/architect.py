@@ -31,12 +31,26 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 AllReduce = Callable[[Sequence[torch.Tensor]], None]
+
+
+class Supernet(Protocol):
+    """What :class:`Architect` uses of its model, an ``nn.Module`` that keeps its architecture parameters apart
+    from its weights (the DARTS cell supernet, a relaxed model space)."""
+
+    def __call__(self, x: torch.Tensor) -> Any: ...
+
+    def buffers(self) -> Iterator[torch.Tensor]: ...
+
+    def weight_parameters(self) -> Iterable[nn.Parameter]: ...
+
+    def arch_parameters(self) -> Iterable[nn.Parameter]: ...
 
 
 def no_all_reduce(tensors: Sequence[torch.Tensor]) -> None:
@@ -53,7 +67,7 @@ class Architect:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: Supernet,
         weight_optimizer: torch.optim.SGD,
         arch_optimizer: torch.optim.Optimizer,
         order: int = 1,
@@ -100,8 +114,8 @@ class Architect:
         self.weight_optimizer.zero_grad(set_to_none=True)
         logits = self.model(x)
         loss = self.criterion(logits, y)
-        grads = torch.autograd.grad(loss, self.weights, allow_unused=True)
-        grads = [torch.zeros_like(w) if g is None else g for w, g in zip(self.weights, grads)]
+        raw = torch.autograd.grad(loss, self.weights, allow_unused=True)
+        grads = [torch.zeros_like(w) if g is None else g for w, g in zip(self.weights, raw)]
         self.all_reduce(grads)
         for w, g in zip(self.weights, grads):
             w.grad = g
@@ -122,7 +136,8 @@ class Architect:
             dalpha_and_v = self._grads(x_val, y_val, self.alphas + self.weights)
             dalpha, v = dalpha_and_v[: len(self.alphas)], dalpha_and_v[len(self.alphas) :]
             self.all_reduce(v)
-            R = 0.01 / torch.sqrt(sum((t * t).sum() for t in v))
+            squares = [(t * t).sum() for t in v]
+            R = 0.01 / torch.sqrt(sum(squares[1:], squares[0]))
             self._set_weights([w + R * t for w, t in zip(original, v)])
             grad_plus = self._grads(x_train, y_train, self.alphas)
             self._set_weights([w - R * t for w, t in zip(original, v)])
@@ -148,7 +163,7 @@ class Architect:
                 out.append(w - eta * d)
         return out
 
-    def _grads(self, x: torch.Tensor, y: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    def _grads(self, x: torch.Tensor, y: torch.Tensor, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         loss = self.criterion(self.model(x), y)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]

@@ -24,6 +24,7 @@ import functools
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from raynas import data
 
@@ -39,9 +40,9 @@ def calibration_images(name: str, data_dir: str | None, val_fraction: float, see
 @torch.no_grad()
 def recalibrate(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> None:
     """Replace the running statistics of every BatchNorm that ``model`` uses on ``images``; leaves eval mode."""
-    sums: dict[nn.Module, list] = {}
+    sums: dict[_BatchNorm, list] = {}
 
-    def accumulate(module: nn.Module, inputs: tuple) -> None:
+    def accumulate(module: _BatchNorm, inputs: tuple) -> None:
         x = inputs[0].double()
         dims = [d for d in range(x.dim()) if d != 1]
         acc = sums.setdefault(module, [0.0, 0.0, 0])
@@ -49,7 +50,7 @@ def recalibrate(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -
         acc[1] = acc[1] + (x * x).sum(dims)
         acc[2] += x.numel() // x.shape[1]
 
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
     hooks = [m.register_forward_pre_hook(accumulate) for m in norms]
     try:
         model.train()
@@ -61,7 +62,16 @@ def recalibrate(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -
     for module, (total, squares, n) in sums.items():
         mean = total / n
         var = (squares / n - mean * mean).clamp_min(0) * (n / max(n - 1, 1))
-        module.running_mean.copy_(mean)
-        module.running_var.copy_(var)
-        module.num_batches_tracked.fill_(1)
+        running_mean, running_var, batches = _running_stats(module)
+        running_mean.copy_(mean)
+        running_var.copy_(var)
+        batches.fill_(1)
     model.eval()
+
+
+def _running_stats(norm: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The running mean, variance and batch count of a norm that tracks running statistics (torch types them
+    optional: they are ``None`` only without ``track_running_stats``)."""
+    mean, var, batches = norm.running_mean, norm.running_var, norm.num_batches_tracked
+    assert mean is not None and var is not None and batches is not None
+    return mean, var, batches

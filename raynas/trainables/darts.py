@@ -34,7 +34,6 @@ from typing import Any
 
 import torch
 from ray import tune
-from torch import nn
 from torch.utils.data import Subset
 
 from raynas import data, spaces, storage
@@ -123,7 +122,7 @@ def split_halves(n: int, seed: int, rank: int = 0, world: int = 1) -> tuple[list
     return shares[0], shares[1]
 
 
-def build_supernet(s: dict[str, Any], in_channels: int, num_classes: int) -> nn.Module:
+def build_supernet(s: dict[str, Any], in_channels: int, num_classes: int) -> SearchNetwork | RelaxedSupernet:
     """The supernet the settings describe: the DARTS cell supernet, or the relaxation of a model space."""
     if s["space"] != "darts":
         return RelaxedSupernet(model_space(s))
@@ -134,14 +133,16 @@ def build_supernet(s: dict[str, Any], in_channels: int, num_classes: int) -> nn.
 
 def model_space(s: dict[str, Any]) -> ModelSpace:
     """The labelled-choice model space of ``s["space"]`` (a registered model space or ``module:factory``)."""
-    from raynas.build import space_for
+    from raynas.spaces.build import space_for
 
     if not spaces.is_model_space(s["space"]):
         raise ValueError(
             f"DARTS searches the 'darts' cell space or a space of labelled choices (e.g. mobile, "
             f"package.module:factory), not {s['space']!r}"
         )
-    return space_for(s["space"], s.get("space_kwargs") or {}, s["data"])
+    space = space_for(s["space"], s.get("space_kwargs") or {}, s["data"])
+    assert isinstance(space, ModelSpace)  # is_model_space said so
+    return space
 
 
 class DartsSearch:
@@ -315,7 +316,9 @@ def _data_parallel(s: dict[str, Any]) -> None:
         run_config=ray.train.RunConfig(
             name="train",
             storage_path=trial_dir,
-            callbacks=[TuneReportCallback()],
+            # ray.train's names are Train v2's when RAY_TRAIN_V2_ENABLED (the default), whose RunConfig takes this
+            # callback; mypy sees the v1 names ray.train defines first, whose RunConfig takes Tune callbacks
+            callbacks=[TuneReportCallback()],  # type: ignore[list-item]
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
         ),
     )

@@ -7,12 +7,13 @@ import math
 import torch
 from ray import tune
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from raynas.checkpoints import from_checkpoint
+from raynas.data import SizedDataset
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+def make_loader(dataset: SizedDataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
     """A loader whose shuffling depends only on ``seed`` (so a resumed epoch sees the same order). A shuffled
     (training) loader drops a last batch of one image: batch norm cannot train on it."""
     generator = torch.Generator().manual_seed(seed) if shuffle else None

@@ -109,7 +109,7 @@ class Cell(nn.Module):
     ):
         super().__init__()
         if reduction_prev:
-            self.preprocess0 = FactorizedReduce(C_prev_prev, C)
+            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C)
         else:
             self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0)
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0)

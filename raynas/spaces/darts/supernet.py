@@ -41,7 +41,7 @@ class SearchCell(nn.Module):
         super().__init__()
         self.reduction = reduction
         if reduction_prev:
-            self.preprocess0 = FactorizedReduce(C_prev_prev, C, affine=False)
+            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C, affine=False)
         else:
             self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=False)
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
@@ -169,6 +169,6 @@ def derive_edges(weights: torch.Tensor, steps: int) -> list[tuple[str, int]]:
     for i in range(steps):
         best, ops = weights[start : start + i + 2].max(dim=1)
         for j in sorted(range(i + 2), key=lambda j: -best[j].item())[:2]:
-            gene.append((PRIMITIVES[ops[j].item()], j))
+            gene.append((PRIMITIVES[int(ops[j])], j))
         start += i + 2
     return gene

@@ -1,0 +1,129 @@
+"""Every kind of run, and which kind a folder holds: the one place that tells the kinds apart.
+
+A run's folder ``<storage_path>/<name>`` holds the record its kind writes first (the settings it was started
+with); :func:`kind_at` reads it, and :func:`resume` continues any kind from it.
+
+Example:
+    >>> [kind.name for kind in KINDS]
+    ['oneshot', 'search', 'darts', 'pipeline', 'retrain']
+    >>> kind_of({"searcher": "oneshot"}).name
+    'oneshot'
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from raynas import storage
+from raynas.results import Outcome
+from raynas.settings import SETTINGS_FILE
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of run: its name, the record in its folder, and the module that runs and resumes it."""
+
+    name: str
+    record: str
+    module_name: str
+    #: what the record holds for this kind (among kinds sharing a record file)
+    searcher: str | None = None
+
+    @property
+    def module(self) -> ModuleType:
+        """The module with ``run`` and ``resume`` of this kind (imported when first needed: it imports Ray)."""
+        return importlib.import_module(self.module_name)
+
+
+#: the kinds, in the order a record is matched (a one-shot search writes the token search's record)
+KINDS = (
+    Kind("oneshot", SETTINGS_FILE, "raynas.runs.oneshot", searcher="oneshot"),
+    Kind("search", SETTINGS_FILE, "raynas.runs.search"),
+    Kind("darts", "raynas_darts.json", "raynas.runs.darts"),
+    Kind("pipeline", "raynas_pipeline.json", "raynas.runs.pipeline"),
+    Kind("retrain", "raynas_retrain.json", "raynas.runs.retrain"),
+)
+BY_NAME = {kind.name: kind for kind in KINDS}
+
+
+def kind_of(record: dict[str, Any], file: str = SETTINGS_FILE) -> Kind:
+    """The kind whose record file ``file`` holds ``record``."""
+    return next(k for k in KINDS if k.record == file and (k.searcher is None or record.get("searcher") == k.searcher))
+
+
+def kind_at(storage_path: str | os.PathLike, name: str) -> Kind:
+    """The kind of run in ``storage_path/name``; ``FileNotFoundError`` when it holds none."""
+    storage_path = os.fspath(storage_path)
+    for file in dict.fromkeys(k.record for k in KINDS):
+        text = storage.read_text(storage_path, f"{name}/{file}")
+        if text is not None:
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError:
+                record = {}  # the kind's own reader says what is wrong with it
+            return kind_of(record if isinstance(record, dict) else {}, file)
+    raise FileNotFoundError(
+        f"no raynas run named {name!r} under {storage.normalize(storage_path)} (no record of a search, DARTS "
+        "search, pipeline or retrain in it); check storage_path and name"
+    )
+
+
+def resume(
+    storage_path: str | os.PathLike,
+    name: str,
+    address: str | None = None,
+    function: Any = None,
+    *,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+) -> Outcome:
+    """Continue the run ``storage_path/name``, whatever its kind, to its end; a finished run returns its results.
+
+    ``function``: the trial function a token search was started with. ``cpus_per_trial`` / ``gpus_per_trial``:
+    other resources for the trials still to run (token searches only).
+
+    Example:
+        >>> import raynas
+        >>> outcome = raynas.resume("runs", "digits")  # doctest: +SKIP
+        >>> outcome.best["arch"]  # doctest: +SKIP
+    """
+    storage_path = os.fspath(storage_path)
+    kind = kind_at(storage_path, name)
+    resources = {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial}
+    if kind.name == "search":
+        return kind.module.resume(storage_path, name, address, function, **resources)
+    if function is not None:
+        raise ValueError(f"{name!r} is a {kind.name} run, which takes no trial function; drop function")
+    return kind.module.resume(storage_path, name, address, **resources)
+
+
+def run(settings: Any, function: Any = None) -> Outcome:
+    """Run ``settings`` to the end: a ``SearchSettings`` (token or one-shot search, by its ``searcher``), a
+    ``DartsSettings`` or a ``PipelineSettings``. ``function``: your own trial function (token searches).
+
+    Example:
+        >>> import raynas
+        >>> outcome = raynas.run(raynas.SearchSettings(max_params=38_000, num_samples=6))  # doctest: +SKIP
+    """
+    from raynas.runs import darts, pipeline  # imported here: they import Ray
+
+    if isinstance(settings, darts.DartsSettings):
+        kind = BY_NAME["darts"]
+    elif isinstance(settings, pipeline.PipelineSettings):
+        kind = BY_NAME["pipeline"]
+    else:
+        from raynas.settings import SearchSettings
+
+        if not isinstance(settings, SearchSettings):
+            settings = SearchSettings.from_dict(settings)
+        kind = kind_of(settings.to_dict())
+    if kind.name == "search":
+        return kind.module.run(settings, function)
+    if function is not None:
+        raise ValueError(f"a {kind.name} run takes no trial function; drop function")
+    return kind.module.run(settings)

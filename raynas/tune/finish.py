@@ -1,0 +1,155 @@
+"""Fit a Tune experiment and finish it: results.csv in the searcher's order, ``best_arch.json``, a summary."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pandas as pd
+import pyarrow.fs
+import ray
+from ray import tune
+from ray.tune.error import TuneError
+
+from raynas import storage
+from raynas.log import logger
+from raynas.results import SEARCH_COLUMNS, Outcome, ResultsLog, best_first, results_rows
+from raynas.searchers.base import MAX_ATTEMPTS
+from raynas.settings import SearchSettings
+from raynas.spaces import sampling
+from raynas.spaces.base import SearchSpace
+from raynas.spaces.tabular import TabularSpace
+from raynas.tune.build import full_epochs, plural, trial_settings
+from raynas.tune.experiment import check_ended, ended
+from raynas.tune.progress import fmt
+
+BEST_FILE = "best_arch.json"
+
+
+def run_config(settings: Any, callbacks: list) -> tune.RunConfig:
+    """Tune's run config of any kind of run: ``settings`` has ``name``, ``storage_path`` and ``max_failures``;
+    only the newest checkpoint of a trial is kept."""
+    return tune.RunConfig(
+        name=settings.name,
+        storage_path=storage.normalize(settings.storage_path),
+        verbose=0,
+        callbacks=callbacks,
+        failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+    )
+
+
+def fit(tuner: tune.Tuner) -> tune.ResultGrid:
+    """``tuner.fit()``; a trial function's result without ``reward`` is one clear error instead of Tune's."""
+    try:
+        return tuner.fit()
+    except TuneError as exc:
+        if "did not include the specified metric" not in str(exc):
+            raise
+        raise ValueError(
+            "a trial reported a result without 'reward'; the trial function must report it, e.g. "
+            "ray.tune.report({'reward': val_acc, 'val_acc': val_acc})"
+        ) from None
+
+
+def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) -> Outcome:
+    """Write results.csv and best_arch.json for a fitted grid and print a summary."""
+    log = ResultsLog(settings.storage_path, settings.name, SEARCH_COLUMNS)
+    # a trial that finished right before a crash has no row yet
+    finished = ended(grid, settings.storage_path, settings.name)
+    log.append(results_rows(grid, finished, full_epochs(settings), space.num_params))
+    results_path, text = log.sort()
+    check_ended(finished, settings.name)
+    frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
+    if (
+        len(frame) < settings.num_samples
+        and sampling.count_feasible(space, settings.max_params, settings.min_params) is None
+    ):  # else said at the start
+        flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"
+        logger.info(
+            f"the searcher found no other architecture of space {space.name!r} within the budget "
+            f"({sampling.budget_flags(settings.max_params, settings.min_params)}) in {MAX_ATTEMPTS} draws: the "
+            f"search ended after {plural(len(frame), 'trial')}, not {flag} {settings.num_samples}; widen the "
+            "budget to search further"
+        )
+    done = frame[(frame.status == "TERMINATED") & frame.reward.notna() & ~frame.stopped.eq(True)]
+    if done.empty:
+        logger.warning(f"no trial finished; see {results_path}")
+        return Outcome(frame, None, results_path, None, grid)
+    row = best_first(done).iloc[0]  # the same tie rule as raynas analyze
+    results = (grid[i] for i in range(len(grid)))  # a ResultGrid is indexed, not iterable to type checkers
+    result = next((r for r in results if (r.metrics or {}).get("trial_id") == row.trial_id), None)
+    tokens = json.loads(row.tokens)
+    checkpoint = trial_checkpoint(settings, result, row.trial_id)
+    best = best_arch(settings, space, row, _test_accuracy(settings, space, tokens, checkpoint))
+    best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}", json.dumps(best, indent=2))
+    logger.info(
+        f"{len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
+        f"  {json.dumps(best['arch'], ensure_ascii=False)}\n"
+        f"  params {best['params']:,}  reward {best['reward']:.4f}  "
+        f"val acc {fmt(best['val_acc'])}  test acc {fmt(best['test_acc'])}\n"
+        f"wrote {results_path} and {best_path}"
+    )
+    return Outcome(frame, best, results_path, best_path, grid)
+
+
+def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: float | None) -> dict[str, Any]:
+    """The ``best_arch.json`` record of one results row (its ``tokens`` a JSON list or a list)."""
+    tokens = json.loads(row.tokens) if isinstance(row.tokens, str) else list(row.tokens)
+    return {
+        "space": space.name,
+        "space_kwargs": space.kwargs(),
+        "tokens": tokens,
+        "arch": space.to_arch(tokens),
+        "params": int(row.params),
+        "reward": float(row.reward),
+        "val_acc": None if pd.isna(row.val_acc) else float(row.val_acc),
+        "test_acc": test_acc,
+        "trial_id": row.trial_id,
+        "data": None if settings.space == "tabular" else settings.data,
+    }  # a table replay trains on nothing
+
+
+def _test_accuracy(
+    settings: SearchSettings, space: SearchSpace, tokens: list[int], checkpoint: tune.Checkpoint | None
+) -> float | None:
+    """The best architecture's accuracy on the test split (the table's accuracy for a tabular space).
+
+    On a GPU, as a Ray task with the trials' resources. Without one the driver evaluates it itself: a task
+    would wait for a new worker process to start and import torch (seconds, when the trials' actors have
+    taken the CPUs), which is longer than the evaluation.
+    """
+    if isinstance(space, TabularSpace):
+        return space.accuracy(tokens)
+    if checkpoint is None:
+        return None
+    from raynas.trainables.retrain import test_accuracy
+
+    if not settings.gpus_per_trial:
+        return test_accuracy(checkpoint, trial_settings(settings, space))
+    task = ray.remote(test_accuracy).options(num_cpus=settings.cpus_per_trial, num_gpus=settings.gpus_per_trial)
+    return ray.get(task.remote(checkpoint, trial_settings(settings, space)))
+
+
+def trial_checkpoint(settings: SearchSettings, result: tune.Result | None, trial_id: str) -> tune.Checkpoint | None:
+    """The newest stored checkpoint of trial ``trial_id`` (whose Tune result is ``result``, if Tune has it).
+
+    A trial that finished after Tune's last experiment snapshot and before a driver crash is restored with the
+    checkpoint the snapshot named, which keeping only the newest checkpoint has since deleted; a trial of an
+    experiment whose record was lost has no result at all. Its newest checkpoint on storage is the one of its
+    finished run.
+    """
+    if result is not None and result.checkpoint is not None:
+        stored = result.checkpoint
+        if stored.filesystem.get_file_info(stored.path).type != pyarrow.fs.FileType.NotFound:
+            return stored
+    # trial folders are named <trainable>_<trial id>_<index>_...
+    folder = next((n for n in storage.list_names(settings.storage_path, settings.name) if f"_{trial_id}_" in n), None)
+    if folder is None:
+        return None
+    relpath = storage.newest_checkpoint(settings.storage_path, f"{settings.name}/{folder}")
+    if relpath is None:
+        return None
+    fs, path = storage.locate(settings.storage_path, relpath)
+    return tune.Checkpoint(path, filesystem=fs)

@@ -1,0 +1,133 @@
+"""Progress of a search as it runs: each finished trial's row appended to results.csv, and lines on the console."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from ray import tune
+
+from raynas.log import logger
+from raynas.results import SEARCH_COLUMNS, ResultsLog, epochs_trained, number, trial_row
+from raynas.settings import SearchSettings
+from raynas.spaces.base import SearchSpace
+from raynas.spaces.build import space_for
+from raynas.tune.build import full_epochs
+
+if TYPE_CHECKING:
+    from ray.tune.stopper import Stopper
+
+#: trials that get a progress line each; after them, a summary line every SUMMARY_EVERY_S seconds
+PROGRESS_LINES, SUMMARY_EVERY_S = 100, 10.0
+
+
+class Progress(tune.Callback):
+    """Appends each finished trial's row to results.csv, so a killed search loses no row, and prints progress.
+
+    One line per finished trial for the first ``lines`` trials, then a summary line (trials done, running,
+    best so far, trials per minute) every ``every_s`` seconds. Nothing here grows with the number of trials.
+    """
+
+    #: the trials the search will run when fewer architectures fit than --num-samples (a class attribute: a
+    #: callback pickled by an earlier version has none of its own)
+    total: int | None = None
+
+    def __init__(
+        self,
+        settings: SearchSettings,
+        lines: int = PROGRESS_LINES,
+        every_s: float = SUMMARY_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+        total: int | None = None,
+    ):
+        self.settings, self.lines, self.every_s, self.clock = settings, lines, every_s, clock
+        self.total = total
+        self.space: SearchSpace | None = None  # built when a trial function reports no params
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "space": None}  # Tune pickles this callback; the space is rebuilt when needed
+
+    @property
+    def expected(self) -> int:
+        """The trials the search will run: ``num_samples``, or fewer when fewer architectures fit."""
+        return self.total or self.settings.num_samples
+
+    def params_of(self, tokens: list[int]) -> int:
+        """The exact parameter count of ``tokens``, for a trial function that does not report it."""
+        if self.space is None:
+            self.space = space_for(self.settings.space, self.settings.space_kwargs, self.settings.data)
+        return self.space.num_params(tokens)
+
+    def setup(
+        self,
+        stop: Stopper | None = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
+        """Open results.csv; Tune calls this when a search starts and when it resumes (with this object
+        unpickled from the experiment's start, so nothing is kept from __init__ but the arguments)."""
+        self.log = ResultsLog(self.settings.storage_path, self.settings.name, SEARCH_COLUMNS)
+        earlier = self.log.rows
+        full = (earlier.status == "TERMINATED") & (earlier.get("stopped", "") != "True")
+        rewards = pd.to_numeric(earlier.reward[full], errors="coerce").dropna()
+        self.best = float(rewards.max()) if len(rewards) else None
+        self.done, self.done_here = len(earlier), 0  # done counts the trials of earlier sessions too
+        self.started = self.last_summary = self.clock()
+        if self.done:
+            logger.info(f"resuming: {self.done}/{self.expected} trials finished before, best={fmt(self.best)}")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
+        self._report(trial, "TERMINATED")
+
+    def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+        self._report(trial, "ERROR")
+
+    def on_step_end(self, iteration: int, trials: list, **info) -> None:
+        if self.done > self.lines and self.clock() - self.last_summary >= self.every_s:
+            self.summary(trials)
+
+    def _report(self, trial, status: str) -> None:
+        row = trial_row(trial, status, full_epochs(self.settings), self.params_of)
+        status = row["status"]
+        if not self.log.append([row]):
+            return  # re-run after a crash: its row is already written
+        self.done += 1
+        self.done_here += 1
+        result = trial.last_result or {}
+        reward = number(result.get("reward")) if status == "TERMINATED" else None
+        # a trial a scheduler stopped early has the reward of fewer epochs: never the best of the search
+        if (
+            reward is not None
+            and math.isfinite(reward)
+            and not row["stopped"]
+            and (self.best is None or reward > self.best)
+        ):
+            self.best = reward
+        if self.done <= self.lines:
+            stopped = f" (stopped after epoch {epochs_trained(result)})" if row["stopped"] else ""
+            what = (
+                f"tokens={row['tokens']} params={row['params']} reward={fmt(reward)}{stopped}"
+                if status == "TERMINATED"
+                else f"FAILED: {row['error']}"
+            )
+            logger.info(f"trial {self.done}/{self.expected} {trial.trial_id}: {what} best={fmt(self.best)}")
+        elif self.done == self.lines + 1:
+            logger.info(f"more than {self.lines} trials: a summary line every {self.every_s:g} s from now on")
+
+    def summary(self, trials: list) -> None:
+        """Print trials done, running, the best reward so far and trials per minute."""
+        now = self.clock()
+        running = sum(1 for t in trials if t.status == "RUNNING")
+        rate = 60 * self.done_here / max(now - self.started, 1e-9)
+        logger.info(
+            f"{self.done}/{self.expected} trials done, {running} running, best={fmt(self.best)}, {rate:.1f} trials/min"
+        )
+        self.last_summary = now
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -1,0 +1,59 @@
+"""Every kind of run behind one interface: which kind a folder holds, run and resume from Python and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import raynas
+from raynas import cli
+from raynas.runs import registry
+
+
+@pytest.mark.parametrize(
+    "record, content, kind",
+    [
+        ("raynas_search.json", {"searcher": "sanas"}, "search"),
+        ("raynas_search.json", {"searcher": "oneshot"}, "oneshot"),
+        ("raynas_search.json", "not json", "search"),
+        ("raynas_darts.json", {}, "darts"),
+        ("raynas_pipeline.json", {}, "pipeline"),
+        ("raynas_retrain.json", {}, "retrain"),
+    ],
+)
+def test_the_kind_of_a_folder_is_read_from_the_record_it_holds(tmp_path, record, content, kind):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / record).write_text(content if isinstance(content, str) else json.dumps(content))
+    assert registry.kind_at(tmp_path, "x").name == kind
+    assert registry.kind_at(tmp_path, "x").module.resume  # each kind can be continued
+
+
+def test_a_folder_without_a_run_is_one_error_on_resume(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="^no raynas run named 'empty' under"):
+        raynas.resume(tmp_path, "empty")
+    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "empty"]) == 2
+    assert "raynas: error: no raynas run named 'empty'" in capsys.readouterr().err
+
+
+def test_run_and_resume_return_one_outcome_from_python_and_the_cli(ray_session, tmp_path, small_table, capsys):
+    settings = raynas.SearchSettings(
+        space="tabular",
+        space_kwargs={"path": str(small_table)},
+        num_samples=5,
+        storage_path=str(tmp_path),
+        name="t",
+    )
+    outcome = raynas.run(settings)
+    assert isinstance(outcome, raynas.Outcome) and len(outcome.results) == 5
+    assert outcome.grid is not None and len(outcome.grid) == 5  # Tune's ResultGrid of the run
+    best = outcome.results.reward.astype(float).max()
+    assert outcome.best["reward"] == pytest.approx(best)
+    again = raynas.resume(tmp_path, "t")  # a finished search: the same results
+    assert again.best["tokens"] == outcome.best["tokens"]
+    pd.testing.assert_frame_equal(again.results, outcome.results)
+    assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "t"]) == 0
+    assert raynas.load(tmp_path, "t").reward.max() == pytest.approx(best)
+    capsys.readouterr()
