@@ -29,7 +29,7 @@ from raynas.log import logger
 from raynas.runs import darts as darts_search
 from raynas.runs import registry, retrain
 from raynas.runs.search import load_settings
-from raynas.settings import SearchSettings, parse_count
+from raynas.settings import ONE_SHOT, SearchSettings, named, parse_count
 from raynas.spaces import record
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.build import space_for
@@ -87,15 +87,17 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
 def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace | None]:
     """The trials of run ``name``, its settings and its space (``None``: the DARTS cell space, no tokens).
     A pipeline's trials are those of its channel search; a retrain's, the architectures it trained."""
-    kind = registry.kind_at(storage_path, name).name
-    if kind == "pipeline":
+    kind = registry.kind_at(storage_path, name)
+    if kind is registry.PIPELINE:
         frame, settings, space = _load(storage_path, f"{name}/sanas")
         frame["search"] = name
         return frame, settings, space
-    if kind == "darts":
+    if kind is registry.DARTS:
         settings, space, frame = _darts(storage_path, name)
     else:
-        settings = retrain.load_settings(storage_path, name) if kind == "retrain" else load_settings(storage_path, name)
+        settings = (
+            retrain.load_settings(storage_path, name) if kind is registry.RETRAIN else load_settings(storage_path, name)
+        )
         check_table_there(settings, name)
         space = space_for(settings.space, settings.space_kwargs, settings.data)
         record.check_unchanged(storage_path, name, space, analyzing=True)
@@ -143,7 +145,7 @@ def chosen(space: SearchSpace, tokens: list[int]) -> dict[str, Any]:
 def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFrame:
     """The results file of search ``name`` as strings; for a one-shot search, its subnet trials with the
     reward of the retrained ones (matched by tokens) as ``retrained_reward``."""
-    if settings.searcher != "oneshot":
+    if settings.searcher != ONE_SHOT:
         return _read(storage_path, name)
     frame = _read(storage_path, f"{name}/subnets")
     retrained = _read(storage_path, f"{name}/retrain")
@@ -190,7 +192,7 @@ def asked(settings: Any) -> int:
     ``--seeds``; fewer rows than this mean a search still running, interrupted, or out of architectures."""
     if isinstance(settings, darts_search.DartsSettings):
         return settings.seeds
-    return settings.num_subnets if settings.searcher == "oneshot" else settings.num_samples
+    return settings.num_subnets if settings.searcher == ONE_SHOT else settings.num_samples
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:
@@ -270,13 +272,14 @@ def best_row(frame: pd.DataFrame, max_params: int | None = None, name: str | Non
     if max_params is not None:
         if done.params.isna().all():
             raise NoParameterCounts(
-                f"search {name!r} has no parameter counts (a DARTS cell search), so --max-params does not apply to it"
+                f"search {name!r} has no parameter counts (a DARTS cell search), so {named('max_params')} does not "
+                "apply to it"
             )
         smallest = int(done.params.min())
         done = done[done.params <= max_params]
         if done.empty:
             raise ValueError(
-                f"--max-params {max_params:,} is below every finished trial of search "
+                f"{named('max_params')} {max_params:,} is below every finished trial of search "
                 f"{name!r} (the smallest has {smallest:,} params); raise it"
             )
     key = ranking(done)
@@ -315,7 +318,7 @@ def export_best(
         test_acc = saved.get("test_acc")
     else:
         test_acc = space.accuracy(row.tokens) if isinstance(space, TabularSpace) else None
-    if settings.searcher != "oneshot":
+    if settings.searcher != ONE_SHOT:
         return best_arch(settings, space, row, test_acc)
     # a subnet scored on the shared weights: its retrained row if it was retrained, else no trained accuracy
     retrained = _read(storage_path, f"{name}/retrain").replace({"": None})
@@ -429,7 +432,9 @@ def _save(fig, path: str) -> str:
 def default_out(storage_path: str, name: str) -> str:
     """``<storage-path>/<name>/analysis`` for a local storage path."""
     if "://" in storage_path and not storage_path.startswith("file://"):
-        raise ValueError(f"--storage-path {storage_path} is not a local folder; pass --out DIR for the plots")
+        raise ValueError(
+            f"{named('storage_path')} {storage_path} is not a local folder; pass {named('out')} DIR for the plots"
+        )
     return os.path.join(storage.normalize(storage_path).removeprefix("file://"), name, "analysis")
 
 
@@ -449,7 +454,7 @@ def analyze(
         raise ValueError("no search to analyze: give the name of one or more searches")
     out = os.path.abspath(out) if out else default_out(storage_path, names[0])  # the paths it prints: all absolute
     if os.path.isfile(out):
-        raise ValueError(f"--out {out} is a file; give a folder for the plots and best_arch.json files")
+        raise ValueError(f"{named('out')} {out} is a file; give a folder for the plots and best_arch.json files")
     # the search's own folder, or a run of that name in --out (another search's): its best_arch.json is its own
     clash = next(
         (
@@ -462,7 +467,7 @@ def analyze(
     )
     if clash is not None:
         raise ValueError(
-            f"--out {out} would write over the own best_arch.json of the search in {out}/{clash}; give "
+            f"{named('out')} {out} would write over the own best_arch.json of the search in {out}/{clash}; give "
             "another folder (by default the plots go to <storage-path>/<first name>/analysis)"
         )
     if max_params is not None:
@@ -489,7 +494,7 @@ def analyze(
         folder = os.path.join(out, name)
         record = settings.result_file() if isinstance(settings, darts_search.DartsSettings) else BEST_FILE
         best_path = storage.write_text(folder, record, json.dumps(bests[name], indent=2))
-        budgets = {"search budget": getattr(settings, "max_params", None), "--max-params": max_params}
+        budgets = {"search budget": getattr(settings, "max_params", None), named("max_params"): max_params}
         plots = []
         if frame.params.notna().any():  # a DARTS cell search has no parameter counts
             plots.append(

@@ -26,7 +26,7 @@ from typing import Any
 
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS
-from raynas.settings import INTERNAL_SETTINGS, SearchSettings, check_applies, underscored
+from raynas.settings import DARTS, INTERNAL_SETTINGS, ONE_SHOT, SearchSettings, check_applies, naming, underscored
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
@@ -56,7 +56,7 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "searcher",
-        choices=sorted([*SEARCHERS, "darts", "oneshot"]),
+        choices=sorted([*SEARCHERS, DARTS, ONE_SHOT]),
         help="sanas: simulated annealing; evolution: regularized evolution; tpe: Optuna TPE; "
         "random: baseline; oneshot: supernet, subnet search on its shared weights, retrain "
         "of the best; darts: differentiable search (own flags)",
@@ -394,7 +394,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     internal = next((key for key in INTERNAL_SETTINGS if key in values), None)
     if internal:
         raise ValueError(f"config file {path}: {internal!r} is set by raynas itself, not by a config file; remove it")
-    if given.get("searcher") == "oneshot" and values.get("searcher") not in (None, "oneshot"):
+    if given.get("searcher") == ONE_SHOT and values.get("searcher") not in (None, ONE_SHOT):
         # in a one-shot search the --searcher flag picks the subnet searcher: so does the file's key
         values.setdefault("subnet_searcher", values.pop("searcher"))
     elif values.get("searcher", given["searcher"]) != given["searcher"]:
@@ -408,7 +408,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
         values["searcher_options"] = {key: value for key, value in options.items() if key not in given}
     values.update(given)
     check_applies(values)  # a key of the config file is checked as its flag would be
-    if values.get("searcher") == "oneshot":
+    if values.get("searcher") == ONE_SHOT:
         values.setdefault("space", "mobile")
     extra: dict[str, Any] = {}  # space arguments given as flags of their own
     if "genotype" in values:
@@ -527,6 +527,11 @@ def _list_spaces(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with naming("flags"):  # the library's errors name the flags given, not the settings they set
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     from raynas.runs import search  # imports Ray; kept out of --help
     from raynas.tune.experiment import SearchInterrupted
@@ -547,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
             budget = None if args.max_params is None else parse_count(args.max_params, "max_params")
             print(report(analyze(args.storage_path, args.name, budget, args.out)))
             return 0
-        if args.command == "search" and args.searcher == "darts":
+        if args.command == "search" and args.searcher == DARTS:
             return _darts(args)
         if args.command == "pipeline":
             return _pipeline(args)
@@ -558,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome = registry.resume(args.storage_path, args.name, args.address, **resources)
         elif args.command == "retrain":
             outcome = _retrain(args)
-        elif args.searcher == "oneshot":
+        elif args.searcher == ONE_SHOT:
             from raynas.runs import oneshot
 
             settings = settings_from_args(args)

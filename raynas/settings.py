@@ -8,17 +8,60 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import decimal
 import importlib
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 SETTINGS_FILE = "raynas_search.json"
+#: the ``searcher`` of a one-shot search (its kind of run, see :mod:`raynas.runs.registry`), and of a DARTS search
+ONE_SHOT, DARTS = "oneshot", "darts"
+#: how messages name a setting: "settings" (``max_params``, for Python) or "flags" (``--max-params``, for the CLI)
+_naming: contextvars.ContextVar[str] = contextvars.ContextVar("raynas_naming", default="settings")
+NAMINGS = ("settings", "flags")
+
+
+def named(setting: str) -> str:
+    """The name of ``setting`` as whoever gave it sees it: the setting's own name (``max_params``) from Python or
+    a config file, its flag (``--max-params``) while the CLI runs (see :func:`naming`). Errors name settings so.
+
+    Example:
+        >>> named("max_params")
+        'max_params'
+        >>> with naming("flags"):
+        ...     named("max_params")
+        '--max-params'
+    """
+    if _naming.get() == "flags":
+        return f"--{setting.replace('_', '-')}"
+    return setting.replace("-", "_")
+
+
+def naming_flags() -> bool:
+    """Whether :func:`named` gives flags now (the CLI runs): for a message whose advice differs beyond the name."""
+    return _naming.get() == "flags"
+
+
+@contextlib.contextmanager
+def naming(style: str) -> Iterator[None]:
+    """Name settings in ``style`` ("flags" or "settings") in :func:`named`, until the block ends: the CLI runs
+    its command within ``naming("flags")``, so that errors name the flags its user gave."""
+    if style not in NAMINGS:
+        raise ValueError(f"naming must be one of {', '.join(NAMINGS)}, got {style!r}")
+    token = _naming.set(style)
+    try:
+        yield
+    finally:
+        _naming.reset(token)
+
+
 #: trial schedulers a search accepts (None: every trial trains all epochs)
 SCHEDULERS = (None, "asha")
 #: short names of searchers (a one-shot search's subnet searcher may be given so)
@@ -136,7 +179,7 @@ def option_owners() -> dict[str, list[str]]:
 
 def options_searcher(searcher: str, subnet_searcher: str = "sanas") -> str:
     """The searcher whose options a search takes: its own, or for a one-shot search the subnets' searcher."""
-    name = subnet_searcher if searcher == "oneshot" else searcher
+    name = subnet_searcher if searcher == ONE_SHOT else searcher
     return ALIASES.get(name, name) if isinstance(name, str) else name
 
 
@@ -205,8 +248,12 @@ class SearchSettings:
     # cluster and fault tolerance
     address: str | None = None
     max_failures: int = 0
-    #: ``module:name`` of the trial function given to ``raynas.runs.search.run`` in place of the built-in training
+    #: ``module:name`` of the trial function given to ``raynas.run`` in place of the built-in training
     trial_function: str | None = None
+    #: ``module:name`` of the class of a searcher or scheduler object given to ``raynas.run`` in place of
+    #: ``searcher`` / ``scheduler``
+    own_searcher: str | None = None
+    own_scheduler: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SearchSettings:
@@ -239,13 +286,11 @@ class SearchSettings:
             if value is not None:
                 setattr(self, name, parse_count(value, name))
                 if getattr(self, name) < 0:
-                    raise ValueError(
-                        f"--{name.replace('_', '-')} must be a parameter count of 0 or more, got {value!r}"
-                    )
+                    raise ValueError(f"{named(name)} must be a parameter count of 0 or more, got {value!r}")
         if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
             raise ValueError(
-                f"--min-params {self.min_params} is above --max-params {self.max_params}; no architecture "
-                "fits between them"
+                f"{named('min_params')} {self.min_params} is above {named('max_params')} {self.max_params}; no "
+                "architecture fits between them"
             )
         if not isinstance(self.space, (str, int, float, list, dict, type(None))):  # a space or a model: each
             # trial recreates the space from its name
@@ -283,8 +328,8 @@ class SearchSettings:
             ("retrain_epochs", 1),
         ):
             value = getattr(self, name)
-            if value is not None and value < low:  # retrain_epochs None: --epochs
-                raise ValueError(f"{name.replace('_', '-')} must be at least {low}, got {value}")
+            if value is not None and value < low:  # retrain_epochs None: epochs
+                raise ValueError(f"{named(name)} must be at least {low}, got {value}")
         if self.scheduler in ("", "none"):
             self.scheduler = None
         if self.scheduler not in SCHEDULERS:
@@ -293,28 +338,31 @@ class SearchSettings:
                 f"{', '.join(s for s in SCHEDULERS if s)} (or none)"
             )
         if self.scheduler and not 1 <= self.grace_epochs <= self.epochs:
-            raise ValueError(f"--grace-epochs must be between 1 and --epochs ({self.epochs}), got {self.grace_epochs}")
+            raise ValueError(
+                f"{named('grace_epochs')} must be between 1 and {named('epochs')} ({self.epochs}), "
+                f"got {self.grace_epochs}"
+            )
         if self.scheduler and self.reduction_factor <= 1:
-            raise ValueError(f"--reduction-factor must be above 1, got {self.reduction_factor}")
+            raise ValueError(f"{named('reduction_factor')} must be above 1, got {self.reduction_factor}")
         if self.scheduler and self.space == "tabular" and not self.trial_function:
             raise ValueError(
-                f"--scheduler {self.scheduler} has nothing to stop early in a table replay (each "
-                "architecture is one lookup); drop --scheduler"
+                f"{named('scheduler')} {self.scheduler} has nothing to stop early in a table replay (each "
+                f"architecture is one lookup); drop {named('scheduler')}"
             )
-        if self.scheduler and self.searcher == "oneshot":
+        if self.scheduler and self.searcher == ONE_SHOT:
             raise ValueError(
-                f"--scheduler {self.scheduler} has nothing to stop early in a one-shot search (each "
-                "subnet is one evaluation on the shared weights); drop --scheduler"
+                f"{named('scheduler')} {self.scheduler} has nothing to stop early in a one-shot search (each "
+                f"subnet is one evaluation on the shared weights); drop {named('scheduler')}"
             )
         if not self.cpus_per_trial > 0:
-            raise ValueError(f"--cpus-per-trial must be above 0, got {self.cpus_per_trial:g}")
+            raise ValueError(f"{named('cpus_per_trial')} must be above 0, got {self.cpus_per_trial:g}")
         if not self.gpus_per_trial >= 0:
-            raise ValueError(f"--gpus-per-trial must be 0 or more, got {self.gpus_per_trial:g}")
-        check_gpus("--gpus-per-trial", self.gpus_per_trial)
+            raise ValueError(f"{named('gpus_per_trial')} must be 0 or more, got {self.gpus_per_trial:g}")
+        check_gpus("gpus_per_trial", self.gpus_per_trial)
         for name in ("lr", "supernet_lr"):
             value = getattr(self, name)
             if not value > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {value:g}")
+                raise ValueError(f"{named(name)} must be above 0, got {value:g}")
         # the training recipe, which only Python or a --config file sets: a bad value would fail every trial
         for name, fits, what in (
             ("momentum", lambda v: 0 <= v <= 1, "between 0 and 1"),
@@ -366,7 +414,7 @@ ONE_SHOT_FLAGS = (
 )
 ASHA_FLAGS = ("grace_epochs", "reduction_factor")
 #: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
-INTERNAL_SETTINGS = ("trial_function", "supernet_checkpoint", "supernet_budget")
+INTERNAL_SETTINGS = ("trial_function", "own_searcher", "own_scheduler", "supernet_checkpoint", "supernet_budget")
 TRAINING_FLAGS = ("data", "data_dir", "epochs", "batch_size", "lr", "reward_epochs", "val_fraction")
 DARTS_FLAGS = (
     "order",
@@ -390,7 +438,7 @@ def check_applies(values: dict[str, Any], trains: bool = True) -> None:
     Example:
         >>> check_applies({"searcher": "random", "decay": 0.9})
         Traceback (most recent call last):
-        ValueError: --decay applies to SA (`raynas search sanas`, or oneshot with --searcher sanas) only; drop it \
+        ValueError: decay applies to SA (`raynas search sanas`, or oneshot with --searcher sanas) only; drop it \
 from `raynas search random`
     """
     searcher = values.get("searcher", SearchSettings.searcher)
@@ -400,24 +448,24 @@ from `raynas search random`
     own = {option.name for option in declared}
     replay = "table" in values or values.get("space") == "tabular"
     for names, applies, where in (
-        (ONE_SHOT_FLAGS, searcher == "oneshot", "`raynas search oneshot`"),
+        (ONE_SHOT_FLAGS, searcher == ONE_SHOT, "`raynas search oneshot`"),
         *(((name,), name in own, _owners(owners)) for name, owners in option_owners().items()),
-        (DARTS_FLAGS, searcher == "darts", "`raynas search darts`"),
-        (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"), "a search with --scheduler asha"),
+        (DARTS_FLAGS, searcher == DARTS, "`raynas search darts`"),
+        (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"), f"a search with {named('scheduler')} asha"),
         (
             ("data_dir",),
             values.get("data", SearchSettings.data) != "digits",
-            "--data mnist, fashion_mnist or cifar10 (digits is bundled)",
+            f"{named('data')} mnist, fashion_mnist or cifar10 (digits is bundled)",
         ),
         (
             TRAINING_FLAGS,
             not (trains and replay),
-            "searches that train networks (a --table replay looks accuracies up)",
+            f"searches that train networks (a {named('table')} replay looks accuracies up)",
         ),
     ):
         wrong = [name for name in names if name in given and not applies]
         if wrong:
-            flag = "--searcher" if wrong[0] == "subnet_searcher" else f"--{wrong[0].replace('_', '-')}"
+            flag = "--searcher" if wrong[0] == "subnet_searcher" and naming_flags() else named(wrong[0])
             raise ValueError(f"{flag} applies to {where} only; drop it from `raynas search {searcher}`")
 
 
@@ -490,7 +538,7 @@ def checked_options(searcher: str, subnet_searcher: str, options: dict[str, Any]
         return options
     name = options_searcher(searcher, subnet_searcher)
     declared = searcher_options(name)
-    who = f"{name!r} (the subnets' searcher of this one-shot search)" if searcher == "oneshot" else repr(name)
+    who = f"{name!r} (the subnets' searcher of this one-shot search)" if searcher == ONE_SHOT else repr(name)
     if declared is None:
         raise ValueError(
             f"searcher {who} takes no searcher options, got {', '.join(map(repr, options))}; the token searchers "
@@ -536,9 +584,10 @@ def underscored(values: Any, source: str = "settings") -> dict[str, Any]:
     return out
 
 
-def coerce_fields(settings: Any, prefix: str = "") -> None:
+def coerce_fields(settings: Any, name_of: Callable[[str], str] | None = None) -> None:
     """Convert every field of the dataclass ``settings`` to its declared type (``"1e-3"`` -> 0.001, ``"3"`` -> 3,
-    ``2.0`` -> 2); a value that does not convert is a ``ValueError`` naming the setting (``prefix`` + flag name).
+    ``2.0`` -> 2); a value that does not convert is a ``ValueError`` naming the setting (``name_of(field)``, by
+    default the field with ``-`` for ``_``).
     Fields of other types (``Any``, tuples) are left to the setting's own checks.
 
     Example:
@@ -560,7 +609,8 @@ def coerce_fields(settings: Any, prefix: str = "") -> None:
                 continue
         else:
             wanted = " or ".join(KINDS[kind][1] for kind in kinds)
-            raise ValueError(f"{prefix}{f.name.replace('_', '-')} must be {wanted}, got {value!r}")
+            label = name_of(f.name) if name_of else f.name.replace("_", "-")
+            raise ValueError(f"{label} must be {wanted}, got {value!r}")
 
 
 def _convert(value: Any, kind: str) -> Any:
@@ -584,19 +634,19 @@ def _convert(value: Any, kind: str) -> Any:
     return int(value)  # an int, a whole float, or the text of an int such as "3"
 
 
-def check_gpus(flag: str, value: float) -> None:
-    """Ray gives a task a fraction of one GPU or whole GPUs, nothing in between.
+def check_gpus(setting: str, value: float) -> None:
+    """Ray gives a task a fraction of one GPU or whole GPUs, nothing in between; an error names ``setting``.
 
     Example:
-        >>> check_gpus("--gpus-per-trial", 0.5); check_gpus("--gpus-per-trial", 2)
-        >>> check_gpus("--gpus-per-trial", 1.5)
+        >>> check_gpus("gpus_per_trial", 0.5); check_gpus("gpus_per_trial", 2)
+        >>> check_gpus("gpus_per_trial", 1.5)
         Traceback (most recent call last):
-        ValueError: --gpus-per-trial must be a fraction below 1 or a whole number (Ray shares a GPU in fractions \
+        ValueError: gpus_per_trial must be a fraction below 1 or a whole number (Ray shares a GPU in fractions \
 of one only), got 1.5
     """
     if value > 1 and value != int(value):
         raise ValueError(
-            f"{flag} must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one "
+            f"{named(setting)} must be a fraction below 1 or a whole number (Ray shares a GPU in fractions of one "
             f"only), got {value:g}"
         )
 
@@ -607,17 +657,17 @@ def check_storage_path(path: str) -> None:
     Example:
         >>> check_storage_path("file:///data/my runs")
         Traceback (most recent call last):
-        ValueError: --storage-path 'file:///data/my runs' is a URI with a space in it; write the space as %20 \
+        ValueError: storage_path 'file:///data/my runs' is a URI with a space in it; write the space as %20 \
 (file:///data/my%20runs) or give a plain folder
     """
     if path.startswith("file:") and not path.startswith("file://"):  # else a local folder named "file:"
         raise ValueError(
-            f"--storage-path {path!r}: write a file URI with three slashes "
+            f"{named('storage_path')} {path!r}: write a file URI with three slashes "
             f"(file:///{path[len('file:') :].lstrip('/')}) or give a plain folder"
         )
     if "://" in path and any(c.isspace() for c in path):
         raise ValueError(
-            f"--storage-path {path!r} is a URI with a space in it; write the space as %20 "
+            f"{named('storage_path')} {path!r} is a URI with a space in it; write the space as %20 "
             f"({path.replace(' ', '%20')}) or give a plain folder"
         )
 
@@ -626,7 +676,7 @@ def check_name(name: str) -> None:
     """A search's name is one folder under the storage path."""
     if not name.strip() or name in (".", "..") or "/" in name or "\\" in name:
         raise ValueError(
-            f"--name must be a plain folder name (not blank, no '/' or '\\', not '.' or '..'), got {name!r}"
+            f"{named('name')} must be a plain folder name (not blank, no '/' or '\\', not '.' or '..'), got {name!r}"
         )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import pyarrow.fs
 
+from raynas.settings import named
+
 
 def normalize(storage_path: str) -> str:
     """Absolute local path, or the URI unchanged."""
@@ -37,7 +39,7 @@ def check_kind(storage_path: str, name: str, own: str, existing: str | None = No
     for record, kind in RUN_RECORDS.items():
         if record != own and read_text(storage_path, f"{name}/{record}") is not None:
             fix = (
-                "pick another --name"
+                f"pick another {named('name')}"
                 if existing is None
                 else f"continue it with {CONTINUED_BY}"
                 if existing == "continue"
@@ -139,7 +141,7 @@ def check_writable(storage_path: str) -> None:
     except (OSError, pyarrow.lib.ArrowException) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PermissionError(
-            f"storage path {storage_path} cannot be written ({reason}); pass a writable --storage-path"
+            f"storage path {storage_path} cannot be written ({reason}); pass a writable {named('storage_path')}"
         ) from None
 
 

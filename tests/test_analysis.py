@@ -84,14 +84,14 @@ def test_analyze_writes_plots_and_exports_the_best_within_a_tighter_budget(digit
     before = (folder / "digits" / "best_arch.json").read_text()
     with pytest.raises(
         ValueError,
-        match=f"--out {folder} would write over the own best_arch.json of the search in "
+        match=f"out {folder} would write over the own best_arch.json of the search in "
         f"{folder}/digits; give another folder",
     ):
         analysis.analyze(str(folder), ["digits"], tighter, str(folder))
     # so would an --out that holds another search of that name
     (folder / "elsewhere" / "digits").mkdir(parents=True)
     (folder / "elsewhere" / "digits" / "raynas_search.json").write_text("{}")
-    with pytest.raises(ValueError, match=f"--out {folder}/elsewhere would write over the own best_arch.json"):
+    with pytest.raises(ValueError, match=f"out {folder}/elsewhere would write over the own best_arch.json"):
         analysis.analyze(folder, "digits", out=str(folder / "elsewhere"))
     assert (folder / "digits" / "best_arch.json").read_text() == before
     assert [p.name for p in (folder / "elsewhere" / "digits").iterdir()] == ["raynas_search.json"]

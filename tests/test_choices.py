@@ -639,12 +639,12 @@ def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"three_cells.json holds the widths of 3 cells, which retrain as they are: "
-        r"drop --layers, or give the search's genotype.json",
+        r"drop layers, or give the search's genotype.json",
     ):
         settings_for_file(str(three), {}, layers=6)
     tokens_only = tmp_path / "best_arch.json"  # another space's architecture: --layers means nothing there
     tokens_only.write_text(json.dumps({"space": "small_channel", "tokens": [1, 2, 3, 4]}))
-    with pytest.raises(ValueError, match="--layers sets the cells of a DARTS genotype's network; .* drop --layers"):
+    with pytest.raises(ValueError, match="layers sets the cells of a DARTS genotype's network; .* drop layers"):
         settings_for_file(str(tokens_only), {}, layers=6)
     # another --data: the network takes that dataset's shape, not the one the file was searched on
     searched = tmp_path / "searched.json"
@@ -669,13 +669,13 @@ def test_layers_set_the_cells_of_a_genotype_network_only(tmp_path):
     with pytest.raises(
         ValueError,
         match="genotype.json holds a DARTS genotype, which retrains in space "
-        "'darts_channel', not 'small_channel'; drop --space",
+        "'darts_channel', not 'small_channel'; drop space",
     ):
         settings_for_file(str(genotype), {"space": "small_channel"})
     with pytest.raises(
         ValueError,
         match="holds tokens of space 'small_channel', which retrains in space "
-        "'small_channel', not 'mobile'; drop --space",
+        "'small_channel', not 'mobile'; drop space",
     ):
         settings_for_file(str(tokens_only), {"space": "mobile"})
 

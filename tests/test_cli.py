@@ -288,10 +288,10 @@ def test_params_of_a_space_with_arguments(capsys):
 @pytest.mark.parametrize(
     "values,message",
     [
-        ({"num_samples": 0}, "num-samples must be at least 1, got 0"),
+        ({"num_samples": 0}, "num_samples must be at least 1, got 0"),
         ({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
         ({"scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
-        ({"name": "a/b"}, "--name must be a plain folder name"),
+        ({"name": "a/b"}, "name must be a plain folder name"),
         ({"momentum": -1}, "momentum must be between 0 and 1, got -1"),
         ({"weight_decay": -1e-4}, "weight-decay must be 0 or more, got -0.0001"),
         ({"drop_path": 5}, "drop-path must be a probability: at least 0 and below 1, got 5"),

@@ -243,7 +243,7 @@ def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, t
 
     outcome = resume(str(storage_path), name, gpus_per_trial=1 if case == "resources" else None)
     out = capsys.readouterr().out
-    assert ("the trials' resources changed (--gpus-per-trial 0 -> 1); continuing from results.csv" in out) == (
+    assert ("the trials' resources changed (gpus_per_trial 0 -> 1); continuing from results.csv" in out) == (
         case == "resources"
     )
     assert (
@@ -429,7 +429,7 @@ def test_a_budget_with_fewer_architectures_than_num_samples_says_so(ray_session,
     out = capsys.readouterr().out
     assert (
         f"only {available} architectures of space 'tabular' are inside the budget (widen it for more): the "
-        f"search ends after {available} trials, not --num-samples 10"
+        f"search ends after {available} trials, not num_samples 10"
     ) in out
     assert f"trial {available}/{available} " in out and "/10 " not in out  # progress counts to the end it will reach
 
@@ -454,7 +454,7 @@ def test_a_space_too_large_to_count_says_when_the_budget_ran_out_of_architecture
     assert len(outcome.results) == 1 and outcome.best is not None
     assert (
         f"the searcher found no other architecture of space 'mobile' within the budget (--max-params {budget}) "
-        f"in {MAX_ATTEMPTS} draws: the search ended after 1 trial, not --num-samples 3; widen the budget"
+        f"in {MAX_ATTEMPTS} draws: the search ended after 1 trial, not num_samples 3; widen the budget"
     ) in capsys.readouterr().out
 
 

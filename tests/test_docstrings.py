@@ -39,6 +39,8 @@ MODULES = [
     "raynas.tune.build",
     "raynas.runs.search",
     "raynas.runs.base",
+    "raynas.runs.registry",
+    "raynas.log",
     "raynas.spaces.build",
     "raynas._legacy",
     "raynas.spaces.tabular",

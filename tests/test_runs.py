@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import raynas
 from raynas import cli
 from raynas.runs import registry
+from raynas.searchers import RandomSearcher
 
 
 @pytest.mark.parametrize(
@@ -56,4 +58,49 @@ def test_run_and_resume_return_one_outcome_from_python_and_the_cli(ray_session, 
     pd.testing.assert_frame_equal(again.results, outcome.results)
     assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "t"]) == 0
     assert raynas.load(tmp_path, "t").reward.max() == pytest.approx(best)
+    capsys.readouterr()
+
+
+class OwnSearcher(RandomSearcher):
+    """A user's searcher: the built-in random one under another name."""
+
+
+def test_a_users_searcher_and_scheduler_objects_run_a_search_and_are_needed_to_resume_it_elsewhere(
+    ray_session, tmp_path, small_table, capsys
+):
+    from ray.tune.schedulers import FIFOScheduler
+    from ray.tune.search import BasicVariantGenerator
+
+    from raynas.tune.build import make_space
+
+    settings = raynas.SearchSettings(
+        space="tabular",
+        space_kwargs={"path": str(small_table)},
+        num_samples=4,
+        max_params=20_000,
+        storage_path=str(tmp_path / "a"),
+        name="own",
+    )
+    space = make_space(settings)
+    with pytest.raises(ValueError, match="^searcher must be a raynas TokenSearcher"):
+        raynas.run(settings, searcher=BasicVariantGenerator())
+    with pytest.raises(ValueError, match=r"^the searcher's budget \(max_params, min_params\) is \(None, None\)"):
+        raynas.run(settings, searcher=OwnSearcher(space))
+    with pytest.raises(ValueError, match="^give settings.scheduler 'asha' or a scheduler object, not both"):
+        raynas.run(raynas.SearchSettings(scheduler="asha", storage_path=str(tmp_path)), scheduler=FIFOScheduler())
+    outcome = raynas.run(settings, searcher=OwnSearcher(space, max_params=20_000, seed=3), scheduler=FIFOScheduler())
+    assert len(outcome.results) == 4 and (outcome.results.params.astype(int) <= 20_000).all()
+    recorded = json.loads((tmp_path / "a" / "own" / "raynas_search.json").read_text())
+    assert recorded["own_searcher"] == f"{__name__}:OwnSearcher"
+    assert recorded["own_scheduler"] == "ray.tune.schedulers.trial_scheduler:FIFOScheduler"
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # moved: Tune cannot restore its own objects
+    with pytest.raises(ValueError, match="so Tune cannot restore the .*OwnSearcher object search 'own' ran with"):
+        raynas.resume(tmp_path / "b", "own")
+    again = raynas.resume(
+        tmp_path / "b", "own", searcher=OwnSearcher(space, max_params=20_000), scheduler=FIFOScheduler()
+    )
+    assert sorted(again.results.tokens) == sorted(outcome.results.tokens)  # nothing run twice
+    darts = raynas.DartsSettings(storage_path=str(tmp_path), name="d")
+    with pytest.raises(ValueError, match="^a darts run takes no searcher object; drop searcher"):
+        raynas.run(darts, searcher=OwnSearcher(space))
     capsys.readouterr()

@@ -79,23 +79,23 @@ def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
         ({"decay": 0}, "decay must be above 0 and at most 1 (T is multiplied by it each step), got 0"),
         ({"init_temperature": -1}, "init-temperature must be above 0, got -1"),
         ({"reward_scale": 0}, "reward-scale must be above 0, got 0"),
-        ({"gpus_per_trial": -1}, "--gpus-per-trial must be 0 or more, got -1"),
-        ({"cpus_per_trial": 0}, "--cpus-per-trial must be above 0, got 0"),
+        ({"gpus_per_trial": -1}, "gpus_per_trial must be 0 or more, got -1"),
+        ({"cpus_per_trial": 0}, "cpus_per_trial must be above 0, got 0"),
         (
             {"storage_path": "s3://bucket/my runs"},
-            "--storage-path 's3://bucket/my runs' is a URI with a space in it; write "
+            "storage_path 's3://bucket/my runs' is a URI with a space in it; write "
             "the space as %20 (s3://bucket/my%20runs) or give a plain folder",
         ),
         (
             {"storage_path": "file:/data/runs"},
-            "--storage-path 'file:/data/runs': write a file URI with three slashes "
+            "storage_path 'file:/data/runs': write a file URI with three slashes "
             "(file:///data/runs) or give a plain folder",
         ),
-        ({"max_params": "-5k"}, "--max-params must be a parameter count of 0 or more, got '-5k'"),
+        ({"max_params": "-5k"}, "max_params must be a parameter count of 0 or more, got '-5k'"),
         ({"max_params": "inf"}, "max-params must be a number like 20000, 20k or 3.5M, got 'inf'"),
         (
             {"min_params": 30000, "max_params": "20k"},
-            "--min-params 30000 is above --max-params 20000; no architecture fits between them",
+            "min_params 30000 is above max_params 20000; no architecture fits between them",
         ),
     ],
 )
@@ -222,11 +222,11 @@ def test_run_takes_a_dict_and_runs_each_kind_by_its_own_runner(tmp_path):
             {"searcher": "random", "searcher_options": {"init_temperature": 1}},
             "searcher 'random' has no option 'init_temperature' (an option of sanas); its options: none",
         ),
-        ({"searcher": "evolution", "num_subnets": 50}, "--num-subnets applies to `raynas search oneshot` only"),
-        ({"epochs": 4, "grace_epochs": 2}, "--grace-epochs applies to a search with --scheduler asha only"),
+        ({"searcher": "evolution", "num_subnets": 50}, "num_subnets applies to `raynas search oneshot` only"),
+        ({"epochs": 4, "grace_epochs": 2}, "grace_epochs applies to a search with scheduler asha only"),
         (
             {"space": "tabular", "space_kwargs": {"path": "t.json"}, "epochs": 5},
-            "--epochs applies to searches that train networks (a --table replay looks accuracies up) only",
+            "epochs applies to searches that train networks (a table replay looks accuracies up) only",
         ),
     ],
 )
@@ -236,7 +236,7 @@ def test_settings_built_in_python_that_the_search_would_not_read_are_refused(tmp
 
     with pytest.raises(ValueError, match=re.escape(message)):
         raynas.run(SearchSettings(storage_path=str(tmp_path), **values))
-    with pytest.raises(ValueError, match=re.escape("--supernet-lr applies to `raynas search oneshot` only")):
+    with pytest.raises(ValueError, match=re.escape("supernet_lr applies to `raynas search oneshot` only")):
         raynas.run({"searcher": "sanas", "supernet_lr": 0.1, "storage_path": str(tmp_path)})
     with pytest.raises(
         ValueError, match=re.escape("searcher 'random' (the subnets' searcher of this one-shot search) ")
@@ -259,10 +259,10 @@ def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
     darts = DartsSettings(lr="1e-3", arch_lr="3e-4", seeds="2", cpus_per_worker=1)
     assert (darts.lr, darts.arch_lr, darts.seeds, darts.cpus_per_worker) == (0.001, 0.0003, 2, 1.0)
     for values, message in (
-        ({"seed": "x"}, "--seed must be a whole number, got 'x'"),
-        ({"arch-lr": "fast"}, "--arch-lr must be a number, got 'fast'"),
-        ({"name": 5}, "--name must be a string, got 5"),
-        ({"seed": -1}, "--seed must be at least 0, got -1"),
+        ({"seed": "x"}, "seed must be a whole number, got 'x'"),
+        ({"arch-lr": "fast"}, "arch_lr must be a number, got 'fast'"),
+        ({"name": 5}, "name must be a string, got 5"),
+        ({"seed": -1}, "seed must be at least 0, got -1"),
     ):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             DartsSettings.from_dict(values)
@@ -270,10 +270,10 @@ def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
     check(pipeline)
     assert (pipeline.seed, pipeline.darts_epochs) == (2, 3)
     for values, message in (
-        ({"seed": "x"}, "--seed must be a whole number, got 'x'"),
-        ({"num_samples": 2.5}, "--num-samples must be a whole number, got 2.5"),
-        ({"seed": -1}, "--seed must be a whole number of at least 0, got -1"),
-        ({"data_dir": 5}, "--data-dir must be a string, got 5"),
+        ({"seed": "x"}, "seed must be a whole number, got 'x'"),
+        ({"num_samples": 2.5}, "num_samples must be a whole number, got 2.5"),
+        ({"seed": -1}, "seed must be a whole number of at least 0, got -1"),
+        ({"data_dir": 5}, "data_dir must be a string, got 5"),
     ):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             check(PipelineSettings(max_params="60k", **values))
@@ -285,13 +285,13 @@ def test_darts_and_pipeline_settings_are_converted_or_name_the_flag():
         (
             "raynas_darts.json",
             "search",
-            "holds a DARTS search (raynas search darts), not a token search; pick another --name",
+            "holds a DARTS search (raynas search darts), not a token search; pick another name",
         ),
         (
             "raynas_search.json",
             "darts",
             "holds a token search (raynas search sanas|evolution|tpe|random|oneshot), not a "
-            "DARTS search; pick another --name",
+            "DARTS search; pick another name",
         ),
         ("raynas_search.json", "pipeline", "holds a token search (raynas search"),
         (
@@ -464,3 +464,20 @@ def test_a_searcher_option_of_the_wrong_type_is_one_clear_error(tmp_path, capsys
         argv = [f"--{name.replace('_', '-')}", str(value)]
     error = main_error(["search", searcher, *argv, "--storage-path", str(tmp_path)], capsys)
     assert error.startswith(message.rpartition(", got ")[0])  # a flag's value is text: got '2.5'
+
+
+def test_python_gets_setting_names_and_the_cli_flag_names_for_the_same_bad_value(tmp_path, capsys):
+    from raynas import settings
+
+    with pytest.raises(ValueError, match="^seed must be at least 0, got -1$"):
+        SearchSettings(seed=-1)
+    assert main_error(["search", "sanas", "--seed", "-1", "--storage-path", str(tmp_path)], capsys) == (
+        "--seed must be at least 0, got -1"
+    )
+    with pytest.raises(ValueError, match="^seed must be at least 0, got -1$"):  # the CLI's naming ended with it
+        SearchSettings(seed=-1)
+    assert settings.named("max_params") == "max_params"
+    with settings.naming("flags"):
+        assert settings.named("max_params") == "--max-params"
+    assert settings.named("max_params") == "max_params"
+    assert not (tmp_path / "search").exists()

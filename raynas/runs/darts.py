@@ -27,7 +27,7 @@ from raynas import data, storage
 from raynas.log import logger
 from raynas.results import DARTS_COLUMNS, Outcome
 from raynas.runs.base import same_resources
-from raynas.settings import check_gpus, check_name, check_storage_path, coerce_fields, underscored
+from raynas.settings import check_gpus, check_name, check_storage_path, coerce_fields, named, underscored
 from raynas.spaces.darts import genotype_from_dict
 from raynas.tune import cluster, experiment
 from raynas.tune.finish import run_config
@@ -83,25 +83,25 @@ class DartsSettings:
         return settings
 
     def __post_init__(self) -> None:
-        coerce_fields(self, "--")  # "1e-3" -> 0.001; a value of the wrong type names its flag
+        coerce_fields(self, named)  # "1e-3" -> 0.001; a value of the wrong type names its setting
 
     def check(self) -> None:
-        """Raise ``ValueError`` naming the flag when a setting cannot run."""
+        """Raise ``ValueError`` naming the setting (see :func:`raynas.settings.named`) when it cannot run."""
         from raynas.trainables.darts import check_recipe, model_space
 
         check_recipe(self.recipe())
         for name, low in (("seeds", 1), ("seed", 0), ("max_failures", -1)):
             if getattr(self, name) < low:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+                raise ValueError(f"{named(name)} must be at least {low}, got {getattr(self, name)}")
         if not self.cpus_per_worker > 0 or not self.gpus_per_worker >= 0:
             raise ValueError(
-                f"--cpus-per-worker must be above 0 and --gpus-per-worker at least 0, got "
+                f"{named('cpus_per_worker')} must be above 0 and {named('gpus_per_worker')} at least 0, got "
                 f"{self.cpus_per_worker} and {self.gpus_per_worker}"
             )
-        check_gpus("--gpus-per-worker", self.gpus_per_worker)
+        check_gpus("gpus_per_worker", self.gpus_per_worker)
         if self.space == "darts" and int(self.layers) < 3:  # cells layers//3 and 2*layers//3 reduce
             raise ValueError(
-                f"--layers must be at least 3 for a cell search, got {self.layers}: with fewer, every "
+                f"{named('layers')} must be at least 3 for a cell search, got {self.layers}: with fewer, every "
                 "cell is a reduction cell and the normal cell is never searched"
             )
         check_name(self.name)

@@ -37,7 +37,7 @@ from raynas.runs import retrain as fixed
 from raynas.runs import search
 from raynas.runs.base import same_resources
 from raynas.searchers import SEARCHERS
-from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies, upgrade_record
+from raynas.settings import ONE_SHOT, SETTINGS_FILE, SearchSettings, check_applies, named, upgrade_record
 from raynas.spaces.choices import ModelSpace
 from raynas.tune import build, cluster, experiment
 from raynas.tune.finish import BEST_FILE, run_config
@@ -66,13 +66,13 @@ class SupernetProgress(tune.Callback):
 def run(settings: SearchSettings) -> Outcome:
     """Run (or continue) the one-shot search of ``settings`` to the end (``searcher`` is ``"oneshot"``; left at
     its default, it is set so)."""
-    if settings.searcher != "oneshot":
+    if settings.searcher != ONE_SHOT:
         if settings.searcher != SearchSettings.searcher:  # not the default: perhaps meant for the subnets
             raise ValueError(
                 f"a one-shot search has searcher 'oneshot', got {settings.searcher!r}; the subnets' "
                 f"searcher is subnet_searcher (--searcher of `raynas search oneshot`)"
             )
-        settings.searcher = "oneshot"  # recorded, so that `raynas resume` and `raynas analyze` know the search
+        settings.searcher = ONE_SHOT  # recorded, so that `raynas resume` and `raynas analyze` know the search
     settings.subnet_searcher = ALIASES.get(settings.subnet_searcher, settings.subnet_searcher)
     if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is None:  # not a continuation
         check_applies(settings.given())
@@ -129,7 +129,7 @@ def _claim(settings: SearchSettings) -> None:
     if differ:
         raise ValueError(
             f"{root(settings)} holds another search (settings differ: {', '.join(differ)});"
-            f" re-run it with the same flags, or pick another --name"
+            f" re-run it with the same flags, or pick another {named('name')}"
         )
 
 

@@ -99,14 +99,15 @@ STAGE_SETTINGS = {
 
 
 def check(p: PipelineSettings) -> None:
-    """Raise ``ValueError`` naming the flag when a setting cannot run, before any stage starts."""
+    """Raise ``ValueError`` naming the setting (see :func:`raynas.settings.named`) when it cannot run, before any
+    stage starts."""
     from raynas import data
-    from raynas.settings import check_name, check_storage_path, coerce_fields, parse_count
+    from raynas.settings import check_name, check_storage_path, coerce_fields, named, parse_count
 
     if p.max_params is None:
-        raise ValueError("raynas pipeline needs --max-params, the parameter budget of the channel search")
+        raise ValueError(f"raynas pipeline needs {named('max_params')}, the parameter budget of the channel search")
     p.max_params = parse_count(p.max_params, "max_params")
-    coerce_fields(p, "--")
+    coerce_fields(p, named)
     for flag, low in (
         ("darts_epochs", 1),
         ("darts_layers", 3),
@@ -120,18 +121,18 @@ def check(p: PipelineSettings) -> None:
     ):
         value = getattr(p, flag)
         if value < low:
-            raise ValueError(f"--{flag.replace('_', '-')} must be a whole number of at least {low}, got {value!r}")
+            raise ValueError(f"{named(flag)} must be a whole number of at least {low}, got {value!r}")
     if p.order not in (1, 2):
-        raise ValueError(f"--order must be 1 (first order) or 2 (second order), got {p.order!r}")
+        raise ValueError(f"{named('order')} must be 1 (first order) or 2 (second order), got {p.order!r}")
     check_name(p.name)
     check_storage_path(p.storage_path)
     data.check(p.data, p.data_dir)
     smallest = smallest_network(p)
     if p.max_params < smallest:
         raise ValueError(
-            f"--max-params {p.max_params:,} is below {smallest:,}, the fewest parameters a network of "
-            f"the channel search has with any cell DARTS can find (--num-cells {p.num_cells}, "
-            f"--stem-channels {p.stem_channels}); raise --max-params or lower those"
+            f"{named('max_params')} {p.max_params:,} is below {smallest:,}, the fewest parameters a network of "
+            f"the channel search has with any cell DARTS can find ({named('num_cells')} {p.num_cells}, "
+            f"{named('stem_channels')} {p.stem_channels}); raise {named('max_params')} or lower those"
         )
 
 

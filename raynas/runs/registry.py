@@ -21,7 +21,7 @@ from typing import Any
 
 from raynas import storage
 from raynas.results import Outcome
-from raynas.settings import SETTINGS_FILE
+from raynas.settings import ONE_SHOT, SETTINGS_FILE
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,13 @@ class Kind:
 
 #: the kinds, in the order a record is matched (a one-shot search writes the token search's record)
 KINDS = (
-    Kind("oneshot", SETTINGS_FILE, "raynas.runs.oneshot", searcher="oneshot"),
+    Kind("oneshot", SETTINGS_FILE, "raynas.runs.oneshot", searcher=ONE_SHOT),
     Kind("search", SETTINGS_FILE, "raynas.runs.search"),
     Kind("darts", "raynas_darts.json", "raynas.runs.darts"),
     Kind("pipeline", "raynas_pipeline.json", "raynas.runs.pipeline"),
     Kind("retrain", "raynas_retrain.json", "raynas.runs.retrain"),
 )
-BY_NAME = {kind.name: kind for kind in KINDS}
+ONESHOT, SEARCH, DARTS, PIPELINE, RETRAIN = KINDS
 
 
 def kind_of(record: dict[str, Any], file: str = SETTINGS_FILE) -> Kind:
@@ -81,11 +81,13 @@ def resume(
     *,
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
+    **objects: Any,
 ) -> Outcome:
     """Continue the run ``storage_path/name``, whatever its kind, to its end; a finished run returns its results.
 
-    ``function``: the trial function a token search was started with. ``cpus_per_trial`` / ``gpus_per_trial``:
-    other resources for the trials still to run (token searches only).
+    ``function``: the trial function a token search was started with; ``searcher`` / ``scheduler``: new objects
+    of the classes it was started with, for when Tune cannot restore its own. ``cpus_per_trial`` /
+    ``gpus_per_trial``: other resources for the trials still to run (token searches only).
 
     Example:
         >>> import raynas
@@ -95,16 +97,16 @@ def resume(
     storage_path = os.fspath(storage_path)
     kind = kind_at(storage_path, name)
     resources = {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial}
-    if kind.name == "search":
-        return kind.module.resume(storage_path, name, address, function, **resources)
-    if function is not None:
-        raise ValueError(f"{name!r} is a {kind.name} run, which takes no trial function; drop function")
+    if kind is SEARCH:
+        return kind.module.resume(storage_path, name, address, function, **resources, **objects)
+    _takes_none(f"{name!r} is a {kind.name} run, which", function=function, **objects)
     return kind.module.resume(storage_path, name, address, **resources)
 
 
-def run(settings: Any, function: Any = None) -> Outcome:
+def run(settings: Any, function: Any = None, **objects: Any) -> Outcome:
     """Run ``settings`` to the end: a ``SearchSettings`` (token or one-shot search, by its ``searcher``), a
-    ``DartsSettings`` or a ``PipelineSettings``. ``function``: your own trial function (token searches).
+    ``DartsSettings`` or a ``PipelineSettings``. Token searches also take your own trial ``function``,
+    ``searcher`` (a :class:`raynas.searchers.TokenSearcher` over the space) and ``scheduler`` (a Tune scheduler).
 
     Example:
         >>> import raynas
@@ -113,17 +115,23 @@ def run(settings: Any, function: Any = None) -> Outcome:
     from raynas.runs import darts, pipeline  # imported here: they import Ray
 
     if isinstance(settings, darts.DartsSettings):
-        kind = BY_NAME["darts"]
+        kind = DARTS
     elif isinstance(settings, pipeline.PipelineSettings):
-        kind = BY_NAME["pipeline"]
+        kind = PIPELINE
     else:
         from raynas.settings import SearchSettings
 
         if not isinstance(settings, SearchSettings):
             settings = SearchSettings.from_dict(settings)
         kind = kind_of(settings.to_dict())
-    if kind.name == "search":
-        return kind.module.run(settings, function)
-    if function is not None:
-        raise ValueError(f"a {kind.name} run takes no trial function; drop function")
+    if kind is SEARCH:
+        return kind.module.run(settings, function, **objects)
+    _takes_none(f"a {kind.name} run", function=function, **objects)
     return kind.module.run(settings)
+
+
+def _takes_none(what: str, **given: Any) -> None:
+    """One error for a trial function, searcher or scheduler object given to a kind of run that takes none."""
+    wrong = [key for key, value in given.items() if value is not None]
+    if wrong:
+        raise ValueError(f"{what} takes no {' or '.join(wrong)} object; drop {', '.join(wrong)}")

@@ -24,7 +24,7 @@ from raynas import results, storage
 from raynas.log import logger
 from raynas.results import Outcome
 from raynas.runs.base import same_resources
-from raynas.settings import SearchSettings, upgrade_record
+from raynas.settings import SearchSettings, named, upgrade_record
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.export import apply_arch, export_arch, read_arch_file
 from raynas.tune import cluster
@@ -64,7 +64,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
             raise ValueError(
                 f"the retrain {settings.name!r} was started in {started} and is now in {path}, and "
                 "Ray Tune continues a run only where it started; move it back to continue it there, "
-                "or retrain under another --name"
+                f"or retrain under another {named('name')}"
             )
         repair_checkpoints(settings.storage_path, settings.name)
         tuner = tune.Tuner.restore(path, trainable=trainable, restart_errored=True)
@@ -95,8 +95,8 @@ def _claim(settings: SearchSettings, architectures: list[list[int]]) -> str:
     if differ:
         raise FileExistsError(
             f"a retrain named {settings.name!r} under {storage.normalize(settings.storage_path)} "
-            f"trained other settings ({', '.join(k.replace('_', '-') for k in differ)}); pick "
-            "another --name, or give the same ones to continue it"
+            f"trained other settings ({', '.join(named(k) for k in differ)}); pick "
+            f"another {named('name')}, or give the same ones to continue it"
         )
     saved = storage.read_json(settings.storage_path, f"{settings.name}/{RETRAIN_FILE}")
     return storage.folder(saved["storage_path"], saved["name"])
@@ -117,17 +117,20 @@ def settings_for_file(
         if found.get(key) is not None:  # a table replay's record has no data
             values.setdefault(key, found[key])
     if "space" not in values:
-        raise ValueError(f"{path} does not name its space; pass --space (e.g. mobile or package.module:factory)")
+        raise ValueError(
+            f"{path} does not name its space; pass {named('space')} (e.g. mobile or package.module:factory)"
+        )
     if values.get("data_dir") and values.get("data", SearchSettings.data) == "digits":
         raise ValueError(
-            "--data-dir applies to --data mnist, fashion_mnist or cifar10 (digits is bundled) only; "
+            f"{named('data_dir')} applies to {named('data')} mnist, fashion_mnist or cifar10 (digits is bundled) only; "
             "drop it from `raynas retrain`"
         )
     same_space = values["space"] == found.get("space")
     if not same_space and "arch" not in found:  # its tokens (a genotype: its start widths) mean nothing elsewhere
         what = f"tokens of space {found['space']!r}" if "tokens" in found else "a DARTS genotype"
         raise ValueError(
-            f"{path} holds {what}, which retrains in space {found['space']!r}, not {values['space']!r}; drop --space"
+            f"{path} holds {what}, which retrains in space {found['space']!r}, not {values['space']!r}; "
+            f"drop {named('space')}"
         )
     if same_space:  # arguments given override the file's
         kept = found.get("space_kwargs", {})
@@ -136,18 +139,20 @@ def settings_for_file(
         values["space_kwargs"] = {**kept, **values.get("space_kwargs", {})}
     if layers is not None:
         if layers < 3:
-            raise ValueError(f"--layers must be at least 3 (cells at 1/3 and 2/3 are reductions), got {layers}")
+            raise ValueError(
+                f"{named('layers')} must be at least 3 (cells at 1/3 and 2/3 are reductions), got {layers}"
+            )
         if values["space"] != "darts_channel":
             raise ValueError(
-                f"--layers sets the cells of a DARTS genotype's network; {path} is an architecture of "
-                f"space {values['space']!r}: drop --layers (that space's own arguments go in "
-                "--space-kwargs)"
+                f"{named('layers')} sets the cells of a DARTS genotype's network; {path} is an architecture of "
+                f"space {values['space']!r}: drop {named('layers')} (that space's own arguments go in "
+                f"{named('space_kwargs')})"
             )
         cells = values["space_kwargs"].get("num_cells", 20) if same_space else None
         if same_space and ("arch" in found or "tokens" in found) and cells != layers:  # a width per cell: fixed
             raise ValueError(
-                f"--layers sets the cells of the network built from a genotype.json; {path} holds the "
-                f"widths of {cells} cells, which retrain as they are: drop --layers, or give the "
+                f"{named('layers')} sets the cells of the network built from a genotype.json; {path} holds the "
+                f"widths of {cells} cells, which retrain as they are: drop {named('layers')}, or give the "
                 "search's genotype.json"
             )
         values["space_kwargs"] = {

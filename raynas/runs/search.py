@@ -21,13 +21,14 @@ import os
 from typing import Any
 
 from ray import tune
+from ray.tune.schedulers import TrialScheduler
 
 from raynas import storage
 from raynas.log import logger
 from raynas.results import SEARCH_COLUMNS, Outcome, ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.searchers.base import Finished
-from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies
+from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies, named
 from raynas.spaces import record, sampling
 from raynas.spaces.base import SearchSpace
 from raynas.tune import cluster, schedulers
@@ -35,6 +36,7 @@ from raynas.tune.build import (
     TrialFunction,
     check_table_there,
     few_architectures,
+    full_epochs,
     make_scheduler,
     make_searcher,
     make_space,
@@ -55,7 +57,13 @@ from raynas.tune.progress import Progress
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
-def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | None = None) -> Outcome:
+def run(
+    settings: SearchSettings | dict[str, Any],
+    function: TrialFunction | None = None,
+    *,
+    searcher: TokenSearcher | None = None,
+    scheduler: TrialScheduler | None = None,
+) -> Outcome:
     """Run the search described by ``settings`` (or a dict of them, as ``SearchSettings.from_dict`` takes) to
     the end and write its outputs."""
     if not isinstance(settings, SearchSettings):
@@ -63,30 +71,38 @@ def run(settings: SearchSettings | dict[str, Any], function: TrialFunction | Non
     if not settings.supernet_checkpoint:  # a one-shot search's subnet stage was checked as the one-shot search
         check_applies(settings.given(), trains=function is None)
     space = make_space(settings)
-    searcher = make_searcher(settings, space)
+    own_searcher = searcher
+    searcher = make_searcher(settings, space) if own_searcher is None else _own_searcher(own_searcher, settings, space)
+    if scheduler is not None and settings.scheduler:
+        raise ValueError(f"give settings.scheduler {settings.scheduler!r} or a scheduler object, not both")
     storage.check_kind(settings.storage_path, settings.name, SETTINGS_FILE)
     if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is not None:
         raise FileExistsError(
             f"a search named {settings.name!r} already exists under "
             f"{storage.normalize(settings.storage_path)}; continue it with `raynas resume "
-            f"--storage-path {settings.storage_path} --name {settings.name}` or pick another --name"
+            f"--storage-path {settings.storage_path} --name {settings.name}` or pick another {named('name')}"
         )
     storage.check_writable(settings.storage_path)
     cluster.connect(settings)
     if function is not None:  # recorded, so a resume without it is a clear error, not Tune's
-        settings = dataclasses.replace(settings, trial_function=f"{function.__module__}:{function.__qualname__}")
+        settings = dataclasses.replace(settings, trial_function=qualified(function))
+    # Tune restores these objects; a resume without Tune's record needs new ones: recorded, to say so
+    if own_searcher is not None:
+        settings = dataclasses.replace(settings, own_searcher=qualified(type(own_searcher)))
+    if scheduler is not None:
+        settings = dataclasses.replace(settings, own_scheduler=qualified(type(scheduler)))
     available = sampling.count_feasible(space, settings.max_params, settings.min_params)  # may call user code
     here = dataclasses.replace(settings, storage_path=storage.normalize(settings.storage_path))  # resume checks it
     storage.write_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", here.to_json())
     record.write(settings.storage_path, settings.name, space)
     if available is not None and available < settings.num_samples:
-        flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"  # a one-shot stage's, or ours
+        flag = named("num_subnets" if settings.supernet_checkpoint else "num_samples")  # a one-shot stage's, or ours
         logger.info(
             f"{few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
             f"the search ends after {plural(available, 'trial')}, not {flag} {settings.num_samples}"
         )
     total = min(available, settings.num_samples) if available is not None else None
-    return finish(settings, space, fit(_tuner(settings, space, searcher, function, total=total)))
+    return finish(settings, space, fit(_tuner(settings, space, searcher, function, scheduler, total)))
 
 
 def _tuner(
@@ -94,7 +110,7 @@ def _tuner(
     space: SearchSpace,
     searcher: TokenSearcher,
     function: TrialFunction | None,
-    scheduler: schedulers.LiveTrialsFirst | None = None,
+    scheduler: TrialScheduler | None = None,
     total: int | None = None,
 ) -> tune.Tuner:
     """A new Tune experiment of the search, driven by ``searcher`` (and ``make_scheduler(settings)`` unless
@@ -123,19 +139,19 @@ def load_settings(storage_path: str, name: str, other_kind: str = "continue") ->
         storage.check_kind(storage_path, name, SETTINGS_FILE, other_kind)  # another kind of run: say which
         raise FileNotFoundError(
             f"no raynas search named {name!r} under {storage.normalize(storage_path)} "
-            f"(no {name}/{SETTINGS_FILE}); check --storage-path and --name"
+            f"(no {name}/{SETTINGS_FILE}); check {named('storage_path')} and {named('name')}"
         )
     where = f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE}"
     try:
         return SearchSettings.from_dict(json.loads(text))
     except json.JSONDecodeError as exc:
         raise ValueError(
-            f"{where} is not valid JSON ({exc}); restore it or start the search again under another --name"
+            f"{where} is not valid JSON ({exc}); restore it or start the search again under another {named('name')}"
         ) from None
     except ValueError as exc:  # not an object, or damaged values
         raise ValueError(
             f"{where} is not a usable raynas search record ({exc}); "
-            "restore it or start the search again under another --name"
+            f"restore it or start the search again under another {named('name')}"
         ) from None
 
 
@@ -147,11 +163,15 @@ def resume(
     *,
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
+    searcher: TokenSearcher | None = None,
+    scheduler: TrialScheduler | None = None,
 ) -> Outcome:
     """Continue an interrupted search with ``Tuner.restore`` (searcher state included) and finish it.
 
     ``cpus_per_trial`` / ``gpus_per_trial`` change the resources of the trials still to run (a search started on
     a GPU cluster continued on a CPU machine, say); left ``None``, the search keeps those it started with.
+    ``searcher`` / ``scheduler``: new objects of the classes a search was started with, used when Tune cannot
+    restore its own (the folder moved, other resources, a damaged record); the searcher gets the saved state.
     ``raynas.resume`` continues any kind of run.
     """
     storage_path = os.fspath(storage_path)  # a pathlib.Path too
@@ -189,9 +209,14 @@ def resume(
     else:
         why = ""
     if why:
-        tuner = _tuner(
-            settings, space, _saved_searcher(settings, space, names, why), function, _resumed_scheduler(settings, names)
-        )
+        for given, named in ((searcher, settings.own_searcher), (scheduler, settings.own_scheduler)):
+            if given is None and named is not None:
+                raise ValueError(
+                    f"{why}, so Tune cannot restore the {named} object search {name!r} ran with; resume it "
+                    "from Python with raynas.resume(storage_path, name, searcher=..., scheduler=...) and new ones"
+                )
+        saved = _saved_searcher(settings, space, names, why, searcher and _own_searcher(searcher, settings, space))
+        tuner = _tuner(settings, space, saved, function, scheduler or _resumed_scheduler(settings, names))
     else:
         repair_checkpoints(storage_path, name)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(settings, space, function))
@@ -200,12 +225,12 @@ def resume(
 
 def _change_resources(settings: SearchSettings, cpus_per_trial: float | None, gpus_per_trial: float | None) -> str:
     """Give ``settings`` the resources per trial asked for; what changed (``""``: nothing), e.g.
-    ``"--gpus-per-trial 1 -> 0"``. Bad values are one error, the settings untouched."""
+    ``"gpus_per_trial 1 -> 0"``. Bad values are one error, the settings untouched."""
     asked = {"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial}
     new = {key: float(value) for key, value in asked.items() if value is not None and value != getattr(settings, key)}
     if new:
         dataclasses.replace(settings, **new)  # type: ignore[arg-type]  # checks them
-    changes = [f"--{key.replace('_', '-')} {getattr(settings, key):g} -> {value:g}" for key, value in new.items()]
+    changes = [f"{named(key)} {getattr(settings, key):g} -> {value:g}" for key, value in new.items()]
     for key, value in new.items():
         setattr(settings, key, value)
     return ", ".join(changes)
@@ -236,10 +261,12 @@ def _resumed_scheduler(settings: SearchSettings, names: list[str]) -> schedulers
     return scheduler
 
 
-def _saved_searcher(settings: SearchSettings, space: SearchSpace, names: list[str], why: str) -> TokenSearcher:
-    """The search's searcher as raynas last saved it, for a new Tune experiment that continues the search
-    (``why`` says why Tune's own cannot)."""
-    searcher = make_searcher(settings, space)
+def _saved_searcher(
+    settings: SearchSettings, space: SearchSpace, names: list[str], why: str, searcher: TokenSearcher | None = None
+) -> TokenSearcher:
+    """The search's searcher (``searcher``, else the one its settings name) as raynas last saved it, for a new
+    Tune experiment that continues the search (``why`` says why Tune's own cannot)."""
+    searcher = searcher or make_searcher(settings, space)
     states = sorted((n for n in names if n.startswith("searcher-state-")), reverse=True)
     # the newest state that parses: a driver killed while Tune copied one leaves it cut short
     saved = next((s for s in (read_json(settings.storage_path, f"{settings.name}/{n}") for n in states) if s), None)
@@ -269,3 +296,36 @@ def finished_trials(storage_path: str, name: str, metric: str) -> list[Finished]
         for row in rows.itertuples()
         if row.status == "ERROR" or row.reward
     ]
+
+
+def qualified(thing: Any) -> str:
+    """``module:name`` of a function or class, as a record names it."""
+    return f"{thing.__module__}:{thing.__qualname__}"
+
+
+def _own_searcher(searcher: Any, settings: SearchSettings, space: SearchSpace) -> TokenSearcher:
+    """A user's searcher object, checked against the search: the space and budget of ``settings``."""
+    if not isinstance(searcher, TokenSearcher):
+        raise ValueError(
+            f"searcher must be a raynas TokenSearcher (a Ray Tune Searcher that proposes the space's tokens, e.g. "
+            f"a subclass of raynas.searchers.TokenSearcher), got {type(searcher).__name__}"
+        )
+    if searcher.space.range_table() != space.range_table() or searcher.space.labels() != space.labels():
+        raise ValueError(
+            f"the searcher searches space {searcher.space.name!r}, not the settings' {space.name!r}; build it over "
+            "raynas.tune.build.make_space(settings)"
+        )
+    budget, its = (settings.max_params, settings.min_params), (searcher.max_params, searcher.min_params)
+    if budget != its:
+        raise ValueError(
+            f"the searcher's budget (max_params, min_params) is {its} and the settings' {budget}; give the "
+            "searcher the settings' max_params and min_params"
+        )
+    if searcher.num_samples not in (None, settings.num_samples):
+        raise ValueError(
+            f"the searcher's num_samples is {searcher.num_samples} and the settings' {settings.num_samples}; give "
+            "it the settings' num_samples, or none"
+        )
+    # the trials it hands out in all, and a trial's epochs (both known to raynas): what a resume goes on with
+    searcher.num_samples, searcher.full_epochs = settings.num_samples, full_epochs(settings)
+    return searcher

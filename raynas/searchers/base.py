@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from ray.tune.search import Searcher
 
-from raynas.settings import Option
+from raynas.settings import Option, named
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.sampling import MAX_ATTEMPTS, Tokens
@@ -36,6 +36,20 @@ from raynas.spaces.sampling import MAX_ATTEMPTS, Tokens
 Finished = tuple[str, Tokens, dict | None, int | None]
 #: a trial Tune's restored experiment runs again: trial id, tokens, trial_index
 Running = tuple[str, Tokens, int | None]
+
+
+def auto_int(name: str, value: int | str, auto: int) -> int:
+    """A whole-number option that also takes ``"auto"``: ``auto`` for ``"auto"``, else ``value``.
+
+    Example:
+        >>> auto_int("population", "auto", 20), auto_int("population", 12, 20)
+        (20, 12)
+    """
+    if value == "auto":
+        return auto
+    if isinstance(value, str):
+        raise ValueError(f"{name} must be a whole number or 'auto', got {value!r}")
+    return value
 
 
 class SearchExhausted(ValueError):
@@ -115,16 +129,18 @@ class TokenSearcher(Searcher):
             )
         if self.max_params is not None and self.max_params < low:
             raise ValueError(
-                f"--max-params {self.max_params} is below the smallest architecture of space "
+                f"{named('max_params')} {self.max_params} is below the smallest architecture of space "
                 f"{self.space.name!r} ({low} params); raise the budget to at least {low}"
             )
         if self.min_params is not None and self.min_params > high:
             raise ValueError(
-                f"--min-params {self.min_params} is above the largest architecture of space "
+                f"{named('min_params')} {self.min_params} is above the largest architecture of space "
                 f"{self.space.name!r} ({high} params); lower it to at most {high}"
             )
         if self.max_params is not None and self.min_params is not None and self.min_params > self.max_params:
-            raise ValueError(f"--min-params {self.min_params} is above --max-params {self.max_params}")
+            raise ValueError(
+                f"{named('min_params')} {self.min_params} is above {named('max_params')} {self.max_params}"
+            )
         self.random_feasible(random.Random(0))  # raises SearchExhausted now rather than inside a running search
 
     def feasible(self, tokens: Sequence[int]) -> bool:
@@ -232,9 +248,10 @@ class TokenSearcher(Searcher):
             self._mode = mode
         return True
 
-    def suggest(self, trial_id: str) -> dict | None:
-        """A config ``{"tokens": [...], "trial_index": i}`` for the ``i``-th trial issued (from 0), or
-        ``Searcher.FINISHED``."""
+    # Ray annotates Searcher.suggest as Optional[Dict], yet documents and handles Searcher.FINISHED (a str)
+    def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]
+        """A config ``{"tokens": [...], "trial_index": i}`` for the ``i``-th trial issued (from 0), ``None``
+        (nothing to suggest now), or ``Searcher.FINISHED``."""
         if self.num_samples is not None and self.issued >= self.num_samples:
             return Searcher.FINISHED
         progress = [self.issued, len(self.evaluated), len(self.failed)]
@@ -359,7 +376,7 @@ class TokenSearcher(Searcher):
             self.follow([])
             self.rewind(finished)
 
-    def rewind(self, trials: list[Finished] | list[Running]) -> None:
+    def rewind(self, trials: Sequence[Finished | Running]) -> None:
         """The next trial_index follows the last of ``trials`` (every trial that still exists, finished or
         running): the places of trials handed out after it and lost in a crash are handed out again."""
         indices = [trial[-1] for trial in trials if trial[-1] is not None]

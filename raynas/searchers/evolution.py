@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raynas.searchers.base import Option, Tokens, TokenSearcher
+from raynas.searchers.base import Option, Tokens, TokenSearcher, auto_int
 
 #: NNI's regularized evolution defaults
 POPULATION, SAMPLE, MUTATION_PROB = 100, 25, 0.05
@@ -95,8 +95,9 @@ class RegularizedEvolutionSearcher(TokenSearcher):
     ):
         super().__init__(space, **kwargs)
         default_p, default_s = scaled_sizes(self.num_samples)
-        self.population_size = default_p if population in (None, "auto") else population
-        self.sample_size = min(default_s, self.population_size) if sample_size in (None, "auto") else sample_size
+        self.population_size = default_p if population is None else auto_int("population", population, default_p)
+        default_s = min(default_s, self.population_size)
+        self.sample_size = default_s if sample_size is None else auto_int("sample_size", sample_size, default_s)
         if not 1 <= self.sample_size <= self.population_size:
             raise ValueError(
                 f"sample_size must be between 1 and the population ({self.population_size}), got {self.sample_size}"

@@ -46,7 +46,7 @@ import math
 import statistics
 from typing import Any
 
-from raynas.searchers.base import Option, Tokens, TokenSearcher
+from raynas.searchers.base import Option, Tokens, TokenSearcher, auto_int
 from raynas.searchers.choice_means import ChoiceMeans
 
 #: PaddleSlim SANAS's schedule (rewards in [0, 1])
@@ -199,44 +199,42 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         screen_size: int = 5,
         **kwargs: Any,
     ):
-        if restart_after == "auto":
-            restart_after = restart_stall(kwargs.get("num_samples"))
-        if restart_after == 0:  # never, as settings say it
-            restart_after = None
-        if warm_start == "auto":
-            warm_start = warm_start_size(kwargs.get("num_samples"))
+        num_samples = kwargs.get("num_samples")
+        stall = None if restart_after is None else auto_int("restart_after", restart_after, restart_stall(num_samples))
+        if stall == 0:  # never, as settings say it
+            stall = None
+        warm = auto_int("warm_start", warm_start, warm_start_size(num_samples))
         if (init_temperature is not None and init_temperature <= 0) or not 0 < decay <= 1 or reward_scale <= 0:
             raise ValueError(
                 "need init_temperature > 0, 0 < decay <= 1 and reward_scale > 0, got "
                 f"{init_temperature}, {decay}, {reward_scale}"
             )
-        if init_temperature is None and warm_start < 2:  # nothing to calibrate from
+        if init_temperature is None and warm < 2:  # nothing to calibrate from
             init_temperature = FIXED_T0
-        if restart_from not in RESTART_FROM or (restart_after is not None and restart_after < 1):
+        if restart_from not in RESTART_FROM or (stall is not None and stall < 1):
             raise ValueError(
                 f"restart_from must be one of {RESTART_FROM} and restart_after >= 1 or None, got "
-                f"{restart_from!r}, {restart_after}"
+                f"{restart_from!r}, {stall}"
             )
         if far_moves != "auto" and (isinstance(far_moves, str) or far_moves < 1):
             raise ValueError(f"far_moves must be >= 1 or 'auto', got {far_moves!r}")
         if not 0 <= screened <= 1 or screen_size < 1:
             raise ValueError(f"need 0 <= screened <= 1 and screen_size >= 1, got {screened}, {screen_size}")
         super().__init__(space, **kwargs)
-        if far_moves == "auto":
-            far_moves = far_moves_for(len(self.movable_positions()))
-        if far_moves > max(1, len(self.movable_positions())):
+        moves = auto_int("far_moves", far_moves, far_moves_for(len(self.movable_positions())))
+        if moves > max(1, len(self.movable_positions())):
             raise ValueError(
                 f"far_moves must be at most the {len(self.movable_positions())} positions with a "
-                f"choice in this space, got {far_moves}"
+                f"choice in this space, got {moves}"
             )
         self.init_temperature = init_temperature
         self.decay = decay
         self.reward_scale = reward_scale
-        self.warm_start = warm_start
-        self.restart_after = restart_after
+        self.warm_start = warm
+        self.restart_after = stall
         self.restart_from = restart_from
         self.temperature_spread = temperature_spread
-        self.far_moves = far_moves
+        self.far_moves = moves
         self.screened = screened
         self.screen_size = screen_size
         self.means = ChoiceMeans()
@@ -245,7 +243,8 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         self.current_reward: float | None = None
         self.warm_rewards: list[float] = []
         #: step at the last new best or restart, and the best reward then: the stall is measured from it
-        self.mark, self.mark_reward = 0, None
+        self.mark: int = 0
+        self.mark_reward: float | None = None
         self.restarts = 0
 
     @classmethod
@@ -364,7 +363,11 @@ class SimulatedAnnealingSearcher(TokenSearcher):
         """
         self.mark = self.step
         self.restarts += 1
-        if self.restart_from == "best" and not (exhausted and self.current_tokens == self.best_tokens):
+        if (
+            self.restart_from == "best"
+            and self.best_tokens is not None  # always set by then: a walk starts from a full result
+            and not (exhausted and self.current_tokens == self.best_tokens)
+        ):
             self.current_tokens, self.current_reward = list(self.best_tokens), self.best_reward
         else:
             self.current_tokens = self.current_reward = None

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
-from optuna.distributions import CategoricalDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import TrialState
 
 from raynas.searchers.base import Option, Tokens, TokenSearcher
@@ -97,7 +97,7 @@ class TPESearcher(TokenSearcher):
         self.n_startup_trials = n_startup_trials
         self.multivariate = multivariate
         self.window = window
-        self.distributions = {
+        self.distributions: dict[str, BaseDistribution] = {
             f"position_{i}": CategoricalDistribution(list(range(n))) for i, n in enumerate(space.range_table())
         }
         self.infeasible = 0
@@ -176,6 +176,8 @@ class TPESearcher(TokenSearcher):
             del self.asked[key]
         step = 0 if state == TrialState.PRUNED else None
         if step is not None:
+            if value is None:  # observe() gives a pruned trial its rung's reward
+                raise ValueError(f"a pruned trial needs its reward, got none for {list(tokens)}")
             trial.report(value, step)
         self.study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
         if state != TrialState.FAIL:
@@ -186,7 +188,10 @@ class TPESearcher(TokenSearcher):
 
     def _trimmed(self) -> list[list[Any]]:
         """The study's trials that a trim keeps, in their order: the best :data:`KEEP_BEST` completed ones,
-        the newest completed or pruned others up to ``window``, and the open trials of running ones."""
+        the newest completed or pruned others up to ``window``, and the open trials of running ones (all of
+        them without a ``window``)."""
+        if self.window is None:
+            return list(self.history)
         done = [i for i, h in enumerate(self.history) if h[1] in (TrialState.COMPLETE.name, TrialState.PRUNED.name)]
         complete = [i for i in done if self.history[i][1] == TrialState.COMPLETE.name]
         best = set(sorted(complete, key=lambda i: -self.history[i][2])[:KEEP_BEST])

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from raynas import data, spaces
+from raynas.settings import named, naming_flags
 from raynas.spaces.base import SearchSpace
 
 #: how Python says that a call's arguments do not fit the function's signature
@@ -23,7 +24,8 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
     kwargs, added = dict(kwargs), []
     if name == "tabular":
         if "path" not in kwargs:
-            raise ValueError("space 'tabular' needs a benchmark table: pass --table PATH")
+            how = "pass --table PATH" if naming_flags() else "give space_kwargs {'path': PATH}"
+            raise ValueError(f"space 'tabular' needs a benchmark table: {how}")
     elif dataset in data.SHAPES:
         channels, size = data.SHAPES[dataset]
         given = set(kwargs)
@@ -42,8 +44,8 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
         for key, value in (("in_channels", channels), ("num_classes", data.NUM_CLASSES)):
             if key in given and key in kwargs and kwargs[key] != value:
                 raise ValueError(
-                    f"--space-kwargs gives {key} {kwargs[key]!r} but --data {dataset} has {value}; "
-                    f"drop {key} from --space-kwargs (raynas sets it from the data)"
+                    f"{named('space_kwargs')} gives {key} {kwargs[key]!r} but {named('data')} {dataset} has {value}; "
+                    f"drop {key} from {named('space_kwargs')} (raynas sets it from the data)"
                 )
     try:
         return spaces.get(name, **kwargs)
@@ -56,6 +58,6 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
             ) from None
         if SIGNATURE_ERROR.search(str(exc)):  # an argument the space does not take, or lacks
             raise ValueError(
-                f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); fix --space-kwargs"
+                f"space {name!r} cannot be built from its arguments {kwargs} ({exc}); fix {named('space_kwargs')}"
             ) from None
         raise spaces.in_user_code(name, kwargs, exc) from None  # inside the space's code: say where

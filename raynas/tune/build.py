@@ -1,7 +1,7 @@
 """The parts of a search, built from its settings: the space, the searcher, the scheduler and the trainable.
 
 Example:
-    >>> from raynas.settings import SearchSettings, checked_options
+    >>> from raynas.settings import DARTS, ONE_SHOT, SearchSettings, checked_options
     >>> settings = SearchSettings(space="small_channel", max_params=20000)
     >>> from raynas.spaces.build import space_for
     >>> make_searcher(settings, space_for(settings.space, {}, settings.data)).max_params
@@ -18,7 +18,7 @@ from ray import tune
 
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS, TokenSearcher
-from raynas.settings import SearchSettings, checked_options
+from raynas.settings import DARTS, ONE_SHOT, SearchSettings, checked_options
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.build import space_for
 from raynas.spaces.choices import ModelSpace
@@ -81,7 +81,7 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
         12
     """
     if settings.searcher not in SEARCHERS:
-        runner = {"oneshot": "raynas.runs.oneshot.run", "darts": "raynas.runs.darts.run"}.get(settings.searcher)
+        runner = {ONE_SHOT: "raynas.runs.oneshot.run", DARTS: "raynas.runs.darts.run"}.get(settings.searcher)
         found = (
             f"searcher {settings.searcher!r} is run by {runner}"
             if runner
@@ -126,12 +126,20 @@ def make_trainable(settings: SearchSettings, space: SearchSpace, function: Trial
     ``function(config, settings)`` replaces the default trial (retraining, or a table lookup for a tabular
     space); ``config["tokens"]`` is the architecture and ``settings`` the search settings as a dict.
     """
-    if function is None and settings.space == "tabular":
-        from raynas.trainables.lookup import lookup as function
-    elif function is None:
-        from raynas.trainables.retrain import retrain as function
+    trial = function if function is not None else default_trial(settings)
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(function, settings=trial_settings(settings, space)), resources)
+    return tune.with_resources(tune.with_parameters(trial, settings=trial_settings(settings, space)), resources)
+
+
+def default_trial(settings: SearchSettings) -> TrialFunction:
+    """The trial of a search that names none: a table lookup for a tabular space, else retraining."""
+    if settings.space == "tabular":
+        from raynas.trainables.lookup import lookup
+
+        return lookup
+    from raynas.trainables.retrain import retrain
+
+    return retrain
 
 
 def trial_settings(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Example:
     >>> check_reachable("localhost")
     Traceback (most recent call last):
     ...
-    ConnectionError: --address must look like HOST:PORT or ray://HOST:PORT, got 'localhost'
+    ConnectionError: address must look like HOST:PORT or ray://HOST:PORT, got 'localhost'
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import ray
 
 from raynas.log import logger
-from raynas.settings import SearchSettings
+from raynas.settings import SearchSettings, named
 
 
 class _NeverReported(logging.Filter):
@@ -87,7 +87,7 @@ def connect(settings: SearchSettings) -> None:
         warn_if_no_node_fits(
             settings.address,
             {"CPU": settings.cpus_per_trial, "GPU": settings.gpus_per_trial},
-            "a trial (--cpus-per-trial, --gpus-per-trial)",
+            f"a trial ({named('cpus_per_trial')}, {named('gpus_per_trial')})",
         )
 
 
@@ -121,15 +121,15 @@ def _import_roots(module: str) -> list[str]:
 
 def _check_fits(settings: SearchSettings, resources: dict[str, float]) -> None:
     """On a local Ray (no autoscaler to add nodes), a trial larger than the machine would wait forever."""
-    for flag, need, have in (
-        ("--cpus-per-trial", settings.cpus_per_trial, resources.get("CPU", 0)),
-        ("--gpus-per-trial", settings.gpus_per_trial, resources.get("GPU", 0)),
+    for setting, need, have in (
+        ("cpus_per_trial", settings.cpus_per_trial, resources.get("CPU", 0)),
+        ("gpus_per_trial", settings.gpus_per_trial, resources.get("GPU", 0)),
     ):
         if need > have:
             ray.shutdown()
             raise ValueError(
-                f"{flag} {need:g} asks for more than this machine has ({have:g}); lower it, or "
-                "pass --address of a cluster that has them"
+                f"{named(setting)} {need:g} asks for more than this machine has ({have:g}); lower it, or "
+                f"pass {named('address')} of a cluster that has them"
             )
 
 
@@ -151,11 +151,11 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
-        raise ConnectionError(f"--address must look like HOST:PORT or ray://HOST:PORT, got {address!r}")
+        raise ConnectionError(f"{named('address')} must look like HOST:PORT or ray://HOST:PORT, got {address!r}")
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
         raise ConnectionError(
-            f"cannot reach the Ray cluster at --address {address} ({exc.strerror or exc}); "
+            f"cannot reach the Ray cluster at {named('address')} {address} ({exc.strerror or exc}); "
             "start it with `ray start --head` or fix the address"
         ) from None

@@ -16,7 +16,7 @@ from raynas import storage
 from raynas.log import logger
 from raynas.results import SEARCH_COLUMNS, Outcome, ResultsLog, best_first, results_rows
 from raynas.searchers.base import MAX_ATTEMPTS
-from raynas.settings import SearchSettings
+from raynas.settings import SearchSettings, named
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
@@ -66,7 +66,7 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
         len(frame) < settings.num_samples
         and sampling.count_feasible(space, settings.max_params, settings.min_params) is None
     ):  # else said at the start
-        flag = "--num-subnets" if settings.supernet_checkpoint else "--num-samples"
+        flag = named("num_subnets" if settings.supernet_checkpoint else "num_samples")
         logger.info(
             f"the searcher found no other architecture of space {space.name!r} within the budget "
             f"({sampling.budget_flags(settings.max_params, settings.min_params)}) in {MAX_ATTEMPTS} draws: the "
