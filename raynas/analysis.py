@@ -192,7 +192,7 @@ def asked(settings: Any) -> int:
     ``--seeds``; fewer rows than this mean a search still running, interrupted, or out of architectures."""
     if isinstance(settings, darts_search.DartsSettings):
         return settings.seeds
-    return settings.num_subnets if settings.searcher == ONE_SHOT else settings.num_samples
+    return settings.oneshot()["num_subnets"] if settings.searcher == ONE_SHOT else settings.num_samples
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,17 @@ from typing import Any
 
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS
-from raynas.settings import DARTS, INTERNAL_SETTINGS, ONE_SHOT, SearchSettings, check_applies, naming, underscored
+from raynas.settings import (
+    DARTS,
+    INTERNAL_SETTINGS,
+    ONE_SHOT,
+    Option,
+    SearchSettings,
+    check_applies,
+    naming,
+    oneshot_declared,
+    underscored,
+)
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
@@ -83,23 +93,10 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, help="seed of the searcher and the data split (default 0)")
     _option_flags(p)
     g = p.add_argument_group("one-shot (raynas search oneshot)")
-    g.add_argument(
-        "--searcher",
-        dest="subnet_searcher",
-        metavar="SEARCHER",
-        help=f"searcher of the subnets: {', '.join(SEARCHERS)} (default sanas)",
-    )
-    g.add_argument("--supernet-epochs", type=int, help="epochs of single-path supernet training (default 60)")
-    g.add_argument("--supernet-batch-size", type=int, help="supernet batch size (default 32)")
-    g.add_argument("--supernet-lr", type=float, help="supernet SGD learning rate, cosine schedule (default 0.05)")
-    g.add_argument("--num-subnets", type=int, help="subnets evaluated on the shared weights (default 100)")
-    g.add_argument(
-        "--calibration-images",
-        type=int,
-        help="training images that recompute each subnet's BatchNorm statistics (default 2000)",
-    )
-    g.add_argument("--retrain-top", type=int, help="best subnets retrained from scratch (default 3)")
-    g.add_argument("--retrain-epochs", type=int, help="epochs of that retraining (default: --epochs)")
+    for option in oneshot_declared():  # the subnets' searcher is --searcher
+        _option_flag(
+            g, option, **({"flag": "--searcher", "metavar": "SEARCHER"} if option.name == "subnet_searcher" else {})
+        )
     g = p.add_argument_group("data and training")
     g.add_argument("--data", help=f"dataset: {', '.join(data.DATASETS)} (default digits, bundled)")
     g.add_argument("--data-dir", help="folder holding the torchvision files of --data (never downloaded)")
@@ -148,13 +145,18 @@ def _option_flags(p: argparse.ArgumentParser) -> None:
         g = p.add_argument_group(f"{title} (raynas search {name}, or oneshot --searcher {name})")
         for option in fresh:
             added.add(option.name)
-            text = f"{option.help} (default {option.shown_default()})".replace("%", "%%")
-            if option.type is bool:
-                g.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text)
-            else:
-                words = [*option.words, *(["none"] if option.nullable and "none" not in option.words else [])]
-                metavar = "|".join([option.type.__name__.upper(), *words])
-                g.add_argument(option.flag, dest=option.name, metavar=metavar, help=text)
+            _option_flag(g, option)
+
+
+def _option_flag(g: argparse._ArgumentGroup, option: Option, flag: str = "", metavar: str = "") -> None:
+    """The flag of ``option`` (``--name``, unless ``flag``) in ``g``, its value given to the settings as text."""
+    text = f"{option.help} (default {option.shown_default()})".replace("%", "%%")
+    if option.type is bool:
+        g.add_argument(flag or option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text)
+    else:
+        words = [*option.words, *(["none"] if option.nullable and "none" not in option.words else [])]
+        metavar = metavar or "|".join([option.type.__name__.upper(), *words])
+        g.add_argument(flag or option.flag, dest=option.name, metavar=metavar, help=text)
 
 
 def _darts_flags(g: argparse._ArgumentGroup) -> None:
@@ -238,6 +240,27 @@ def _analyze_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="folder for the plots and best_arch.json (default <storage-path>/<name>/analysis)")
 
 
+def _export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a run's trained network as TorchScript or ONNX",
+        description="Write the trained network of a search, retrain, one-shot search or pipeline (its model.pt) "
+        "as a TorchScript or ONNX file for deployment. ONNX needs: pip install 'raynas[onnx]'.",
+    )
+    p.add_argument("--storage-path", default="./runs", help="where the run is stored (default ./runs)")
+    p.add_argument("--name", required=True, help="the run's --name")
+    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"], help="default torchscript")
+    p.add_argument("--out", help="the file to write (default: beside model.pt, model.torchscript.pt or model.onnx)")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from raynas import storage
+    from raynas.trainables.model_file import export_model
+
+    out = export_model(storage.folder(args.storage_path, args.name), args.out, args.format)
+    print(f"[raynas] wrote {out}")
+
+
 def _retrain_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "retrain",
@@ -289,6 +312,7 @@ def parser() -> argparse.ArgumentParser:
     _resume_parser(sub)
     _analyze_parser(sub)
     _retrain_parser(sub)
+    _export_parser(sub)
     _pipeline_parser(sub)
     p_spaces = sub.add_parser(
         "spaces",
@@ -402,10 +426,11 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
             f"config file {path} names searcher {values['searcher']!r} and the command is `raynas search "
             f"{given['searcher']}`; remove the key or run `raynas search {values['searcher']}`"
         )
-    options = values.get("searcher_options")
-    if isinstance(options, dict):  # an option the file gives there and a flag gives too: the flag's
-        options = underscored(options, f"config file {path}: searcher-options")
-        values["searcher_options"] = {key: value for key, value in options.items() if key not in given}
+    for key in ("searcher_options", "oneshot_options"):
+        options = values.get(key)
+        if isinstance(options, dict):  # an option the file gives there and a flag gives too: the flag's
+            options = underscored(options, f"config file {path}: {key.replace('_', '-')}")
+            values[key] = {name: value for name, value in options.items() if name not in given}
     values.update(given)
     check_applies(values)  # a key of the config file is checked as its flag would be
     if values.get("searcher") == ONE_SHOT:
@@ -556,6 +581,9 @@ def _main(argv: list[str] | None) -> int:
             return _darts(args)
         if args.command == "pipeline":
             return _pipeline(args)
+        if args.command == "export":
+            _export(args)
+            return 0
         if args.command == "resume":
             from raynas.runs import registry
 

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import Subset, TensorDataset
 
+from raynas.settings import named
+
 #: dataset -> (input channels, image size), known without loading anything
 SHAPES = {"digits": (1, 8), "mnist": (1, 28), "fashion_mnist": (1, 28), "cifar10": (3, 32)}
 DATASETS = tuple(SHAPES)
@@ -104,13 +106,13 @@ def check(name: str, data_dir: str | None, val_fraction: float | None = None, re
     if name == "digits":
         return
     debian = (
-        f"; on Debian: apt-get install dataset-{name.replace('_', '-')}, then --data-dir {DEBIAN_DIRS[name]}"
+        f"; on Debian: apt-get install dataset-{name.replace('_', '-')}, then {named('data_dir')} {DEBIAN_DIRS[name]}"
         if name in DEBIAN_DIRS
         else ""
     )
     if not data_dir:
         raise DataError(
-            f"dataset {name!r} needs --data-dir, a folder holding {EXPECTED_FILES[name][0]} "
+            f"dataset {name!r} needs {named('data_dir')}, a folder holding {EXPECTED_FILES[name][0]} "
             f"and the other files of the dataset (nothing is downloaded){debian}"
         )
     if not os.path.isdir(data_dir):

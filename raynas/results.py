@@ -261,3 +261,5 @@ class Outcome:
     best_path: str | None
     #: Tune's ``ResultGrid`` of the run's last Tune experiment (``None`` when it was not run by this call)
     grid: Any = None
+    #: the best architecture's trained network (``model.pt``, see ``raynas.load_model``), when the run trained one
+    model_path: str | None = None

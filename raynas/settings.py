@@ -25,6 +25,8 @@ SETTINGS_FILE = "raynas_search.json"
 ONE_SHOT, DARTS = "oneshot", "darts"
 #: how messages name a setting: "settings" (``max_params``, for Python) or "flags" (``--max-params``, for the CLI)
 _naming: contextvars.ContextVar[str] = contextvars.ContextVar("raynas_naming", default="settings")
+#: whether settings are built for a stage of a one-shot search (see :func:`one_shot_stages`)
+_stage: contextvars.ContextVar[bool] = contextvars.ContextVar("raynas_one_shot_stage", default=False)
 NAMINGS = ("settings", "flags")
 
 
@@ -183,6 +185,66 @@ def options_searcher(searcher: str, subnet_searcher: str = "sanas") -> str:
     return ALIASES.get(name, name) if isinstance(name, str) else name
 
 
+def oneshot_declared() -> tuple[Option, ...]:
+    """The options of a one-shot search, declared next to it (``OPTIONS`` of :mod:`raynas.runs.oneshot`, imported
+    when first needed: it imports Ray and torch, and settings sit below it).
+
+    Example:
+        >>> [option.name for option in oneshot_declared()][:3]
+        ['subnet_searcher', 'supernet_epochs', 'supernet_batch_size']
+    """
+    return tuple(importlib.import_module("raynas.runs.oneshot").OPTIONS)
+
+
+@contextlib.contextmanager
+def one_shot_stages() -> Iterator[None]:
+    """Settings built until the block ends may hold ``oneshot_options`` whatever their searcher: the stages of a
+    one-shot search (:mod:`raynas.runs.oneshot` runs them so) search with the subnets' searcher and read them."""
+    token = _stage.set(True)
+    try:
+        yield
+    finally:
+        _stage.reset(token)
+
+
+def checked_oneshot(searcher: str, options: dict[str, Any], stage: bool = False) -> dict[str, Any]:
+    """``options`` of a one-shot search, each converted as its :class:`Option` declares and those at their default
+    left out; an option it does not declare, a value it does not take, or any option given to another search (but
+    a ``stage`` of a one-shot search) is a ``ValueError`` naming the option.
+
+    Example:
+        >>> checked_oneshot("oneshot", {"num-subnets": "50", "supernet_lr": 0.05})
+        {'num_subnets': 50}
+        >>> checked_oneshot("sanas", {"num_subnets": 50})
+        Traceback (most recent call last):
+        ValueError: num_subnets applies to `raynas search oneshot` only (a one-shot search); drop it from `raynas \
+search sanas`
+    """
+    if not isinstance(options, dict):
+        raise ValueError(f"oneshot-options must be a JSON object of option -> value, got {options!r}")
+    options = underscored(options, "oneshot-options")
+    if not options:
+        return options
+    declared = {option.name: option for option in oneshot_declared()}
+    for key in options:
+        if key not in declared:
+            raise ValueError(f"a one-shot search has no option {key!r}; its options: {', '.join(declared)}")
+    if searcher != ONE_SHOT and not stage and not _stage.get():
+        key = next(iter(options))
+        raise ValueError(
+            f"{named(key)} applies to `raynas search oneshot` only (a one-shot search); drop it from `raynas search "
+            f"{searcher}`"
+        )
+    out = {}
+    for key, value in options.items():
+        value = declared[key].convert(value)
+        if key == "subnet_searcher":
+            value = ALIASES.get(value, value)
+        if not _same(value, declared[key].default):
+            out[key] = value
+    return out
+
+
 #: the options of SA that were settings of their own before ``searcher_options``, with their defaults: records
 #: written then hold all of them (:func:`gather_options` moves them)
 SA_SETTINGS = {
@@ -200,7 +262,8 @@ SA_SETTINGS = {
 @dataclass
 class SearchSettings:
     """One architecture search: what to search, on what data, with what budget and resources. The settings every
-    search shares are fields; the options of one searcher (its class's ``OPTIONS``) are in ``searcher_options``."""
+    search shares are fields; the options of one searcher (its class's ``OPTIONS``) are in ``searcher_options``,
+    those of a one-shot search (``OPTIONS`` of :mod:`raynas.runs.oneshot`) in ``oneshot_options``."""
 
     searcher: str = "sanas"
     space: str = "small_channel"
@@ -230,16 +293,12 @@ class SearchSettings:
     #: the options of the searcher (of the subnets' searcher, in a one-shot search), by name: those its class
     #: declares in ``OPTIONS`` (e.g. ``{"decay": 0.9}`` for sanas, ``{"population": 50}`` for evolution)
     searcher_options: dict[str, Any] = field(default_factory=dict)
-    # one-shot (`raynas search oneshot`): supernet -> subnet search -> retrain of the best
-    subnet_searcher: str = "sanas"
-    supernet_epochs: int = 60
-    supernet_batch_size: int = 32
-    supernet_lr: float = 0.05
+    #: the options of a one-shot search (`raynas search oneshot`: supernet -> subnet search -> retrain of the
+    #: best) by name, those at their default left out: e.g. ``{"num_subnets": 50, "subnet_searcher": "random"}``;
+    #: :meth:`oneshot` gives all of them
+    oneshot_options: dict[str, Any] = field(default_factory=dict)
+    # recorded by a one-shot search itself
     supernet_budget: bool = True
-    num_subnets: int = 100
-    retrain_top: int = 3
-    retrain_epochs: int | None = None
-    calibration_images: int = 2000
     supernet_checkpoint: str | None = None
     # early stopping: a Tune scheduler on the epoch
     scheduler: str | None = None
@@ -258,12 +317,14 @@ class SearchSettings:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SearchSettings:
         """Build from a dict whose keys are field names (``-`` or ``_``); unknown keys are an error. A searcher
-        option may be given at the top level too (``{"decay": 0.9}``, as config files and the records of earlier
-        versions give them): see :func:`gather_options`.
+        option or an option of a one-shot search may be given at the top level too (``{"decay": 0.9}``, as config
+        files and the records of earlier versions give them): see :func:`gather_options`.
 
         Example:
             >>> SearchSettings.from_dict({"searcher": "evolution", "population": 20}).searcher_options
             {'population': 20}
+            >>> SearchSettings.from_dict({"searcher": "oneshot", "num-subnets": 20}).oneshot_options
+            {'num_subnets': 20}
         """
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = gather_options(underscored(values))
@@ -299,7 +360,9 @@ class SearchSettings:
                 "'tabular', or 'package.module:factory' of your own"
             )
         coerce_fields(self)
-        self.searcher_options = checked_options(self.searcher, self.subnet_searcher, self.searcher_options)
+        self.oneshot_options = checked_oneshot(self.searcher, self.oneshot_options, bool(self.supernet_checkpoint))
+        subnet_searcher = self.oneshot_options.get("subnet_searcher", "sanas")
+        self.searcher_options = checked_options(self.searcher, subnet_searcher, self.searcher_options)
         if self.data_dir:
             self.data_dir = os.path.abspath(os.path.expanduser(self.data_dir))
         for key, value in self.space_kwargs.items():  # recorded as JSON, and recreated from it in every trial
@@ -319,16 +382,10 @@ class SearchSettings:
             ("reward_epochs", 1),
             ("batch_size", 1),
             ("max_failures", -1),
-            ("supernet_epochs", 1),
-            ("num_subnets", 1),
-            ("supernet_batch_size", 1),
             ("seed", 0),
-            ("retrain_top", 1),
-            ("calibration_images", 1),
-            ("retrain_epochs", 1),
         ):
             value = getattr(self, name)
-            if value is not None and value < low:  # retrain_epochs None: epochs
+            if value < low:
                 raise ValueError(f"{named(name)} must be at least {low}, got {value}")
         if self.scheduler in ("", "none"):
             self.scheduler = None
@@ -359,10 +416,8 @@ class SearchSettings:
         if not self.gpus_per_trial >= 0:
             raise ValueError(f"{named('gpus_per_trial')} must be 0 or more, got {self.gpus_per_trial:g}")
         check_gpus("gpus_per_trial", self.gpus_per_trial)
-        for name in ("lr", "supernet_lr"):
-            value = getattr(self, name)
-            if not value > 0:
-                raise ValueError(f"{named(name)} must be above 0, got {value:g}")
+        if not self.lr > 0:
+            raise ValueError(f"{named('lr')} must be above 0, got {self.lr:g}")
         # the training recipe, which only Python or a --config file sets: a bad value would fail every trial
         for name, fits, what in (
             ("momentum", lambda v: 0 <= v <= 1, "between 0 and 1"),
@@ -383,6 +438,16 @@ class SearchSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def oneshot(self) -> dict[str, Any]:
+        """Every option of a one-shot search: ``oneshot_options`` over the defaults its declaration gives.
+
+        Example:
+            >>> options = SearchSettings(searcher="oneshot", oneshot_options={"num_subnets": 8}).oneshot()
+            >>> options["num_subnets"], options["supernet_epochs"], options["subnet_searcher"]
+            (8, 60, 'sanas')
+        """
+        return {**{option.name: option.default for option in oneshot_declared()}, **self.oneshot_options}
+
     def given(self) -> dict[str, Any]:
         """The settings that differ from their defaults: those a user gave, for :func:`check_applies`.
 
@@ -401,17 +466,8 @@ class SearchSettings:
         return json.dumps(self.to_dict(), indent=2)
 
 
-#: settings that only one kind of search reads: given to another, they would silently do nothing
-ONE_SHOT_FLAGS = (
-    "subnet_searcher",
-    "supernet_epochs",
-    "supernet_batch_size",
-    "supernet_lr",
-    "num_subnets",
-    "calibration_images",
-    "retrain_top",
-    "retrain_epochs",
-)
+#: settings that only one kind of search reads: given to another, they would silently do nothing (and those of a
+#: one-shot search: :func:`oneshot_declared`)
 ASHA_FLAGS = ("grace_epochs", "reduction_factor")
 #: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
 INTERNAL_SETTINGS = ("trial_function", "own_searcher", "own_scheduler", "supernet_checkpoint", "supernet_budget")
@@ -433,7 +489,8 @@ def check_applies(values: dict[str, Any], trains: bool = True) -> None:
     """One clear line for a setting of ``values`` (flags given, a config file's keys, or the settings of
     :meth:`SearchSettings.given`, by name) that the search they describe would not read. ``trains=False``: a
     trial function of the user's runs the trials, and may read any training setting. A searcher option may be
-    given at the top level (a flag) or in ``searcher_options``.
+    given at the top level (a flag) or in ``searcher_options``, an option of a one-shot search so or in
+    ``oneshot_options``.
 
     Example:
         >>> check_applies({"searcher": "random", "decay": 0.9})
@@ -442,13 +499,19 @@ def check_applies(values: dict[str, Any], trains: bool = True) -> None:
 from `raynas search random`
     """
     searcher = values.get("searcher", SearchSettings.searcher)
-    options = values.get("searcher_options")
-    given = {**(underscored(options) if isinstance(options, dict) else {}), **values}
-    declared = searcher_options(options_searcher(searcher, values.get("subnet_searcher", "sanas"))) or ()
+    options, shot = values.get("searcher_options"), values.get("oneshot_options")
+    given = {
+        **(underscored(options) if isinstance(options, dict) else {}),
+        **(underscored(shot) if isinstance(shot, dict) else {}),
+        **values,
+    }
+    subnet_searcher = given.get("subnet_searcher", "sanas")
+    declared = searcher_options(options_searcher(searcher, subnet_searcher)) or ()
     own = {option.name for option in declared}
     replay = "table" in values or values.get("space") == "tabular"
+    oneshot_names = tuple(option.name for option in oneshot_declared())
     for names, applies, where in (
-        (ONE_SHOT_FLAGS, searcher == ONE_SHOT, "`raynas search oneshot`"),
+        (oneshot_names, searcher == ONE_SHOT, "`raynas search oneshot`"),
         *(((name,), name in own, _owners(owners)) for name, owners in option_owners().items()),
         (DARTS_FLAGS, searcher == DARTS, "`raynas search darts`"),
         (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"), f"a search with {named('scheduler')} asha"),
@@ -478,42 +541,69 @@ def _owners(searchers: list[str]) -> str:
 
 def gather_options(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` (settings by name) with each searcher option given at the top level moved into
-    ``searcher_options``, as :meth:`SearchSettings.from_dict` takes them: config files may give them either way,
-    and the records of earlier versions hold SA's at the top level (all of them, :data:`SA_SETTINGS`; those at
-    their defaults are left out, as a search given none records none). An option given both ways is an error.
+    ``searcher_options``, and each option of a one-shot search into ``oneshot_options``, as
+    :meth:`SearchSettings.from_dict` takes them: config files may give them either way, and the records of raynas
+    0.1 hold SA's and the one-shot search's at the top level (all of them, :data:`SA_SETTINGS` and
+    :func:`oneshot_declared`; those at their defaults are left out, as a search given none records none). An
+    option given both ways is an error.
 
     Example:
         >>> gather_options({"searcher": "sanas", "decay": 0.9, "warm_start": "auto", "seed": 1})
         {'searcher': 'sanas', 'seed': 1, 'searcher_options': {'decay': 0.9}}
+        >>> gather_options({"searcher": "oneshot", "num_subnets": 8, "supernet_lr": 0.05})
+        {'searcher': 'oneshot', 'oneshot_options': {'num_subnets': 8}}
     """
     fields = {f.name for f in dataclasses.fields(SearchSettings)}
     extra = [key for key in values if key not in fields]
-    defaults = [key for key in extra if key in SA_SETTINGS and _same(values[key], SA_SETTINGS[key])]
-    owners = option_owners() if len(extra) > len(defaults) else {}
-    moved = [key for key in extra if key in owners and key not in defaults]
-    out = {key: value for key, value in values.items() if key not in defaults and key not in moved}
-    if moved:
-        options = values.get("searcher_options", {})
-        if not isinstance(options, dict):
-            raise ValueError(f"searcher-options must be a JSON object of option -> value, got {options!r}")
-        options = underscored(options, "searcher-options")
-        twice = next((key for key in moved if key in options), None)
-        if twice:
-            raise ValueError(f"searcher option {twice!r} is given as a setting and in searcher-options; give it once")
-        out["searcher_options"] = {**options, **{key: values[key] for key in moved}}
+    shot = {option.name: option.default for option in oneshot_declared()} if extra else {}
+    defaults = [
+        key
+        for key in extra
+        if (key in SA_SETTINGS and _same(values[key], SA_SETTINGS[key]))
+        or (key in shot and _same(values[key], shot[key]))
+    ]
+    extra = [key for key in extra if key not in defaults]
+    shot_moved = [key for key in extra if key in shot]
+    owners = option_owners() if len(extra) > len(shot_moved) else {}
+    moved = [key for key in extra if key in owners]
+    out = {key: value for key, value in values.items() if key not in defaults and key not in moved + shot_moved}
+    for field_name, keys, what in (
+        ("oneshot_options", shot_moved, "one-shot"),
+        ("searcher_options", moved, "searcher"),
+    ):
+        if keys:
+            out[field_name] = _merged(values, field_name, keys, what)
     return out
+
+
+def _merged(values: dict[str, Any], field_name: str, keys: list[str], what: str) -> dict[str, Any]:
+    """The options dict ``values[field_name]`` with the top-level ``keys`` of ``values`` moved into it."""
+    source = field_name.replace("_", "-")
+    given = values.get(field_name, {})
+    if not isinstance(given, dict):
+        raise ValueError(f"{source} must be a JSON object of option -> value, got {given!r}")
+    given = underscored(given, source)
+    twice = next((key for key in keys if key in given), None)
+    if twice:
+        raise ValueError(f"{what} option {twice!r} is given as a setting and in {source}; give it once")
+    return {**given, **{key: values[key] for key in keys}}
 
 
 def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
     """A record of settings (:meth:`SearchSettings.to_dict`, with keys of its own perhaps) in the shape this
-    version writes: one an earlier version wrote holds SA's options at the top level and no searcher_options.
+    version writes: one an earlier version wrote holds SA's options and the one-shot search's at the top level,
+    and no searcher_options or oneshot_options.
 
     Example:
         >>> upgrade_record({"searcher": "sanas", "decay": 0.97, "screened": 0.0, "architectures": [[1, 2]]})
-        {'searcher': 'sanas', 'architectures': [[1, 2]], 'searcher_options': {'screened': 0.0}}
+        {'searcher': 'sanas', 'architectures': [[1, 2]], 'searcher_options': {'screened': 0.0}, 'oneshot_options': {}}
     """
     out = gather_options(record)
-    return {**out, "searcher_options": out.get("searcher_options", {})}
+    return {
+        **out,
+        "searcher_options": out.get("searcher_options", {}),
+        "oneshot_options": out.get("oneshot_options", {}),
+    }
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -120,6 +120,12 @@ def read_text(storage_path: str, relpath: str) -> str | None:
     return None if content is None else content.decode()
 
 
+def exists(storage_path: str, relpath: str) -> bool:
+    """Whether ``storage_path/relpath`` is a file."""
+    fs, path = locate(storage_path, relpath)
+    return fs.get_file_info(path).type == pyarrow.fs.FileType.File
+
+
 def read_bytes(storage_path: str, relpath: str) -> bytes | None:
     """Contents of ``storage_path/relpath`` as bytes, or ``None`` if it does not exist."""
     fs, path = locate(storage_path, relpath)

@@ -546,7 +546,8 @@ def test_a_config_files_searcher_picks_the_subnet_searcher_of_a_one_shot_search(
     config.write_text("searcher: random\nnum-subnets: 20\n")
     args = cli.parser().parse_args(["search", "oneshot", "--config", str(config)])
     settings = cli.settings_from_args(args)
-    assert (settings.searcher, settings.subnet_searcher, settings.num_subnets) == ("oneshot", "random", 20)
+    options = settings.oneshot()
+    assert (settings.searcher, options["subnet_searcher"], options["num_subnets"]) == ("oneshot", "random", 20)
     # another search's file names its searcher: the command's is the one that runs, so a different one is an error
     config.write_text("searcher: tpe\nnum-samples: 20\n")
     assert cli.settings_from_args(cli.parser().parse_args(["search", "tpe", "--config", str(config)])).num_samples == 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CHANNEL_BENCH, kill_cli_when, run_search
+from conftest import kill_cli_when, run_search
 
 from raynas import spaces
 from raynas.devices import pick_device
@@ -277,6 +278,16 @@ def test_killed_search_resumes_without_losing_or_repeating_work(killed_search, t
         assert read_results(ran_in).equals(before)
 
 
+def wide_table(path: Path) -> Path:
+    """A benchmark table of 729 architectures (6 positions of 3 choices) whose accuracy grows with the digits."""
+    rows = {
+        "".join(map(str, digits)): {"mean": 50 + sum(digits), "params": 1000 * sum(digits), "flops": 1}
+        for digits in itertools.product(range(1, 4), repeat=6)
+    }
+    path.write_text(json.dumps(rows))
+    return path
+
+
 def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray_session, tmp_path):
     """Trials without checkpoints (a table replay) do not make Tune snapshot the experiment: it does so every
     10 s at most, so a killed replay has finished many trials that the snapshot does not know. The restored
@@ -294,7 +305,7 @@ def test_killed_replay_resumes_the_trials_finished_after_tunes_last_snapshot(ray
             "--space",
             "tabular",
             "--table",
-            str(CHANNEL_BENCH),
+            str(wide_table(tmp_path / "table.json")),
             "--num-samples",
             "300",
             "--concurrency",
@@ -453,7 +464,7 @@ def test_a_space_too_large_to_count_says_when_the_budget_ran_out_of_architecture
     )
     assert len(outcome.results) == 1 and outcome.best is not None
     assert (
-        f"the searcher found no other architecture of space 'mobile' within the budget (--max-params {budget}) "
+        f"the searcher found no other architecture of space 'mobile' within the budget (max_params {budget}) "
         f"in {MAX_ATTEMPTS} draws: the search ended after 1 trial, not num_samples 3; widen the budget"
     ) in capsys.readouterr().out
 

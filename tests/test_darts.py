@@ -189,9 +189,9 @@ def SearchNetworkAtSeed(s) -> SearchNetwork:
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"order": 3}, "--order must be 1 .* or 2"),
-        ({"epochs": 2, "epochs_no_archopt": 2}, r"--epochs-no-archopt \(2\) must be smaller than --epochs \(2\)"),
-        ({"layers": 0}, "--layers must be at least 1"),
+        ({"order": 3}, "^order must be 1 .* or 2"),
+        ({"epochs": 2, "epochs_no_archopt": 2}, r"^epochs_no_archopt \(2\) must be smaller than epochs \(2\)"),
+        ({"layers": 0}, "^layers must be at least 1"),
     ],
 )
 def test_bad_settings(change, message):

@@ -162,7 +162,7 @@ def test_incomplete_folder_names_the_missing_files(tmp_path):
 
 
 def test_dataset_needing_files_without_data_dir():
-    with pytest.raises(data.DataError, match="needs --data-dir"):
+    with pytest.raises(data.DataError, match="needs data_dir, a folder"):
         data.check("cifar10", None)
 
 

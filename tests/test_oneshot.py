@@ -19,7 +19,7 @@ from ray import tune
 
 from raynas import cli, data, spaces
 from raynas.runs.retrain import settings_for_file
-from raynas.settings import SearchSettings
+from raynas.settings import SearchSettings, one_shot_stages
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.subnet import evaluate_subnet, load_supernet_state
@@ -31,16 +31,17 @@ USER = "user_spaces:tiny"
 
 
 def run_supernet(tmp_path, name: str, function, max_failures: int = 0) -> tune.Result:
-    settings = SearchSettings.from_dict(
-        {
-            "space": USER,
-            "supernet_epochs": 3,
-            "supernet_batch_size": 96,
-            "calibration_images": 200,
-            "storage_path": str(tmp_path),
-            "name": name,
-        }
-    )
+    with one_shot_stages():  # the settings of a one-shot search's supernet stage
+        settings = SearchSettings.from_dict(
+            {
+                "space": USER,
+                "supernet_epochs": 3,
+                "supernet_batch_size": 96,
+                "calibration_images": 200,
+                "storage_path": str(tmp_path),
+                "name": name,
+            }
+        )
     trainable = tune.with_parameters(function, settings=trial_settings(settings, make_space(settings)))
     grid = tune.Tuner(
         trainable,

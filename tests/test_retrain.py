@@ -36,7 +36,7 @@ def test_nan_loss_fails_the_trial_with_a_clear_error(tmp_path):
     assert outcome.best is None
     row = outcome.results.iloc[0]
     assert row.status == "ERROR"
-    assert "training loss became nan" in row.error and "--lr" in row.error
+    assert "training loss became nan" in row.error and "lower the learning rate (lr)" in row.error
 
 
 def test_retraining_with_a_space_the_settings_do_not_name_is_refused_before_training(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -58,7 +59,19 @@ def test_run_and_resume_return_one_outcome_from_python_and_the_cli(ray_session, 
     pd.testing.assert_frame_equal(again.results, outcome.results)
     assert cli.main(["resume", "--storage-path", str(tmp_path), "--name", "t"]) == 0
     assert raynas.load(tmp_path, "t").reward.max() == pytest.approx(best)
-    capsys.readouterr()
+    assert " epoch " not in capsys.readouterr().out  # a table replay's trials have no epochs to report
+
+
+def test_every_epoch_of_a_trial_but_its_last_prints_a_line(ray_session, tmp_path, capsys):
+    from raynas.tune.build import make_space
+
+    settings = raynas.SearchSettings(epochs=3, concurrency=1, storage_path=str(tmp_path), name="r")
+    outcome = raynas.retrain(settings, make_space(settings), [[0, 0, 0, 0]])
+    out = capsys.readouterr().out
+    trial = outcome.results.trial_id.iloc[0]
+    for epoch in (1, 2):
+        assert re.search(rf"^\[raynas\] trial 0 {trial} epoch {epoch}/3: val_acc 0\.\d{{4}} \(\d+ s\)$", out, re.M)
+    assert "epoch 3/3" not in out  # the trial's own line reports the end
 
 
 class OwnSearcher(RandomSearcher):
@@ -104,3 +117,12 @@ def test_a_users_searcher_and_scheduler_objects_run_a_search_and_are_needed_to_r
     with pytest.raises(ValueError, match="^a darts run takes no searcher object; drop searcher"):
         raynas.run(darts, searcher=OwnSearcher(space))
     capsys.readouterr()
+
+
+def test_epochs_not_above_reward_epochs_is_a_warning_that_says_what_to_change(ray_session, tmp_path, capsys):
+    outcome = raynas.run(raynas.SearchSettings(epochs=2, num_samples=1, storage_path=str(tmp_path), name="w"))
+    assert outcome.best is not None  # a warning, not an error
+    assert (
+        "[raynas] epochs 2 is not above reward_epochs 2: the reward averages every epoch's validation accuracy, "
+        "the first, half-trained ones too; raise epochs or lower reward_epochs"
+    ) in capsys.readouterr().err

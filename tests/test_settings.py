@@ -11,7 +11,7 @@ import pytest
 from conftest import write_table
 
 from raynas import cli
-from raynas.settings import SA_SETTINGS, SearchSettings
+from raynas.settings import SA_SETTINGS, SearchSettings, upgrade_record
 
 
 def main_error(argv: list[str], capsys) -> str:
@@ -222,7 +222,10 @@ def test_run_takes_a_dict_and_runs_each_kind_by_its_own_runner(tmp_path):
             {"searcher": "random", "searcher_options": {"init_temperature": 1}},
             "searcher 'random' has no option 'init_temperature' (an option of sanas); its options: none",
         ),
-        ({"searcher": "evolution", "num_subnets": 50}, "num_subnets applies to `raynas search oneshot` only"),
+        (
+            {"searcher": "evolution", "oneshot_options": {"num_subnets": 50}},
+            "num_subnets applies to `raynas search oneshot` only",
+        ),
         ({"epochs": 4, "grace_epochs": 2}, "grace_epochs applies to a search with scheduler asha only"),
         (
             {"space": "tabular", "space_kwargs": {"path": "t.json"}, "epochs": 5},
@@ -244,7 +247,7 @@ def test_settings_built_in_python_that_the_search_would_not_read_are_refused(tmp
         oneshot.run(
             SearchSettings(
                 searcher="oneshot",
-                subnet_searcher="random",
+                oneshot_options={"subnet_searcher": "random"},
                 searcher_options={"decay": 0.9},
                 storage_path=str(tmp_path),
             )
@@ -347,10 +350,12 @@ def test_paths_may_be_pathlib_paths(tmp_path):
 
 
 def old_record(settings: SearchSettings, **sa) -> dict:
-    """``settings`` as the version before ``searcher_options`` recorded them: every SA option at the top level."""
+    """``settings`` as the version before ``searcher_options`` recorded them (raynas 0.1): every SA option and every
+    option of a one-shot search at the top level."""
     record = settings.to_dict()
     options = record.pop("searcher_options")
-    return {**record, **SA_SETTINGS, **options, **sa}
+    record.pop("oneshot_options")
+    return {**record, **SA_SETTINGS, **options, **settings.oneshot(), **sa}
 
 
 def test_a_record_of_the_version_before_searcher_options_loads_with_its_options(tmp_path):
@@ -373,11 +378,41 @@ def test_a_record_of_the_version_before_searcher_options_loads_with_its_options(
         loaded = load_settings(str(tmp_path), searcher)
         assert loaded.searcher == searcher and loaded.searcher_options == {}
         make_searcher(loaded, space)
-    oneshot = old_record(SearchSettings(searcher="oneshot", subnet_searcher="sanas"), far_moves=1)
+    oneshot = old_record(SearchSettings(searcher="oneshot", oneshot_options={"subnet_searcher": "sanas"}), far_moves=1)
     assert SearchSettings.from_dict(oneshot).searcher_options == {"far_moves": 1}
     # and what this version records reads back as it was
     assert SearchSettings.from_dict(json.loads(settings.to_json())) == settings
     assert json.loads(settings.to_json())["searcher_options"] == settings.searcher_options
+
+
+def test_a_record_with_the_one_shot_options_at_the_top_level_loads_them_into_oneshot_options():
+    # raynas 0.1 recorded every option of a one-shot search at the top level, in every search's record
+    record = old_record(SearchSettings(searcher="oneshot", name="os"))
+    record.update(num_subnets=4, supernet_epochs=1, calibration_images=100)
+    settings = SearchSettings.from_dict(record)
+    assert settings.oneshot_options == {
+        "num_subnets": 4,
+        "supernet_epochs": 1,
+        "calibration_images": 100,
+    }  # the rest are at their defaults: left out
+    assert settings.oneshot()["retrain_top"] == 3 and settings.oneshot()["subnet_searcher"] == "sanas"
+    assert "num_subnets" not in settings.to_dict() and SearchSettings.from_dict(settings.to_dict()) == settings
+    assert upgrade_record(record)["oneshot_options"] == settings.oneshot_options
+    # those of another search are at their defaults: dropped
+    assert SearchSettings.from_dict(old_record(SearchSettings(name="s"))).oneshot_options == {}
+    # a one-shot option given to another search is one clear error, whichever way it is given
+    for values in (
+        {"searcher": "sanas", "num_subnets": 4},
+        {"searcher": "sanas", "oneshot_options": {"num_subnets": 4}},
+    ):
+        with pytest.raises(ValueError, match=re.escape("num_subnets applies to `raynas search oneshot` only")):
+            SearchSettings.from_dict(values)
+    with pytest.raises(ValueError, match=re.escape("a one-shot search has no option 'decay'")):
+        SearchSettings(searcher="oneshot", oneshot_options={"decay": 0.9})
+    with pytest.raises(ValueError, match=re.escape("num-subnets must be a whole number, got 'many'")):
+        SearchSettings(searcher="oneshot", oneshot_options={"num_subnets": "many"})
+    with pytest.raises(ValueError, match=re.escape("supernet-epochs must be at least 1, got 0")):
+        SearchSettings.from_dict({"searcher": "oneshot", "supernet-epochs": 0})
 
 
 def test_a_one_shot_search_or_retrain_recorded_before_searcher_options_continues(tmp_path):

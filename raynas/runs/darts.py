@@ -31,6 +31,7 @@ from raynas.settings import check_gpus, check_name, check_storage_path, coerce_f
 from raynas.spaces.darts import genotype_from_dict
 from raynas.tune import cluster, experiment
 from raynas.tune.finish import run_config
+from raynas.tune.progress import EpochLines
 
 GENOTYPE_FILE = "genotype.json"
 BEST_ARCH_FILE = "best_arch.json"
@@ -198,7 +199,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> Outcome:
         tuner = tune.Tuner(
             trainable,
             param_space={"seed": tune.grid_search(seeds)},
-            run_config=run_config(settings, []),
+            run_config=run_config(settings, [EpochLines(settings.epochs, last=True)]),
         )
     return finish(settings, tuner.fit())
 

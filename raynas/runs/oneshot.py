@@ -13,7 +13,9 @@ from its Tune state. So re-running the same command (or ``raynas resume``) finis
 
 Example:
     >>> from raynas.settings import SearchSettings
-    >>> settings = SearchSettings(searcher="oneshot", space="mobile", max_params="20k", num_subnets=100)
+    >>> settings = SearchSettings(
+    ...     searcher="oneshot", space="mobile", max_params="20k", oneshot_options={"num_subnets": 100}
+    ... )
     >>> outcome = run(settings)  # doctest: +SKIP
     >>> outcome.best["arch"]  # doctest: +SKIP
     {'s1_b1': 'k3_e6', 's1_b2': 'skip', ...}
@@ -37,7 +39,16 @@ from raynas.runs import retrain as fixed
 from raynas.runs import search
 from raynas.runs.base import same_resources
 from raynas.searchers import SEARCHERS
-from raynas.settings import ONE_SHOT, SETTINGS_FILE, SearchSettings, check_applies, named, upgrade_record
+from raynas.settings import (
+    ONE_SHOT,
+    SETTINGS_FILE,
+    Option,
+    SearchSettings,
+    check_applies,
+    named,
+    one_shot_stages,
+    upgrade_record,
+)
 from raynas.spaces.choices import ModelSpace
 from raynas.tune import build, cluster, experiment
 from raynas.tune.finish import BEST_FILE, run_config
@@ -47,6 +58,36 @@ SUPERNET_FILE = "supernet.pt"
 STAGES = ("supernet", "subnets", "retrain")
 #: short names accepted for --searcher
 ALIASES = {"sa": "sanas"}
+
+
+def _at_least_1(value: int) -> bool:
+    return value >= 1
+
+
+#: the options of a one-shot search: ``SearchSettings.oneshot_options`` holds them (``SearchSettings.oneshot()``
+#: gives all of them), config files as keys, ``raynas search oneshot`` as flags (``subnet_searcher`` as
+#: ``--searcher``); the trials of its stages receive them as settings of their own (``settings["num_subnets"]``)
+OPTIONS: tuple[Option, ...] = (
+    Option("subnet_searcher", str, "sanas", f"searcher of the subnets: {', '.join(SEARCHERS)}"),
+    Option("supernet_epochs", int, 60, "epochs of single-path supernet training", fits=_at_least_1, must="at least 1"),
+    Option("supernet_batch_size", int, 32, "supernet batch size", fits=_at_least_1, must="at least 1"),
+    Option(
+        "supernet_lr", float, 0.05, "supernet SGD learning rate, cosine schedule", fits=lambda v: v > 0, must="above 0"
+    ),
+    Option("num_subnets", int, 100, "subnets evaluated on the shared weights", fits=_at_least_1, must="at least 1"),
+    Option(
+        "calibration_images",
+        int,
+        2000,
+        "training images that recompute each subnet's BatchNorm statistics",
+        fits=_at_least_1,
+        must="at least 1",
+    ),
+    Option("retrain_top", int, 3, "best subnets retrained from scratch", fits=_at_least_1, must="at least 1"),
+    Option(
+        "retrain_epochs", int, None, "epochs of that retraining (none: --epochs)", fits=_at_least_1, must="at least 1"
+    ),
+)
 
 
 class SupernetProgress(tune.Callback):
@@ -66,6 +107,11 @@ class SupernetProgress(tune.Callback):
 def run(settings: SearchSettings) -> Outcome:
     """Run (or continue) the one-shot search of ``settings`` to the end (``searcher`` is ``"oneshot"``; left at
     its default, it is set so)."""
+    with one_shot_stages():  # the settings of its stages hold its options
+        return _run(settings)
+
+
+def _run(settings: SearchSettings) -> Outcome:
     if settings.searcher != ONE_SHOT:
         if settings.searcher != SearchSettings.searcher:  # not the default: perhaps meant for the subnets
             raise ValueError(
@@ -73,11 +119,11 @@ def run(settings: SearchSettings) -> Outcome:
                 f"searcher is subnet_searcher (--searcher of `raynas search oneshot`)"
             )
         settings.searcher = ONE_SHOT  # recorded, so that `raynas resume` and `raynas analyze` know the search
-    settings.subnet_searcher = ALIASES.get(settings.subnet_searcher, settings.subnet_searcher)
     if storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}") is None:  # not a continuation
         check_applies(settings.given())
-    if settings.subnet_searcher not in SEARCHERS:
-        raise ValueError(f"unknown subnet searcher {settings.subnet_searcher!r}; choose one of: {', '.join(SEARCHERS)}")
+    subnet_searcher = settings.oneshot()["subnet_searcher"]
+    if subnet_searcher not in SEARCHERS:
+        raise ValueError(f"unknown subnet searcher {subnet_searcher!r}; choose one of: {', '.join(SEARCHERS)}")
     space = build.make_space(settings)
     if not isinstance(space, ModelSpace):
         raise ValueError(
@@ -112,8 +158,10 @@ def root(settings: SearchSettings) -> str:
 
 def stage(settings: SearchSettings, name: str, **changes) -> SearchSettings:
     """The settings of one stage: stored under ``<storage_path>/<name>/<stage>/``."""
-    values = {"storage_path": root(settings), "name": name, "searcher": settings.subnet_searcher, **changes}
-    return dataclasses.replace(settings, **values)
+    searcher = settings.oneshot()["subnet_searcher"]
+    values = {"storage_path": root(settings), "name": name, "searcher": searcher, **changes}
+    with one_shot_stages():  # a stage searches with the subnets' searcher and keeps the search's options
+        return dataclasses.replace(settings, **values)
 
 
 def _claim(settings: SearchSettings) -> None:
@@ -142,7 +190,8 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
         return location
     from raynas.trainables.supernet import train_supernet as trial
 
-    logger.info(f"supernet: {settings.supernet_epochs} epochs of single-path training on {settings.data}")
+    epochs = settings.oneshot()["supernet_epochs"]
+    logger.info(f"supernet: {epochs} epochs of single-path training on {settings.data}")
     trainable = tune.with_resources(
         tune.with_parameters(trial, settings=build.trial_settings(st, space)),
         {"cpu": st.cpus_per_trial, "gpu": st.gpus_per_trial},
@@ -152,7 +201,7 @@ def train_supernet(settings: SearchSettings, space: ModelSpace) -> str | None:
         experiment.repair_checkpoints(st.storage_path, st.name)
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
-        tuner = tune.Tuner(trainable, run_config=run_config(st, [SupernetProgress(st.supernet_epochs)]))
+        tuner = tune.Tuner(trainable, run_config=run_config(st, [SupernetProgress(epochs)]))
     grid = tuner.fit()
     # interrupted: a half-trained supernet is not the stage's output
     experiment.check_ended(experiment.ended(grid, st.storage_path, st.name), st.name)
@@ -173,7 +222,7 @@ def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str)
     told when there are none)."""
     from raynas.trainables.subnet import evaluate_subnet
 
-    st = stage(settings, "subnets", num_samples=settings.num_subnets, supernet_checkpoint=checkpoint)
+    st = stage(settings, "subnets", num_samples=settings.oneshot()["num_subnets"], supernet_checkpoint=checkpoint)
     text = storage.read_text(st.storage_path, f"{st.name}/{BEST_FILE}")
     if text is None:
         logger.info(f"subnets: {st.num_samples} subnets by {st.searcher} on the shared weights")
@@ -191,9 +240,10 @@ def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str)
 
 def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFrame) -> Outcome:
     """Stage 3: retrain the ``retrain_top`` best subnets from scratch; write the final best_arch.json."""
-    top = best_first(subnets).head(settings.retrain_top)  # ties: fewer params, then the earlier trial
+    options = settings.oneshot()
+    top = best_first(subnets).head(options["retrain_top"])  # ties: fewer params, then the earlier trial
     architectures = [json.loads(t) for t in top.tokens]
-    st = stage(settings, "retrain", epochs=settings.retrain_epochs or settings.epochs)
+    st = stage(settings, "retrain", epochs=options["retrain_epochs"] or settings.epochs)
     if storage.read_text(st.storage_path, f"{st.name}/{BEST_FILE}") is None:
         logger.info(f"retrain: the best {len(architectures)} subnets from scratch, {st.epochs} epochs each")
         outcome = fixed.retrain(st, space, architectures)
@@ -219,4 +269,4 @@ def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFr
         f"  params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
         f"{best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\nwrote {path}"
     )
-    return Outcome(outcome.results, best, outcome.results_path, path, outcome.grid)
+    return Outcome(outcome.results, best, outcome.results_path, path, outcome.grid, outcome.model_path)

@@ -23,6 +23,7 @@ from raynas import results, storage
 from raynas.log import logger
 from raynas.results import Outcome
 from raynas.runs.base import same_resources
+from raynas.trainables.model_file import MODEL_FILE
 
 STAGES = ("darts", "sanas", "retrain")
 RESULT_FILE = "result.json"
@@ -256,11 +257,13 @@ def run(p: PipelineSettings) -> Outcome:
     retrained network (``retrain/result.json``)."""
     best = run_pipeline(p)
     root = storage.folder(p.storage_path, p.name)
+    model = f"retrain/{MODEL_FILE}"
     return Outcome(
         results.parse(results.read(root, "sanas") or ""),
         best,
         f"{root}/sanas/{results.RESULTS_FILE}",
         f"{root}/retrain/{RESULT_FILE}",
+        model_path=f"{root}/{model}" if storage.exists(root, model) else None,
     )
 
 

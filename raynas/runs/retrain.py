@@ -31,7 +31,7 @@ from raynas.tune import cluster
 from raynas.tune.build import make_space, make_trainable
 from raynas.tune.experiment import repair_checkpoints
 from raynas.tune.finish import BEST_FILE, finish, run_config
-from raynas.tune.progress import Progress
+from raynas.tune.progress import EpochLines, Progress
 
 #: what a retrain run trains, written when it starts: a run of the same name must train the same
 RETRAIN_FILE = "raynas_retrain.json"
@@ -76,7 +76,7 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
                 "tokens": tune.sample_from(lambda spec: architectures[spec.config.trial_index]),  # type: ignore[attr-defined]
             },
             tune_config=tune.TuneConfig(max_concurrent_trials=settings.concurrency, reuse_actors=True),
-            run_config=run_config(settings, [Progress(settings)]),
+            run_config=run_config(settings, [Progress(settings), EpochLines(settings.epochs)]),
         )
     return finish(settings, space, tuner.fit())
 

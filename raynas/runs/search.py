@@ -31,6 +31,7 @@ from raynas.searchers.base import Finished
 from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies, named
 from raynas.spaces import record, sampling
 from raynas.spaces.base import SearchSpace
+from raynas.spaces.tabular import TabularSpace
 from raynas.tune import cluster, schedulers
 from raynas.tune.build import (
     TrialFunction,
@@ -51,7 +52,7 @@ from raynas.tune.experiment import (
     searcher_state_readable,
 )
 from raynas.tune.finish import finish, fit, run_config
-from raynas.tune.progress import Progress
+from raynas.tune.progress import EpochLines, Progress
 
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -101,6 +102,12 @@ def run(
             f"{few_architectures(space.name, available, settings.max_params, settings.min_params)}: "
             f"the search ends after {plural(available, 'trial')}, not {flag} {settings.num_samples}"
         )
+    if function is None and not isinstance(space, TabularSpace) and settings.epochs <= settings.reward_epochs:
+        logger.warning(
+            f"{named('epochs')} {settings.epochs} is not above {named('reward_epochs')} {settings.reward_epochs}: "
+            "the reward averages every epoch's validation accuracy, the first, half-trained ones too; raise "
+            f"{named('epochs')} or lower {named('reward_epochs')}"
+        )
     total = min(available, settings.num_samples) if available is not None else None
     return finish(settings, space, fit(_tuner(settings, space, searcher, function, scheduler, total)))
 
@@ -127,7 +134,7 @@ def _tuner(
             max_concurrent_trials=settings.concurrency,
             reuse_actors=True,
         ),
-        run_config=run_config(settings, [Progress(settings, total=total)]),
+        run_config=run_config(settings, [Progress(settings, total=total), *epoch_lines(settings, space, function)]),
     )
 
 
@@ -329,3 +336,8 @@ def _own_searcher(searcher: Any, settings: SearchSettings, space: SearchSpace) -
     # the trials it hands out in all, and a trial's epochs (both known to raynas): what a resume goes on with
     searcher.num_samples, searcher.full_epochs = settings.num_samples, full_epochs(settings)
     return searcher
+
+
+def epoch_lines(settings: SearchSettings, space: SearchSpace, function: TrialFunction | None) -> list[EpochLines]:
+    """A line per trial epoch, unless the trials look accuracies up in a table (one report each)."""
+    return [] if function is None and isinstance(space, TabularSpace) else [EpochLines(settings.epochs)]

@@ -20,6 +20,7 @@ import numbers
 import random
 from collections.abc import Sequence
 
+from raynas.settings import named
 from raynas.spaces.base import SearchSpace
 
 Tokens = list[int]
@@ -33,15 +34,15 @@ COUNT_LIMIT = 50_000
 
 
 def budget_flags(max_params: int | None = None, min_params: int | None = None) -> str:
-    """The budget as the flags that set it, for messages.
+    """The budget as the settings (the CLI's flags, see :func:`raynas.settings.named`) that set it, for messages.
 
     Example:
         >>> budget_flags(20000), budget_flags(20000, 5000), budget_flags()
-        ('--max-params 20000', '--min-params 5000, --max-params 20000', 'no budget')
+        ('max_params 20000', 'min_params 5000, max_params 20000', 'no budget')
     """
     flags = [
-        f"--{name} {value}"
-        for name, value in (("min-params", min_params), ("max-params", max_params))
+        f"{named(name)} {value}"
+        for name, value in (("min_params", min_params), ("max_params", max_params))
         if value is not None
     ]
     return ", ".join(flags) or "no budget"

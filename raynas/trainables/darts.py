@@ -39,6 +39,7 @@ from torch.utils.data import Subset
 from raynas import data, spaces, storage
 from raynas.checkpoints import STATE_FILE, from_checkpoint, save_atomic, to_checkpoint
 from raynas.devices import pick_device
+from raynas.settings import named
 from raynas.spaces.choices import ModelSpace
 from raynas.spaces.darts import SearchNetwork, genotype_to_dict
 from raynas.spaces.relaxed import RelaxedSupernet
@@ -74,9 +75,9 @@ Report = Callable[[dict[str, Any], dict[str, Any]], None]
 
 
 def check_recipe(s: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming the flag to fix when DARTS settings cannot run."""
+    """Raise ``ValueError`` naming the setting to fix when DARTS settings cannot run."""
     if s["order"] not in (1, 2):
-        raise ValueError(f"--order must be 1 (first order) or 2 (second order), got {s['order']!r}")
+        raise ValueError(f"{named('order')} must be 1 (first order) or 2 (second order), got {s['order']!r}")
     for key, low in (
         ("epochs", 1),
         ("layers", 1),
@@ -87,13 +88,13 @@ def check_recipe(s: dict[str, Any]) -> None:
         ("epochs_no_archopt", 0),
     ):
         if int(s[key]) < low:
-            raise ValueError(f"--{key.replace('_', '-')} must be at least {low}, got {s[key]}")
+            raise ValueError(f"{named(key)} must be at least {low}, got {s[key]}")
     for key in ("lr", "arch_lr"):
         if not s[key] > 0:
-            raise ValueError(f"--{key.replace('_', '-')} must be above 0, got {s[key]:g}")
+            raise ValueError(f"{named(key)} must be above 0, got {s[key]:g}")
     if s["epochs_no_archopt"] >= s["epochs"]:
         raise ValueError(
-            f"--epochs-no-archopt ({s['epochs_no_archopt']}) must be smaller than --epochs "
+            f"{named('epochs_no_archopt')} ({s['epochs_no_archopt']}) must be smaller than {named('epochs')} "
             f"({s['epochs']}), or the architecture is never optimised"
         )
 
@@ -117,7 +118,7 @@ def split_halves(n: int, seed: int, rank: int = 0, world: int = 1) -> tuple[list
     if not shares[0]:
         raise ValueError(
             f"{n} training items cannot be split into 2 halves over {world} workers; "
-            "use more data or fewer --workers-per-trial"
+            f"use more data or fewer {named('workers_per_trial')}"
         )
     return shares[0], shares[1]
 
@@ -213,7 +214,7 @@ class DartsSearch:
             count += len(y)
         train_loss = float(loss_sum) / max(count, 1)
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"training loss became {train_loss}; lower --lr or check the data")
+            raise FloatingPointError(f"training loss became {train_loss}; lower {named('lr')} or check the data")
         self.scheduler.step()
         self.epoch += 1
         val_acc, val_loss = evaluate(self.model, self.val_loader, self.device)

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from raynas.checkpoints import from_checkpoint
 from raynas.data import SizedDataset
+from raynas.settings import named
 
 
 def make_loader(dataset: SizedDataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
@@ -59,7 +60,9 @@ def train_epoch(
         count += len(labels)
     mean = float(total) / max(count, 1)
     if not math.isfinite(mean):
-        raise FloatingPointError(f"training loss became {mean}; lower the learning rate (--lr) or check the data")
+        raise FloatingPointError(
+            f"training loss became {mean}; lower the learning rate ({named('lr')}) or check the data"
+        )
     return mean
 
 

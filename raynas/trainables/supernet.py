@@ -31,6 +31,7 @@ from torch import nn
 from raynas import data, spaces
 from raynas.checkpoints import to_checkpoint
 from raynas.devices import pick_device
+from raynas.settings import named
 from raynas.spaces.choices import ModelSpace
 from raynas.spaces.sampling import budget_flags, random_feasible
 from raynas.trainables.calibration import calibration_images, recalibrate
@@ -172,7 +173,7 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
         scheduler.step()
         train_loss = total / max(count, 1)
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"supernet loss became {train_loss}; lower the learning rate (--lr)")
+            raise FloatingPointError(f"supernet loss became {train_loss}; lower the learning rate ({named('lr')})")
         val_acc = sum(path_accuracy(space, model, t, images, val_loader, device) for t in eval_paths) / len(eval_paths)
         history.append(val_acc)
         metrics = {

@@ -89,7 +89,7 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
         )
         raise ValueError(f"{found}; choose one of: {', '.join(SEARCHERS)}")
     # checked again: the dict may have changed since the settings were built
-    options = checked_options(settings.searcher, settings.subnet_searcher, settings.searcher_options)
+    options = checked_options(settings.searcher, settings.oneshot()["subnet_searcher"], settings.searcher_options)
     return SEARCHERS[settings.searcher](
         space,
         max_params=settings.max_params,
@@ -143,5 +143,6 @@ def default_trial(settings: SearchSettings) -> TrialFunction:
 
 
 def trial_settings(settings: SearchSettings, space: SearchSpace) -> dict[str, Any]:
-    """The settings a trial receives: the search's, with the space's full constructor arguments."""
-    return {**settings.to_dict(), "space_kwargs": space.kwargs()}
+    """The settings a trial receives: the search's, with the space's full constructor arguments and the options of
+    a one-shot search (which its stages' trials read) as settings of their own (``settings["num_subnets"]``)."""
+    return {**settings.to_dict(), **settings.oneshot(), "space_kwargs": space.kwargs()}

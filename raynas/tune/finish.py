@@ -13,6 +13,7 @@ from ray import tune
 from ray.tune.error import TuneError
 
 from raynas import storage
+from raynas.checkpoints import from_checkpoint
 from raynas.log import logger
 from raynas.results import SEARCH_COLUMNS, Outcome, ResultsLog, best_first, results_rows
 from raynas.searchers.base import MAX_ATTEMPTS
@@ -20,6 +21,7 @@ from raynas.settings import SearchSettings, named
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
+from raynas.trainables.model_file import MODEL_FILE, model_record, write_model
 from raynas.tune.build import full_epochs, plural, trial_settings
 from raynas.tune.experiment import check_ended, ended
 from raynas.tune.progress import fmt
@@ -84,14 +86,29 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     checkpoint = trial_checkpoint(settings, result, row.trial_id)
     best = best_arch(settings, space, row, _test_accuracy(settings, space, tokens, checkpoint))
     best_path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}", json.dumps(best, indent=2))
+    model_path = write_best_model(settings, space, tokens, checkpoint)
     logger.info(
         f"{len(done)} of {len(frame)} trials finished; best architecture {tokens}\n"
         f"  {json.dumps(best['arch'], ensure_ascii=False)}\n"
         f"  params {best['params']:,}  reward {best['reward']:.4f}  "
         f"val acc {fmt(best['val_acc'])}  test acc {fmt(best['test_acc'])}\n"
-        f"wrote {results_path} and {best_path}"
+        f"wrote {results_path} and {best_path}" + (f"\nits trained network: {model_path}" if model_path else "")
     )
-    return Outcome(frame, best, results_path, best_path, grid)
+    return Outcome(frame, best, results_path, best_path, grid, model_path)
+
+
+def write_best_model(
+    settings: SearchSettings, space: SearchSpace, tokens: list[int], checkpoint: tune.Checkpoint | None
+) -> str | None:
+    """Write ``model.pt`` (the trained network, see :mod:`raynas.trainables.model_file`) of the best trial
+    from its checkpoint; ``None`` when the trial left no trained model (a table, a subnet score)."""
+    if checkpoint is None or isinstance(space, TabularSpace):
+        return None
+    state = from_checkpoint(checkpoint)
+    if "model" not in state:
+        return None
+    record = model_record(space.name, space.kwargs(), tokens, settings.data, state["model"])
+    return write_model(settings.storage_path, f"{settings.name}/{MODEL_FILE}", record)
 
 
 def best_arch(settings: SearchSettings, space: SearchSpace, row: Any, test_acc: float | None) -> dict[str, Any]:

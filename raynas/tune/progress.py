@@ -131,3 +131,36 @@ class Progress(tune.Callback):
 
 def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+class EpochLines(tune.Callback):
+    """One console line per epoch a trial reports, for the first ``trials`` trials of a run, so that long epochs
+    are not silent: the trial (its ``trial_index`` when it has one), the epoch of ``epochs``, ``metric`` and the
+    trial's time so far. The last epoch gets a line only with ``last`` (a token search's trial line follows it).
+
+    Example:
+        >>> EpochLines(epochs=3).line("a1b2", 4, {"epoch": 2, "val_acc": 0.91, "time_total_s": 12.3})
+        'trial 4 a1b2 epoch 2/3: val_acc 0.9100 (12 s)'
+    """
+
+    def __init__(self, epochs: int, metric: str = "val_acc", last: bool = False, trials: int = PROGRESS_LINES):
+        self.epochs, self.metric, self.last, self.trials = epochs, metric, last, trials
+        self.seen: set[str] = set()
+
+    def line(self, trial_id: str, index: Any, result: dict[str, Any]) -> str:
+        which = f"trial {index} {trial_id}" if index is not None else f"trial {trial_id}"
+        value = number(result.get(self.metric))
+        return (
+            f"{which} epoch {result['epoch']}/{self.epochs}: {self.metric} {fmt(value)} "
+            f"({result.get('time_total_s', 0):.0f} s)"
+        )
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
+        epoch = result.get("epoch")
+        if not isinstance(epoch, int) or (epoch >= self.epochs and not self.last):
+            return
+        if trial.trial_id not in self.seen:
+            if len(self.seen) >= self.trials:
+                return  # many trials: the summary lines say how the run goes
+            self.seen.add(trial.trial_id)
+        logger.info(self.line(trial.trial_id, (trial.config or {}).get("trial_index"), result))
