@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.fs
 
-from raynas.settings import named
+from raynas.settings import SETTINGS_FILE, named
 
 
 def normalize(storage_path: str) -> str:
@@ -19,12 +19,14 @@ def normalize(storage_path: str) -> str:
     return storage_path if "://" in storage_path else os.path.abspath(os.path.expanduser(storage_path))
 
 
+#: the record a DARTS search, a pipeline and a retrain write first in their folder (a token search: SETTINGS_FILE)
+DARTS_RECORD, PIPELINE_RECORD, RETRAIN_RECORD = "raynas_darts.json", "raynas_pipeline.json", "raynas_retrain.json"
 #: the record each kind of run writes in its folder, and how a message names that kind
 RUN_RECORDS = {
-    "raynas_search.json": "a token search (raynas search sanas|evolution|tpe|random|oneshot)",
-    "raynas_darts.json": "a DARTS search (raynas search darts)",
-    "raynas_pipeline.json": "a pipeline (its stages are the searches <name>/darts and <name>/sanas)",
-    "raynas_retrain.json": "a retrain (raynas retrain)",
+    SETTINGS_FILE: "a token search (raynas search sanas|evolution|tpe|random|oneshot)",
+    DARTS_RECORD: "a DARTS search (raynas search darts)",
+    PIPELINE_RECORD: "a pipeline (its stages are the searches <name>/darts and <name>/sanas)",
+    RETRAIN_RECORD: "a retrain (raynas retrain)",
 }
 #: how any kind of run is continued
 CONTINUED_BY = "`raynas resume`, or raynas.resume(storage_path, name) from Python"

@@ -35,7 +35,7 @@ from raynas.tune.progress import EpochLines
 
 GENOTYPE_FILE = "genotype.json"
 BEST_ARCH_FILE = "best_arch.json"
-SETTINGS_FILE = "raynas_darts.json"
+SETTINGS_FILE = storage.DARTS_RECORD
 
 #: settings that may change when an interrupted search is continued: where it runs and stores, not what it does
 PLACE = ("storage_path", "name", "address")

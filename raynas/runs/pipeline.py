@@ -80,7 +80,7 @@ class PipelineSettings:
 
 
 #: where a pipeline records the settings it was started with
-SETTINGS_FILE = "raynas_pipeline.json"
+SETTINGS_FILE = storage.PIPELINE_RECORD
 #: the settings each stage is made with: once a stage has started, they cannot change
 STAGE_SETTINGS = {
     "darts": ("data", "data_dir", "seed", "darts_epochs", "darts_layers", "darts_init_channels", "order"),

@@ -21,7 +21,7 @@ from typing import Any
 
 from raynas import storage
 from raynas.results import Outcome
-from raynas.settings import ONE_SHOT, SETTINGS_FILE
+from raynas.settings import ONE_SHOT, SETTINGS_FILE, SearchSettings
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ class Kind:
 KINDS = (
     Kind("oneshot", SETTINGS_FILE, "raynas.runs.oneshot", searcher=ONE_SHOT),
     Kind("search", SETTINGS_FILE, "raynas.runs.search"),
-    Kind("darts", "raynas_darts.json", "raynas.runs.darts"),
-    Kind("pipeline", "raynas_pipeline.json", "raynas.runs.pipeline"),
-    Kind("retrain", "raynas_retrain.json", "raynas.runs.retrain"),
+    Kind("darts", storage.DARTS_RECORD, "raynas.runs.darts"),
+    Kind("pipeline", storage.PIPELINE_RECORD, "raynas.runs.pipeline"),
+    Kind("retrain", storage.RETRAIN_RECORD, "raynas.runs.retrain"),
 )
 ONESHOT, SEARCH, DARTS, PIPELINE, RETRAIN = KINDS
 
@@ -119,11 +119,9 @@ def run(settings: Any, function: Any = None, **objects: Any) -> Outcome:
     elif isinstance(settings, pipeline.PipelineSettings):
         kind = PIPELINE
     else:
-        from raynas.settings import SearchSettings
-
         if not isinstance(settings, SearchSettings):
             settings = SearchSettings.from_dict(settings)
-        kind = kind_of(settings.to_dict())
+        kind = kind_of({"searcher": settings.searcher})
     if kind is SEARCH:
         return kind.module.run(settings, function, **objects)
     _takes_none(f"a {kind.name} run", function=function, **objects)

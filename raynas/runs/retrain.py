@@ -34,7 +34,7 @@ from raynas.tune.finish import BEST_FILE, finish, run_config
 from raynas.tune.progress import EpochLines, Progress
 
 #: what a retrain run trains, written when it starts: a run of the same name must train the same
-RETRAIN_FILE = "raynas_retrain.json"
+RETRAIN_FILE = storage.RETRAIN_RECORD
 
 
 def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[list[int]]) -> Outcome:
@@ -186,25 +186,33 @@ def _recorded(space: SearchSpace, tokens: Any, path: str) -> list[int]:
 
 def resume(storage_path: str, name: str, address: str | None = None, **resources: float | None) -> Outcome:
     """Continue retrain ``name`` with the settings and architectures it was started with."""
-    text = storage.read_text(storage_path, f"{name}/{RETRAIN_FILE}")
-    if text is None:
-        raise FileNotFoundError(f"no retrain named {name!r} under {storage.normalize(storage_path)}")
+    record = _record(storage_path, name)
     same_resources("retrain", name, **resources)
-    architectures = json.loads(text)["architectures"]
+    architectures = record["architectures"]
     frame = results.parse(results.read(storage_path, name) or "")
     best = storage.read_text(storage_path, f"{name}/{BEST_FILE}")
     if best is not None and len(frame) >= len(architectures):  # finished, wherever it is now
         folder = storage.folder(storage_path, name)
         logger.info(f"the retrain {name!r} finished already; its results are {folder}/{results.RESULTS_FILE}")
         return Outcome(frame, json.loads(best), f"{folder}/{results.RESULTS_FILE}", f"{folder}/{BEST_FILE}")
-    settings = dataclasses.replace(load_settings(storage_path, name), address=address)
+    settings = dataclasses.replace(_settings(record, storage_path, name), address=address)
     return retrain(settings, make_space(settings), architectures)
 
 
 def load_settings(storage_path: str, name: str) -> SearchSettings:
     """The settings retrain ``name`` was started with, for where it is now."""
+    return _settings(_record(storage_path, name), storage_path, name)
+
+
+def _record(storage_path: str, name: str) -> dict[str, Any]:
+    """What retrain ``name`` recorded when it started: its settings and ``architectures``."""
     text = storage.read_text(storage_path, f"{name}/{RETRAIN_FILE}")
     if text is None:
         raise FileNotFoundError(f"no retrain named {name!r} under {storage.normalize(storage_path)}")
-    record = {k: v for k, v in json.loads(text).items() if k != "architectures"}
-    return SearchSettings.from_dict({**record, "storage_path": storage_path, "name": name})
+    return json.loads(text)
+
+
+def _settings(record: dict[str, Any], storage_path: str, name: str) -> SearchSettings:
+    """The settings of a retrain ``record``, for where the retrain is now."""
+    values = {k: v for k, v in record.items() if k != "architectures"}
+    return SearchSettings.from_dict({**values, "storage_path": storage_path, "name": name})

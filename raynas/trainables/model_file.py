@@ -64,7 +64,11 @@ def model_path(path: str | os.PathLike) -> str:
 
 def load_model(path: str | os.PathLike) -> torch.nn.Module:
     """The trained network of ``model.pt`` (or of the run folder holding it), in eval mode on the CPU."""
-    found = model_path(path)
+    return _load(model_path(path))[0]
+
+
+def _load(found: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The network of the model file ``found``, and the record it was built from."""
     try:
         record = torch.load(found, map_location="cpu", weights_only=True)
         space = spaces.get(record["space"], **record["space_kwargs"])
@@ -73,14 +77,7 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
     except (KeyError, TypeError, RuntimeError) as exc:
         raise ValueError(f"{found} is not a raynas model file ({type(exc).__name__}: {exc})") from None
     model.searched_arch = space.to_arch(record["tokens"])  # type: ignore[assignment]  # what was searched, for users
-    return model.eval()
-
-
-def input_shape(path: str | os.PathLike) -> tuple[int, int, int]:
-    """The (channels, height, width) of one input of the model at ``path``, from its dataset."""
-    record = torch.load(model_path(path), map_location="cpu", weights_only=True)
-    channels, size = data.SHAPES[record["data"]]
-    return channels, size, size
+    return model.eval(), record
 
 
 def export_model(path: str | os.PathLike, out: str | None = None, fmt: str = "torchscript") -> str:
@@ -89,8 +86,11 @@ def export_model(path: str | os.PathLike, out: str | None = None, fmt: str = "to
     the file written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    out = out or os.path.join(os.path.dirname(model_path(path)), FORMATS[fmt])
-    model, sample = load_model(path), torch.zeros(1, *input_shape(path))
+    found = model_path(path)
+    out = out or os.path.join(os.path.dirname(found), FORMATS[fmt])
+    model, record = _load(found)
+    channels, size = data.SHAPES[record["data"]]  # one input of the dataset it was trained on
+    sample = torch.zeros(1, channels, size, size)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if fmt == "torchscript":
         with torch.no_grad():
