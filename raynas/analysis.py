@@ -24,15 +24,18 @@ from typing import Any
 
 import pandas as pd
 
-from raynas import results, storage
+from raynas import drawing, results, storage
 from raynas.log import logger
 from raynas.runs import darts as darts_search
 from raynas.runs import registry, retrain
 from raynas.runs.search import load_settings
-from raynas.settings import ONE_SHOT, SearchSettings, named, parse_count
+from raynas.settings import ENAS, WEIGHT_SHARING, SearchSettings, named, parse_count
 from raynas.spaces import record
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.build import space_for
+from raynas.spaces.choices import ModelSpace
+from raynas.spaces.darts import genotype_from_dict
+from raynas.spaces.relaxed import candidate_names
 from raynas.spaces.tabular import TabularSpace
 from raynas.tune.build import check_table_there
 from raynas.tune.finish import BEST_FILE, best_arch
@@ -145,7 +148,7 @@ def chosen(space: SearchSpace, tokens: list[int]) -> dict[str, Any]:
 def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFrame:
     """The results file of search ``name`` as strings; for a one-shot search, its subnet trials with the
     reward of the retrained ones (matched by tokens) as ``retrained_reward``."""
-    if settings.searcher != ONE_SHOT:
+    if settings.searcher not in WEIGHT_SHARING:
         return _read(storage_path, name)
     frame = _read(storage_path, f"{name}/subnets")
     retrained = _read(storage_path, f"{name}/retrain")
@@ -188,11 +191,15 @@ def _read(storage_path: str, name: str) -> pd.DataFrame:
 
 
 def asked(settings: Any) -> int:
-    """The trials the search was asked for: ``--num-samples``, a one-shot search's ``--num-subnets``, DARTS's
-    ``--seeds``; fewer rows than this mean a search still running, interrupted, or out of architectures."""
+    """The trials the search was asked for: ``--num-samples``, a one-shot search's ``--num-subnets``, an ENAS
+    search's ``--num-subnets`` per seed, DARTS's ``--seeds``; fewer rows than this mean a search still running,
+    interrupted, or out of architectures (or ENAS seeds that derived the same ones)."""
     if isinstance(settings, darts_search.DartsSettings):
         return settings.seeds
-    return settings.oneshot()["num_subnets"] if settings.searcher == ONE_SHOT else settings.num_samples
+    if settings.searcher in WEIGHT_SHARING:
+        options = settings.oneshot()
+        return options["num_subnets"] * options.get("seeds", 1)
+    return settings.num_samples
 
 
 def finished(frame: pd.DataFrame) -> pd.DataFrame:
@@ -318,7 +325,7 @@ def export_best(
         test_acc = saved.get("test_acc")
     else:
         test_acc = space.accuracy(row.tokens) if isinstance(space, TabularSpace) else None
-    if settings.searcher != ONE_SHOT:
+    if settings.searcher not in WEIGHT_SHARING:
         return best_arch(settings, space, row, test_acc)
     # a subnet scored on the shared weights: its retrained row if it was retrained, else no trained accuracy
     retrained = _read(storage_path, f"{name}/retrain").replace({"": None})
@@ -420,6 +427,48 @@ def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: f
     return _save(fig, path)
 
 
+def darts_plots(
+    storage_path: str, name: str, space: SearchSpace | None, record: dict[str, Any], seed: int, folder: str
+) -> list[str]:
+    """The pictures of seed ``seed`` of DARTS search ``name`` under ``folder``: on the cell space its normal and
+    reduction cells (``record`` its genotype; ``cell_normal.png``/``.svg``, ``cell_reduce.png``/``.svg``) and each
+    cell's weights over the epochs (``alphas_normal.png``, ``alphas_reduce.png``); on a space of labelled choices,
+    each label's candidate weights over the epochs (``arch_weights.png``)."""
+    history = darts_search.epoch_results(storage_path, name, seed)
+    written = []
+    if space is None:
+        genotype = genotype_from_dict(record)
+        for cell, title in (("normal", "normal cell"), ("reduce", "reduction cell")):
+            fig = drawing.draw_cell(getattr(genotype, cell), getattr(genotype, f"{cell}_concat"), f"{name}: {title}")
+            written += [drawing.save(fig, os.path.join(folder, f"cell_{cell}.{ext}")) for ext in ("png", "svg")]
+            epochs = [r for r in history if r.get(f"alphas_{cell}")]
+            if epochs:
+                fig = drawing.plot_cell_weights(
+                    [r["epoch"] for r in epochs],
+                    [r[f"alphas_{cell}"] for r in epochs],
+                    f"{name} (seed {seed}): {title}, architecture weight of each operation on each edge",
+                )
+                written.append(drawing.save(fig, os.path.join(folder, f"alphas_{cell}.png")))
+        return written
+    assert isinstance(space, ModelSpace)  # a DARTS search's other kind of space
+    return choice_weights_plot(history, space, f"{name} (seed {seed}): architecture weight", folder)
+
+
+def choice_weights_plot(history: list[dict[str, Any]], space: ModelSpace, title: str, folder: str) -> list[str]:
+    """``arch_weights.png``: each label's candidate weights over the epochs of ``history`` (a DARTS seed's softmaxed
+    architecture weights, or an ENAS controller's probabilities); ``[]`` when no epoch reported them."""
+    epochs = [r for r in history if r.get("arch_weights")]
+    if not epochs:
+        return []
+    fig = drawing.plot_choice_weights(
+        [r["epoch"] for r in epochs],
+        [json.loads(r["arch_weights"]) for r in epochs],
+        candidate_names(space),
+        f"{title} of each candidate of each label",
+    )
+    return [drawing.save(fig, os.path.join(folder, "arch_weights.png"))]
+
+
 def _save(fig, path: str) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.tight_layout()
@@ -446,7 +495,10 @@ def analyze(
 
     ``out`` (default: ``analysis`` in the first search's folder) gets ``best_so_far.png`` (one curve per
     search) and, per search, ``<name>/params_reward.png``, ``<name>/top_labels.png`` and
-    ``<name>/best_arch.json`` (the best within ``max_params`` when given).
+    ``<name>/best_arch.json`` (the best within ``max_params`` when given); a DARTS search, its best seed's
+    cells and architecture weights over the epochs (see :func:`darts_plots`); an ENAS search, its best seed's
+    controller probabilities over the epochs (``arch_weights.png``). Each search's ``plots`` column
+    lists the files written.
     """
     storage_path = os.fspath(storage_path)  # a pathlib.Path too
     names = [names] if isinstance(names, str) else list(names)  # one search by its name, too
@@ -505,6 +557,13 @@ def analyze(
         if space is not None and space.labels():  # the top trials within --max-params
             plots.append(plot_top_labels(within(frame, max_params), space, os.path.join(folder, "top_labels.png")))
         best, key = best_row(frame, max_params, name), ranking(within(finished(frame), max_params))
+        if isinstance(settings, darts_search.DartsSettings):
+            plots.extend(darts_plots(storage_path, name, space, bests[name], int(best.seed), folder))
+        elif settings.searcher == ENAS and isinstance(space, ModelSpace) and "seed" in best:
+            seed = int(best.seed)
+            history = darts_search.epoch_results(storage_path, f"{name}/supernet", seed, "train_enas")
+            title = f"{name} (seed {seed}): the controller's probability"
+            plots.extend(choice_weights_plot(history, space, title, folder))
         if key != ranking(frame):
             logger.info(
                 f"{name}: no retrained subnet within {max_params:,} params; its best there is ranked by "
@@ -539,7 +598,7 @@ def report(summary: pd.DataFrame) -> str:
     limit = f" within {max_params:,} params" if max_params is not None else ""
     lines = [summary.drop(columns=["best_arch.json", "plots"]).to_string(index=False)]
     for row in summary.itertuples():
-        plots = f"; plots {', '.join(row.plots)}" if row.plots else ""  # a DARTS cell search: none of its own
+        plots = f"; plots {', '.join(row.plots)}" if row.plots else ""
         lines.append(f"{row.search}: best{limit} -> {row[summary.columns.get_loc('best_arch.json') + 1]}{plots}")
     lines.append(f"best reward so far, every search: {summary.attrs.get('best_so_far')}")
     return "\n".join(lines)

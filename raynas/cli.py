@@ -28,8 +28,10 @@ from raynas import data, spaces
 from raynas.searchers import SEARCHERS
 from raynas.settings import (
     DARTS,
+    ENAS,
     INTERNAL_SETTINGS,
     ONE_SHOT,
+    WEIGHT_SHARING,
     Option,
     SearchSettings,
     check_applies,
@@ -66,10 +68,11 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "searcher",
-        choices=sorted([*SEARCHERS, DARTS, ONE_SHOT]),
+        choices=sorted([*SEARCHERS, DARTS, *WEIGHT_SHARING]),
         help="sanas: simulated annealing; evolution: regularized evolution; tpe: Optuna TPE; "
-        "random: baseline; oneshot: supernet, subnet search on its shared weights, retrain "
-        "of the best; darts: differentiable search (own flags)",
+        "reinforce: a learned policy (REINFORCE); random: baseline; oneshot: supernet, subnet search on its "
+        "shared weights, retrain of the best; enas: a controller learns which paths of the shared weights to "
+        "train, retrain of the best; darts: differentiable search (own flags)",
     )
     p.add_argument(
         "--config",
@@ -97,6 +100,11 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
         _option_flag(
             g, option, **({"flag": "--searcher", "metavar": "SEARCHER"} if option.name == "subnet_searcher" else {})
         )
+    g = p.add_argument_group("ENAS (raynas search enas; also the one-shot flags but --searcher)")
+    shared = {option.name for option in oneshot_declared()} | {"seeds"}  # --seeds: DARTS's flag, read by both
+    for option in oneshot_declared(ENAS):
+        if option.name not in shared:
+            _option_flag(g, option)
     g = p.add_argument_group("data and training")
     g.add_argument("--data", help=f"dataset: {', '.join(data.DATASETS)} (default digits, bundled)")
     g.add_argument("--data-dir", help="folder holding the torchvision files of --data (never downloaded)")
@@ -165,7 +173,7 @@ def _darts_flags(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--init-channels", type=int, help="node width C of the first cells (default 16)")
     g.add_argument("--arch-lr", type=float, help="Adam learning rate of the architecture (default 3e-4)")
     g.add_argument("--epochs-no-archopt", type=int, help="warm-up epochs without architecture steps (default 0)")
-    g.add_argument("--seeds", type=int, help="independent searches run as parallel trials (default 1)")
+    g.add_argument("--seeds", type=int, help="independent searches run as parallel trials (darts, enas; default 1)")
     g.add_argument("--workers-per-trial", type=int, help="data-parallel Ray Train workers per search (default 1)")
     g.add_argument("--cpus-per-worker", type=float, help="CPUs of each of those workers, fractions allowed (default 1)")
     g.add_argument(
@@ -433,7 +441,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
             values[key] = {name: value for name, value in options.items() if name not in given}
     values.update(given)
     check_applies(values)  # a key of the config file is checked as its flag would be
-    if values.get("searcher") == ONE_SHOT:
+    if values.get("searcher") in WEIGHT_SHARING:
         values.setdefault("space", "mobile")
     extra: dict[str, Any] = {}  # space arguments given as flags of their own
     if "genotype" in values:
@@ -591,11 +599,11 @@ def _main(argv: list[str] | None) -> int:
             outcome = registry.resume(args.storage_path, args.name, args.address, **resources)
         elif args.command == "retrain":
             outcome = _retrain(args)
-        elif args.searcher == ONE_SHOT:
-            from raynas.runs import oneshot
+        elif args.searcher in WEIGHT_SHARING:
+            from raynas.runs import registry
 
             settings = settings_from_args(args)
-            outcome = oneshot.run(settings)
+            outcome = registry.run(settings)
         else:
             settings = settings_from_args(args)
             outcome = search.run(settings)

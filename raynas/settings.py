@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SETTINGS_FILE = "raynas_search.json"
-#: the ``searcher`` of a one-shot search (its kind of run, see :mod:`raynas.runs.registry`), and of a DARTS search
-ONE_SHOT, DARTS = "oneshot", "darts"
+#: the ``searcher`` of a one-shot search, an ENAS search (their kinds of run, see :mod:`raynas.runs.registry`) and a
+#: DARTS search
+ONE_SHOT, ENAS, DARTS = "oneshot", "enas", "darts"
+#: the searches on shared weights: their options are in ``SearchSettings.oneshot_options``
+WEIGHT_SHARING = (ONE_SHOT, ENAS)
 #: how messages name a setting: "settings" (``max_params``, for Python) or "flags" (``--max-params``, for the CLI)
 _naming: contextvars.ContextVar[str] = contextvars.ContextVar("raynas_naming", default="settings")
 #: whether settings are built for a stage of a one-shot search (see :func:`one_shot_stages`)
@@ -185,15 +188,27 @@ def options_searcher(searcher: str, subnet_searcher: str = "sanas") -> str:
     return ALIASES.get(name, name) if isinstance(name, str) else name
 
 
-def oneshot_declared() -> tuple[Option, ...]:
-    """The options of a one-shot search, declared next to it (``OPTIONS`` of :mod:`raynas.runs.oneshot`, imported
-    when first needed: it imports Ray and torch, and settings sit below it).
+def oneshot_declared(searcher: str = ONE_SHOT) -> tuple[Option, ...]:
+    """The options of a one-shot search (``searcher="enas"``: of an ENAS search), declared next to it (``OPTIONS``
+    of :mod:`raynas.runs.oneshot` / :mod:`raynas.runs.enas`, imported when first needed: they import Ray and torch,
+    and settings sit below them).
 
     Example:
         >>> [option.name for option in oneshot_declared()][:3]
         ['subnet_searcher', 'supernet_epochs', 'supernet_batch_size']
+        >>> "controller_lr" in [option.name for option in oneshot_declared("enas")]
+        True
     """
-    return tuple(importlib.import_module("raynas.runs.oneshot").OPTIONS)
+    return tuple(importlib.import_module(f"raynas.runs.{'enas' if searcher == ENAS else 'oneshot'}").OPTIONS)
+
+
+def shared_owners() -> dict[str, list[str]]:
+    """Option name -> the searches on shared weights (``oneshot``, ``enas``) that declare it."""
+    owners: dict[str, list[str]] = {}
+    for kind in WEIGHT_SHARING:
+        for option in oneshot_declared(kind):
+            owners.setdefault(option.name, []).append(kind)
+    return owners
 
 
 @contextlib.contextmanager
@@ -217,22 +232,24 @@ def checked_oneshot(searcher: str, options: dict[str, Any], stage: bool = False)
         {'num_subnets': 50}
         >>> checked_oneshot("sanas", {"num_subnets": 50})
         Traceback (most recent call last):
-        ValueError: num_subnets applies to `raynas search oneshot` only (a one-shot search); drop it from `raynas \
-search sanas`
+        ValueError: num_subnets applies to `raynas search oneshot` or `raynas search enas` only; drop it from \
+`raynas search sanas`
     """
     if not isinstance(options, dict):
         raise ValueError(f"oneshot-options must be a JSON object of option -> value, got {options!r}")
     options = underscored(options, "oneshot-options")
     if not options:
         return options
-    declared = {option.name: option for option in oneshot_declared()}
+    kinds = (searcher,) if searcher in WEIGHT_SHARING else WEIGHT_SHARING  # a stage: of either
+    declared = {option.name: option for kind in kinds for option in oneshot_declared(kind)}
     for key in options:
         if key not in declared:
-            raise ValueError(f"a one-shot search has no option {key!r}; its options: {', '.join(declared)}")
-    if searcher != ONE_SHOT and not stage and not _stage.get():
+            what = "an ENAS" if searcher == ENAS else "a one-shot"
+            raise ValueError(f"{what} search has no option {key!r}; its options: {', '.join(declared)}")
+    if searcher not in WEIGHT_SHARING and not stage and not _stage.get():
         key = next(iter(options))
         raise ValueError(
-            f"{named(key)} applies to `raynas search oneshot` only (a one-shot search); drop it from `raynas search "
+            f"{named(key)} applies to {_shared_where(shared_owners()[key])} only; drop it from `raynas search "
             f"{searcher}`"
         )
     out = {}
@@ -406,7 +423,7 @@ class SearchSettings:
                 f"{named('scheduler')} {self.scheduler} has nothing to stop early in a table replay (each "
                 f"architecture is one lookup); drop {named('scheduler')}"
             )
-        if self.scheduler and self.searcher == ONE_SHOT:
+        if self.scheduler and self.searcher in WEIGHT_SHARING:
             raise ValueError(
                 f"{named('scheduler')} {self.scheduler} has nothing to stop early in a one-shot search (each "
                 f"subnet is one evaluation on the shared weights); drop {named('scheduler')}"
@@ -446,7 +463,8 @@ class SearchSettings:
             >>> options["num_subnets"], options["supernet_epochs"], options["subnet_searcher"]
             (8, 60, 'sanas')
         """
-        return {**{option.name: option.default for option in oneshot_declared()}, **self.oneshot_options}
+        declared = oneshot_declared(self.searcher)
+        return {**{option.name: option.default for option in declared}, **self.oneshot_options}
 
     def given(self) -> dict[str, Any]:
         """The settings that differ from their defaults: those a user gave, for :func:`check_applies`.
@@ -509,9 +527,10 @@ from `raynas search random`
     declared = searcher_options(options_searcher(searcher, subnet_searcher)) or ()
     own = {option.name for option in declared}
     replay = "table" in values or values.get("space") == "tabular"
-    oneshot_names = tuple(option.name for option in oneshot_declared())
+    shared = shared_owners()
+    own_shared = {name for name, kinds in shared.items() if searcher in kinds}
     for names, applies, where in (
-        (oneshot_names, searcher == ONE_SHOT, "`raynas search oneshot`"),
+        *(((name,), searcher in kinds, _shared_where(kinds)) for name, kinds in shared.items()),
         *(((name,), name in own, _owners(owners)) for name, owners in option_owners().items()),
         (DARTS_FLAGS, searcher == DARTS, "`raynas search darts`"),
         (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"), f"a search with {named('scheduler')} asha"),
@@ -526,10 +545,15 @@ from `raynas search random`
             f"searches that train networks (a {named('table')} replay looks accuracies up)",
         ),
     ):
-        wrong = [name for name in names if name in given and not applies]
+        wrong = [name for name in names if name in given and not applies and name not in own_shared]
         if wrong:
             flag = "--searcher" if wrong[0] == "subnet_searcher" and naming_flags() else named(wrong[0])
             raise ValueError(f"{flag} applies to {where} only; drop it from `raynas search {searcher}`")
+
+
+def _shared_where(kinds: list[str]) -> str:
+    """Where an option of searches on shared weights applies: "`raynas search oneshot` or ..."."""
+    return " or ".join(f"`raynas search {kind}`" for kind in kinds)
 
 
 def _owners(searchers: list[str]) -> str:
@@ -555,7 +579,8 @@ def gather_options(values: dict[str, Any]) -> dict[str, Any]:
     """
     fields = {f.name for f in dataclasses.fields(SearchSettings)}
     extra = [key for key in values if key not in fields]
-    shot = {option.name: option.default for option in oneshot_declared()} if extra else {}
+    kind = ENAS if values.get("searcher") == ENAS else ONE_SHOT
+    shot = {option.name: option.default for option in oneshot_declared(kind)} if extra else {}
     defaults = [
         key
         for key in extra

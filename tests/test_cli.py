@@ -118,7 +118,10 @@ BAD_INPUT = [
     (["search", "sanas", "--gpus-per-trial", "1.5"], "--gpus-per-trial must be a fraction below 1 or a whole number"),
     (["search", "darts", "--gpus-per-worker", "2.5"], "--gpus-per-worker must be a fraction below 1 or a whole"),
     (["search", "darts", "--arch-lr", "-1"], "--arch-lr must be above 0, got -1"),
-    (["search", "sanas", "--num-subnets", "5"], "--num-subnets applies to `raynas search oneshot` only"),
+    (
+        ["search", "sanas", "--num-subnets", "5"],
+        "--num-subnets applies to `raynas search oneshot` or `raynas search enas` only",
+    ),
     (["search", "random", "--warm-start", "3"], "--warm-start applies to SA (`raynas search sanas`, or oneshot"),
     (
         ["search", "random", "--decay", "0.9"],

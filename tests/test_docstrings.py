@@ -44,6 +44,8 @@ MODULES = [
     "raynas.spaces.build",
     "raynas._legacy",
     "raynas.spaces.tabular",
+    "raynas.drawing",
+    "raynas.tune.board",
 ]
 
 

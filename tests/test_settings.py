@@ -224,7 +224,7 @@ def test_run_takes_a_dict_and_runs_each_kind_by_its_own_runner(tmp_path):
         ),
         (
             {"searcher": "evolution", "oneshot_options": {"num_subnets": 50}},
-            "num_subnets applies to `raynas search oneshot` only",
+            "num_subnets applies to `raynas search oneshot` or `raynas search enas` only",
         ),
         ({"epochs": 4, "grace_epochs": 2}, "grace_epochs applies to a search with scheduler asha only"),
         (
@@ -239,7 +239,9 @@ def test_settings_built_in_python_that_the_search_would_not_read_are_refused(tmp
 
     with pytest.raises(ValueError, match=re.escape(message)):
         raynas.run(SearchSettings(storage_path=str(tmp_path), **values))
-    with pytest.raises(ValueError, match=re.escape("supernet_lr applies to `raynas search oneshot` only")):
+    with pytest.raises(
+        ValueError, match=re.escape("supernet_lr applies to `raynas search oneshot` or `raynas search enas` only")
+    ):
         raynas.run({"searcher": "sanas", "supernet_lr": 0.1, "storage_path": str(tmp_path)})
     with pytest.raises(
         ValueError, match=re.escape("searcher 'random' (the subnets' searcher of this one-shot search) ")
@@ -405,7 +407,9 @@ def test_a_record_with_the_one_shot_options_at_the_top_level_loads_them_into_one
         {"searcher": "sanas", "num_subnets": 4},
         {"searcher": "sanas", "oneshot_options": {"num_subnets": 4}},
     ):
-        with pytest.raises(ValueError, match=re.escape("num_subnets applies to `raynas search oneshot` only")):
+        with pytest.raises(
+            ValueError, match=re.escape("num_subnets applies to `raynas search oneshot` or `raynas search enas` only")
+        ):
             SearchSettings.from_dict(values)
     with pytest.raises(ValueError, match=re.escape("a one-shot search has no option 'decay'")):
         SearchSettings(searcher="oneshot", oneshot_options={"decay": 0.9})
@@ -424,9 +428,9 @@ def test_a_one_shot_search_or_retrain_recorded_before_searcher_options_continues
         )
         (tmp_path / settings.name).mkdir()
         (tmp_path / settings.name / "raynas_search.json").write_text(json.dumps(old_record(settings)))
-        oneshot._claim(settings)  # the same search: no "settings differ"
+        oneshot.claim(settings)  # the same search: no "settings differ"
         with pytest.raises(ValueError, match=r"settings differ: searcher_options\)"):
-            oneshot._claim(dataclasses.replace(settings, searcher_options={"decay": 0.8}))
+            oneshot.claim(dataclasses.replace(settings, searcher_options={"decay": 0.8}))
     settings = SearchSettings(storage_path=str(tmp_path), name="r", num_samples=1)
     (tmp_path / "r").mkdir()
     record = {**old_record(settings), "storage_path": str(tmp_path), "architectures": [[0, 0, 0, 0]]}

@@ -92,3 +92,11 @@ def reports_no_reward(config: dict, settings: dict) -> None:
     from ray import tune
 
     tune.report({"accuracy": 0.5})
+
+
+def enas_dies_once_after_second_epoch(config: dict, settings: dict) -> None:
+    """ENAS whose worker process dies right after the second epoch's checkpoint, once."""
+    from raynas.trainables import enas
+
+    marker = os.path.join(scratch(settings, "markers"), f"enas{config['seed']}")
+    dies_once_after(enas, enas.train_enas, 2, marker, config, settings)

@@ -196,3 +196,8 @@ class JsonChoices(SearchSpace):
             nn.Flatten(),
             nn.Linear(w, self.num_classes),
         )
+
+
+def no_choices(in_channels: int = 1, num_classes: int = 10) -> nn.Module:
+    """A model with nothing to search: no LayerChoice or InputChoice."""
+    return nn.Sequential(conv_bn(in_channels, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))

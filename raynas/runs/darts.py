@@ -29,7 +29,8 @@ from raynas.results import DARTS_COLUMNS, Outcome
 from raynas.runs.base import same_resources
 from raynas.settings import check_gpus, check_name, check_storage_path, coerce_fields, named, underscored
 from raynas.spaces.darts import genotype_from_dict
-from raynas.tune import cluster, experiment
+from raynas.spaces.relaxed import candidate_names
+from raynas.tune import board, cluster, experiment
 from raynas.tune.finish import run_config
 from raynas.tune.progress import EpochLines
 
@@ -135,7 +136,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> Outcome:
     """
     import ray
 
-    from raynas.trainables.darts import darts_search
+    from raynas.trainables.darts import darts_search, model_space
     from raynas.tune.experiment import experiment_state_readable
 
     if not isinstance(settings, DartsSettings):
@@ -196,10 +197,11 @@ def run(settings: DartsSettings | dict[str, Any]) -> Outcome:
         )
     else:
         seeds = list(range(settings.seed, settings.seed + settings.seeds))
+        candidates = None if settings.space == "darts" else candidate_names(model_space(settings.recipe()))
         tuner = tune.Tuner(
             trainable,
             param_space={"seed": tune.grid_search(seeds)},
-            run_config=run_config(settings, [EpochLines(settings.epochs, last=True)]),
+            run_config=run_config(settings, [EpochLines(settings.epochs, last=True), *board.callbacks(candidates)]),
         )
     return finish(settings, tuner.fit())
 
@@ -252,6 +254,23 @@ def newest_checkpoints(storage_path: str, name: str, names: list[str]) -> dict[s
             if seed not in newest or written > newest[seed][0]:
                 newest[seed] = (written, relpath)
     return {seed: relpath for seed, (_, relpath) in newest.items()}
+
+
+def epoch_results(storage_path: str, name: str, seed: int, trainable: str = "darts_search") -> list[dict[str, Any]]:
+    """Each epoch's result of seed ``seed`` of search ``name``, in epoch order, from the result.json of its trial
+    folders (a seed continued in a new folder has several: of an epoch reported twice, the newer folder's).
+    ``trainable``: the trial function, whose name begins each trial folder's (``train_enas`` for ENAS's)."""
+    epochs: dict[int, dict[str, Any]] = {}
+    trials = [n for n in storage.list_names(storage_path, name) if n.startswith(f"{trainable}_")]
+    for trial in sorted(trials, key=lambda n: n[-19:]):  # Tune ends a trial folder's name with its start time
+        params = storage.read_text(storage_path, f"{name}/{trial}/params.json")
+        if params is None or json.loads(params).get("seed") != seed:
+            continue
+        for line in (storage.read_text(storage_path, f"{name}/{trial}/result.json") or "").splitlines():
+            if line.strip():
+                result = json.loads(line)
+                epochs[int(result["epoch"])] = result
+    return [epochs[epoch] for epoch in sorted(epochs)]
 
 
 def _check_same_search(settings: DartsSettings) -> bool:

@@ -131,7 +131,7 @@ def _run(settings: SearchSettings) -> Outcome:
             f"not {settings.space!r}"
         )
     build.make_searcher(stage(settings, "subnets"), space)  # a budget no subnet meets fails before training
-    _claim(settings)
+    claim(settings)
     cluster.connect(settings)
     checkpoint = train_supernet(settings, space)
     if checkpoint is None:
@@ -158,13 +158,13 @@ def root(settings: SearchSettings) -> str:
 
 def stage(settings: SearchSettings, name: str, **changes) -> SearchSettings:
     """The settings of one stage: stored under ``<storage_path>/<name>/<stage>/``."""
-    searcher = settings.oneshot()["subnet_searcher"]
+    searcher = settings.oneshot().get("subnet_searcher", "random")  # ENAS has none of its own
     values = {"storage_path": root(settings), "name": name, "searcher": searcher, **changes}
     with one_shot_stages():  # a stage searches with the subnets' searcher and keeps the search's options
         return dataclasses.replace(settings, **values)
 
 
-def _claim(settings: SearchSettings) -> None:
+def claim(settings: SearchSettings) -> None:
     """Write the settings once; a re-run must ask for the same search."""
     storage.check_writable(settings.storage_path)
     differ = storage.claim(
@@ -238,8 +238,11 @@ def search_subnets(settings: SearchSettings, space: ModelSpace, checkpoint: str)
     return frame[(frame.status == "TERMINATED") & frame.reward.notna()]
 
 
-def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFrame) -> Outcome:
-    """Stage 3: retrain the ``retrain_top`` best subnets from scratch; write the final best_arch.json."""
+def retrain_best(
+    settings: SearchSettings, space: ModelSpace, subnets: pd.DataFrame, supernet: str | None = None
+) -> Outcome:
+    """Stage 3: retrain the ``retrain_top`` best subnets from scratch; write the final best_arch.json, which
+    names ``supernet`` (default: the one-shot search's supernet file)."""
     options = settings.oneshot()
     top = best_first(subnets).head(options["retrain_top"])  # ties: fewer params, then the earlier trial
     architectures = [json.loads(t) for t in top.tokens]
@@ -261,11 +264,11 @@ def retrain_best(settings: SearchSettings, space: ModelSpace, subnets: pd.DataFr
     best = {
         **outcome.best,
         "oneshot_val_acc": float(scores[json.dumps(outcome.best["tokens"])]),
-        "supernet": f"{root(settings)}/supernet/{SUPERNET_FILE}",
+        "supernet": supernet or f"{root(settings)}/supernet/{SUPERNET_FILE}",
     }
     path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}", json.dumps(best, indent=2))
     logger.info(
-        f"one-shot search done: {json.dumps(best['arch'], ensure_ascii=False)}\n"
+        f"{settings.searcher} search done: {json.dumps(best['arch'], ensure_ascii=False)}\n"
         f"  params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
         f"{best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\nwrote {path}"
     )

@@ -5,7 +5,7 @@ with); :func:`kind_at` reads it, and :func:`resume` continues any kind from it.
 
 Example:
     >>> [kind.name for kind in KINDS]
-    ['oneshot', 'search', 'darts', 'pipeline', 'retrain']
+    ['oneshot', 'enas', 'search', 'darts', 'pipeline', 'retrain']
     >>> kind_of({"searcher": "oneshot"}).name
     'oneshot'
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from raynas import settings as names
 from raynas import storage
 from raynas.results import Outcome
 from raynas.settings import ONE_SHOT, SETTINGS_FILE, SearchSettings
@@ -40,15 +41,16 @@ class Kind:
         return importlib.import_module(self.module_name)
 
 
-#: the kinds, in the order a record is matched (a one-shot search writes the token search's record)
+#: the kinds, in the order a record is matched (one-shot and ENAS searches write the token search's record)
 KINDS = (
     Kind("oneshot", SETTINGS_FILE, "raynas.runs.oneshot", searcher=ONE_SHOT),
+    Kind("enas", SETTINGS_FILE, "raynas.runs.enas", searcher=names.ENAS),
     Kind("search", SETTINGS_FILE, "raynas.runs.search"),
     Kind("darts", storage.DARTS_RECORD, "raynas.runs.darts"),
     Kind("pipeline", storage.PIPELINE_RECORD, "raynas.runs.pipeline"),
     Kind("retrain", storage.RETRAIN_RECORD, "raynas.runs.retrain"),
 )
-ONESHOT, SEARCH, DARTS, PIPELINE, RETRAIN = KINDS
+ONESHOT, ENAS, SEARCH, DARTS, PIPELINE, RETRAIN = KINDS
 
 
 def kind_of(record: dict[str, Any], file: str = SETTINGS_FILE) -> Kind:

@@ -39,6 +39,25 @@ from torch import nn
 from raynas.spaces.choices import InputChoice, LayerChoice, ModelSpace, choice_paths, named_choices, replace_module
 
 
+def candidate_names(space: ModelSpace) -> dict[str, list[str]]:
+    """What each weight of :meth:`RelaxedSupernet.arch_weights` weighs, per label: a LayerChoice's candidate
+    names, an InputChoice's input names (``input 0``, ``input 1``, ... when it has none).
+
+    Example:
+        >>> from raynas import spaces
+        >>> candidate_names(spaces.get("mobile", input_shape=[1, 8, 8]))["s1_b2"][:3]
+        ['skip', 'k3_e3', 'k3_e6']
+    """
+    names = {}
+    for label, choice in space.named_choices():
+        if isinstance(choice, LayerChoice):
+            names[label] = list(choice.names)
+        else:
+            assert isinstance(choice, InputChoice)  # the other kind of choice
+            names[label] = list(choice.candidate_names or [f"input {i}" for i in range(choice.n_candidates)])
+    return names
+
+
 class MixedLayer(nn.Module):
     """A relaxed LayerChoice: the softmax(``alpha``)-weighted sum of all candidates' outputs.
 

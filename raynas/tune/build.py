@@ -1,7 +1,7 @@
 """The parts of a search, built from its settings: the space, the searcher, the scheduler and the trainable.
 
 Example:
-    >>> from raynas.settings import DARTS, ONE_SHOT, SearchSettings, checked_options
+    >>> from raynas.settings import DARTS, ENAS, ONE_SHOT, SearchSettings, checked_options
     >>> settings = SearchSettings(space="small_channel", max_params=20000)
     >>> from raynas.spaces.build import space_for
     >>> make_searcher(settings, space_for(settings.space, {}, settings.data)).max_params
@@ -18,7 +18,7 @@ from ray import tune
 
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS, TokenSearcher
-from raynas.settings import DARTS, ONE_SHOT, SearchSettings, checked_options
+from raynas.settings import DARTS, ENAS, ONE_SHOT, SearchSettings, checked_options
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.build import space_for
 from raynas.spaces.choices import ModelSpace
@@ -81,7 +81,8 @@ def make_searcher(settings: SearchSettings, space: SearchSpace) -> TokenSearcher
         12
     """
     if settings.searcher not in SEARCHERS:
-        runner = {ONE_SHOT: "raynas.runs.oneshot.run", DARTS: "raynas.runs.darts.run"}.get(settings.searcher)
+        runners = {ONE_SHOT: "oneshot", ENAS: "enas", DARTS: "darts"}
+        runner = f"raynas.runs.{runners[settings.searcher]}.run" if settings.searcher in runners else None
         found = (
             f"searcher {settings.searcher!r} is run by {runner}"
             if runner
