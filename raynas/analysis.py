@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pandas as pd
@@ -60,18 +60,30 @@ TOP_SHARE = 0.10
 MAX_BARS = 30
 PARAMS_AXIS = "parameters (count)"
 REWARD_AXIS = "reward (validation accuracy, fraction)"
+#: a one-shot or ENAS search's axis: its subnets' score on the shared weights and, apart, the retrained accuracy
+SHARED_AXIS = "one-shot score (shared weights) or retrained accuracy, fraction"
+SHARED_SCORE = "one-shot score (shared weights)"
+RETRAINED = "retrained (stand-alone validation accuracy)"
 
 
-def reward_axis(space: SearchSpace | None) -> str:
-    """What the reward of a search over ``space`` is: a table's accuracy, or the validation accuracy.
+def reward_axis(space: SearchSpace | None, shared: bool = False) -> str:
+    """What the reward of a search over ``space`` is: a table's accuracy, the validation accuracy, or for a
+    search on shared weights (``shared``) the one-shot score beside the retrained accuracy.
 
     Example:
         >>> reward_axis(None)
         'reward (validation accuracy, fraction)'
     """
+    if shared:
+        return SHARED_AXIS
     if isinstance(space, TabularSpace):
         return f"reward ({space.metric or 'default'} accuracy of the table, fraction)"
     return REWARD_AXIS
+
+
+def shares_weights(settings: Any) -> bool:
+    """Whether a search's trials are scored on shared weights (a one-shot or ENAS search)."""
+    return getattr(settings, "searcher", None) in WEIGHT_SHARING
 
 
 def load(storage_path: str, name: str) -> pd.DataFrame:
@@ -80,7 +92,8 @@ def load(storage_path: str, name: str) -> pd.DataFrame:
     Columns: ``search``, the results.csv columns (``trial_index, trial_id, status, tokens, params, reward,
     val_acc, epochs, wall_time_s, node_ip, node_id, gpu_ids, device, error``, and any a search kind adds),
     with ``tokens`` as lists and one column per label of the space holding the chosen value: a list of them as a
-    tuple, so that ``groupby`` takes it, and ``None`` as ``None`` (``groupby(label, dropna=False)`` keeps it). A
+    tuple, so that ``groupby`` takes it, and ``None`` as ``None`` (``groupby(label, dropna=False)`` keeps it); of
+    a model space, the readable name of the choice (see :func:`chosen`). A
     one-shot search's trials are its subnets (``reward``: accuracy on the supernet's shared weights), and
     ``retrained_reward`` holds the reward of those retrained from scratch.
     """
@@ -133,16 +146,27 @@ def _load(storage_path: str, name: str) -> tuple[pd.DataFrame, Any, SearchSpace 
 
 
 def chosen(space: SearchSpace, tokens: list[int]) -> dict[str, Any]:
-    """The value chosen at every label, a list as a tuple so that a column of them can be grouped by.
+    """The value chosen at every label, a list as a tuple so that a column of them can be grouped by; of a model
+    space, the choice's readable name (a candidate's name or class name, an InputChoice's inputs as ``in0+in2``).
 
     Example:
         >>> from raynas import spaces
         >>> chosen(spaces.get("small_channel"), [0, 1, 2, 3])
         {'conv1_width': 4, 'conv2_width': 8, 'conv3_width': 12, 'conv4_width': 16}
     """
-    return (
-        {label: tuple(v) if isinstance(v, list) else v for label, v in space.to_arch(tokens).items()} if tokens else {}
-    )
+    if not tokens:
+        return {}
+    if isinstance(space, ModelSpace):
+        tokens = space.validate(tokens)
+        return {label: names[t] for label, names, t in zip(space.labels(), space.option_names(), tokens)}
+    return {label: tuple(v) if isinstance(v, list) else v for label, v in space.to_arch(tokens).items()}
+
+
+def option_names(space: SearchSpace) -> list[list[str]]:
+    """Per label, the name each option shows in plots: as :func:`chosen` writes it."""
+    if isinstance(space, ModelSpace):
+        return space.option_names()
+    return [[str(tuple(o) if isinstance(o, list) else o) for o in options] for options in space.choices()]
 
 
 def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFrame:
@@ -351,20 +375,42 @@ def _integer_ticks(axis) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
-def plot_best_so_far(frames: dict[str, pd.DataFrame], path: str, reward_label: str = REWARD_AXIS) -> str:
-    """Best reward so far against the trial's place in the search, one curve per search."""
+def plot_best_so_far(
+    frames: dict[str, pd.DataFrame], path: str, reward_label: str = REWARD_AXIS, shared: Collection[str] = ()
+) -> str:
+    """Best reward so far against the trial's place in the search, one curve per search (see
+    :func:`best_so_far_figure`)."""
+    return _save(best_so_far_figure(frames, reward_label, shared), path)
+
+
+def best_so_far_figure(
+    frames: dict[str, pd.DataFrame], reward_label: str = REWARD_AXIS, shared: Collection[str] = ()
+) -> Any:
+    """The figure of :func:`plot_best_so_far`; a search named in ``shared`` (scored on shared weights) has its
+    curve labelled as its one-shot score and its retrained subnets as points of their own."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     for name, frame in frames.items():
         done = finished(frame).sort_values("trial_index")
-        ax.step(done.trial_index + 1, done.reward.cummax(), where="post", label=f"{name} ({len(done)} trials)")
+        what = f"{SHARED_SCORE}, " if name in shared else ""
+        ax.step(done.trial_index + 1, done.reward.cummax(), where="post", label=f"{name} ({what}{len(done)} trials)")
+        if name in shared and "retrained_reward" in done.columns:
+            trained = done[done.retrained_reward.notna()]
+            ax.scatter(
+                trained.trial_index + 1,
+                trained.retrained_reward,
+                marker="*",
+                s=90,
+                zorder=3,
+                label=f"{name}: {RETRAINED} ({len(trained)})",
+            )
     _integer_ticks(ax.xaxis)
     ax.set_xlabel("trial (in the order the searcher proposed it)")
     ax.set_ylabel(f"best {reward_label} so far")
     ax.set_title("Best reward so far by trial")
     ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    _legend_outside(ax)
+    return fig
 
 
 def plot_params_reward(
@@ -373,17 +419,44 @@ def plot_params_reward(
     budgets: dict[str, int | None],
     max_params: int | None = None,
     reward_label: str = REWARD_AXIS,
+    shared: bool = False,
 ) -> str:
+    """Every finished trial's params against its reward (see :func:`params_reward_figure`)."""
+    return _save(params_reward_figure(frame, budgets, max_params, reward_label, shared), path)
+
+
+def params_reward_figure(
+    frame: pd.DataFrame,
+    budgets: dict[str, int | None],
+    max_params: int | None = None,
+    reward_label: str = REWARD_AXIS,
+    shared: bool = False,
+) -> Any:
     """Every finished trial's params against its reward, the Pareto front (within ``max_params``) highlighted,
-    budgets as lines."""
+    budgets as lines, the best trial (:func:`best_row`, as the summary ranks it) ringed, the legend outside the
+    axes. With ``shared`` (a search on shared weights) the rewards are one-shot scores, and the retrained
+    subnets' accuracies are points of their own."""
     from matplotlib.ticker import EngFormatter
 
     plt = _pyplot()
     done, front = finished(frame), pareto(within(frame, max_params))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.scatter(done.params, done.reward, s=18, color="0.6", label=f"trials ({len(done)})")
+    score = f"{SHARED_SCORE}, " if shared else ""
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.scatter(done.params, done.reward, s=18, color="0.6", label=f"trials ({score}{len(done)})")
     ax.step(front.params, front.reward, where="post", color="C3", alpha=0.6)
-    ax.scatter(front.params, front.reward, s=36, color="C3", zorder=3, label=f"Pareto front ({len(front)})")
+    ax.scatter(front.params, front.reward, s=36, color="C3", zorder=3, label=f"Pareto front ({score}{len(front)})")
+    if shared and "retrained_reward" in done.columns:
+        trained = done[done.retrained_reward.notna()]
+        ax.scatter(
+            trained.params,
+            trained.retrained_reward,
+            marker="*",
+            s=90,
+            color="C2",
+            zorder=4,
+            label=f"{RETRAINED} ({len(trained)})",
+        )
+    _ring_best(ax, frame, max_params, shared)
     for (what, budget), style in zip(budgets.items(), ("--", ":")):
         if budget is not None:
             ax.axvline(budget, color="k", linestyle=style, label=f"{what} {budget:,}")
@@ -392,8 +465,33 @@ def plot_params_reward(
     ax.set_ylabel(reward_label)
     ax.set_title(f"{_name(frame)}: parameters against reward")
     ax.grid(alpha=0.3)
-    ax.legend()
-    return _save(fig, path)
+    _legend_outside(ax)
+    return fig
+
+
+def _ring_best(ax: Any, frame: pd.DataFrame, max_params: int | None, shared: bool) -> None:
+    """A ring around the best trial within ``max_params``, at the value the summary reports as its best reward."""
+    try:
+        best = best_row(frame, max_params)
+    except ValueError:  # no finished trial (within the budget): nothing to ring
+        return
+    key = ranking(within(finished(frame), max_params))
+    what = "retrained" if key == "retrained_reward" else "one-shot score" if shared else "reward"
+    ax.scatter(
+        [best.params],
+        [best[key]],
+        s=160,
+        facecolors="none",
+        edgecolors="k",
+        linewidths=1.5,
+        zorder=5,
+        label=f"best ({what} {best[key]:.4f})",
+    )
+
+
+def _legend_outside(ax: Any) -> None:
+    """The legend right of the axes, where it covers no point."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
 
 
 def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: float = TOP_SHARE) -> str:
@@ -402,13 +500,13 @@ def plot_top_labels(frame: pd.DataFrame, space: SearchSpace, path: str, share: f
     plt = _pyplot()
     done = finished(frame)
     top = done.nlargest(max(1, math.ceil(share * len(done))), "reward")
-    labels, choices = space.labels(), space.choices()
+    labels, choices = space.labels(), option_names(space)
     cols = min(4, len(labels))
     rows = math.ceil(len(labels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows + 0.8), squeeze=False)
     for ax, label, options in zip(axes.flat, labels, choices):
-        counts = top[label].map(str).value_counts()  # an InputChoice's values are tuples here
-        names = [str(tuple(o) if isinstance(o, list) else o) for o in options]
+        counts = top[label].map(str).value_counts()  # a list of values is a tuple here
+        names = list(options)
         title = label
         if len(names) > MAX_BARS:  # one bar per choice would take minutes to draw, and be unreadable
             names = list(counts.index[:MAX_BARS])
@@ -478,13 +576,21 @@ def _save(fig, path: str) -> str:
 
 
 # -- the command -----------------------------------------------------------------------------------------------
-def default_out(storage_path: str, name: str) -> str:
-    """``<storage-path>/<name>/analysis`` for a local storage path."""
+def default_out(storage_path: str, names: str | Sequence[str]) -> str:
+    """Where the plots go for a local storage path: ``<storage-path>/<name>/analysis`` for one search,
+    ``<storage-path>/analysis`` for several (none of them owns a comparison).
+
+    Example:
+        >>> default_out("/runs", ["a", "b"]), default_out("/runs", "a")
+        ('/runs/analysis', '/runs/a/analysis')
+    """
     if "://" in storage_path and not storage_path.startswith("file://"):
         raise ValueError(
             f"{named('storage_path')} {storage_path} is not a local folder; pass {named('out')} DIR for the plots"
         )
-    return os.path.join(storage.normalize(storage_path).removeprefix("file://"), name, "analysis")
+    names = [names] if isinstance(names, str) else list(dict.fromkeys(names))
+    root = storage.normalize(storage_path).removeprefix("file://")
+    return os.path.join(root, names[0], "analysis") if len(names) == 1 else os.path.join(root, "analysis")
 
 
 def analyze(
@@ -493,7 +599,8 @@ def analyze(
     """Load each search (``names``: one name or several), write its plots and best_arch.json under ``out``, and
     return a summary (:func:`report` says it in words, as ``raynas analyze`` prints it).
 
-    ``out`` (default: ``analysis`` in the first search's folder) gets ``best_so_far.png`` (one curve per
+    ``out`` (default: :func:`default_out`, ``analysis`` in the search's folder, or beside the searches for
+    several) gets ``best_so_far.png`` (one curve per
     search) and, per search, ``<name>/params_reward.png``, ``<name>/top_labels.png`` and
     ``<name>/best_arch.json`` (the best within ``max_params`` when given); a DARTS search, its best seed's
     cells and architecture weights over the epochs (see :func:`darts_plots`); an ENAS search, its best seed's
@@ -504,7 +611,7 @@ def analyze(
     names = [names] if isinstance(names, str) else list(names)  # one search by its name, too
     if not names:
         raise ValueError("no search to analyze: give the name of one or more searches")
-    out = os.path.abspath(out) if out else default_out(storage_path, names[0])  # the paths it prints: all absolute
+    out = os.path.abspath(out) if out else default_out(storage_path, names)  # the paths it prints: all absolute
     if os.path.isfile(out):
         raise ValueError(f"{named('out')} {out} is a file; give a folder for the plots and best_arch.json files")
     # the search's own folder, or a run of that name in --out (another search's): its best_arch.json is its own
@@ -520,7 +627,8 @@ def analyze(
     if clash is not None:
         raise ValueError(
             f"{named('out')} {out} would write over the own best_arch.json of the search in {out}/{clash}; give "
-            "another folder (by default the plots go to <storage-path>/<first name>/analysis)"
+            "another folder (by default the plots go to <storage-path>/<name>/analysis, or <storage-path>/analysis for "
+            "several searches)"
         )
     if max_params is not None:
         max_params = parse_count(max_params, "max_params")  # 200k too, as the flag takes it
@@ -551,7 +659,12 @@ def analyze(
         if frame.params.notna().any():  # a DARTS cell search has no parameter counts
             plots.append(
                 plot_params_reward(
-                    frame, os.path.join(folder, "params_reward.png"), budgets, max_params, reward_axis(space)
+                    frame,
+                    os.path.join(folder, "params_reward.png"),
+                    budgets,
+                    max_params,
+                    reward_axis(space, shares_weights(settings)),
+                    shares_weights(settings),
                 )
             )
         if space is not None and space.labels():  # the top trials within --max-params
@@ -581,11 +694,13 @@ def analyze(
                 "plots": plots,
             }
         )
-    labels = {reward_axis(space) for _, _, space in loaded.values()}
+    shared = [name for name, (_, settings, _) in loaded.items() if shares_weights(settings)]
+    labels = {reward_axis(space, name in shared) for name, (_, _, space) in loaded.items()}
     combined = plot_best_so_far(
         {name: frame for name, (frame, _, _) in loaded.items()},
         os.path.join(out, "best_so_far.png"),
         labels.pop() if len(labels) == 1 else "reward",
+        shared,
     )
     summary = pd.DataFrame(rows).astype({"its params": "Int64"})  # a DARTS cell search has none: <NA>, not 1.2e+05
     summary.attrs.update(best_so_far=combined, max_params=max_params)

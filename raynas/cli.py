@@ -42,6 +42,7 @@ from raynas.settings import (
 from raynas.spaces import sampling
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
+from raynas.tune.schedulers import OPTIONS as SCHEDULER_OPTIONS
 
 
 def _config_file(path: str) -> dict[str, Any]:
@@ -120,8 +121,8 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--val-fraction", type=float, help="share of training data held out for validation (0.2)")
     g.add_argument("--scheduler", help="stop weak trials early: asha (Tune's ASHAScheduler on the epoch); default none")
-    g.add_argument("--grace-epochs", type=int, help="ASHA: epochs every trial trains before a cut (default 1)")
-    g.add_argument("--reduction-factor", type=float, help="ASHA: 1/this of the trials go on at each rung (3)")
+    for option in (option for options in SCHEDULER_OPTIONS.values() for option in options):
+        _option_flag(g, option)
     g = p.add_argument_group("resources and storage")
     g.add_argument("--concurrency", type=int, help="trials run at the same time (default 2)")
     g.add_argument("--cpus-per-trial", type=float, help="default 1")
@@ -245,7 +246,11 @@ def _analyze_parser(sub: argparse._SubParsersAction) -> None:
         help="a search's --name; repeat it to compare searches on one best-so-far plot",
     )
     p.add_argument("--max-params", help="export the best architecture within this tighter budget, e.g. 15k")
-    p.add_argument("--out", help="folder for the plots and best_arch.json (default <storage-path>/<name>/analysis)")
+    p.add_argument(
+        "--out",
+        help="folder for the plots and best_arch.json (default <storage-path>/<name>/analysis; of several "
+        "searches, <storage-path>/analysis)",
+    )
 
 
 def _export_parser(sub: argparse._SubParsersAction) -> None:
@@ -399,7 +404,7 @@ def _space_of(args: argparse.Namespace) -> SearchSpace:
     from raynas.spaces.build import space_for
 
     if not isinstance(args.space_kwargs, dict):
-        raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {args.space_kwargs!r}")
+        raise ValueError(f"--space-kwargs must be a JSON object of argument -> value, got {args.space_kwargs!r}")
     if args.data not in data.SHAPES:  # its input channels are part of the count
         raise data.DataError(f"unknown dataset {args.data!r}; choose one of: {', '.join(data.DATASETS)}")
     name = _table_space(args.space, args.table)
@@ -434,7 +439,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
             f"config file {path} names searcher {values['searcher']!r} and the command is `raynas search "
             f"{given['searcher']}`; remove the key or run `raynas search {values['searcher']}`"
         )
-    for key in ("searcher_options", "oneshot_options"):
+    for key in ("searcher_options", "oneshot_options", "scheduler_options"):
         options = values.get(key)
         if isinstance(options, dict):  # an option the file gives there and a flag gives too: the flag's
             options = underscored(options, f"config file {path}: {key.replace('_', '-')}")
@@ -461,7 +466,7 @@ def settings_from_args(args: argparse.Namespace) -> SearchSettings:
     if extra:
         kwargs = values.get("space_kwargs", {})
         if not isinstance(kwargs, dict):
-            raise ValueError(f"space-kwargs must be a JSON object of argument -> value, got {kwargs!r}")
+            raise ValueError(f"--space-kwargs must be a JSON object of argument -> value, got {kwargs!r}")
         twice = next((key for key in extra if key in kwargs), None)
         if twice:
             raise ValueError(f"--space-kwargs gives {twice!r} and so does its own flag; give it once")

@@ -163,7 +163,7 @@ def validation_size(n: int, val_fraction: float) -> int:
         288
     """
     if not 0 < val_fraction < 1:
-        raise DataError(f"val-fraction must be between 0 and 1, got {val_fraction}")
+        raise DataError(f"{named('val_fraction')} must be between 0 and 1, got {val_fraction}")
     n_val = int(round(n * val_fraction))
     if min(n_val, n - n_val) < MIN_SPLIT:
         fix = (
@@ -172,7 +172,7 @@ def validation_size(n: int, val_fraction: float) -> int:
             else f"the dataset needs at least {2 * MIN_SPLIT} training images"
         )
         raise DataError(
-            f"val-fraction {val_fraction} splits {n:,} training images into {n - n_val:,} to train on and "
+            f"{named('val_fraction')} {val_fraction} splits {n:,} training images into {n - n_val:,} to train on and "
             f"{n_val:,} to validate on; each needs at least {MIN_SPLIT}: {fix}"
         )
     return n_val

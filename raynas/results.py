@@ -235,7 +235,7 @@ def results_rows(
     for result, config in zip((grid[i] for i in range(len(grid))), finished):
         if config is None:
             continue
-        # trial folders are named <trainable>_<trial id>_<index>_...
+        # trial folders are named trial_<trial id>_index=<i>, or by older versions <trainable>_<trial id>_...
         trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
         rows.append(
             trial_result(

@@ -49,6 +49,18 @@ def named(setting: str) -> str:
     return setting.replace("-", "_")
 
 
+def keyed(setting: str) -> str:
+    """The name of ``setting``, one with no flag of its own, as whoever gave it sees it: the setting's name
+    (``searcher_options``) from Python, its config-file key (``searcher-options``) while the CLI runs.
+
+    Example:
+        >>> with naming("flags"):
+        ...     keyed("searcher_options")
+        'searcher-options'
+    """
+    return named(setting).lstrip("-")
+
+
 def naming_flags() -> bool:
     """Whether :func:`named` gives flags now (the CLI runs): for a message whose advice differs beyond the name."""
     return _naming.get() == "flags"
@@ -112,7 +124,7 @@ class Option:
 
     def convert(self, value: Any) -> Any:
         """``value`` as this option takes it; a value it does not take is a ``ValueError`` naming the option."""
-        label = self.name.replace("_", "-")
+        label = named(self.name)
         word = value.strip().lower() if isinstance(value, str) else value
         if value is None or word == "none":
             if self.nullable:
@@ -211,6 +223,57 @@ def shared_owners() -> dict[str, list[str]]:
     return owners
 
 
+def scheduler_declared() -> dict[str | None, tuple[Option, ...]]:
+    """The options of each trial scheduler, by its name, declared next to it (``OPTIONS`` of
+    :mod:`raynas.tune.schedulers`, imported when first needed: it imports Ray, and settings sit below it).
+
+    Example:
+        >>> [option.name for option in scheduler_declared()["asha"]]
+        ['grace_epochs', 'reduction_factor']
+    """
+    return dict(importlib.import_module("raynas.tune.schedulers").OPTIONS)
+
+
+def scheduler_owners() -> dict[str, list[str]]:
+    """Option name -> the trial schedulers that declare it."""
+    owners: dict[str, list[str]] = {}
+    for scheduler, options in scheduler_declared().items():
+        for option in options:
+            owners.setdefault(option.name, []).append(str(scheduler))
+    return owners
+
+
+def checked_scheduler(scheduler: str | None, options: Any) -> dict[str, Any]:
+    """``options`` of trial scheduler ``scheduler``, each converted as its :class:`Option` declares and those at
+    their default left out; an option it does not declare or a value it does not take is a ``ValueError`` naming
+    the option.
+
+    Example:
+        >>> checked_scheduler("asha", {"grace-epochs": "2", "reduction_factor": 3})
+        {'grace_epochs': 2}
+        >>> checked_scheduler(None, {"grace_epochs": 2})
+        Traceback (most recent call last):
+        ValueError: grace_epochs applies to a search with scheduler asha only; drop it
+    """
+    if not isinstance(options, dict):
+        raise ValueError(f"{keyed('scheduler_options')} must be a JSON object of option -> value, got {options!r}")
+    options = underscored(options, keyed("scheduler_options"))
+    if not options:
+        return options
+    declared = {option.name: option for option in scheduler_declared().get(scheduler, ())}
+    owners = scheduler_owners()
+    out = {}
+    for key, value in options.items():
+        if key not in declared:
+            if key in owners:
+                raise ValueError(f"{named(key)} applies to {_scheduled(owners[key])} only; drop it")
+            raise ValueError(f"no trial scheduler has an option {key!r}; their options: {', '.join(owners)}")
+        value = declared[key].convert(value)
+        if not _same(value, declared[key].default):
+            out[key] = value
+    return out
+
+
 @contextlib.contextmanager
 def one_shot_stages() -> Iterator[None]:
     """Settings built until the block ends may hold ``oneshot_options`` whatever their searcher: the stages of a
@@ -236,13 +299,16 @@ def checked_oneshot(searcher: str, options: dict[str, Any], stage: bool = False)
 `raynas search sanas`
     """
     if not isinstance(options, dict):
-        raise ValueError(f"oneshot-options must be a JSON object of option -> value, got {options!r}")
-    options = underscored(options, "oneshot-options")
+        raise ValueError(f"{keyed('oneshot_options')} must be a JSON object of option -> value, got {options!r}")
+    options = underscored(options, keyed("oneshot_options"))
     if not options:
         return options
     kinds = (searcher,) if searcher in WEIGHT_SHARING else WEIGHT_SHARING  # a stage: of either
     declared = {option.name: option for kind in kinds for option in oneshot_declared(kind)}
+    owners = shared_owners()
     for key in options:
+        if key in owners and key not in declared:  # an option of the other search on shared weights
+            raise ValueError(f"{named(key)} applies to {_shared_where(owners[key])} only; drop it")
         if key not in declared:
             what = "an ENAS" if searcher == ENAS else "a one-shot"
             raise ValueError(f"{what} search has no option {key!r}; its options: {', '.join(declared)}")
@@ -280,7 +346,8 @@ SA_SETTINGS = {
 class SearchSettings:
     """One architecture search: what to search, on what data, with what budget and resources. The settings every
     search shares are fields; the options of one searcher (its class's ``OPTIONS``) are in ``searcher_options``,
-    those of a one-shot search (``OPTIONS`` of :mod:`raynas.runs.oneshot`) in ``oneshot_options``."""
+    those of a one-shot search (``OPTIONS`` of :mod:`raynas.runs.oneshot`) in ``oneshot_options``, those of the
+    trial scheduler (``OPTIONS`` of :mod:`raynas.tune.schedulers`) in ``scheduler_options``."""
 
     searcher: str = "sanas"
     space: str = "small_channel"
@@ -319,8 +386,9 @@ class SearchSettings:
     supernet_checkpoint: str | None = None
     # early stopping: a Tune scheduler on the epoch
     scheduler: str | None = None
-    grace_epochs: int = 1
-    reduction_factor: float = 3.0
+    #: the options of the scheduler, by name, those at their default left out: those :mod:`raynas.tune.schedulers`
+    #: declares for it in ``OPTIONS`` (e.g. ``{"grace_epochs": 2}`` for asha)
+    scheduler_options: dict[str, Any] = field(default_factory=dict)
     # cluster and fault tolerance
     address: str | None = None
     max_failures: int = 0
@@ -334,8 +402,9 @@ class SearchSettings:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SearchSettings:
         """Build from a dict whose keys are field names (``-`` or ``_``); unknown keys are an error. A searcher
-        option or an option of a one-shot search may be given at the top level too (``{"decay": 0.9}``, as config
-        files and the records of earlier versions give them): see :func:`gather_options`.
+        option, an option of a one-shot search or of the scheduler may be given at the top level too
+        (``{"decay": 0.9}``, as config files and the records of earlier versions give them): see
+        :func:`gather_options`.
 
         Example:
             >>> SearchSettings.from_dict({"searcher": "evolution", "population": 20}).searcher_options
@@ -387,7 +456,7 @@ class SearchSettings:
                 json.dumps(value, allow_nan=False)
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"space-kwargs {key!r} is a {type(value).__name__}, which JSON cannot record; give "
+                    f"{named('space_kwargs')} {key!r} is a {type(value).__name__}, which JSON cannot record; give "
                     "numbers, strings, true/false, null, lists or objects of them (e.g. int(value))"
                 ) from None
         if isinstance(self.space_kwargs.get("path"), str):  # any other path is the space's to refuse
@@ -411,13 +480,12 @@ class SearchSettings:
                 f"unknown scheduler {self.scheduler!r}; choose one of: "
                 f"{', '.join(s for s in SCHEDULERS if s)} (or none)"
             )
-        if self.scheduler and not 1 <= self.grace_epochs <= self.epochs:
+        self.scheduler_options = checked_scheduler(self.scheduler, self.scheduler_options)
+        grace = self.scheduler_options.get("grace_epochs")  # ASHA's: left out at its default, 1
+        if grace is not None and not 1 <= grace <= self.epochs:
             raise ValueError(
-                f"{named('grace_epochs')} must be between 1 and {named('epochs')} ({self.epochs}), "
-                f"got {self.grace_epochs}"
+                f"{named('grace_epochs')} must be between 1 and {named('epochs')} ({self.epochs}), got {grace}"
             )
-        if self.scheduler and self.reduction_factor <= 1:
-            raise ValueError(f"{named('reduction_factor')} must be above 1, got {self.reduction_factor}")
         if self.scheduler and self.space == "tabular" and not self.trial_function:
             raise ValueError(
                 f"{named('scheduler')} {self.scheduler} has nothing to stop early in a table replay (each "
@@ -444,11 +512,13 @@ class SearchSettings:
         ):
             value = getattr(self, name)
             if not fits(value):
-                raise ValueError(f"{name.replace('_', '-')} must be {what}, got {value:g}")
+                raise ValueError(f"{named(name)} must be {what}, got {value:g}")
         if not self.grad_clip > 0:
-            raise ValueError(f"grad-clip must be above 0 (the largest gradient norm), got {self.grad_clip:g}")
+            raise ValueError(
+                f"{named('grad_clip')} must be above 0 (the largest gradient norm), got {self.grad_clip:g}"
+            )
         if not 0 < self.val_fraction < 1:
-            raise ValueError(f"val-fraction must be between 0 and 1, got {self.val_fraction:g}")
+            raise ValueError(f"{named('val_fraction')} must be between 0 and 1, got {self.val_fraction:g}")
         check_name(self.name)
         check_storage_path(self.storage_path)
 
@@ -485,8 +555,7 @@ class SearchSettings:
 
 
 #: settings that only one kind of search reads: given to another, they would silently do nothing (and those of a
-#: one-shot search: :func:`oneshot_declared`)
-ASHA_FLAGS = ("grace_epochs", "reduction_factor")
+#: one-shot search, :func:`oneshot_declared`, and of a scheduler, :func:`scheduler_declared`)
 #: settings raynas records itself (a trial function, a one-shot stage's supernet): never from a config file
 INTERNAL_SETTINGS = ("trial_function", "own_searcher", "own_scheduler", "supernet_checkpoint", "supernet_budget")
 TRAINING_FLAGS = ("data", "data_dir", "epochs", "batch_size", "lr", "reward_epochs", "val_fraction")
@@ -508,7 +577,7 @@ def check_applies(values: dict[str, Any], trains: bool = True) -> None:
     :meth:`SearchSettings.given`, by name) that the search they describe would not read. ``trains=False``: a
     trial function of the user's runs the trials, and may read any training setting. A searcher option may be
     given at the top level (a flag) or in ``searcher_options``, an option of a one-shot search so or in
-    ``oneshot_options``.
+    ``oneshot_options``, an option of the scheduler so or in ``scheduler_options``.
 
     Example:
         >>> check_applies({"searcher": "random", "decay": 0.9})
@@ -517,12 +586,10 @@ def check_applies(values: dict[str, Any], trains: bool = True) -> None:
 from `raynas search random`
     """
     searcher = values.get("searcher", SearchSettings.searcher)
-    options, shot = values.get("searcher_options"), values.get("oneshot_options")
-    given = {
-        **(underscored(options) if isinstance(options, dict) else {}),
-        **(underscored(shot) if isinstance(shot, dict) else {}),
-        **values,
-    }
+    options = values.get("searcher_options")
+    nested = (options, values.get("oneshot_options"), values.get("scheduler_options"))
+    given = {key: value for held in nested if isinstance(held, dict) for key, value in underscored(held).items()}
+    given.update(values)
     subnet_searcher = given.get("subnet_searcher", "sanas")
     declared = searcher_options(options_searcher(searcher, subnet_searcher)) or ()
     own = {option.name for option in declared}
@@ -530,10 +597,14 @@ from `raynas search random`
     shared = shared_owners()
     own_shared = {name for name, kinds in shared.items() if searcher in kinds}
     for names, applies, where in (
-        *(((name,), searcher in kinds, _shared_where(kinds)) for name, kinds in shared.items()),
+        *(((name,), searcher in kinds, _shared_where(kinds)) for name, kinds in shared.items() if name != "seeds"),
+        (("seeds",), searcher in (DARTS, ENAS), "`raynas search darts` or `raynas search enas`"),
         *(((name,), name in own, _owners(owners)) for name, owners in option_owners().items()),
-        (DARTS_FLAGS, searcher == DARTS, "`raynas search darts`"),
-        (ASHA_FLAGS, values.get("scheduler") not in (None, "", "none"), f"a search with {named('scheduler')} asha"),
+        (tuple(n for n in DARTS_FLAGS if n != "seeds"), searcher == DARTS, "`raynas search darts`"),
+        *(
+            ((name,), values.get("scheduler") in owners, _scheduled(owners))
+            for name, owners in scheduler_owners().items()
+        ),
         (
             ("data_dir",),
             values.get("data", SearchSettings.data) != "digits",
@@ -556,6 +627,11 @@ def _shared_where(kinds: list[str]) -> str:
     return " or ".join(f"`raynas search {kind}`" for kind in kinds)
 
 
+def _scheduled(schedulers: list[str]) -> str:
+    """Where an option of trial schedulers applies: "a search with scheduler asha"."""
+    return " or ".join(f"a search with {named('scheduler')} {scheduler}" for scheduler in schedulers)
+
+
 def _owners(searchers: list[str]) -> str:
     """Where the searchers of an option run: ``SA (`raynas search sanas`, or oneshot with --searcher sanas)``."""
     return " or ".join(
@@ -565,36 +641,44 @@ def _owners(searchers: list[str]) -> str:
 
 def gather_options(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` (settings by name) with each searcher option given at the top level moved into
-    ``searcher_options``, and each option of a one-shot search into ``oneshot_options``, as
-    :meth:`SearchSettings.from_dict` takes them: config files may give them either way, and the records of raynas
-    0.1 hold SA's and the one-shot search's at the top level (all of them, :data:`SA_SETTINGS` and
-    :func:`oneshot_declared`; those at their defaults are left out, as a search given none records none). An
-    option given both ways is an error.
+    ``searcher_options``, each option of a one-shot search into ``oneshot_options`` and each option of a
+    scheduler into ``scheduler_options``, as :meth:`SearchSettings.from_dict` takes them: config files may give
+    them either way, and the records of raynas 0.1 hold SA's, the one-shot search's and ASHA's at the top level
+    (all of them, :data:`SA_SETTINGS`, :func:`oneshot_declared` and :func:`scheduler_declared`; those at their
+    defaults are left out, as a search given none records none). An option given both ways is an error.
 
     Example:
         >>> gather_options({"searcher": "sanas", "decay": 0.9, "warm_start": "auto", "seed": 1})
         {'searcher': 'sanas', 'seed': 1, 'searcher_options': {'decay': 0.9}}
         >>> gather_options({"searcher": "oneshot", "num_subnets": 8, "supernet_lr": 0.05})
         {'searcher': 'oneshot', 'oneshot_options': {'num_subnets': 8}}
+        >>> gather_options({"scheduler": "asha", "grace_epochs": 2, "reduction_factor": 3.0})
+        {'scheduler': 'asha', 'scheduler_options': {'grace_epochs': 2}}
     """
     fields = {f.name for f in dataclasses.fields(SearchSettings)}
     extra = [key for key in values if key not in fields]
-    kind = ENAS if values.get("searcher") == ENAS else ONE_SHOT
-    shot = {option.name: option.default for option in oneshot_declared(kind)} if extra else {}
+    # both kinds' options (those of the other are refused by name when the settings are checked)
+    shot = {option.name: option.default for kind in WEIGHT_SHARING for option in oneshot_declared(kind)}
+    shot = shot if extra else {}
+    schedule = {option.name: option.default for options in scheduler_declared().values() for option in options}
+    schedule = schedule if extra else {}
     defaults = [
         key
         for key in extra
         if (key in SA_SETTINGS and _same(values[key], SA_SETTINGS[key]))
         or (key in shot and _same(values[key], shot[key]))
+        or (key in schedule and _same(values[key], schedule[key]))
     ]
     extra = [key for key in extra if key not in defaults]
     shot_moved = [key for key in extra if key in shot]
-    owners = option_owners() if len(extra) > len(shot_moved) else {}
+    schedule_moved = [key for key in extra if key in schedule]
+    owners = option_owners() if len(extra) > len(shot_moved) + len(schedule_moved) else {}
     moved = [key for key in extra if key in owners]
-    out = {key: value for key, value in values.items() if key not in defaults and key not in moved + shot_moved}
+    out = {key: value for key, value in values.items() if key not in defaults + moved + shot_moved + schedule_moved}
     for field_name, keys, what in (
         ("oneshot_options", shot_moved, "one-shot"),
         ("searcher_options", moved, "searcher"),
+        ("scheduler_options", schedule_moved, "scheduler"),
     ):
         if keys:
             out[field_name] = _merged(values, field_name, keys, what)
@@ -603,7 +687,7 @@ def gather_options(values: dict[str, Any]) -> dict[str, Any]:
 
 def _merged(values: dict[str, Any], field_name: str, keys: list[str], what: str) -> dict[str, Any]:
     """The options dict ``values[field_name]`` with the top-level ``keys`` of ``values`` moved into it."""
-    source = field_name.replace("_", "-")
+    source = keyed(field_name)
     given = values.get(field_name, {})
     if not isinstance(given, dict):
         raise ValueError(f"{source} must be a JSON object of option -> value, got {given!r}")
@@ -616,19 +700,15 @@ def _merged(values: dict[str, Any], field_name: str, keys: list[str], what: str)
 
 def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
     """A record of settings (:meth:`SearchSettings.to_dict`, with keys of its own perhaps) in the shape this
-    version writes: one an earlier version wrote holds SA's options and the one-shot search's at the top level,
-    and no searcher_options or oneshot_options.
+    version writes: one an earlier version wrote holds SA's options, the one-shot search's and ASHA's at the top
+    level, and no searcher_options, oneshot_options or scheduler_options.
 
     Example:
-        >>> upgrade_record({"searcher": "sanas", "decay": 0.97, "screened": 0.0, "architectures": [[1, 2]]})
-        {'searcher': 'sanas', 'architectures': [[1, 2]], 'searcher_options': {'screened': 0.0}, 'oneshot_options': {}}
+        >>> upgrade_record({"searcher": "sanas", "decay": 0.97, "screened": 0.0, "grace_epochs": 1})
+        {'searcher': 'sanas', 'searcher_options': {'screened': 0.0}, 'oneshot_options': {}, 'scheduler_options': {}}
     """
     out = gather_options(record)
-    return {
-        **out,
-        "searcher_options": out.get("searcher_options", {}),
-        "oneshot_options": out.get("oneshot_options", {}),
-    }
+    return {**out, **{key: out.get(key, {}) for key in ("searcher_options", "oneshot_options", "scheduler_options")}}
 
 
 def _same(value: Any, default: Any) -> bool:
@@ -648,7 +728,7 @@ def checked_options(searcher: str, subnet_searcher: str, options: dict[str, Any]
         Traceback (most recent call last):
         ValueError: searcher 'random' has no option 'decay' (an option of sanas); its options: none
     """
-    options = underscored(options, "searcher-options")
+    options = underscored(options, keyed("searcher_options"))
     if not options:
         return options
     name = options_searcher(searcher, subnet_searcher)
@@ -699,10 +779,9 @@ def underscored(values: Any, source: str = "settings") -> dict[str, Any]:
     return out
 
 
-def coerce_fields(settings: Any, name_of: Callable[[str], str] | None = None) -> None:
+def coerce_fields(settings: Any) -> None:
     """Convert every field of the dataclass ``settings`` to its declared type (``"1e-3"`` -> 0.001, ``"3"`` -> 3,
-    ``2.0`` -> 2); a value that does not convert is a ``ValueError`` naming the setting (``name_of(field)``, by
-    default the field with ``-`` for ``_``).
+    ``2.0`` -> 2); a value that does not convert is a ``ValueError`` naming the setting (see :func:`named`).
     Fields of other types (``Any``, tuples) are left to the setting's own checks.
 
     Example:
@@ -724,8 +803,7 @@ def coerce_fields(settings: Any, name_of: Callable[[str], str] | None = None) ->
                 continue
         else:
             wanted = " or ".join(KINDS[kind][1] for kind in kinds)
-            label = name_of(f.name) if name_of else f.name.replace("_", "-")
-            raise ValueError(f"{label} must be {wanted}, got {value!r}")
+            raise ValueError(f"{named(f.name)} must be {wanted}, got {value!r}")
 
 
 def _convert(value: Any, kind: str) -> Any:
@@ -803,7 +881,7 @@ def parse_count(value: Any, name: str = "count") -> int:
         >>> parse_count("3.77M"), parse_count(20000.5, "max_params"), parse_count("20.0005k", "min_params")
         (3770000, 20000, 20001)
     """
-    message = f"{name.replace('_', '-')} must be a number like 20000, 20k or 3.5M, got {value!r}"
+    message = f"{named(name)} must be a number like 20000, 20k or 3.5M, got {value!r}"
     if isinstance(value, bool):
         raise ValueError(message)
     if isinstance(value, int):

@@ -235,7 +235,7 @@ def test_a_label_with_thousands_of_values_plots_those_chosen(tmp_path, monkeypat
             self.pick, self.fc = InputChoice(18, n_chosen=9, label="pick"), nn.Linear(1, 1)
 
     space = ModelSpace(Pick())
-    options = [tuple(o) for o in space.choices()[0]]
+    options = space.option_names()[0]
     chosen = [options[i % 40] for i in range(400)]  # the top 10 %: 40 trials, 40 values, each once
     frame = pd.DataFrame(
         {"status": "TERMINATED", "reward": [i / 400 for i in range(400)], "pick": chosen, "search": "p"}
@@ -250,7 +250,7 @@ def test_a_label_with_thousands_of_values_plots_those_chosen(tmp_path, monkeypat
     monkeypatch.setattr(analysis, "_save", keep)
     analysis.plot_top_labels(frame, space, str(tmp_path / "top_labels.png"))
     assert drawn["bars"] == analysis.MAX_BARS and drawn["title"] == "pick (30 of 48,620 values)"
-    assert set(drawn["ticks"]) <= {str(o) for o in chosen[-40:]}  # values the top trials chose
+    assert set(drawn["ticks"]) <= set(chosen[-40:])  # values the top trials chose, by name (in0+in3+...)
 
 
 def test_several_searches_one_best_so_far_plot(tmp_path, capsys):
@@ -284,10 +284,10 @@ def test_a_table_replay_is_plotted_as_the_tables_accuracy(tmp_path, monkeypatch)
     table = write_table(tmp_path / "table.json")
     fake_search(tmp_path, "replay", table, REWARDS)
     labels = []
-    for plot in ("plot_params_reward", "plot_best_so_far"):
+    for plot, at in (("plot_params_reward", 4), ("plot_best_so_far", 2)):  # where each takes its axis label
 
-        def recording(*args, _real=getattr(analysis, plot), **kwargs):  # noqa: B008 (bound per plot)
-            labels.append(args[-1])
+        def recording(*args, _real=getattr(analysis, plot), _at=at, **kwargs):  # noqa: B008 (bound per plot)
+            labels.append(args[_at])
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(analysis, plot, recording)
@@ -331,7 +331,9 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, setup, args, message):
     assert not (tmp_path / "s" / "analysis").exists()  # nothing half-written
 
 
-def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_path, capsys):
+def fake_oneshot(tmp_path: Path) -> tuple[list[int], ...]:
+    """A one-shot search ``os``: four subnets scored on the shared weights, the two best retrained, the largest
+    best; returns their tokens, smallest first."""
     from raynas.spaces.build import space_for
 
     space = space_for("small_channel", {}, "digits")
@@ -363,6 +365,12 @@ def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_pa
     write("subnets", [(small, 0.30, 0.30), (mid, 0.40, 0.40), (large, 0.45, 0.45), (largest, 0.50, 0.50)])
     write("retrain", [(large, 0.90, 0.91), (largest, 0.92, 0.93)])
     (tmp_path / "os" / "best_arch.json").write_text(json.dumps({"tokens": largest, "reward": 0.92}))
+    return small, mid, large, largest
+
+
+def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_path, capsys):
+    space = spaces.get("small_channel")
+    _, mid, large, _ = fake_oneshot(tmp_path)
 
     # within the params of `large`: the retrained `large`, with its trained accuracy and its shared-weight score
     summary = analysis.analyze(tmp_path, "os", max_params=space.num_params(large), out=str(tmp_path / "a"))
@@ -383,3 +391,93 @@ def test_a_one_shot_search_within_a_budget_exports_what_its_best_there_is(tmp_pa
     assert "os: no retrained subnet within" in capsys.readouterr().out
     with pytest.raises(ValueError, match="^no search to analyze: give the name of one or more searches$"):
         analysis.analyze(tmp_path, [])
+
+
+# -- plots and names that say what they show -------------------------------------------------------------------
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def assert_legend_covers_no_point(fig) -> None:
+    """The legend lies outside the axes, and no plotted point is inside it (in display coordinates)."""
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # right of the axes
+    points = [p for c in ax.collections for p in ax.transData.transform(c.get_offsets())]
+    assert points and not any(legend.contains(x, y) for x, y in points)
+
+
+def test_a_one_shot_search_plots_its_score_and_its_retrained_accuracies_apart(tmp_path):
+    _, _, large, largest = fake_oneshot(tmp_path)
+    summary = analysis.analyze(tmp_path, "os")
+    frame = analysis.load(tmp_path, "os")
+    fig = analysis.params_reward_figure(frame, {}, reward_label=analysis.reward_axis(None, True), shared=True)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == analysis.SHARED_AXIS and "one-shot score (shared weights)" in ax.get_ylabel()
+    texts = legend_texts(ax)
+    assert texts[0] == "trials (one-shot score (shared weights), 4)"
+    assert f"{analysis.RETRAINED} (2)" in texts and texts[-1] == "best (retrained 0.9200)"
+    retrained = ax.collections[texts.index(f"{analysis.RETRAINED} (2)")]
+    assert retrained.get_offsets()[:, 1].tolist() == [0.90, 0.92]
+    ring = ax.collections[-1].get_offsets()[0]  # the best as the summary says it
+    assert ring[1] == summary.loc[0, "best reward"] == 0.92
+    assert_legend_covers_no_point(fig)
+
+    fig = analysis.best_so_far_figure({"os": frame}, analysis.SHARED_AXIS, ["os"])
+    ax = fig.axes[0]
+    assert legend_texts(ax) == ["os (one-shot score (shared weights), 4 trials)", f"os: {analysis.RETRAINED} (2)"]
+    assert ax.collections[0].get_offsets().tolist() == [[3, 0.90], [4, 0.92]]  # at the subnets' trial numbers
+    assert ax.get_ylabel() == f"best {analysis.SHARED_AXIS} so far"
+
+
+def test_the_legend_of_params_reward_covers_no_point(tmp_path):
+    table = write_table(tmp_path / "table.json")
+    fake_search(tmp_path, "one", table, REWARDS)
+    frame = analysis.load(tmp_path, "one")
+    fig = analysis.params_reward_figure(frame, {"search budget": 15_000})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == analysis.PARAMS_AXIS and ax.get_ylabel() == analysis.REWARD_AXIS
+    assert legend_texts(ax)[:2] == ["trials (6)", f"Pareto front ({len(analysis.pareto(frame))})"]
+    assert_legend_covers_no_point(fig)
+
+
+def test_several_searches_are_plotted_beside_them_not_in_the_first(tmp_path):
+    table = write_table(tmp_path / "table.json")
+    fake_search(tmp_path, "one", table, REWARDS)
+    fake_search(tmp_path, "two", table, REWARDS)
+    summary = analysis.analyze(tmp_path, ["one", "two"])
+    assert summary.attrs["best_so_far"] == str(tmp_path / "analysis" / "best_so_far.png")
+    assert_png(tmp_path / "analysis" / "two" / "params_reward.png")
+    assert not (tmp_path / "one" / "analysis").exists()
+    assert analysis.analyze(tmp_path, ["one"]).attrs["best_so_far"] == str(
+        tmp_path / "one" / "analysis" / "best_so_far.png"
+    )
+
+
+def test_unnamed_candidates_and_inputs_show_by_name_and_best_arch_keeps_the_indices(tmp_path, monkeypatch):
+    from torch import nn
+
+    from raynas.spaces.choices import InputChoice, LayerChoice, ModelSpace
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.op = LayerChoice([nn.ReLU(), nn.Tanh(), nn.Tanh()], label="op")
+            self.skip = InputChoice(3, n_chosen=2, label="skip")
+
+    space = ModelSpace(Net())
+    assert analysis.chosen(space, [1, 1]) == {"op": "Tanh 1", "skip": "in0+in2"}
+    assert space.to_arch([1, 1]) == {"op": 1, "skip": [0, 2]}  # best_arch.json's arch: NNI's values
+    frame = pd.DataFrame(
+        [{"status": "TERMINATED", "reward": 0.5, "search": "n", **analysis.chosen(space, [t, t])} for t in (0, 1)]
+    )
+    drawn = {}
+
+    def keep(fig, path):
+        drawn.update({ax.get_title(): [t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes[:2]})
+        return path
+
+    monkeypatch.setattr(analysis, "_save", keep)
+    analysis.plot_top_labels(frame, space, str(tmp_path / "top_labels.png"), share=1.0)
+    assert drawn == {"op": ["ReLU", "Tanh 1", "Tanh 2"], "skip": ["in0+in1", "in0+in2", "in1+in2"]}

@@ -42,7 +42,7 @@ def test_sanas_search_on_digits_end_to_end(ray_session, tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "trial 6/6" in out and "best architecture" in out
+    assert "(6/6 done)" in out and "best architecture" in out
     results = pd.read_csv(tmp_path / "digits" / "results.csv")
     assert len(results) == 6 and (results.status == "TERMINATED").all()
     assert results.tokens.nunique() == 6
@@ -103,15 +103,15 @@ BAD_INPUT = [
     ),
     (["search", "sanas", "--data", "mnist", "--data-dir", "no/such/dir"], "MNIST/raw/train-images-idx3-ubyte"),
     (["search", "sanas", "--space", "nope"], "unknown space 'nope'; choose one of"),
-    (["search", "sanas", "--max-params", "lots"], "max-params must be a number like 20000"),
-    (["search", "sanas", "--max-params", "inf"], "max-params must be a number like 20000"),
+    (["search", "sanas", "--max-params", "lots"], "--max-params must be a number like 20000"),
+    (["search", "sanas", "--max-params", "inf"], "--max-params must be a number like 20000"),
     (
         ["search", "sanas", "--space", "small_channel", "--table", "t.json"],
         "--table replays a benchmark table and needs no --space (or --space tabular), got --space small_channel",
     ),
-    (["search", "sanas", "--far-moves", "0"], "far-moves must be a whole number of positions, at least 1"),
-    (["search", "sanas", "--screened", "1.5"], "screened must be between 0 and 1, got 1.5"),
-    (["search", "sanas", "--screen-size", "0"], "screen-size must be at least 1, got 0"),
+    (["search", "sanas", "--far-moves", "0"], "--far-moves must be a whole number of positions, at least 1"),
+    (["search", "sanas", "--screened", "1.5"], "--screened must be between 0 and 1, got 1.5"),
+    (["search", "sanas", "--screen-size", "0"], "--screen-size must be at least 1, got 0"),
     (["search", "sanas", "--bogus-flag", "1"], "unrecognized arguments: --bogus-flag"),
     (["search", "sanas", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
     (["search", "sanas", "--gpus-per-trial", "1"], "--gpus-per-trial 1 asks for more than this machine has (0)"),
@@ -135,17 +135,17 @@ BAD_INPUT = [
         "search evolution`",
     ),
     (["search", "sanas", "--population", "20"], "--population applies to evolution (`raynas search evolution`"),
-    (["search", "tpe", "--window", "lots"], "window must be a whole number of at least 25, or none, got 'lots'"),
-    (["search", "evolution", "--mutation-prob", "2"], "mutation-prob must be between 0 and 1, got 2"),
+    (["search", "tpe", "--window", "lots"], "--window must be a whole number of at least 25, or none, got 'lots'"),
+    (["search", "evolution", "--mutation-prob", "2"], "--mutation-prob must be between 0 and 1, got 2"),
     (
         ["search", "evolution", "--population", "5", "--sample-size", "10"],
         "sample_size must be between 1 and the population (5), got 10",
     ),
-    (["search", "sanas", "--decay", "fast"], "decay must be a number, got 'fast'"),
+    (["search", "sanas", "--decay", "fast"], "--decay must be a number, got 'fast'"),
     (["search", "sanas", "--grace-epochs", "2"], "--grace-epochs applies to a search with --scheduler asha only"),
     (["search", "sanas", "--order", "2"], "--order applies to `raynas search darts` only"),
     (["search", "sanas", "--lr", "-1"], "lr must be above 0, got -1"),
-    (["search", "sanas", "--val-fraction", "1.5"], "val-fraction must be between 0 and 1, got 1.5"),
+    (["search", "sanas", "--val-fraction", "1.5"], "--val-fraction must be between 0 and 1, got 1.5"),
     (["search", "sanas", "--name", "../elsewhere"], "--name must be a plain folder name"),
     (["search", "darts", "--name", ""], "--name must be a plain folder name"),
     (["search", "random", "--name", "  "], "--name must be a plain folder name (not blank"),
@@ -154,8 +154,8 @@ BAD_INPUT = [
         ["search", "sanas", "--space", "mobile", "--space-kwargs", '{"in_channels": "1"}'],
         "--space-kwargs gives in_channels '1' but --data digits has 1; drop in_channels from --space-kwargs",
     ),
-    (["search", "sanas", "--space-kwargs", "[1, 2]"], "space-kwargs must be a JSON object"),
-    (["search", "oneshot", "--retrain-epochs", "-1"], "retrain-epochs must be at least 1, got -1"),
+    (["search", "sanas", "--space-kwargs", "[1, 2]"], "--space-kwargs must be a JSON object"),
+    (["search", "oneshot", "--retrain-epochs", "-1"], "--retrain-epochs must be at least 1, got -1"),
     (["search", "oneshot", "--scheduler", "asha"], "--scheduler asha has nothing to stop early in a one-shot search"),
     (
         ["search", "sanas", "--table", "t.json", "--epochs", "5"],
@@ -163,7 +163,7 @@ BAD_INPUT = [
     ),
     (
         ["search", "sanas", "--scheduler", "asha", "--epochs", "3", "--grace-epochs", "5"],
-        "grace-epochs must be between 1 and --epochs (3), got 5",
+        "--grace-epochs must be between 1 and --epochs (3), got 5",
     ),
     (["search", "sanas", "--genotype", "g.json"], "--genotype applies to --space darts_channel only"),
     (
@@ -296,10 +296,10 @@ def test_params_of_a_space_with_arguments(capsys):
         ({"scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
         ({"name": "a/b"}, "name must be a plain folder name"),
         ({"momentum": -1}, "momentum must be between 0 and 1, got -1"),
-        ({"weight_decay": -1e-4}, "weight-decay must be 0 or more, got -0.0001"),
-        ({"drop_path": 5}, "drop-path must be a probability: at least 0 and below 1, got 5"),
-        ({"aux_weight": -1}, "aux-weight must be 0 or more, got -1"),
-        ({"grad_clip": 0}, "grad-clip must be above 0 (the largest gradient norm), got 0"),
+        ({"weight_decay": -1e-4}, "weight_decay must be 0 or more, got -0.0001"),
+        ({"drop_path": 5}, "drop_path must be a probability: at least 0 and below 1, got 5"),
+        ({"aux_weight": -1}, "aux_weight must be 0 or more, got -1"),
+        ({"grad_clip": 0}, "grad_clip must be above 0 (the largest gradient norm), got 0"),
         (
             {"space": object()},
             "space must be a name, not a object object: a built-in space, 'tabular', or "
@@ -307,7 +307,7 @@ def test_params_of_a_space_with_arguments(capsys):
         ),
         (
             {"space_kwargs": {"act": re.compile("x")}},
-            "space-kwargs 'act' is a Pattern, which JSON cannot record; give "
+            "space_kwargs 'act' is a Pattern, which JSON cannot record; give "
             "numbers, strings, true/false, null, lists or objects of them",
         ),
     ],
@@ -360,7 +360,7 @@ def test_unreadable_config_file_is_one_clear_line(tmp_path, capsys):
     assert error.startswith(f"raynas: error: config file {config} cannot be read") and "\n" not in error
     config.write_text("epochs: two\n")
     assert cli.main(["search", "sanas", "--config", str(config), "--storage-path", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == "raynas: error: epochs must be a whole number, got 'two'"
+    assert capsys.readouterr().err.strip() == "raynas: error: --epochs must be a whole number, got 'two'"
 
 
 def test_help_lists_every_flag(capsys):

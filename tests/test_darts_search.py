@@ -178,7 +178,7 @@ def test_pipeline_on_digits_under_budget_and_rerun_skips_finished_stages(tmp_pat
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--max-params", "abc"], "max-params must be a number like 20000"),
+        (["--max-params", "abc"], "--max-params must be a number like 20000"),
         (
             ["--max-params", "60k", "--retrain-epochs", "0"],
             "--retrain-epochs must be a whole number of at least 1, got 0",

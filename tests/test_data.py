@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -172,11 +173,11 @@ def test_a_split_too_small_to_train_or_validate_is_refused_before_anything_runs(
 
     with pytest.raises(
         data.DataError,
-        match="val-fraction 0.001 splits 1,438 training images into 1,437 to train "
+        match="val_fraction 0.001 splits 1,438 training images into 1,437 to train "
         "on and 1 to validate on; each needs at least 10",
     ):
         make_space(SearchSettings(val_fraction=0.001))
-    with pytest.raises(data.DataError, match="val-fraction 0.9999 splits 60,000 .* 6 to train on"):
+    with pytest.raises(data.DataError, match="val_fraction 0.9999 splits 60,000 .* 6 to train on"):
         data.check("mnist", None, 0.9999)
     assert data.validation_size(1438, 0.01) == 14  # a small share of a big enough split is fine
     with pytest.raises(
@@ -197,21 +198,26 @@ def test_unknown_dataset():
     not os.path.isdir(data.DEBIAN_DIRS["fashion_mnist"]),
     reason="apt-get install dataset-fashion-mnist (the real dataset) to run this",
 )
-def test_short_search_on_debians_real_fashion_mnist(ray_session, tmp_path):
+def test_short_search_on_debians_real_fashion_mnist(ray_session, tmp_path, caplog):
     splits = data.load("fashion_mnist", data.DEBIAN_DIRS["fashion_mnist"])  # four .gz files in one folder
     assert (len(splits.train), len(splits.val), len(splits.test)) == (48_000, 12_000, 10_000)
-    outcome = run_search(
-        tmp_path,
-        searcher="random",
-        data="fashion_mnist",
-        data_dir=data.DEBIAN_DIRS["fashion_mnist"],
-        max_params=1_500,
-        num_samples=2,
-        epochs=1,
-        concurrency=2,
-        batch_size=256,
-        lr=0.1,
-    )
+    start = time.time()
+    with caplog.at_level("INFO", logger="raynas"):
+        outcome = run_search(
+            tmp_path,
+            searcher="random",
+            data="fashion_mnist",
+            data_dir=data.DEBIAN_DIRS["fashion_mnist"],
+            max_params=1_500,
+            num_samples=2,
+            epochs=1,
+            concurrency=2,
+            batch_size=256,
+            lr=0.1,
+        )
+    # the console shows the trials' progress within the first minute (an epoch takes tens of seconds here)
+    progress = [r for r in caplog.records if r.getMessage().startswith(("trial #", "still training: trial #"))]
+    assert progress and progress[0].created - start < 60, [r.getMessage() for r in caplog.records]
     rows = outcome.results
     assert len(rows) == 2 and (rows.status == "TERMINATED").all(), rows.error.tolist()
     assert (rows.params <= 1_500).all()

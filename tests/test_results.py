@@ -5,10 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 
 from raynas.results import SEARCH_COLUMNS, ResultsLog, parse
 from raynas.settings import SearchSettings
-from raynas.tune.progress import Progress
+from raynas.tune.finish import trial_dirname
+from raynas.tune.progress import EpochLines, Progress
 
 
 def row(i: int, reward: float = 0.5) -> dict:
@@ -71,7 +73,10 @@ def test_progress_turns_into_a_periodic_summary_past_the_threshold(tmp_path, cap
         progress.on_trial_complete(i, running, fake_trial(i, reward=0.9 if i == 42 else i / 1000))
         progress.on_step_end(i, running)
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines[:5]] == [f"[raynas] trial {i}/500 t{i - 1:04d}" for i in range(1, 6)]
+    # the trial's place in the proposals (#), then the trials done in any order
+    assert [line.split(":")[0] for line in lines[:5]] == [
+        f"[raynas] trial #{i - 1} t{i - 1:04d} ({i}/500 done)" for i in range(1, 6)
+    ]
     assert lines[5] == "[raynas] more than 5 trials: a summary line every 10 s from now on"
     summaries = lines[6:]
     assert len(summaries) == 2  # at 10 s and 20 s of the 29.9 s
@@ -92,7 +97,7 @@ def test_progress_of_a_resumed_search_counts_the_rows_already_written(tmp_path, 
     again.on_trial_complete(3, [], fake_trial(2, reward=0.3))  # re-run after the crash: not counted twice
     again.on_trial_complete(4, [], fake_trial(3, reward=0.2))
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith("[raynas] trial 4/10 t0003") and last.endswith("best=0.3000")
+    assert last.startswith("[raynas] trial #3 t0003 (4/10 done)") and last.endswith("best=0.3000")
 
 
 def test_progress_best_ignores_a_nan_or_non_numeric_reward(tmp_path, capsys):
@@ -146,7 +151,20 @@ def test_rows_of_ended_trials_take_the_config_from_tunes_state_when_the_result_h
     ]
 
 
-def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_a_restore(tmp_path):
+def test_trial_folders_say_they_are_trials_with_their_index():
+    assert trial_dirname(SimpleNamespace(trial_id="2d7980a1", config={"trial_index": 3})) == "trial_2d7980a1_index=3"
+    assert trial_dirname(SimpleNamespace(trial_id="a24ea_00000", config=None)) == "trial_a24ea_00000_index=-"
+
+
+@pytest.mark.parametrize(
+    "folder_of",
+    [
+        lambda trial_id: f"retrain_{trial_id}_0_tokens=1",  # Tune's own name, as raynas 0.1 left it
+        lambda trial_id: trial_dirname(SimpleNamespace(trial_id=trial_id, config={"trial_index": 0})),
+    ],
+    ids=["old", "new"],
+)
+def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_a_restore(tmp_path, folder_of):
     import json
 
     from raynas.tune.experiment import repair_checkpoints
@@ -163,8 +181,8 @@ def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_
         ("fine", "checkpoint_000002"),
         ("done", "checkpoint_000001"),
     ):
-        (search / f"retrain_{trial_id}_0_tokens=1" / kept).mkdir(parents=True)
-        (search / f"retrain_{trial_id}_0_tokens=1" / kept / "state.pt").write_text(f"{trial_id} {kept}")
+        (search / folder_of(trial_id) / kept).mkdir(parents=True)
+        (search / folder_of(trial_id) / kept / "state.pt").write_text(f"{trial_id} {kept}")
     state = {
         "trial_data": [
             trial("stale", "RUNNING", "checkpoint_000003"),  # Tune's state lags its checkpoints
@@ -174,16 +192,14 @@ def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_
     }
     (search / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
     assert repair_checkpoints(str(tmp_path), "s") == 1
-    restored = search / "retrain_stale_0_tokens=1" / "checkpoint_000003" / "state.pt"
+    restored = search / folder_of("stale") / "checkpoint_000003" / "state.pt"
     assert restored.read_text() == "stale checkpoint_000004"  # the newest epoch, under the name Tune restores
-    assert not (search / "retrain_done_0_tokens=1" / "checkpoint_0").exists()  # an ended trial is not restored
+    assert not (search / folder_of("done") / "checkpoint_0").exists()  # an ended trial is not restored
     assert repair_checkpoints(str(tmp_path), "s") == 0
 
 
 def test_progress_marks_a_trial_the_scheduler_stopped_and_never_takes_its_reward_as_the_best(tmp_path, capsys):
-    settings = SearchSettings(
-        storage_path=str(tmp_path), name="s", num_samples=4, epochs=3, scheduler="asha", grace_epochs=1
-    )
+    settings = SearchSettings(storage_path=str(tmp_path), name="s", num_samples=4, epochs=3, scheduler="asha")
     progress = Progress(settings)
     progress.setup()
     stopped, full = fake_trial(0, reward=0.9), fake_trial(1, reward=0.5)
@@ -194,3 +210,27 @@ def test_progress_marks_a_trial_the_scheduler_stopped_and_never_takes_its_reward
     assert lines[0].endswith("reward=0.9000 (stopped after epoch 1) best=-") and lines[1].endswith("best=0.5000")
     Progress(settings).setup()  # resumed: the best read back from results.csv leaves the stopped one out too
     assert capsys.readouterr().out.splitlines()[-1] == "[raynas] resuming: 2/4 trials finished before, best=0.5000"
+
+
+def test_a_long_epoch_is_not_silent_a_line_names_the_trials_still_in_it(caplog):
+    now = [0.0]
+    lines = EpochLines(epochs=3, every_s=30, clock=lambda: now[0])
+    trials = [SimpleNamespace(trial_id=f"t{i}", config={"trial_index": i}) for i in range(2)]
+    for trial in trials:
+        lines.on_trial_start(0, trials, trial)
+    with caplog.at_level("INFO", logger="raynas"):
+        now[0] = 29.0
+        lines.on_step_begin(1, trials)
+        assert not caplog.messages  # not yet: 29 s of quiet
+        now[0] = 31.0
+        lines.on_step_begin(2, trials)
+        assert caplog.messages == ["still training: trial #0 t0 epoch 1/3 (31 s), trial #1 t1 epoch 1/3 (31 s)"]
+        lines.on_step_begin(3, trials)  # once per 30 s of quiet, not every step
+        assert len(caplog.messages) == 1
+        now[0] = 40.0
+        lines.on_trial_result(4, trials, trials[0], {"epoch": 1, "val_acc": 0.5, "time_total_s": 40})
+        lines.on_trial_complete(5, trials, trials[1])
+        now[0] = 75.0
+        lines.on_step_begin(6, trials)
+    assert caplog.messages[1] == "trial #0 t0 epoch 1/3: val_acc 0.5000 (40 s)"
+    assert caplog.messages[2] == "still training: trial #0 t0 epoch 2/3 (35 s)"  # the finished one is gone

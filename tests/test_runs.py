@@ -70,7 +70,7 @@ def test_every_epoch_of_a_trial_but_its_last_prints_a_line(ray_session, tmp_path
     out = capsys.readouterr().out
     trial = outcome.results.trial_id.iloc[0]
     for epoch in (1, 2):
-        assert re.search(rf"^\[raynas\] trial 0 {trial} epoch {epoch}/3: val_acc 0\.\d{{4}} \(\d+ s\)$", out, re.M)
+        assert re.search(rf"^\[raynas\] trial #0 {trial} epoch {epoch}/3: val_acc 0\.\d{{4}} \(\d+ s\)$", out, re.M)
     assert "epoch 3/3" not in out  # the trial's own line reports the end
 
 

@@ -41,8 +41,9 @@ def test_earliest_pending_then_earliest_paused_among_live_trials(scheduler):
 
 def test_every_search_gets_one_of_them():
     assert isinstance(make_scheduler(SearchSettings()), FIFO)
-    asha = make_scheduler(SearchSettings(epochs=9, scheduler="asha", grace_epochs=1, reduction_factor=3))
+    asha = make_scheduler(SearchSettings(epochs=9, scheduler="asha", scheduler_options={"grace_epochs": 2}))
     assert isinstance(asha, ASHA) and asha._max_t == 9
+    assert [milestone for milestone, _ in asha._brackets[0]._rungs] == [6, 2]  # from grace_epochs 2
 
 
 def restored(trial_id: str, folder, rewards: list[float]) -> SimpleNamespace:
@@ -88,7 +89,11 @@ def test_a_search_resumed_without_tunes_record_gets_asha_rungs_from_the_trial_fo
     from raynas.runs.search import _resumed_scheduler
 
     settings = SearchSettings(
-        scheduler="asha", epochs=4, grace_epochs=1, reduction_factor=2, storage_path=str(tmp_path), name="s"
+        scheduler="asha",
+        epochs=4,
+        scheduler_options={"reduction_factor": 2},
+        storage_path=str(tmp_path),
+        name="s",
     )
     ResultsLog(str(tmp_path), "s", SEARCH_COLUMNS).append(
         [

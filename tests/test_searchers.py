@@ -704,7 +704,7 @@ def test_an_option_converts_its_value_or_says_what_it_takes():
             window.convert(bad)
     warm = dict((o.name, o) for o in SimulatedAnnealingSearcher.OPTIONS)["warm_start"]
     assert (warm.convert("auto"), warm.convert(" Auto "), warm.convert("3")) == ("auto", "auto", 3)
-    with pytest.raises(ValueError, match=r"^warm-start must be a whole number of evaluations \(0: off\) or auto"):
+    with pytest.raises(ValueError, match=r"^warm_start must be a whole number of evaluations \(0: off\) or auto"):
         warm.convert(None)  # no default of None: none is no value of it
     flag = Option("jointly", bool, False, "a switch")
     assert flag.convert(True) is True and flag.flag == "--jointly"

@@ -53,32 +53,32 @@ def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
     [
         ({"lr": "abc"}, "lr must be a number, got 'abc'"),
         ({"momentum": "x"}, "momentum must be a number, got 'x'"),
-        ({"grad_clip": "x"}, "grad-clip must be a number, got 'x'"),
-        ({"weight_decay": "nan"}, "weight-decay must be a number, got 'nan'"),
-        ({"gpus_per_trial": True}, "gpus-per-trial must be a number, got True"),
+        ({"grad_clip": "x"}, "grad_clip must be a number, got 'x'"),
+        ({"weight_decay": "nan"}, "weight_decay must be a number, got 'nan'"),
+        ({"gpus_per_trial": True}, "gpus_per_trial must be a number, got True"),
         ({"decay": "fast"}, "decay must be a number, got 'fast'"),
-        ({"reward_scale": "x"}, "reward-scale must be a number, got 'x'"),
-        ({"init_temperature": "hot"}, "init-temperature must be a number, got 'hot'"),
+        ({"reward_scale": "x"}, "reward_scale must be a number, got 'x'"),
+        ({"init_temperature": "hot"}, "init_temperature must be a number, got 'hot'"),
         ({"seed": "abc"}, "seed must be a whole number, got 'abc'"),
         ({"seed": 1.5}, "seed must be a whole number, got 1.5"),
         ({"seed": True}, "seed must be a whole number, got True"),
         ({"seed": -1}, "seed must be at least 0, got -1"),
         ({"concurrency": "2.5"}, "concurrency must be a whole number, got '2.5'"),
-        ({"warm_start": 1.5}, "warm-start must be a whole number of evaluations (0: off) or auto, got 1.5"),
+        ({"warm_start": 1.5}, "warm_start must be a whole number of evaluations (0: off) or auto, got 1.5"),
         (
             {"restart_after": "never"},
-            "restart-after must be a whole number of evaluations (0: off) or auto, got 'never'",
+            "restart_after must be a whole number of evaluations (0: off) or auto, got 'never'",
         ),
-        ({"restart_after": -2}, "restart-after must be a whole number of evaluations (0: off) or auto, got -2"),
+        ({"restart_after": -2}, "restart_after must be a whole number of evaluations (0: off) or auto, got -2"),
         ({"name": 2024}, "name must be a string, got 2024"),
         ({"address": 5}, "address must be a string, got 5"),
         ({"space": None}, "space must be a string, got None"),
-        ({"data_dir": 5}, "data-dir must be a string, got 5"),
-        ({"supernet_budget": "yes"}, "supernet-budget must be true or false, got 'yes'"),
-        ({"space_kwargs": [1]}, "space-kwargs must be a JSON object of argument -> value, got [1]"),
+        ({"data_dir": 5}, "data_dir must be a string, got 5"),
+        ({"supernet_budget": "yes"}, "supernet_budget must be true or false, got 'yes'"),
+        ({"space_kwargs": [1]}, "space_kwargs must be a JSON object of argument -> value, got [1]"),
         ({"decay": 0}, "decay must be above 0 and at most 1 (T is multiplied by it each step), got 0"),
-        ({"init_temperature": -1}, "init-temperature must be above 0, got -1"),
-        ({"reward_scale": 0}, "reward-scale must be above 0, got 0"),
+        ({"init_temperature": -1}, "init_temperature must be above 0, got -1"),
+        ({"reward_scale": 0}, "reward_scale must be above 0, got 0"),
         ({"gpus_per_trial": -1}, "gpus_per_trial must be 0 or more, got -1"),
         ({"cpus_per_trial": 0}, "cpus_per_trial must be above 0, got 0"),
         (
@@ -92,7 +92,7 @@ def test_a_fractional_budget_keeps_exactly_the_whole_counts_it_allows():
             "(file:///data/runs) or give a plain folder",
         ),
         ({"max_params": "-5k"}, "max_params must be a parameter count of 0 or more, got '-5k'"),
-        ({"max_params": "inf"}, "max-params must be a number like 20000, 20k or 3.5M, got 'inf'"),
+        ({"max_params": "inf"}, "max_params must be a number like 20000, 20k or 3.5M, got 'inf'"),
         (
             {"min_params": 30000, "max_params": "20k"},
             "min_params 30000 is above max_params 20000; no architecture fits between them",
@@ -117,7 +117,7 @@ def test_a_value_of_the_wrong_type_names_its_setting(values, message):
         ("decay: fast\n", "decay must be a number, got 'fast'"),
         ("max-params: 20k\nmax_params: 30k\n", "'max-params' and 'max_params' are the same setting; keep one of them"),
         ("- lr\n", "must be a mapping of setting -> value, got a list"),
-        ("space-kwargs: [1]\n", "space-kwargs must be a JSON object of argument -> value, got [1]"),
+        ("space-kwargs: [1]\n", "--space-kwargs must be a JSON object of argument -> value, got [1]"),
         ("grace-epochs: 2\n", "--grace-epochs applies to a search with --scheduler asha only"),  # as the flag would be
         ("trial_function: os:getcwd\n", "'trial_function' is set by raynas itself, not by a config file; remove it"),
     ],
@@ -141,7 +141,7 @@ def test_a_table_flag_added_to_space_kwargs_that_are_no_mapping_is_one_clear_lin
             ["search", "random", "--config", str(config), "--table", str(table), "--storage-path", str(tmp_path)],
             capsys,
         )
-        == "space-kwargs must be a JSON object of argument -> value, got [1]"
+        == "--space-kwargs must be a JSON object of argument -> value, got [1]"
     )
 
 
@@ -186,7 +186,7 @@ def test_resume_of_a_record_that_is_no_mapping_names_the_file(tmp_path, capsys):
         "a mapping of setting -> value, got a list); restore it or start the search again"
     )
     (tmp_path / "s" / "raynas_search.json").write_text('{"lr": "abc"}')
-    assert "raynas_search.json is not a usable raynas search record (lr must be a number, got 'abc')" in main_error(
+    assert "raynas_search.json is not a usable raynas search record (--lr must be a number, got 'abc')" in main_error(
         ["resume", "--storage-path", str(tmp_path), "--name", "s"], capsys
     )
     (tmp_path / "d").mkdir()
@@ -226,7 +226,10 @@ def test_run_takes_a_dict_and_runs_each_kind_by_its_own_runner(tmp_path):
             {"searcher": "evolution", "oneshot_options": {"num_subnets": 50}},
             "num_subnets applies to `raynas search oneshot` or `raynas search enas` only",
         ),
-        ({"epochs": 4, "grace_epochs": 2}, "grace_epochs applies to a search with scheduler asha only"),
+        (
+            {"epochs": 4, "scheduler_options": {"grace_epochs": 2}},
+            "grace_epochs applies to a search with scheduler asha only",
+        ),
         (
             {"space": "tabular", "space_kwargs": {"path": "t.json"}, "epochs": 5},
             "epochs applies to searches that train networks (a table replay looks accuracies up) only",
@@ -352,12 +355,13 @@ def test_paths_may_be_pathlib_paths(tmp_path):
 
 
 def old_record(settings: SearchSettings, **sa) -> dict:
-    """``settings`` as the version before ``searcher_options`` recorded them (raynas 0.1): every SA option and every
-    option of a one-shot search at the top level."""
+    """``settings`` as the version before ``searcher_options`` recorded them (raynas 0.1): every SA option, every
+    option of a one-shot search and ASHA's at the top level."""
     record = settings.to_dict()
     options = record.pop("searcher_options")
     record.pop("oneshot_options")
-    return {**record, **SA_SETTINGS, **options, **settings.oneshot(), **sa}
+    asha = {"grace_epochs": 1, "reduction_factor": 3.0, **record.pop("scheduler_options")}
+    return {**record, **SA_SETTINGS, **options, **settings.oneshot(), **asha, **sa}
 
 
 def test_a_record_of_the_version_before_searcher_options_loads_with_its_options(tmp_path):
@@ -413,10 +417,49 @@ def test_a_record_with_the_one_shot_options_at_the_top_level_loads_them_into_one
             SearchSettings.from_dict(values)
     with pytest.raises(ValueError, match=re.escape("a one-shot search has no option 'decay'")):
         SearchSettings(searcher="oneshot", oneshot_options={"decay": 0.9})
-    with pytest.raises(ValueError, match=re.escape("num-subnets must be a whole number, got 'many'")):
+    with pytest.raises(ValueError, match=re.escape("num_subnets must be a whole number, got 'many'")):
         SearchSettings(searcher="oneshot", oneshot_options={"num_subnets": "many"})
-    with pytest.raises(ValueError, match=re.escape("supernet-epochs must be at least 1, got 0")):
+    with pytest.raises(ValueError, match=re.escape("supernet_epochs must be at least 1, got 0")):
         SearchSettings.from_dict({"searcher": "oneshot", "supernet-epochs": 0})
+
+
+def test_asha_options_are_scheduler_options_however_they_are_given(tmp_path, capsys):
+    # raynas 0.1 recorded ASHA's options at the top level, in every search's record
+    record = old_record(SearchSettings(scheduler="asha", epochs=4, scheduler_options={"grace_epochs": 2}))
+    assert record["grace_epochs"] == 2 and record["reduction_factor"] == 3.0
+    settings = SearchSettings.from_dict(record)
+    assert settings.scheduler_options == {"grace_epochs": 2}  # reduction_factor at its default: left out
+    assert upgrade_record(record)["scheduler_options"] == {"grace_epochs": 2}
+    assert SearchSettings.from_dict(old_record(SearchSettings())).scheduler_options == {}  # no scheduler: defaults
+    assert SearchSettings.from_dict(settings.to_dict()) == settings
+    assert (
+        SearchSettings.from_dict({"scheduler": "asha", "reduction-factor": "2"}).scheduler_options
+        == SearchSettings(scheduler="asha", scheduler_options={"reduction_factor": 2}).scheduler_options
+        == {"reduction_factor": 2.0}
+    )
+    for values, message in (
+        (
+            {"scheduler": "asha", "scheduler_options": {"reduction_factor": 1}},
+            "reduction_factor must be above 1, got 1",
+        ),
+        ({"scheduler": "asha", "scheduler_options": {"grace_epochs": 5}}, "grace_epochs must be between 1 and epochs"),
+        ({"scheduler": "asha", "scheduler_options": {"grace": 2}}, "no trial scheduler has an option 'grace'"),
+        (
+            {"scheduler": "asha", "grace_epochs": 2, "scheduler_options": {"grace_epochs": 3}},
+            "scheduler option 'grace_epochs' is given as a setting and in scheduler_options; give it once",
+        ),
+    ):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+            SearchSettings.from_dict(values)
+    config = tmp_path / "search.yaml"
+    config.write_text("scheduler: asha\nscheduler-options:\n  reduction-factor: 1\n")
+    assert main_error(["search", "sanas", "--config", str(config), "--storage-path", str(tmp_path)], capsys) == (
+        "--reduction-factor must be above 1, got 1"
+    )
+    assert main_error(
+        ["search", "sanas", "--reduction-factor", "x", "--scheduler", "asha", "--storage-path", str(tmp_path)], capsys
+    ) == ("--reduction-factor must be a number, got 'x'")
+    assert not (tmp_path / "search").exists()
 
 
 def test_a_one_shot_search_or_retrain_recorded_before_searcher_options_continues(tmp_path):
@@ -461,7 +504,7 @@ def test_a_searcher_option_the_searcher_does_not_declare_is_one_clear_error(tmp_
         SearchSettings.from_dict({"searcher": "random", "decay": 0.9})  # an old-style key, not at its default
     with pytest.raises(ValueError, match="^searcher 'darts' takes no searcher options, got 'decay'; the token"):
         SearchSettings(searcher="darts", searcher_options={"decay": 0.9})
-    with pytest.raises(ValueError, match="^searcher option 'decay' is given as a setting and in searcher-options"):
+    with pytest.raises(ValueError, match="^searcher option 'decay' is given as a setting and in searcher_options"):
         SearchSettings.from_dict({"decay": 0.9, "searcher_options": {"decay": 0.8}})
     # a flag or a config key of another searcher's option is refused as before
     config.write_text("window: 50\n")
@@ -481,12 +524,12 @@ def test_a_searcher_option_the_searcher_does_not_declare_is_one_clear_error(tmp_
     "searcher,options,message",
     [
         ("tpe", {"multivariate": "yes"}, "multivariate must be true or false, got 'yes'"),
-        ("tpe", {"n_startup_trials": 2.5}, "n-startup-trials must be a whole number, got 2.5"),
+        ("tpe", {"n_startup_trials": 2.5}, "n_startup_trials must be a whole number, got 2.5"),
         ("tpe", {"window": 10}, "window must be a whole number of at least 25, or none, got 10"),
         ("evolution", {"population": "many"}, "population must be a whole number of at least 1, or auto, got 'many'"),
-        ("evolution", {"mutation_prob": "1.5"}, "mutation-prob must be between 0 and 1, got 1.5"),
-        ("sanas", {"screen_size": "x"}, "screen-size must be a whole number, got 'x'"),
-        ("oneshot", {"far_moves": 0}, "far-moves must be a whole number of positions, at least 1 (1: restart"),
+        ("evolution", {"mutation_prob": "1.5"}, "mutation_prob must be between 0 and 1, got 1.5"),
+        ("sanas", {"screen_size": "x"}, "screen_size must be a whole number, got 'x'"),
+        ("oneshot", {"far_moves": 0}, "far_moves must be a whole number of positions, at least 1 (1: restart"),
     ],
 )
 def test_a_searcher_option_of_the_wrong_type_is_one_clear_error(tmp_path, capsys, searcher, options, message):
@@ -502,7 +545,8 @@ def test_a_searcher_option_of_the_wrong_type_is_one_clear_error(tmp_path, capsys
     else:
         argv = [f"--{name.replace('_', '-')}", str(value)]
     error = main_error(["search", searcher, *argv, "--storage-path", str(tmp_path)], capsys)
-    assert error.startswith(message.rpartition(", got ")[0])  # a flag's value is text: got '2.5'
+    flag_message = f"--{name.replace('_', '-')}{message[len(name) :]}"  # the CLI names the flag
+    assert error.startswith(flag_message.rpartition(", got ")[0])  # a flag's value is text: got '2.5'
 
 
 def test_python_gets_setting_names_and_the_cli_flag_names_for_the_same_bad_value(tmp_path, capsys):

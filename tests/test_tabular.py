@@ -47,7 +47,7 @@ def test_table_with_gaps_marks_missing_architectures(tmp_path):
         (json.dumps({"12": {"mean": 90, "params": 3}, "1": {"mean": 90, "params": 3}}), "not 2 digits"),
         (
             json.dumps({"12": {"acc": 90, "params": 3}}),
-            "record '12' needs one of mean, mean_acc, or pass --table-metric naming its accuracy field",
+            "record '12' needs one of mean, mean_acc, or pass a metric naming its accuracy field",
         ),
         (
             json.dumps({"12": {"mean": 90, "params": 3}, "\u00b9\u00b2": {"mean": 90, "params": 3}}),
@@ -136,7 +136,7 @@ def test_the_metric_field_is_the_accuracy_when_records_have_no_mean(tmp_path):
         (1, 0): (0.71, 1200),
         (1, 1): (0.74, 1300),
     }
-    with pytest.raises(ValueError, match="record '11' needs one of mean, mean_acc, or pass --table-metric"):
+    with pytest.raises(ValueError, match="record '11' needs one of mean, mean_acc, or pass a metric"):
         TabularSpace(path)
 
 
@@ -149,11 +149,9 @@ def test_only_accuracies_are_metrics_not_a_spread_or_a_cost(tmp_path):
         },
     )
     for field in ("std", "top1_std", "latency_ms", "params"):
-        with pytest.raises(
-            ValueError, match=f"^--table-metric '{field}' of table .* is no accuracy .*; choose one of: mean$"
-        ):
+        with pytest.raises(ValueError, match=f"^metric '{field}' of table .* is no accuracy .*; choose one of: mean$"):
             TabularSpace(path, field)
-    with pytest.raises(ValueError, match="^unknown --table-metric 'acc' for table .*; choose one of: mean$"):
+    with pytest.raises(ValueError, match="^unknown metric 'acc' for table .*; choose one of: mean$"):
         TabularSpace(path, "acc")
 
 
@@ -164,7 +162,7 @@ def test_a_metric_some_records_lack_names_them(tmp_path):
     )
     with pytest.raises(ValueError) as error:
         TabularSpace(path, "top1")
-    assert "2 of 3 records have no 'top1' field (the first: '2'); pass a --table-metric every record holds" in str(
+    assert "2 of 3 records have no 'top1' field (the first: '2'); pass a metric every record holds" in str(
         error.value
     ) and "unknown" not in str(error.value)
 
@@ -320,7 +318,7 @@ def test_nb201_table_tokens_labels_and_metrics():
     assert 0.3 < TabularSpace(str(NB201), "ImageNet16-120").accuracy(conv) < 0.5
     key = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
     assert space.key(conv) == key and space.tokens_of(key) == conv
-    with pytest.raises(ValueError, match="unknown --table-metric 'cifar1000'.*cifar10, cifar100, ImageNet16-120"):
+    with pytest.raises(ValueError, match="unknown metric 'cifar1000'.*cifar10, cifar100, ImageNet16-120"):
         TabularSpace(str(NB201), "cifar1000")
 
 

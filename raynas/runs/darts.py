@@ -85,7 +85,7 @@ class DartsSettings:
         return settings
 
     def __post_init__(self) -> None:
-        coerce_fields(self, named)  # "1e-3" -> 0.001; a value of the wrong type names its setting
+        coerce_fields(self)  # "1e-3" -> 0.001; a value of the wrong type names its setting
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the setting (see :func:`raynas.settings.named`) when it cannot run."""
@@ -147,7 +147,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> Outcome:
         raise FileExistsError(
             f"a DARTS search named {settings.name!r} already finished under "
             f"{storage.normalize(settings.storage_path)}"
-            f"{f' with other settings ({changed})' if changed else ''}; pick another --name"
+            f"{f' with other settings ({changed})' if changed else ''}; pick another {named('name')}"
         )
     interrupted = _check_same_search(settings)
     storage.check_writable(settings.storage_path)
@@ -160,7 +160,7 @@ def run(settings: DartsSettings | dict[str, Any]) -> Outcome:
         cluster.warn_if_no_node_fits(
             settings.address,
             {"CPU": settings.cpus_per_worker, "GPU": settings.gpus_per_worker},
-            "a worker (--cpus-per-worker, --gpus-per-worker)",
+            f"a worker ({named('cpus_per_worker')}, {named('gpus_per_worker')})",
         )
     for kind, per_worker, extra in (
         ("CPU", settings.cpus_per_worker, 0.01 if workers > 1 else 0),
@@ -168,11 +168,10 @@ def run(settings: DartsSettings | dict[str, Any]) -> Outcome:
     ):
         need = extra + workers * per_worker
         if not settings.address and need > have.get(kind, 0):  # a local Ray has no autoscaler: it would wait forever
-            flag = f"--{kind.lower()}s-per-worker"
+            flag, many = named(f"{kind.lower()}s_per_worker"), named("workers_per_trial")
             raise ValueError(
-                f"--workers-per-trial {workers} with {flag} {per_worker:g} needs {need:g} {kind}s and "
-                f"this machine has {have.get(kind, 0):g}; lower {flag} or --workers-per-trial, or pass "
-                "--address of a cluster that has them"
+                f"{many} {workers} with {flag} {per_worker:g} needs {need:g} {kind}s and this machine has "
+                f"{have.get(kind, 0):g}; lower {flag} or {many}, or pass {named('address')} of a cluster that has them"
             )
     storage.write_text(
         settings.storage_path, f"{settings.name}/{SETTINGS_FILE}", json.dumps(settings.search_settings(), indent=2)
@@ -221,7 +220,7 @@ def resume(storage_path: str, name: str, address: str | None = None, **resources
     except ValueError as exc:  # not JSON, or not an object
         raise ValueError(
             f"{storage.normalize(storage_path)}/{name}/{SETTINGS_FILE} is not a usable raynas DARTS "
-            f"search record ({exc}); restore it or start the search again under another --name"
+            f"search record ({exc}); restore it or start the search again under another {named('name')}"
         ) from None
     settings = DartsSettings.from_dict({**values, "storage_path": storage_path, "name": name, "address": address})
     results = storage.read_text(storage_path, f"{name}/results.csv")
@@ -281,18 +280,19 @@ def _check_same_search(settings: DartsSettings) -> bool:
     if changed:
         raise ValueError(
             f"an interrupted DARTS search named {settings.name!r} was started with other settings "
-            f"({changed}); run it again with its settings to continue it, or pick another --name"
+            f"({changed}); run it again with its settings to continue it, or pick another {named('name')}"
         )
     return True
 
 
 def _changes(settings: DartsSettings) -> str:
-    """The settings that differ from those the search of this name was started with, as ``--flag old -> new``."""
+    """The settings that differ from those the search of this name was started with, as ``setting old -> new``
+    (see :func:`raynas.settings.named`)."""
     saved = storage.read_text(settings.storage_path, f"{settings.name}/{SETTINGS_FILE}")
     if saved is None:
         return ""
     before, now = json.loads(saved), settings.search_settings()
-    return ", ".join(f"--{k.replace('_', '-')} {before.get(k)} -> {now[k]}" for k in now if before.get(k) != now[k])
+    return ", ".join(f"{named(k)} {before.get(k)} -> {now[k]}" for k in now if before.get(k) != now[k])
 
 
 def finish(settings: DartsSettings, grid: tune.ResultGrid) -> Outcome:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import pandas as pd
 from ray import tune
@@ -39,6 +40,7 @@ from raynas.spaces.relaxed import candidate_names
 from raynas.trainables.enas import CONTROLLER, train_enas
 from raynas.tune import board, build, cluster, experiment
 from raynas.tune.finish import run_config
+from raynas.tune.progress import EpochLines
 
 
 def _at_least_1(value: int) -> bool:
@@ -109,14 +111,14 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
-class EnasProgress(tune.Callback):
-    """One line per ENAS epoch of each seed."""
+class EnasProgress(EpochLines):
+    """One line per ENAS epoch of each seed (and one naming the seeds still in a long epoch)."""
 
     def __init__(self, epochs: int):
-        self.epochs = epochs
+        super().__init__(epochs, last=True)
 
-    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
-        logger.info(
+    def line(self, trial_id: str, index: Any, result: dict[str, Any]) -> str:
+        return (
             f"enas seed {result.get('seed')} epoch {result.get('epoch')}/{self.epochs}: train loss "
             f"{result.get('train_loss', float('nan')):.4f}  reward {result.get('reward', 0):.4f}  entropy "
             f"{result.get('entropy', 0):.2f}  most likely: val acc {result.get('val_acc', 0):.4f}, "

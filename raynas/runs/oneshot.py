@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+from typing import Any
 
 import pandas as pd
 import torch
@@ -52,7 +53,7 @@ from raynas.settings import (
 from raynas.spaces.choices import ModelSpace
 from raynas.tune import build, cluster, experiment
 from raynas.tune.finish import BEST_FILE, run_config
-from raynas.tune.progress import fmt
+from raynas.tune.progress import EpochLines, fmt
 
 SUPERNET_FILE = "supernet.pt"
 STAGES = ("supernet", "subnets", "retrain")
@@ -90,14 +91,14 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
-class SupernetProgress(tune.Callback):
-    """One line per supernet epoch."""
+class SupernetProgress(EpochLines):
+    """One line per supernet epoch (and one when an epoch runs long)."""
 
     def __init__(self, epochs: int):
-        self.epochs = epochs
+        super().__init__(epochs, last=True)
 
-    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
-        logger.info(
+    def line(self, trial_id: str, index: Any, result: dict[str, Any]) -> str:
+        return (
             f"supernet epoch {result.get('epoch')}/{self.epochs}: train loss "
             f"{result.get('train_loss', float('nan')):.4f}  val acc of fixed paths {result.get('val_acc', 0):.4f}"
             f"  ({result.get('epoch_time_s', 0):.1f}s)"
@@ -269,7 +270,7 @@ def retrain_best(
     path = storage.write_text(settings.storage_path, f"{settings.name}/{BEST_FILE}", json.dumps(best, indent=2))
     logger.info(
         f"{settings.searcher} search done: {json.dumps(best['arch'], ensure_ascii=False)}\n"
-        f"  params {best['params']:,}  one-shot val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
+        f"  params {best['params']:,}  shared-weight val acc {best['oneshot_val_acc']:.4f}  retrained val acc "
         f"{best['val_acc']:.4f}  test acc {fmt(best['test_acc'])}\nwrote {path}"
     )
     return Outcome(outcome.results, best, outcome.results_path, path, outcome.grid, outcome.model_path)

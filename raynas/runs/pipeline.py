@@ -23,6 +23,7 @@ from raynas import results, storage
 from raynas.log import logger
 from raynas.results import Outcome
 from raynas.runs.base import same_resources
+from raynas.settings import named
 from raynas.trainables.model_file import MODEL_FILE
 
 STAGES = ("darts", "sanas", "retrain")
@@ -103,12 +104,12 @@ def check(p: PipelineSettings) -> None:
     """Raise ``ValueError`` naming the setting (see :func:`raynas.settings.named`) when it cannot run, before any
     stage starts."""
     from raynas import data
-    from raynas.settings import check_name, check_storage_path, coerce_fields, named, parse_count
+    from raynas.settings import check_name, check_storage_path, coerce_fields, parse_count
 
     if p.max_params is None:
         raise ValueError(f"raynas pipeline needs {named('max_params')}, the parameter budget of the channel search")
     p.max_params = parse_count(p.max_params, "max_params")
-    coerce_fields(p, named)
+    coerce_fields(p)
     for flag, low in (
         ("darts_epochs", 1),
         ("darts_layers", 3),
@@ -168,11 +169,11 @@ def claim(p: PipelineSettings, root: str) -> None:
     made = {stage: [k for k in differ if k in STAGE_SETTINGS[stage]] for stage in started}
     stages = [stage for stage in started if made[stage]]
     if stages:
-        flags = sorted({f"--{k.replace('_', '-')}" for stage in stages for k in made[stage]})
+        flags = sorted({named(k) for stage in stages for k in made[stage]})
         raise ValueError(
             f"{root} holds a pipeline whose stage{'s' * (len(stages) > 1)} {', '.join(stages)} "
-            f"started with other {', '.join(flags)}; re-run it with the same flags, or pick another "
-            "--name"
+            f"started with other {', '.join(flags)}; re-run it with the same settings, or pick another "
+            f"{named('name')}"
         )
     if differ:
         storage.write_text(root, SETTINGS_FILE, json.dumps(record, indent=2))

@@ -30,7 +30,7 @@ from raynas.spaces.export import apply_arch, export_arch, read_arch_file
 from raynas.tune import cluster
 from raynas.tune.build import make_space, make_trainable
 from raynas.tune.experiment import repair_checkpoints
-from raynas.tune.finish import BEST_FILE, finish, run_config
+from raynas.tune.finish import BEST_FILE, finish, run_config, trial_dirname
 from raynas.tune.progress import EpochLines, Progress
 
 #: what a retrain run trains, written when it starts: a run of the same name must train the same
@@ -75,7 +75,9 @@ def retrain(settings: SearchSettings, space: SearchSpace, architectures: list[li
                 "trial_index": tune.grid_search(list(range(len(architectures)))),
                 "tokens": tune.sample_from(lambda spec: architectures[spec.config.trial_index]),  # type: ignore[attr-defined]
             },
-            tune_config=tune.TuneConfig(max_concurrent_trials=settings.concurrency, reuse_actors=True),
+            tune_config=tune.TuneConfig(
+                max_concurrent_trials=settings.concurrency, reuse_actors=True, trial_dirname_creator=trial_dirname
+            ),
             run_config=run_config(settings, [Progress(settings), EpochLines(settings.epochs)]),
         )
     return finish(settings, space, tuner.fit())

@@ -51,7 +51,7 @@ from raynas.tune.experiment import (
     running_trials,
     searcher_state_readable,
 )
-from raynas.tune.finish import finish, fit, run_config
+from raynas.tune.finish import finish, fit, run_config, trial_dirname
 from raynas.tune.progress import EpochLines, Progress
 
 # a snapshot per finished checkpoint is what makes a killed search resumable; Tune warns about it
@@ -133,6 +133,7 @@ def _tuner(
             num_samples=settings.num_samples,
             max_concurrent_trials=settings.concurrency,
             reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
         ),
         run_config=run_config(settings, [Progress(settings, total=total), *epoch_lines(settings, space, function)]),
     )
@@ -259,7 +260,7 @@ def _resumed_scheduler(settings: SearchSettings, names: list[str]) -> schedulers
     scheduler = make_scheduler(settings)
     if isinstance(scheduler, schedulers.ASHA):
         ids = set(ResultsLog(settings.storage_path, settings.name, SEARCH_COLUMNS).rows.trial_id.astype(str))
-        for folder in names:  # Tune names a trial's folder <trainable>_<trial id>_<counter>_<config>_<time>
+        for folder in names:  # trial_<trial id>_index=<i>, or (older runs) <trainable>_<trial id>_<counter>_...
             parts = folder.split("_")  # a trial id is one part (a searcher's trials) or two (a grid's)
             trial_id = next((i for i in parts + [f"{a}_{b}" for a, b in zip(parts, parts[1:])] if i in ids), None)
             text = trial_id and storage.read_text(settings.storage_path, f"{settings.name}/{folder}/progress.csv")

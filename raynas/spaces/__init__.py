@@ -17,6 +17,7 @@ import sys
 import traceback
 from typing import Any
 
+from raynas.settings import named
 from raynas.spaces.base import SearchSpace, canonical
 
 # name -> "module:class"; modules are imported on first use so that importing raynas stays cheap
@@ -109,7 +110,7 @@ def in_user_code(name: str, kwargs: dict[str, Any], exc: Exception) -> Exception
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return ValueError(
         f"space {name!r} fails to build from its arguments {kwargs} ({type(exc).__name__}: {text}, "
-        f"at {where.filename}:{where.lineno}); check the space's code and --space-kwargs"
+        f"at {where.filename}:{where.lineno}); check the space's code and {named('space_kwargs')}"
     )
 
 

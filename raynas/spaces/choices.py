@@ -81,6 +81,10 @@ class Choice(nn.Module):
         """The values a token of this choice indexes."""
         raise NotImplementedError
 
+    def option_names(self) -> list[str]:
+        """A readable name of each option, for tables and plots (:meth:`options` stay what tokens index)."""
+        raise NotImplementedError
+
     def _index(self) -> int:
         if self.active is None:
             raise NoPathSet(self)
@@ -139,6 +143,18 @@ class LayerChoice(Choice):
 
     def options(self) -> list[Any]:
         return list(self.names) if self.named else list(range(len(self.names)))
+
+    def option_names(self) -> list[str]:
+        """The candidates' names; candidates given as a list: their class names, numbered where two share one.
+
+        Example:
+            >>> LayerChoice([nn.ReLU(), nn.Tanh(), nn.Tanh()]).option_names()
+            ['ReLU', 'Tanh 1', 'Tanh 2']
+        """
+        if self.named:
+            return list(self.names)
+        classes = [type(m).__name__ for m in self]
+        return [c if classes.count(c) == 1 else f"{c} {i}" for i, c in enumerate(classes)]
 
     # NNI's container interface: the candidates by position or name, their number, and iteration over them
     def __getitem__(self, key: int | str) -> nn.Module:
@@ -237,6 +253,20 @@ class InputChoice(Choice):
     def options(self) -> list[Any]:
         names = self.candidate_names
         return [[names[i] for i in s] if names else list(s) for s in self.subsets]
+
+    def input_names(self) -> list[str]:
+        """The inputs' names: ``candidate_names``, else ``in0``, ``in1``, ..."""
+        return list(self.candidate_names or [f"in{i}" for i in range(self.n_candidates)])
+
+    def option_names(self) -> list[str]:
+        """Each option's chosen inputs joined by ``+``.
+
+        Example:
+            >>> InputChoice(3, n_chosen=2).option_names()
+            ['in0+in1', 'in0+in2', 'in1+in2']
+        """
+        names = self.input_names()
+        return ["+".join(names[i] for i in subset) for subset in self.subsets]
 
     def reduce(self, tensors: Sequence[torch.Tensor]) -> torch.Tensor:
         """Combine chosen tensors with this choice's reduction."""
@@ -539,6 +569,10 @@ class ModelSpace(SearchSpace):
     def named_choices(self) -> list[tuple[str, Choice]]:
         """The template's choices with their labels, in definition order."""
         return list(self._choices)
+
+    def option_names(self) -> list[list[str]]:
+        """Per label, a readable name of each option (see :meth:`Choice.option_names`)."""
+        return [choice.option_names() for _, choice in self._choices]
 
     def init_tokens(self) -> list[int]:
         return [0] * len(self._choices)

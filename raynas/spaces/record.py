@@ -14,6 +14,7 @@ from typing import Any
 
 from raynas import storage
 from raynas.log import logger
+from raynas.settings import named
 from raynas.spaces.base import SearchSpace, canonical
 
 SPACE_FILE = "raynas_space.json"
@@ -72,8 +73,8 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace, analyzing:
             return
         raise ValueError(
             f"{what} changed since search {name!r} started ({how}), so the results recorded before "
-            "and after would not compare; restore it as it was, or start a new search under another "
-            "--name"
+            f"and after would not compare; restore it as it was, or start a new search under another "
+            f"{named('name')}"
         )
     if before["labels"] != now["labels"]:
         change = f"labels {before['labels']} -> {now['labels']}"
@@ -82,7 +83,7 @@ def check_unchanged(storage_path: str, name: str, space: SearchSpace, analyzing:
             (label, old, new) for label, old, new in zip(now["labels"], before["choices"], now["choices"]) if old != new
         )
         change = f"choices of {label!r} {old} -> {new}"
-    fix = " to analyze the search" if analyzing else ", or start a new search under another --name"
+    fix = " to analyze the search" if analyzing else f", or start a new search under another {named('name')}"
     raise ValueError(
         f"space {space.name!r} changed since search {name!r} started ({change}), so its recorded "
         f"tokens mean other architectures; restore the space as it was (its code, its table){fix}"

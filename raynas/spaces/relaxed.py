@@ -41,7 +41,8 @@ from raynas.spaces.choices import InputChoice, LayerChoice, ModelSpace, choice_p
 
 def candidate_names(space: ModelSpace) -> dict[str, list[str]]:
     """What each weight of :meth:`RelaxedSupernet.arch_weights` weighs, per label: a LayerChoice's candidate
-    names, an InputChoice's input names (``input 0``, ``input 1``, ... when it has none).
+    names (their class names when given as a list), an InputChoice's input names (``in0``, ``in1``, ... when it
+    has none).
 
     Example:
         >>> from raynas import spaces
@@ -51,10 +52,10 @@ def candidate_names(space: ModelSpace) -> dict[str, list[str]]:
     names = {}
     for label, choice in space.named_choices():
         if isinstance(choice, LayerChoice):
-            names[label] = list(choice.names)
+            names[label] = choice.option_names()
         else:
             assert isinstance(choice, InputChoice)  # the other kind of choice
-            names[label] = list(choice.candidate_names or [f"input {i}" for i in range(choice.n_candidates)])
+            names[label] = choice.input_names()
     return names
 
 

@@ -38,6 +38,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from raynas.settings import naming_flags
 from raynas.spaces import nb201
 from raynas.spaces.base import SearchSpace, digest
 
@@ -164,8 +165,14 @@ class TabularSpace(SearchSpace):
 Rows = dict[tuple[int, ...], tuple[str, float, int]]
 
 
+def _metric_named() -> str:
+    """How the table's metric is given: ``--table-metric`` in the CLI, ``metric`` (of ``space_kwargs``) from
+    Python."""
+    return "--table-metric" if naming_flags() else "metric"
+
+
 def _unknown_metric(metric: str, path: str, known: Sequence[str]) -> ValueError:
-    return ValueError(f"unknown --table-metric {metric!r} for table {path}; choose one of: {', '.join(known)}")
+    return ValueError(f"unknown {_metric_named()} {metric!r} for table {path}; choose one of: {', '.join(known)}")
 
 
 def _number(value: Any) -> bool:
@@ -249,7 +256,7 @@ def _check_metric(table: dict[str, dict[str, Any]], metric: str, path: str) -> N
     known = list(dict.fromkeys(f for record in table.values() for f in _accuracy_fields(record)))
     if metric not in known and any(metric in record for record in table.values()):
         raise ValueError(
-            f"--table-metric {metric!r} of table {path} is no accuracy (a cost, or the spread of several "
+            f"{_metric_named()} {metric!r} of table {path} is no accuracy (a cost, or the spread of several "
             f"runs); choose one of: {', '.join(known)}"
         )
     if metric not in known:
@@ -258,7 +265,7 @@ def _check_metric(table: dict[str, dict[str, Any]], metric: str, path: str) -> N
     if lacking:
         raise ValueError(
             f"benchmark table {path}: {len(lacking)} of {len(table)} records have no {metric!r} "
-            f"field (the first: {lacking[0]!r}); pass a --table-metric every record holds"
+            f"field (the first: {lacking[0]!r}); pass a {_metric_named()} every record holds"
         )
 
 
@@ -268,7 +275,7 @@ def _default_accuracy(record: dict[str, Any], path: str, key: str) -> float | No
     if not fields:
         raise ValueError(
             f"benchmark table {path}: record {key!r} needs one of {', '.join(ACCURACY_FIELDS)}, "
-            "or pass --table-metric naming its accuracy field"
+            f"or pass a {_metric_named()} naming its accuracy field"
         )
     return next((a for a in (_accuracy(record[f], path, key) for f in fields) if a is not None), None)
 

@@ -111,14 +111,7 @@ def make_scheduler(settings: SearchSettings) -> schedulers.LiveTrialsFirst:
     """The trial scheduler of ``settings``: ASHA on the epoch (``training_iteration``), or first-in first-out."""
     if not settings.scheduler:
         return schedulers.FIFO()
-    return schedulers.ASHA(
-        time_attr="training_iteration",
-        metric="reward",
-        mode="max",
-        max_t=settings.epochs,
-        grace_period=settings.grace_epochs,
-        reduction_factor=settings.reduction_factor,
-    )
+    return schedulers.asha(settings.epochs, settings.scheduler_options)
 
 
 def make_trainable(settings: SearchSettings, space: SearchSpace, function: TrialFunction | None = None):

@@ -126,7 +126,8 @@ def repair_checkpoints(storage_path: str, name: str) -> int:
             if isinstance(metadata, str)
             else None
         )
-        folder = next((n for n in names if f"_{trial['trial_id']}_" in n), None)  # <trainable>_<trial id>_<index>_...
+        # trial_<trial id>_index=<i>, or (older runs) <trainable>_<trial id>_<index>_...
+        folder = next((n for n in names if f"_{trial['trial_id']}_" in n), None)
         if (
             trial["status"] in ENDED
             or not named

@@ -42,6 +42,18 @@ def run_config(settings: Any, callbacks: list) -> tune.RunConfig:
     )
 
 
+def trial_dirname(trial: Any) -> str:
+    """A token search's or retrain's trial folder, ``trial_<trial id>_index=<trial_index>`` (Tune's own name would
+    start with the trial function's, ``retrain_``); the id stays second, where older folders have it.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> trial_dirname(SimpleNamespace(trial_id="2d7980a1", config={"trial_index": 3}))
+        'trial_2d7980a1_index=3'
+    """
+    return f"trial_{trial.trial_id}_index={(trial.config or {}).get('trial_index', '-')}"
+
+
 def fit(tuner: tune.Tuner) -> tune.ResultGrid:
     """``tuner.fit()``; a trial function's result without ``reward`` is one clear error instead of Tune's."""
     try:
@@ -161,7 +173,7 @@ def trial_checkpoint(settings: SearchSettings, result: tune.Result | None, trial
         stored = result.checkpoint
         if stored.filesystem.get_file_info(stored.path).type != pyarrow.fs.FileType.NotFound:
             return stored
-    # trial folders are named <trainable>_<trial id>_<index>_...
+    # trial folders are named trial_<trial id>_index=<i> (see trial_dirname), earlier ones <trainable>_<trial id>_...
     folder = next((n for n in storage.list_names(settings.storage_path, settings.name) if f"_{trial_id}_" in n), None)
     if folder is None:
         return None

@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 
 #: trials that get a progress line each; after them, a summary line every SUMMARY_EVERY_S seconds
 PROGRESS_LINES, SUMMARY_EVERY_S = 100, 10.0
+#: seconds without an epoch line before a line says which trials are still in their epoch
+STILL_TRAINING_S = 30.0
 
 
 class Progress(tune.Callback):
     """Appends each finished trial's row to results.csv, so a killed search loses no row, and prints progress.
 
-    One line per finished trial for the first ``lines`` trials, then a summary line (trials done, running,
-    best so far, trials per minute) every ``every_s`` seconds. Nothing here grows with the number of trials.
+    One line per finished trial for the first ``lines`` trials (``trial #3 <id> (7/24 done): ...``: ``#`` the
+    trial's place in the searcher's proposals, then the trials finished so far, in any order), then a summary
+    line (trials done, running, best so far, trials per minute) every ``every_s`` seconds. Nothing here grows
+    with the number of trials.
     """
 
     #: the trials the search will run when fewer architectures fit than --num-samples (a class attribute: a
@@ -114,7 +118,8 @@ class Progress(tune.Callback):
                 if status == "TERMINATED"
                 else f"FAILED: {row['error']}"
             )
-            logger.info(f"trial {self.done}/{self.expected} {trial.trial_id}: {what} best={fmt(self.best)}")
+            which = trial_name(trial.trial_id, (trial.config or {}).get("trial_index"))
+            logger.info(f"{which} ({self.done}/{self.expected} done): {what} best={fmt(self.best)}")
         elif self.done == self.lines + 1:
             logger.info(f"more than {self.lines} trials: a summary line every {self.every_s:g} s from now on")
 
@@ -133,25 +138,48 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def trial_name(trial_id: str, index: Any) -> str:
+    """A trial on the console: ``#`` its ``trial_index`` (its place in the searcher's proposals) and its id.
+
+    Example:
+        >>> trial_name("a1b2", 3), trial_name("a1b2", None)
+        ('trial #3 a1b2', 'trial a1b2')
+    """
+    return f"trial #{index} {trial_id}" if index is not None else f"trial {trial_id}"
+
+
 class EpochLines(tune.Callback):
     """One console line per epoch a trial reports, for the first ``trials`` trials of a run, so that long epochs
     are not silent: the trial (its ``trial_index`` when it has one), the epoch of ``epochs``, ``metric`` and the
     trial's time so far. The last epoch gets a line only with ``last`` (a token search's trial line follows it).
+    When no line came for ``every_s`` seconds (a long first epoch on real data), a line names the trials still in
+    their epoch and how long they have been at it.
 
     Example:
         >>> EpochLines(epochs=3).line("a1b2", 4, {"epoch": 2, "val_acc": 0.91, "time_total_s": 12.3})
-        'trial 4 a1b2 epoch 2/3: val_acc 0.9100 (12 s)'
+        'trial #4 a1b2 epoch 2/3: val_acc 0.9100 (12 s)'
     """
 
-    def __init__(self, epochs: int, metric: str = "val_acc", last: bool = False, trials: int = PROGRESS_LINES):
+    def __init__(
+        self,
+        epochs: int,
+        metric: str = "val_acc",
+        last: bool = False,
+        trials: int = PROGRESS_LINES,
+        every_s: float = STILL_TRAINING_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.epochs, self.metric, self.last, self.trials = epochs, metric, last, trials
+        self.every_s, self.clock = every_s, clock
         self.seen: set[str] = set()
+        #: trial id -> (when its current epoch began, that epoch's number)
+        self.training: dict[str, tuple[float, int]] = {}
+        self.quiet_since = clock()
 
     def line(self, trial_id: str, index: Any, result: dict[str, Any]) -> str:
-        which = f"trial {index} {trial_id}" if index is not None else f"trial {trial_id}"
         value = number(result.get(self.metric))
         return (
-            f"{which} epoch {result['epoch']}/{self.epochs}: {self.metric} {fmt(value)} "
+            f"{trial_name(trial_id, index)} epoch {result['epoch']}/{self.epochs}: {self.metric} {fmt(value)} "
             f"({result.get('time_total_s', 0):.0f} s)"
         )
 
@@ -163,4 +191,29 @@ class EpochLines(tune.Callback):
             if len(self.seen) >= self.trials:
                 return  # many trials: the summary lines say how the run goes
             self.seen.add(trial.trial_id)
+        self.training[trial.trial_id] = (self.clock(), epoch + 1)
+        self.quiet_since = self.clock()
         logger.info(self.line(trial.trial_id, (trial.config or {}).get("trial_index"), result))
+
+    def on_trial_start(self, iteration: int, trials: list, trial, **info) -> None:
+        if len(self.seen) < self.trials or trial.trial_id in self.seen:
+            self.training.setdefault(trial.trial_id, (self.clock(), 1))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
+        self.training.pop(trial.trial_id, None)
+
+    def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+        self.training.pop(trial.trial_id, None)
+
+    def on_step_begin(self, iteration: int, trials: list, **info) -> None:
+        now = self.clock()
+        if not self.training or now - self.quiet_since < self.every_s:
+            return
+        self.quiet_since = now
+        index = {t.trial_id: (t.config or {}).get("trial_index") for t in trials}
+        shown = [
+            f"{trial_name(trial_id, index.get(trial_id))} epoch {epoch}/{self.epochs} ({now - began:.0f} s)"
+            for trial_id, (began, epoch) in list(self.training.items())[:4]
+        ]
+        more = f" and {len(self.training) - 4} more" if len(self.training) > 4 else ""
+        logger.info(f"still training: {', '.join(shown)}{more}")

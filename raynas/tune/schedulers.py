@@ -5,20 +5,42 @@ experiment ever created, finished ones included, on every step of the controller
 thousands of short trials a trial costs more the later it comes. The same choice made among the live
 trials (pending, running or paused: bounded by the concurrency) costs the same at trial 2,000 as at trial 20.
 
+The options of each scheduler are declared here (:data:`OPTIONS`): settings take them in ``scheduler_options``,
+config files as keys, the CLI as flags.
+
 Example:
     >>> scheduler = FIFO()
-    >>> asha = ASHA(time_attr="training_iteration", metric="reward", mode="max", max_t=10)
+    >>> isinstance(asha(epochs=10, options={"grace_epochs": 2}), ASHA)
+    True
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from raynas.settings import Option
+
+#: the options of each trial scheduler, by its name (:data:`raynas.settings.SCHEDULERS`; None: no scheduler)
+OPTIONS: dict[str | None, tuple[Option, ...]] = {
+    "asha": (
+        Option("grace_epochs", int, 1, "ASHA: epochs every trial trains before a cut"),
+        Option(
+            "reduction_factor",
+            float,
+            3.0,
+            "ASHA: 1/this of the trials go on at each rung",
+            fits=lambda v: v > 1,
+            must="above 1",
+        ),
+    ),
+}
 
 
 def creation_order(trial: Trial) -> int:
@@ -74,6 +96,20 @@ class ASHA(LiveTrialsFirst, ASHAScheduler):
             if iteration >= self._max_t and self._stop_last_trials:
                 break  # a trial at max_t is stopped without being recorded
             bracket.on_result(trial, iteration, self._metric_op * reward)
+
+
+def asha(epochs: int, options: Mapping[str, Any]) -> ASHA:
+    """ASHA on the epoch (``training_iteration``) of trials of ``epochs`` epochs, with ``options`` (checked ones
+    of :data:`OPTIONS`, as in ``scheduler_options``; one not given takes its default)."""
+    given = {**{option.name: option.default for option in OPTIONS["asha"]}, **options}
+    return ASHA(
+        time_attr="training_iteration",
+        metric="reward",
+        mode="max",
+        max_t=epochs,
+        grace_period=given["grace_epochs"],
+        reduction_factor=given["reduction_factor"],
+    )
 
 
 def reported_rewards(
