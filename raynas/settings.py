@@ -16,7 +16,7 @@ import importlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -343,7 +343,48 @@ SA_SETTINGS = {
 
 
 @dataclass
-class SearchSettings:
+class RunSettings:
+    """What every kind of run shares (a search, a DARTS search, a pipeline): its data, its seed and where it
+    stores. Each kind's settings extend it, and give their run a ``name`` of their own."""
+
+    data: str = "digits"
+    data_dir: str | None = None
+    seed: int = 0
+    storage_path: str = "./runs"
+
+
+@dataclass
+class TrialSettings(RunSettings):
+    """What the runs of trials that train (a search, a DARTS search) share besides: the space's arguments, the
+    validation split, the cluster and the retries of a failed trial."""
+
+    space_kwargs: dict[str, Any] = field(default_factory=dict)
+    val_fraction: float = 0.2
+    address: str | None = None
+    #: retries of a trial that failed, from its newest checkpoint (-1: always)
+    max_failures: int = 0
+
+
+def defaults(cls: type[Any], names: Iterable[str] | None = None) -> dict[str, Any]:
+    """The defaults of the fields ``names`` (all, when None) of the dataclass ``cls``, by name: a trial's
+    defaults, taken from the settings that declare them.
+
+    Example:
+        >>> defaults(RunSettings)
+        {'data': 'digits', 'data_dir': None, 'seed': 0, 'storage_path': './runs'}
+        >>> defaults(TrialSettings, ("space_kwargs", "val_fraction"))
+        {'space_kwargs': {}, 'val_fraction': 0.2}
+    """
+    declared = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for name in declared if names is None else names:
+        factory = declared[name].default_factory
+        out[name] = declared[name].default if factory is dataclasses.MISSING else factory()
+    return out
+
+
+@dataclass
+class SearchSettings(TrialSettings):
     """One architecture search: what to search, on what data, with what budget and resources. The settings every
     search shares are fields; the options of one searcher (its class's ``OPTIONS``) are in ``searcher_options``,
     those of a one-shot search (``OPTIONS`` of :mod:`raynas.runs.oneshot`) in ``oneshot_options``, those of the
@@ -351,9 +392,6 @@ class SearchSettings:
 
     searcher: str = "sanas"
     space: str = "small_channel"
-    space_kwargs: dict[str, Any] = field(default_factory=dict)
-    data: str = "digits"
-    data_dir: str | None = None
     max_params: int | None = None
     min_params: int | None = None
     num_samples: int = 20
@@ -361,9 +399,7 @@ class SearchSettings:
     concurrency: int = 2
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
-    storage_path: str = "./runs"
     name: str = "search"
-    seed: int = 0
     # training recipe (SANAS / DARTS defaults)
     batch_size: int = 96
     lr: float = 0.025
@@ -373,7 +409,6 @@ class SearchSettings:
     aux_weight: float = 0.4
     drop_path: float = 0.2
     reward_epochs: int = 2
-    val_fraction: float = 0.2
     #: the options of the searcher (of the subnets' searcher, in a one-shot search), by name: those its class
     #: declares in ``OPTIONS`` (e.g. ``{"decay": 0.9}`` for sanas, ``{"population": 50}`` for evolution)
     searcher_options: dict[str, Any] = field(default_factory=dict)
@@ -389,9 +424,6 @@ class SearchSettings:
     #: the options of the scheduler, by name, those at their default left out: those :mod:`raynas.tune.schedulers`
     #: declares for it in ``OPTIONS`` (e.g. ``{"grace_epochs": 2}`` for asha)
     scheduler_options: dict[str, Any] = field(default_factory=dict)
-    # cluster and fault tolerance
-    address: str | None = None
-    max_failures: int = 0
     #: ``module:name`` of the trial function given to ``raynas.run`` in place of the built-in training
     trial_function: str | None = None
     #: ``module:name`` of the class of a searcher or scheduler object given to ``raynas.run`` in place of

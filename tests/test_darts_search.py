@@ -292,13 +292,13 @@ def test_a_pipeline_takes_new_settings_for_the_stages_that_have_not_started(tmp_
     (tmp_path / "p" / "darts" / "genotype.json").write_text("{}")
     claim(PipelineSettings(max_params=60_000, darts_epochs=2), root)  # a larger budget: the search takes it
     assert json.loads((tmp_path / "p" / SETTINGS_FILE).read_text())["max_params"] == 60_000
-    with pytest.raises(ValueError, match="stage darts started with other --darts-epochs;"):
+    with pytest.raises(ValueError, match="stage darts started with other darts_epochs;"):
         claim(PipelineSettings(max_params=60_000, darts_epochs=3), root)
     (tmp_path / "p" / "sanas").mkdir()  # the channel search started too: the error names the stages changed
     (tmp_path / "p" / "sanas" / "raynas_search.json").write_text("{}")
-    with pytest.raises(ValueError, match="stage sanas started with other --max-params;"):
+    with pytest.raises(ValueError, match="stage sanas started with other max_params;"):
         claim(PipelineSettings(max_params=70_000, darts_epochs=2), root)
-    with pytest.raises(ValueError, match="stages darts, sanas started with other --max-params, --seed;"):
+    with pytest.raises(ValueError, match="stages darts, sanas started with other max_params, seed;"):
         claim(PipelineSettings(max_params=70_000, darts_epochs=2, seed=1), root)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -30,6 +30,7 @@ from raynas.runs.base import same_resources
 from raynas.settings import check_gpus, check_name, check_storage_path, coerce_fields, named, underscored
 from raynas.spaces.darts import genotype_from_dict
 from raynas.spaces.relaxed import candidate_names
+from raynas.trainables.darts import DartsRecipe, check_recipe, darts_search, model_space
 from raynas.tune import board, cluster, experiment
 from raynas.tune.finish import run_config
 from raynas.tune.progress import EpochLines
@@ -43,32 +44,13 @@ PLACE = ("storage_path", "name", "address")
 
 
 @dataclass
-class DartsSettings:
+class DartsSettings(DartsRecipe):
     """One DARTS search: the supernet, the recipe, the seeds, and where it runs."""
 
-    space: str = "darts"
-    space_kwargs: dict[str, Any] = field(default_factory=dict)
-    data: str = "digits"
-    data_dir: str | None = None
-    val_fraction: float = 0.2
-    epochs: int = 50
-    order: int = 1
-    layers: int = 8
-    init_channels: int = 16
-    steps: int = 4
-    batch_size: int = 64
-    lr: float = 0.025
-    arch_lr: float = 3e-4
-    epochs_no_archopt: int = 0
-    seed: int = 0
     seeds: int = 1
-    workers_per_trial: int = 1
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
-    storage_path: str = "./runs"
     name: str = "darts"
-    address: str | None = None
-    max_failures: int = 0  # retries of a seed whose worker died, from its newest epoch checkpoint (-1: always)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> DartsSettings:
@@ -89,8 +71,6 @@ class DartsSettings:
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the setting (see :func:`raynas.settings.named`) when it cannot run."""
-        from raynas.trainables.darts import check_recipe, model_space
-
         check_recipe(self.recipe())
         for name, low in (("seeds", 1), ("seed", 0), ("max_failures", -1)):
             if getattr(self, name) < low:
@@ -136,7 +116,6 @@ def run(settings: DartsSettings | dict[str, Any]) -> Outcome:
     """
     import ray
 
-    from raynas.trainables.darts import darts_search, model_space
     from raynas.tune.experiment import experiment_state_readable
 
     if not isinstance(settings, DartsSettings):
@@ -357,8 +336,6 @@ def _outcome(settings: DartsSettings, frame: pd.DataFrame) -> Outcome:
 
 def _arch_record(settings: DartsSettings, metrics: dict[str, Any]) -> dict[str, Any]:
     """The best_arch.json record of one seed's search on a model space."""
-    from raynas.trainables.darts import model_space
-
     space = model_space(settings.recipe())
     return {
         "space": space.name,

@@ -23,7 +23,7 @@ from raynas import results, storage
 from raynas.log import logger
 from raynas.results import Outcome
 from raynas.runs.base import same_resources
-from raynas.settings import named
+from raynas.settings import RunSettings, named
 from raynas.trainables.model_file import MODEL_FILE
 
 STAGES = ("darts", "sanas", "retrain")
@@ -59,15 +59,11 @@ def retrain(best: dict[str, Any], values: dict[str, Any], root: str) -> dict[str
 
 
 @dataclass
-class PipelineSettings:
+class PipelineSettings(RunSettings):
     """DARTS -> SA channel search -> retrain; defaults sized for digits on 2 CPUs (a few minutes)."""
 
-    data: str = "digits"
-    data_dir: str | None = None
     max_params: Any = None
-    storage_path: str = "./runs"
     name: str = "pipeline"
-    seed: int = 0
     darts_epochs: int = 6
     darts_layers: int = 3
     darts_init_channels: int = 4

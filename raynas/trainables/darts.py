@@ -30,6 +30,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -39,7 +40,7 @@ from torch.utils.data import Subset
 from raynas import data, spaces, storage
 from raynas.checkpoints import STATE_FILE, from_checkpoint, save_atomic, to_checkpoint
 from raynas.devices import pick_device
-from raynas.settings import named
+from raynas.settings import TrialSettings, defaults, named
 from raynas.spaces.choices import ModelSpace
 from raynas.spaces.darts import SearchNetwork, genotype_to_dict
 from raynas.spaces.relaxed import RelaxedSupernet
@@ -47,29 +48,33 @@ from raynas.trainables.architect import AllReduce, Architect, no_all_reduce
 from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.retrain import where
 
-#: DARTS search settings and their defaults (the DARTS paper's CIFAR-10 search)
+
+@dataclass
+class DartsRecipe(TrialSettings):
+    """A DARTS search's settings and their defaults (the DARTS paper's CIFAR-10 search), declared where its trials
+    read them; :class:`raynas.runs.darts.DartsSettings` adds the seeds, the workers' resources and the name."""
+
+    space: str = "darts"
+    epochs: int = 50
+    order: int = 1
+    layers: int = 8
+    init_channels: int = 16
+    steps: int = 4
+    batch_size: int = 64
+    lr: float = 0.025
+    arch_lr: float = 3e-4
+    epochs_no_archopt: int = 0
+    workers_per_trial: int = 1
+
+
+#: DARTS search settings and their defaults, with the rest of the DARTS paper's recipe, which no setting changes
 DARTS_RECIPE: dict[str, Any] = {
-    "space": "darts",
-    "data": "digits",
-    "data_dir": None,
-    "val_fraction": 0.2,
-    "seed": 0,
-    "epochs": 50,
-    "order": 1,
-    "layers": 8,
-    "init_channels": 16,
-    "steps": 4,
-    "batch_size": 64,
-    "lr": 0.025,
+    **defaults(DartsRecipe),
     "lr_min": 0.001,
     "momentum": 0.9,
     "weight_decay": 3e-4,
     "grad_clip": 5.0,
-    "arch_lr": 3e-4,
     "arch_weight_decay": 1e-3,
-    "epochs_no_archopt": 0,
-    "workers_per_trial": 1,
-    "space_kwargs": {},
 }
 Report = Callable[[dict[str, Any], dict[str, Any]], None]
 

@@ -26,8 +26,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import json
-import math
 import random
 import tempfile
 import time
@@ -42,13 +42,12 @@ from raynas import data
 from raynas.checkpoints import from_checkpoint, to_checkpoint
 from raynas.controller import BASELINE_DECAY, ENTROPY_WEIGHT, LR, TANH_CONSTANT, Controller
 from raynas.devices import pick_device
-from raynas.settings import named
 from raynas.spaces import sampling
 from raynas.spaces.choices import ModelSpace
 from raynas.trainables.calibration import calibration_images
 from raynas.trainables.loops import make_loader
 from raynas.trainables.retrain import RECIPE, where
-from raynas.trainables.supernet import SUPERNET, make_optimizer, model_space, path_accuracy, train_step
+from raynas.trainables.supernet import SUPERNET, make_optimizer, model_space, path_accuracy, train_paths
 
 #: the controller's settings and their defaults (ENAS / NNI)
 CONTROLLER: dict[str, Any] = {
@@ -181,17 +180,9 @@ def train_enas(config: dict[str, Any], settings: dict[str, Any]) -> None:
         start = time.perf_counter()
         rng = sampler.rng(f"epoch{epoch}")
         loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=seed * 1000 + epoch)
-        model.train()
-        total, count = 0.0, 0
-        for images_b, labels in loader:
-            tokens = sampler.draw(rng)
-            loss = train_step(space, model, optimizer, tokens, images_b.to(device), labels.to(device), s["grad_clip"])
-            total += loss * len(labels)
-            count += len(labels)
+        paths = (sampler.draw(rng) for _ in itertools.count())  # a batch's path, drawn when the batch comes
+        train_loss = train_paths(space, model, optimizer, paths, loader, device, s["grad_clip"])
         scheduler.step()
-        train_loss = total / max(count, 1)
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(f"shared-weight loss became {train_loss}; lower {named('supernet_lr')}")
         reward_loader = make_loader(splits.val, s["batch_size"], shuffle=True, seed=seed * 1000 + epoch)
         reward = train_controller(space, model, sampler, s, _batches(reward_loader), rng, device)
         best = controller.most_likely()

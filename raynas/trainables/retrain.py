@@ -22,27 +22,31 @@ from ray import tune
 from raynas import data, spaces
 from raynas.checkpoints import from_checkpoint, to_checkpoint
 from raynas.devices import pick_device
+from raynas.settings import SearchSettings, defaults
 from raynas.spaces.base import SearchSpace
 from raynas.trainables.loops import evaluate, make_loader, resume_training, train_epoch
 
-#: training settings and their defaults (the SANAS / DARTS retraining recipe)
-RECIPE: dict[str, Any] = {
-    "space": "small_channel",
-    "space_kwargs": {},
-    "data": "digits",
-    "data_dir": None,
-    "val_fraction": 0.2,
-    "seed": 0,
-    "epochs": 3,
-    "batch_size": 96,
-    "lr": 0.025,
-    "momentum": 0.9,
-    "weight_decay": 3e-4,
-    "grad_clip": 5.0,
-    "aux_weight": 0.4,
-    "drop_path": 0.2,
-    "reward_epochs": 2,
-}
+#: training settings and their defaults (the SANAS / DARTS retraining recipe), as the search's settings declare them
+RECIPE: dict[str, Any] = defaults(
+    SearchSettings,
+    (
+        "space",
+        "space_kwargs",
+        "data",
+        "data_dir",
+        "val_fraction",
+        "seed",
+        "epochs",
+        "batch_size",
+        "lr",
+        "momentum",
+        "weight_decay",
+        "grad_clip",
+        "aux_weight",
+        "drop_path",
+        "reward_epochs",
+    ),
+)
 
 
 def where() -> dict[str, Any]:

@@ -21,7 +21,7 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -135,6 +135,29 @@ def train_step(
     return float(loss.detach())
 
 
+def train_paths(
+    space: ModelSpace,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    paths: Iterable[list[int]],
+    loader,
+    device: str,
+    grad_clip: float = 5.0,
+) -> float:
+    """One epoch of single-path training: each batch of ``loader`` trains the next of ``paths`` (drawn as the
+    batch comes). Returns the mean loss; a NaN or infinite one raises ``FloatingPointError``."""
+    model.train()
+    total, count = 0.0, 0
+    for (images, labels), tokens in zip(loader, paths):
+        loss = train_step(space, model, optimizer, tokens, images.to(device), labels.to(device), grad_clip)
+        total += loss * len(labels)
+        count += len(labels)
+    loss = total / max(count, 1)
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"the shared weights' loss became {loss}; lower {named('supernet_lr')}")
+    return loss
+
+
 def path_accuracy(
     space: ModelSpace, model: nn.Module, tokens: list[int], images: torch.Tensor, loader, device: str
 ) -> float:
@@ -164,16 +187,9 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     for epoch in range(len(history), s["supernet_epochs"]):
         start = time.perf_counter()
         loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
-        model.train()
-        total, count = 0.0, 0
-        for (images_b, labels), tokens in zip(loader, sampler.epoch(epoch, len(loader))):
-            loss = train_step(space, model, optimizer, tokens, images_b.to(device), labels.to(device), s["grad_clip"])
-            total += loss * len(labels)
-            count += len(labels)
+        paths = sampler.epoch(epoch, len(loader))
+        train_loss = train_paths(space, model, optimizer, paths, loader, device, s["grad_clip"])
         scheduler.step()
-        train_loss = total / max(count, 1)
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(f"supernet loss became {train_loss}; lower the learning rate ({named('lr')})")
         val_acc = sum(path_accuracy(space, model, t, images, val_loader, device) for t in eval_paths) / len(eval_paths)
         history.append(val_acc)
         metrics = {
