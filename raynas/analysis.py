@@ -29,7 +29,7 @@ from raynas.log import logger
 from raynas.runs import darts as darts_search
 from raynas.runs import registry, retrain
 from raynas.runs.search import load_settings
-from raynas.settings import ENAS, WEIGHT_SHARING, SearchSettings, named, parse_count
+from raynas.settings import SearchSettings, named, parse_count
 from raynas.spaces import record
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.build import space_for
@@ -81,9 +81,16 @@ def reward_axis(space: SearchSpace | None, shared: bool = False) -> str:
     return REWARD_AXIS
 
 
+def run_kind(settings: Any) -> registry.Kind:
+    """The kind of run whose settings are ``settings`` (told apart by the registry)."""
+    if isinstance(settings, darts_search.DartsSettings):
+        return registry.DARTS
+    return registry.kind_of({"searcher": getattr(settings, "searcher", None)})
+
+
 def shares_weights(settings: Any) -> bool:
     """Whether a search's trials are scored on shared weights (a one-shot or ENAS search)."""
-    return getattr(settings, "searcher", None) in WEIGHT_SHARING
+    return run_kind(settings).shared_weights
 
 
 def load(storage_path: str, name: str) -> pd.DataFrame:
@@ -172,7 +179,7 @@ def option_names(space: SearchSpace) -> list[list[str]]:
 def _rows(storage_path: str, name: str, settings: SearchSettings) -> pd.DataFrame:
     """The results file of search ``name`` as strings; for a one-shot search, its subnet trials with the
     reward of the retrained ones (matched by tokens) as ``retrained_reward``."""
-    if settings.searcher not in WEIGHT_SHARING:
+    if not shares_weights(settings):
         return _read(storage_path, name)
     frame = _read(storage_path, f"{name}/subnets")
     retrained = _read(storage_path, f"{name}/retrain")
@@ -220,7 +227,7 @@ def asked(settings: Any) -> int:
     interrupted, or out of architectures (or ENAS seeds that derived the same ones)."""
     if isinstance(settings, darts_search.DartsSettings):
         return settings.seeds
-    if settings.searcher in WEIGHT_SHARING:
+    if shares_weights(settings):
         options = settings.oneshot()
         return options["num_subnets"] * options.get("seeds", 1)
     return settings.num_samples
@@ -349,7 +356,7 @@ def export_best(
         test_acc = saved.get("test_acc")
     else:
         test_acc = space.accuracy(row.tokens) if isinstance(space, TabularSpace) else None
-    if settings.searcher not in WEIGHT_SHARING:
+    if not shares_weights(settings):
         return best_arch(settings, space, row, test_acc)
     # a subnet scored on the shared weights: its retrained row if it was retrained, else no trained accuracy
     retrained = _read(storage_path, f"{name}/retrain").replace({"": None})
@@ -672,7 +679,7 @@ def analyze(
         best, key = best_row(frame, max_params, name), ranking(within(finished(frame), max_params))
         if isinstance(settings, darts_search.DartsSettings):
             plots.extend(darts_plots(storage_path, name, space, bests[name], int(best.seed), folder))
-        elif settings.searcher == ENAS and isinstance(space, ModelSpace) and "seed" in best:
+        elif run_kind(settings) is registry.ENAS and isinstance(space, ModelSpace) and "seed" in best:
             seed = int(best.seed)
             history = darts_search.epoch_results(storage_path, f"{name}/supernet", seed, "train_enas")
             title = f"{name} (seed {seed}): the controller's probability"

@@ -571,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    from raynas.runs import search  # imports Ray; kept out of --help
+    from raynas.runs import registry  # imports Ray; kept out of --help
     from raynas.tune.experiment import SearchInterrupted
 
     settings = None  # a search's settings, once read
@@ -598,20 +598,13 @@ def _main(argv: list[str] | None) -> int:
             _export(args)
             return 0
         if args.command == "resume":
-            from raynas.runs import registry
-
             resources = {"cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial}
             outcome = registry.resume(args.storage_path, args.name, args.address, **resources)
         elif args.command == "retrain":
             outcome = _retrain(args)
-        elif args.searcher in WEIGHT_SHARING:
-            from raynas.runs import registry
-
-            settings = settings_from_args(args)
-            outcome = registry.run(settings)
         else:
             settings = settings_from_args(args)
-            outcome = search.run(settings)
+            outcome = registry.run(settings)  # a token, one-shot or ENAS search, by its searcher
     except SearchInterrupted as exc:
         return _interrupted(exc, args, settings)
     except (ValueError, FileNotFoundError, ConnectionError, PermissionError, OSError) as exc:

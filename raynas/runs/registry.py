@@ -34,6 +34,8 @@ class Kind:
     module_name: str
     #: what the record holds for this kind (among kinds sharing a record file)
     searcher: str | None = None
+    #: whether its trials are scored on shared weights (its results are subnets, some of them retrained)
+    shared_weights: bool = False
 
     @property
     def module(self) -> ModuleType:
@@ -43,8 +45,8 @@ class Kind:
 
 #: the kinds, in the order a record is matched (one-shot and ENAS searches write the token search's record)
 KINDS = (
-    Kind("oneshot", SETTINGS_FILE, "raynas.runs.oneshot", searcher=ONE_SHOT),
-    Kind("enas", SETTINGS_FILE, "raynas.runs.enas", searcher=names.ENAS),
+    Kind("oneshot", SETTINGS_FILE, "raynas.runs.oneshot", searcher=ONE_SHOT, shared_weights=True),
+    Kind("enas", SETTINGS_FILE, "raynas.runs.enas", searcher=names.ENAS, shared_weights=True),
     Kind("search", SETTINGS_FILE, "raynas.runs.search"),
     Kind("darts", storage.DARTS_RECORD, "raynas.runs.darts"),
     Kind("pipeline", storage.PIPELINE_RECORD, "raynas.runs.pipeline"),
