@@ -10,6 +10,7 @@ from conftest import CHANNEL_BENCH, write_table
 from ray.tune.search import Searcher
 
 from raynas import spaces
+from raynas.runs import oneshot
 from raynas.searchers import (
     SEARCHERS,
     RandomSearcher,
@@ -18,7 +19,9 @@ from raynas.searchers import (
     SimulatedAnnealingSearcher,
     TPESearcher,
 )
+from raynas.settings import SearchSettings
 from raynas.spaces.tabular import TabularSpace
+from raynas.tune.build import make_searcher
 
 NB201 = CHANNEL_BENCH.parent / "nas_bench_201_cifar.csv"
 
@@ -710,3 +713,18 @@ def test_an_option_converts_its_value_or_says_what_it_takes():
     assert flag.convert(True) is True and flag.flag == "--jointly"
     with pytest.raises(ValueError, match="^jointly must be true or false, got 'yes'$"):
         flag.convert("yes")
+
+
+@pytest.mark.parametrize("name,cls", ALL)
+def test_a_space_of_labelled_choices_is_searched_under_its_budget(name, cls):
+    """The mobile space (LayerChoice per block): every searcher proposes distinct architectures inside the
+    budget, and works as the subnets' searcher of a one-shot search."""
+    space = spaces.get("mobile")
+    low, high = space.params_range()
+    budget = low + (high - low) // 3
+    searcher = cls(space, max_params=budget, seed=0, num_samples=15)
+    issued = [t for t in drive(searcher, space, 15) if isinstance(t, list)]
+    assert len(issued) == len({tuple(t) for t in issued}) == 15
+    assert all(space.num_params(t) <= budget for t in issued)
+    settings = SearchSettings(searcher="oneshot", space="mobile", oneshot_options={"subnet_searcher": name})
+    assert type(make_searcher(oneshot.stage(settings, "subnets"), space)) is cls
