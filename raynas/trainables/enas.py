@@ -39,13 +39,13 @@ from ray import tune
 from torch import nn
 
 from raynas import data
-from raynas.checkpoints import from_checkpoint, to_checkpoint
+from raynas.checkpoints import to_checkpoint
 from raynas.controller import BASELINE_DECAY, ENTROPY_WEIGHT, LR, TANH_CONSTANT, Controller
 from raynas.devices import pick_device
 from raynas.spaces import sampling
 from raynas.spaces.choices import ModelSpace
 from raynas.trainables.calibration import calibration_images
-from raynas.trainables.loops import make_loader
+from raynas.trainables.loops import make_loader, resume_training, training_state
 from raynas.trainables.retrain import RECIPE, where
 from raynas.trainables.supernet import SUPERNET, make_optimizer, model_space, path_accuracy, train_paths
 
@@ -164,15 +164,9 @@ def train_enas(config: dict[str, Any], settings: dict[str, Any]) -> None:
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=s["supernet_epochs"])
     controller = make_controller(space, s, seed)
     sampler = Sampler(space, controller, s, seed)
-    history: list[float] = []
-    checkpoint = tune.get_checkpoint()
-    if checkpoint:
-        state = from_checkpoint(checkpoint, device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        controller.load(json.loads(state["controller"]))
-        history = list(state["history"])
+    history = resume_training(
+        model, optimizer, scheduler, device, restore=lambda state: controller.load(json.loads(state["controller"]))
+    )
     images = calibration_images(s["data"], s["data_dir"], s["val_fraction"], s["seed"], s["calibration_images"])
     val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
     place = {**where(), "device": device}
@@ -207,12 +201,6 @@ def train_enas(config: dict[str, Any], settings: dict[str, Any]) -> None:
         if epoch + 1 == s["supernet_epochs"]:
             metrics["derived"] = json.dumps(derive(space, model, sampler, s["num_subnets"], images, val_loader, device))
         metrics["epoch_time_s"] = time.perf_counter() - start
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "controller": json.dumps(controller.state()),
-            "history": history,
-        }
+        state = training_state(model, optimizer, scheduler, history, controller=json.dumps(controller.state()))
         with tempfile.TemporaryDirectory() as folder:
             tune.report(metrics, checkpoint=to_checkpoint(state, folder))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from ray import tune
@@ -80,9 +82,30 @@ def evaluate(model: nn.Module, loader: DataLoader, device: str) -> tuple[float, 
     return correct / max(count, 1), loss / max(count, 1)
 
 
-def resume_training(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, device: str) -> list[float]:
-    """Load this trial's newest checkpoint, if any, into the model, optimizer and scheduler; return the
-    per-epoch history saved with it (empty for a fresh start)."""
+def training_state(
+    model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, history: list[float], **extra: Any
+) -> dict[str, Any]:
+    """What an epoch's checkpoint holds: model, optimizer, scheduler, the per-epoch history and ``extra``
+    (:func:`resume_training` reads it back)."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "history": history,
+        **extra,
+    }
+
+
+def resume_training(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    device: str,
+    restore: Callable[[dict[str, Any]], None] | None = None,
+) -> list[float]:
+    """Load this trial's newest checkpoint (:func:`training_state`), if any, into the model, optimizer and
+    scheduler, and hand the whole state to ``restore`` for what else it holds; return the per-epoch history
+    saved with it (empty for a fresh start)."""
     checkpoint = tune.get_checkpoint()
     if not checkpoint:
         return []
@@ -90,4 +113,6 @@ def resume_training(model: nn.Module, optimizer: torch.optim.Optimizer, schedule
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
+    if restore is not None:
+        restore(state)
     return list(state["history"])

@@ -24,7 +24,7 @@ from raynas.checkpoints import from_checkpoint, to_checkpoint
 from raynas.devices import pick_device
 from raynas.settings import SearchSettings, defaults
 from raynas.spaces.base import SearchSpace
-from raynas.trainables.loops import evaluate, make_loader, resume_training, train_epoch
+from raynas.trainables.loops import evaluate, make_loader, resume_training, train_epoch, training_state
 
 #: training settings and their defaults (the SANAS / DARTS retraining recipe), as the search's settings declare them
 RECIPE: dict[str, Any] = defaults(
@@ -135,13 +135,7 @@ def retrain(config: dict[str, Any], settings: dict[str, Any]) -> None:
             "epoch_time_s": time.perf_counter() - start,
             **place,
         }
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "history": history,
-            "tokens": tokens,
-        }
+        state = training_state(model, optimizer, scheduler, history, tokens=tokens)
         with tempfile.TemporaryDirectory() as folder:
             tune.report(metrics, checkpoint=to_checkpoint(state, folder))
 

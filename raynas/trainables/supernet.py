@@ -35,7 +35,7 @@ from raynas.settings import named
 from raynas.spaces.choices import ModelSpace
 from raynas.spaces.sampling import budget_flags, random_feasible
 from raynas.trainables.calibration import calibration_images, recalibrate
-from raynas.trainables.loops import evaluate, make_loader, resume_training
+from raynas.trainables.loops import evaluate, make_loader, resume_training, training_state
 from raynas.trainables.retrain import RECIPE, where
 
 #: supernet settings and their defaults, beside the retraining recipe
@@ -199,11 +199,6 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
             "epoch_time_s": time.perf_counter() - start,
             **place,
         }
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "history": history,
-        }
+        state = training_state(model, optimizer, scheduler, history)
         with tempfile.TemporaryDirectory() as folder:
             tune.report(metrics, checkpoint=to_checkpoint(state, folder))
