@@ -2,7 +2,8 @@
 
 Examples:
     raynas search sanas --data digits --max-params 20k --num-samples 6 --epochs 3
-    raynas search random --space tabular --table channel_bench_macro_resnet.json --max-params 4.2M
+    raynas tables download channel-bench-macro-resnet
+    raynas search random --table channel-bench-macro-resnet --max-params 4.2M
     raynas search sanas --config search.yaml --seed 3     # flags override the file
     raynas resume --storage-path ./runs --name search
     raynas analyze --storage-path ./runs --name search --max-params 15k
@@ -39,10 +40,16 @@ from raynas.settings import (
     oneshot_declared,
     underscored,
 )
-from raynas.spaces import sampling
+from raynas.spaces import sampling, tables
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.tabular import TabularSpace
 from raynas.tune.schedulers import OPTIONS as SCHEDULER_OPTIONS
+
+#: what ``--table`` takes
+TABLE_HELP = (
+    "a published benchmark table's name (`raynas tables` lists them), or the path of a table file: JSON, or "
+    "NAS-Bench-201 CSV"
+)
 
 
 def _config_file(path: str) -> dict[str, Any]:
@@ -82,7 +89,9 @@ def _search_parser(sub: argparse._SubParsersAction) -> None:
     )
     g = p.add_argument_group("what to search")
     g.add_argument("--space", help=f"search space: {', '.join(spaces.names())} (default small_channel)")
-    g.add_argument("--table", help="benchmark table JSON for --space tabular (replayed, nothing is trained)")
+    g.add_argument(
+        "--table", metavar="NAME|PATH", help=f"{TABLE_HELP}; replayed, nothing is trained (implies --space tabular)"
+    )
     g.add_argument(
         "--table-metric",
         help="accuracy column of --table: cifar10 (default), cifar100 or "
@@ -327,6 +336,7 @@ def parser() -> argparse.ArgumentParser:
     _retrain_parser(sub)
     _export_parser(sub)
     _pipeline_parser(sub)
+    _tables_parser(sub)
     p_spaces = sub.add_parser(
         "spaces",
         help="list the search spaces with their sizes and parameter ranges",
@@ -355,12 +365,63 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _tables_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tables",
+        help="list the published benchmark tables --table takes by name, or download them",
+        description="List the published benchmark tables --table takes by name: what each holds, its size, and "
+        "whether it is downloaded. raynas ships none (their repositories state no licence): `raynas tables "
+        "download` fetches them from the authors' repositories at pinned commits and checks their sha256. They "
+        "are kept in $RAYNAS_TABLES, else $XDG_CACHE_HOME/raynas/tables, else ~/.cache/raynas/tables.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    d = actions.add_parser(
+        "download",
+        help="download tables by name, checking their sha256",
+        description="Fetch each table named from its authors' repository at the pinned commit, check its sha256 "
+        "and write it to the tables folder. Without internet, download the file elsewhere and pass it with --from.",
+    )
+    d.add_argument("names", nargs="*", metavar="NAME", help=f"a table: {', '.join(tables.TABLES)}")
+    d.add_argument("--all", action="store_true", help="download every table")
+    d.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE",
+        help="copy this local file, a copy of the table's URL fetched elsewhere, instead of downloading (one NAME)",
+    )
+
+
+def _tables(args: argparse.Namespace) -> None:
+    """``raynas tables``: one entry per table; ``raynas tables download``: download the tables named."""
+    if args.action == "download":
+        _download(args.names, args.all, args.source)
+        return
+    for table in tables.TABLES.values():
+        path = tables.downloaded(table.name)
+        print(f"{table.name:30s} {table.megabytes():>7s}  {f'downloaded {path}' if path else 'not downloaded'}")
+        print(f"    {table.description}; from {table.source}")
+    print(f"download one with `raynas tables download NAME` (every one: --all) into {tables.folder()}")
+
+
+def _download(names: list[str], every: bool, source: str | None) -> None:
+    """Download the tables ``names`` (or ``every`` table), from the local file ``source`` when given."""
+    if every and names:
+        raise ValueError("--all downloads every table; give no NAME with it")
+    if not (every or names):
+        raise ValueError("name a table to download (`raynas tables` lists them), or pass --all")
+    chosen = [tables.get(name) for name in names] if names else list(tables.TABLES.values())
+    if source is not None and len(chosen) != 1:
+        raise ValueError("--from copies one file: give one NAME with it")
+    for table in chosen:
+        print(f"[raynas] wrote {tables.download(table.name, source)}")
+
+
 def _space_flags(p: argparse.ArgumentParser, default: str | None) -> None:
     """The flags that name one space: ``--space``, ``--table``, ``--table-metric``, ``--data``, ``--space-kwargs``."""
     p.add_argument(
         "--space", help=f"search space{f' (default {default}' if default else ' (default: all'}; tabular with --table)"
     )
-    p.add_argument("--table", help="benchmark table (JSON, or NAS-Bench-201 CSV) for --space tabular")
+    p.add_argument("--table", metavar="NAME|PATH", help=f"{TABLE_HELP} (implies --space tabular)")
     p.add_argument(
         "--table-metric",
         help="accuracy column of --table: cifar10 (default), cifar100 or "
@@ -556,7 +617,7 @@ def _list_spaces(args: argparse.Namespace) -> None:
         found = [space_for(name, {}, args.data) if name != "tabular" else name for name in spaces.names()]
     for space in found:
         if isinstance(space, str):  # the table space, which needs a table
-            print(f"{space:15s} a benchmark table given with --table")
+            print(f"{space:15s} a benchmark table given with --table (`raynas tables` lists the published ones)")
             continue
         low, high = space.params_range()
         size = space.size()
@@ -579,6 +640,9 @@ def _main(argv: list[str] | None) -> int:
     try:
         if args.command == "spaces":
             _list_spaces(args)
+            return 0
+        if args.command == "tables":
+            _tables(args)
             return 0
         if args.command == "params":
             _params(args)

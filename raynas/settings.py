@@ -491,8 +491,12 @@ class SearchSettings(TrialSettings):
                     f"{named('space_kwargs')} {key!r} is a {type(value).__name__}, which JSON cannot record; give "
                     "numbers, strings, true/false, null, lists or objects of them (e.g. int(value))"
                 ) from None
-        if isinstance(self.space_kwargs.get("path"), str):  # any other path is the space's to refuse
-            self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(self.space_kwargs["path"]))
+        path = self.space_kwargs.get("path")
+        # recorded absolute (any other path is the space's to refuse), but for a word that names no file here: a
+        # published table's name, which raynas.spaces.tables finds on any machine that downloaded it
+        named_table = self.space == "tabular" and isinstance(path, str) and os.sep not in path
+        if isinstance(path, str) and not (named_table and not os.path.exists(path)):
+            self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(path))
         for name, low in (
             ("num_samples", 1),
             ("epochs", 1),

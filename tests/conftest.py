@@ -1,4 +1,4 @@
-"""Shared fixtures: one Ray session for the whole run, small benchmark tables, the real shared data."""
+"""Shared fixtures: one Ray session for the whole run, small benchmark tables, the published tables when downloaded."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CHANNEL_BENCH = SHARED_DATA / "channel_bench_macro_resnet.json"
 TESTS = Path(__file__).resolve().parent
 # workers import trainables defined in test modules
 TEST_RUNTIME_ENV = {
@@ -55,6 +53,43 @@ def write_table(
         table[key] = {field: acc * 100 if percent else acc, "params": 1000 * score, "flops": 1}
     path.write_text(json.dumps(table))
     return path
+
+
+#: the columns of a NAS-Bench-201 CSV, and the operations of its cell edges
+NB201_HEADER = (
+    "CIFAR10TestAccuracy200Epochs,CIFAR100TestAccuracy200Epochs,ImageNetTestAccuracy200Epochs,"
+    "ArchitectureString,UniqueString"
+)
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+def nb201_arch(tokens: tuple[int, ...]) -> str:
+    """The ``ArchitectureString`` of a cell whose 6 edges have the operations ``NB201_OPS[token]``."""
+    a, b, c, d, e, f = (NB201_OPS[t] for t in tokens)
+    return f"|{a}~0|+|{b}~0|{c}~1|+|{d}~0|{e}~1|{f}~2|"
+
+
+def write_nb201(path: Path, count: int | None = None) -> Path:
+    """A synthetic NAS-Bench-201 CSV of the first ``count`` cells (all 15,625 by default) in token order, their
+    accuracies (percent) growing with the sum of the tokens: ``50 + sum`` on CIFAR-10, ``20 + sum`` on CIFAR-100,
+    ``10 + sum`` on ImageNet16-120."""
+    lines = [NB201_HEADER]
+    for tokens in itertools.islice(itertools.product(range(len(NB201_OPS)), repeat=6), count):
+        score = sum(tokens)
+        lines.append(f"{50 + score},{20 + score},{10 + score},{nb201_arch(tokens)},cell{score}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def published(name: str) -> str:
+    """``name``, a published table, once it is downloaded; the test is skipped when it is not."""
+    from raynas.spaces import tables
+
+    try:
+        tables.resolve(name)
+    except ValueError:
+        pytest.skip(f"needs the published table {name}: raynas tables download {name}")
+    return name
 
 
 @pytest.fixture

@@ -424,16 +424,30 @@ def test_recalibration_is_the_exact_mean_and_variance_of_the_calibration_activat
 
 def test_path_sampling_reaches_every_choice_and_repeats_for_a_seed():
     space = mobile_space()
-    paths = [t for epoch in range(3) for t in PathSampler(space, seed=4).epoch(epoch, 60)]
+    paths = [t for epoch in range(3) for [t] in PathSampler(space, seed=4).epoch(epoch, 60)]
     for i, n in enumerate(space.range_table()):
         assert {t[i] for t in paths} == set(range(n))
-    again = [t for epoch in range(3) for t in PathSampler(space, seed=4).epoch(epoch, 60)]
+    again = [t for epoch in range(3) for [t] in PathSampler(space, seed=4).epoch(epoch, 60)]
     assert again == paths
-    assert [t for t in PathSampler(space, seed=5).epoch(0, 60)] != paths[:60]
+    assert [t for [t] in PathSampler(space, seed=5).epoch(0, 60)] != paths[:60]
     assert PathSampler(space, seed=4).fixed(3) == PathSampler(space, seed=4).fixed(3)
     budget = 12_000
-    budgeted = list(PathSampler(space, seed=4, max_params=budget).epoch(0, 100))
+    budgeted = [t for [t] in PathSampler(space, seed=4, max_params=budget).epoch(0, 100)]
     assert all(space.num_params(t) <= budget for t in budgeted) and len(set(map(tuple, budgeted))) > 50
+
+
+def test_fair_sampling_trains_every_candidate_of_every_label_once_per_batch():
+    space = mobile_space()
+    sizes = space.range_table()
+    groups = list(PathSampler(space, seed=4, fair=True).epoch(0, 20))
+    assert groups == list(PathSampler(space, seed=4, fair=True).epoch(0, 20))
+    for group in groups:
+        assert len(group) == max(sizes)
+        for i, n in enumerate(sizes):
+            assert {t[i] for t in group} == set(range(n))
+    budget = 12_000
+    budgeted = list(PathSampler(space, seed=4, max_params=budget, fair=True).epoch(0, 20))
+    assert all(space.num_params(t) <= budget for group in budgeted for t in group)
 
 
 def test_unsampled_candidates_are_not_moved_by_momentum_or_weight_decay():
@@ -442,12 +456,16 @@ def test_unsampled_candidates_are_not_moved_by_momentum_or_weight_decay():
     model = space.supernet()
     optimizer = make_optimizer(model, {"supernet_lr": 0.1, "momentum": 0.9, "weight_decay": 0.01})
     images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
-    train_step(space, model, optimizer, [0, 0, 0], images, labels)  # conv3x3 gets momentum
+    train_step(space, model, optimizer, [[0, 0, 0]], images, labels)  # conv3x3 gets momentum
     conv3 = [p.detach().clone() for p in model.layer1.candidates["conv3x3"].parameters()]
     stem = [p.detach().clone() for p in model.stem.parameters()]
-    train_step(space, model, optimizer, [1, 0, 0], images, labels)  # conv5x5 sampled, conv3x3 not
+    train_step(space, model, optimizer, [[1, 0, 0]], images, labels)  # conv5x5 sampled, conv3x3 not
     assert all(torch.equal(a, b) for a, b in zip(conv3, model.layer1.candidates["conv3x3"].parameters()))
     assert all(p.grad is None for p in model.layer1.candidates["conv3x3"].parameters())
+    fives = [p.detach().clone() for p in model.layer1.candidates["conv5x5"].parameters()]
+    train_step(space, model, optimizer, [[0, 0, 0], [1, 0, 0]], images, labels)  # a group trains both
+    assert not any(torch.equal(a, b) for a, b in zip(conv3, model.layer1.candidates["conv3x3"].parameters()))
+    assert not any(torch.equal(a, b) for a, b in zip(fives, model.layer1.candidates["conv5x5"].parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(stem, model.stem.parameters()))
     decayed = {id(p) for g in optimizer.param_groups if g["weight_decay"] > 0 for p in g["params"]}
     assert all((id(p) in decayed) == (p.dim() > 1) for p in model.parameters())

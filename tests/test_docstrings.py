@@ -22,6 +22,7 @@ MODULES = [
     "raynas.spaces.mobile",
     "raynas.spaces.export",
     "raynas.spaces.sampling",
+    "raynas.spaces.tables",
     "raynas.trainables.calibration",
     "raynas.trainables.supernet",
     "raynas.spaces.darts",

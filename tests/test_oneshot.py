@@ -30,11 +30,12 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 USER = "user_spaces:tiny"
 
 
-def run_supernet(tmp_path, name: str, function, max_failures: int = 0) -> tune.Result:
+def run_supernet(tmp_path, name: str, function, max_failures: int = 0, sampling: str = "uniform") -> tune.Result:
     with one_shot_stages():  # the settings of a one-shot search's supernet stage
         settings = SearchSettings.from_dict(
             {
                 "space": USER,
+                "supernet_sampling": sampling,
                 "supernet_epochs": 3,
                 "supernet_batch_size": 96,
                 "calibration_images": 200,
@@ -55,9 +56,12 @@ def run_supernet(tmp_path, name: str, function, max_failures: int = 0) -> tune.R
     return grid[0]
 
 
-def test_killed_supernet_training_resumes_to_the_same_weights(tmp_path):
-    whole = run_supernet(tmp_path, "whole", train_supernet)
-    killed = run_supernet(tmp_path, "killed", trial_functions.supernet_dies_once_after_second_epoch, max_failures=1)
+@pytest.mark.parametrize("sampling", ["uniform", "fair"])
+def test_killed_supernet_training_resumes_to_the_same_weights(tmp_path, sampling):
+    whole = run_supernet(tmp_path, "whole", train_supernet, sampling=sampling)
+    killed = run_supernet(
+        tmp_path, "killed", trial_functions.supernet_dies_once_after_second_epoch, max_failures=1, sampling=sampling
+    )
     assert (tmp_path / "killed-markers" / "supernet").exists()  # the worker did die after epoch 2
     for result in (whole, killed):
         assert result.error is None

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from conftest import CHANNEL_BENCH, write_table
+from conftest import published, write_table
 from ray.tune.search import Searcher
 
 from raynas import spaces
@@ -22,8 +22,6 @@ from raynas.searchers import (
 from raynas.settings import SearchSettings
 from raynas.spaces.tabular import TabularSpace
 from raynas.tune.build import make_searcher
-
-NB201 = CHANNEL_BENCH.parent / "nas_bench_201_cifar.csv"
 
 ALL = sorted(SEARCHERS.items())
 
@@ -270,14 +268,14 @@ def test_mode_min_prefers_lower_metric():
 
 
 @pytest.mark.parametrize(
-    "table,rank_bound", [(CHANNEL_BENCH, 0.01), (NB201, 0.005)], ids=["channel_bench_macro", "nas_bench_201"]
+    "table,rank_bound",
+    [("channel-bench-macro-resnet", 0.01), ("nas-bench-201", 0.005)],
+    ids=["channel_bench_macro", "nas_bench_201"],
 )
 def test_sa_beats_random_on_real_tables(table, rank_bound):
     """The search quality claimed in bench/README.md, on a few seeds of the real benchmark tables, under
     a 30 % budget: SA's median beats random's and lands in the top ``rank_bound`` of the feasible ones."""
-    if not table.exists():
-        pytest.skip("needs ../shared/data beside the repository")
-    space = TabularSpace(str(table))
+    space = TabularSpace(published(table))
     low, high = space.params_range()
     budget = int(low + 0.3 * (high - low))
     feasible = sorted((acc for acc, p in space.rows().values() if p <= budget), reverse=True)

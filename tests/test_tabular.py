@@ -8,7 +8,7 @@ import random
 import re
 
 import pytest
-from conftest import CHANNEL_BENCH, write_table
+from conftest import nb201_arch, published, write_nb201, write_table
 
 from raynas import spaces
 from raynas.spaces.tabular import TabularSpace
@@ -263,16 +263,12 @@ def test_params_of_a_table_row_by_tokens_or_key(tmp_path, capsys):
     assert "comma-separated choice indices" in " ".join(capsys.readouterr().out.split())
 
 
-@pytest.mark.skipif(not CHANNEL_BENCH.exists(), reason="needs ../shared/data beside the repository")
 def test_channel_bench_macro_table():
-    space = TabularSpace.from_json(str(CHANNEL_BENCH))
+    space = TabularSpace(published("channel-bench-macro-resnet"))
     assert space.range_table() == [4] * 7 and space.size() == 16_384
     assert space.accuracy(
         space.from_arch({f"position_{i}": d for i, d in enumerate([4, 4, 3, 2, 2, 1, 4])})
     ) == pytest.approx(0.9344, abs=1e-4)
-
-
-NB201 = CHANNEL_BENCH.parent / "nas_bench_201_cifar.csv"
 
 
 def test_nb201_params_are_exact_per_cell_op():
@@ -303,29 +299,46 @@ def test_nb201_bad_architecture_strings_are_clear_errors(text):
         nb201.parse_arch(text)
 
 
-@pytest.mark.skipif(not NB201.exists(), reason="needs ../shared/data beside the repository")
-def test_nb201_table_tokens_labels_and_metrics():
-    space = TabularSpace(str(NB201))
+CONV_KEY = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def test_nb201_table_tokens_labels_params_and_metrics(tmp_path):
+    table = str(write_nb201(tmp_path / "nb201.csv"))  # every cell; CIFAR-10 accuracy 50 + sum of the tokens
+    space = TabularSpace(table)
     assert space.size() == 15_625 and space.range_table() == [5] * 6
-    assert space.labels()[0] == "node1<-node0" and space.labels()[-1] == "node3<-node2"
-    assert space.choices()[0] == ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+    assert space.labels() == [f"node{j}<-node{i}" for j, i in [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]]
+    assert space.choices() == [["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]] * 6
     conv = space.from_arch({label: "nor_conv_3x3" for label in space.labels()})
+    assert conv == [3] * 6 and space.key(conv) == CONV_KEY and space.tokens_of(CONV_KEY) == conv
+    assert space.num_params(conv) == 1_531_546 and space.params_range() == (73_306, 1_531_546)
+    assert space.accuracy(conv) == pytest.approx(0.68) and space.accuracy([0] * 6) == pytest.approx(0.5)
+    cell = (4, 0, 2, 1, 3, 0)
+    assert space.key(cell) == nb201_arch(cell) and space.tokens_of(nb201_arch(cell)) == list(cell)
+    cifar100 = spaces.get("tabular", path=table, metric="cifar100")
+    assert cifar100.accuracy(conv) == pytest.approx(0.38)
+    assert cifar100.num_params(conv) == 1_531_546 + 90 * 65  # a 100-class classifier
+    assert cifar100.params_range() == (73_306 + 90 * 65, 1_531_546 + 90 * 65)
+    imagenet = TabularSpace(table, "ImageNet16-120")
+    assert imagenet.accuracy(conv) == pytest.approx(0.28) and imagenet.num_params(conv) == 1_531_546 + 110 * 65
+    with pytest.raises(ValueError, match="unknown metric 'cifar1000'.*cifar10, cifar100, ImageNet16-120"):
+        TabularSpace(table, "cifar1000")
+
+
+def test_nb201_published_table_by_name():
+    """NAS-Bench-201's published accuracies, read by name from the tables folder."""
+    space = TabularSpace(published("nas-bench-201"))
+    assert space.size() == 15_625 and space.kwargs() == {"path": "nas-bench-201"}
+    conv = space.tokens_of(CONV_KEY)
     assert space.num_params(conv) == 1_531_546 and space.params_range() == (73_306, 1_531_546)
     assert space.accuracy(conv) == pytest.approx(0.9376, abs=1e-4)
-    cifar100 = spaces.get("tabular", path=str(NB201), metric="cifar100")
+    cifar100 = spaces.get("tabular", path="nas-bench-201", metric="cifar100")
     assert cifar100.accuracy(conv) == pytest.approx(0.7111, abs=1e-4)
-    assert cifar100.num_params(conv) == 1_531_546 + 90 * 65  # a 100-class classifier
-    assert 0.3 < TabularSpace(str(NB201), "ImageNet16-120").accuracy(conv) < 0.5
-    key = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-    assert space.key(conv) == key and space.tokens_of(key) == conv
-    with pytest.raises(ValueError, match="unknown metric 'cifar1000'.*cifar10, cifar100, ImageNet16-120"):
-        TabularSpace(str(NB201), "cifar1000")
+    assert 0.3 < TabularSpace("nas-bench-201", "ImageNet16-120").accuracy(conv) < 0.5
 
 
-@pytest.mark.skipif(not NB201.exists(), reason="needs ../shared/data beside the repository")
 def test_nb201_subset_draws_only_its_rows_and_skips_untrained_ones(tmp_path):
-    lines = NB201.read_text().splitlines()
-    header, rows = lines[0], lines[1:21]
+    lines = write_nb201(tmp_path / "nb201.csv", count=20).read_text().splitlines()
+    header, rows = lines[0], lines[1:]
     column = header.split(",").index("CIFAR10TestAccuracy200Epochs")
     untrained = rows[0].split(",")
     untrained[column] = ""

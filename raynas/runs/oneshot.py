@@ -51,6 +51,7 @@ from raynas.settings import (
     upgrade_record,
 )
 from raynas.spaces.choices import ModelSpace
+from raynas.trainables.supernet import SAMPLINGS
 from raynas.tune import build, cluster, experiment
 from raynas.tune.finish import BEST_FILE, run_config
 from raynas.tune.progress import EpochLines, fmt
@@ -74,6 +75,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("supernet_batch_size", int, 32, "supernet batch size", fits=_at_least_1, must="at least 1"),
     Option(
         "supernet_lr", float, 0.05, "supernet SGD learning rate, cosine schedule", fits=lambda v: v > 0, must="above 0"
+    ),
+    Option(
+        "supernet_sampling",
+        str,
+        "uniform",
+        "paths per supernet batch: uniform (one path, SPOS) or fair (a group holding every candidate of every "
+        "label once, gradients summed; FairNAS, as many passes per batch as a label has candidates)",
+        fits=lambda v: v in SAMPLINGS,
+        must=f"one of {', '.join(SAMPLINGS)}",
     ),
     Option("num_subnets", int, 100, "subnets evaluated on the shared weights", fits=_at_least_1, must="at least 1"),
     Option(

@@ -24,7 +24,7 @@ def space_for(name: str, kwargs: dict[str, Any], dataset: str) -> SearchSpace:
     kwargs, added = dict(kwargs), []
     if name == "tabular":
         if "path" not in kwargs:
-            how = "pass --table PATH" if naming_flags() else "give space_kwargs {'path': PATH}"
+            how = "pass --table NAME|PATH" if naming_flags() else "give space_kwargs {'path': NAME or PATH}"
             raise ValueError(f"space 'tabular' needs a benchmark table: {how}")
     elif dataset in data.SHAPES:
         channels, size = data.SHAPES[dataset]

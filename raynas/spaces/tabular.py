@@ -20,9 +20,12 @@ error. A row without an accuracy
 (empty, ``null`` or NaN: an architecture the benchmark did not train) is left out of the space, which then has
 a gap there.
 
+A table is given by its path, or by the name of a published table downloaded with ``raynas tables download NAME``
+(:mod:`raynas.spaces.tables`).
+
 Example:
-    >>> space = TabularSpace.from_json("channel_bench_macro_resnet.json")  # doctest: +SKIP
-    >>> space.accuracy(space.init_tokens())  # doctest: +SKIP
+    >>> space = TabularSpace("channel-bench-macro-resnet")  # doctest: +SKIP
+    >>> round(space.accuracy(space.tokens_of("4432214")), 4)  # doctest: +SKIP
     0.9344
 """
 
@@ -39,7 +42,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from raynas.settings import naming_flags
-from raynas.spaces import nb201
+from raynas.spaces import nb201, tables
 from raynas.spaces.base import SearchSpace, digest
 
 ACCURACY_FIELDS = ("mean", "mean_acc")
@@ -57,7 +60,10 @@ class TabularSpace(SearchSpace):
     name = "tabular"
 
     def __init__(self, path: str, metric: str | None = None):
-        self.path = os.path.abspath(os.path.expanduser(path))
+        self.path = os.path.abspath(os.path.expanduser(tables.resolve(path)))
+        #: the table as :meth:`kwargs` gives it: a published table's name (its file is found on any machine that
+        #: downloaded it), else its absolute path
+        self.table = path if path in tables.TABLES else self.path
         self.metric = metric
         if os.path.isdir(self.path):
             raise ValueError(
@@ -88,11 +94,12 @@ class TabularSpace(SearchSpace):
 
     @classmethod
     def from_json(cls, path: str, metric: str | None = None) -> TabularSpace:
-        """Load a table (JSON ``{key: {"mean" | "mean_acc": float, "params": int, ...}}`` or NB201 CSV)."""
+        """Load a table (JSON ``{key: {"mean" | "mean_acc": float, "params": int, ...}}`` or NB201 CSV), or a
+        published table by name."""
         return cls(path, metric)
 
     def kwargs(self) -> dict[str, Any]:
-        return {"path": self.path, **({"metric": self.metric} if self.metric is not None else {})}
+        return {"path": self.table, **({"metric": self.metric} if self.metric is not None else {})}
 
     def labels(self) -> list[str]:
         return list(self._labels)

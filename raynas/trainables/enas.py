@@ -174,7 +174,7 @@ def train_enas(config: dict[str, Any], settings: dict[str, Any]) -> None:
         start = time.perf_counter()
         rng = sampler.rng(f"epoch{epoch}")
         loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=seed * 1000 + epoch)
-        paths = (sampler.draw(rng) for _ in itertools.count())  # a batch's path, drawn when the batch comes
+        paths = ([sampler.draw(rng)] for _ in itertools.count())  # a batch's path, drawn when the batch comes
         train_loss = train_paths(space, model, optimizer, paths, loader, device, s["grad_clip"])
         scheduler.step()
         reward_loader = make_loader(splits.val, s["batch_size"], shuffle=True, seed=seed * 1000 + epoch)

@@ -1,14 +1,16 @@
 """Single-path one-shot (SPOS) supernet training as a Tune function trainable.
 
 Every batch trains one uniformly sampled path of a :class:`~raynas.spaces.choices.ModelSpace` supernet
-(BatchNorm without affine parameters, as in SPOS). With ``supernet_budget`` the paths stay inside
-``max_params``/``min_params``, drawn as the searchers draw (uniform, then repaired). The paths depend only on
-``seed`` and the epoch, so every data-parallel worker and every resumed run follows the same sequence. The
-unsampled candidates' gradients are ``None`` for the step, so momentum and weight decay never move them.
-SGD (``supernet_lr``, weight decay on weights of more than one dimension only, batches of
-``supernet_batch_size``), cosine schedule stepped per epoch. Every epoch
-reports the training loss and the mean validation accuracy of a few fixed random paths (after BatchNorm
-recalibration), with a checkpoint that a restarted trial continues from.
+(BatchNorm without affine parameters, as in SPOS), or, with ``supernet_sampling="fair"``, a group of paths
+whose gradients are summed into one step (FairNAS's strict fairness: per label, the group holds every
+candidate once, in a random order; a label with fewer candidates than the group repeats random ones). With
+``supernet_budget`` the paths stay inside ``max_params``/``min_params``, drawn as the searchers draw (uniform,
+then repaired). The paths depend only on ``seed`` and the epoch, so every data-parallel worker and every
+resumed run follows the same sequence. The unsampled candidates' gradients are ``None`` for the step, so
+momentum and weight decay never move them. SGD (``supernet_lr``, weight decay on weights of more than one
+dimension only, batches of ``supernet_batch_size``), cosine schedule stepped per epoch. Every epoch reports the
+training loss and the mean validation accuracy of a few fixed random paths (after BatchNorm recalibration), with
+a checkpoint that a restarted trial continues from.
 
 Example:
     >>> from ray import tune
@@ -33,17 +35,20 @@ from raynas.checkpoints import to_checkpoint
 from raynas.devices import pick_device
 from raynas.settings import named
 from raynas.spaces.choices import ModelSpace
-from raynas.spaces.sampling import budget_flags, random_feasible
+from raynas.spaces.sampling import budget_flags, feasible, random_feasible
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader, resume_training, training_state
 from raynas.trainables.retrain import RECIPE, where
 
+#: how the paths of a supernet batch are drawn: one uniform path (SPOS), or a fair group (FairNAS)
+SAMPLINGS = ("uniform", "fair")
 #: supernet settings and their defaults, beside the retraining recipe
 SUPERNET: dict[str, Any] = {
     "supernet_epochs": 60,
     "supernet_batch_size": 32,
     "supernet_lr": 0.05,
     "supernet_budget": True,
+    "supernet_sampling": "uniform",
     "eval_paths": 3,
     "calibration_images": 2000,
     "max_params": None,
@@ -63,18 +68,31 @@ def model_space(settings: dict[str, Any]) -> ModelSpace:
 
 
 class PathSampler:
-    """Uniform random paths, inside the budget when one is given; the stream of an epoch depends only on
-    ``(seed, epoch)``.
+    """Random paths, inside the budget when one is given; the stream of an epoch depends only on ``(seed, epoch)``.
+
+    ``fair`` draws, per batch, a group of as many paths as the largest label has candidates, in which every
+    label takes each of its candidates once (in a random order); a path of the group outside the budget is
+    replaced by a uniform one inside it.
 
     Example:
         >>> from raynas import spaces
         >>> sampler = PathSampler(spaces.get("mobile"), seed=0)
         >>> list(sampler.epoch(3, 2)) == list(PathSampler(spaces.get("mobile"), seed=0).epoch(3, 2))
         True
+        >>> [len(group) for group in PathSampler(spaces.get("mobile"), seed=0, fair=True).epoch(0, 2)]
+        [7, 7]
     """
 
-    def __init__(self, space: ModelSpace, seed: int, max_params: int | None = None, min_params: int | None = None):
+    def __init__(
+        self,
+        space: ModelSpace,
+        seed: int,
+        max_params: int | None = None,
+        min_params: int | None = None,
+        fair: bool = False,
+    ):
         self.space, self.seed, self.max_params, self.min_params = space, seed, max_params, min_params
+        self.fair = fair
 
     def rng(self, stream: str) -> random.Random:
         return random.Random(f"{self.seed}/{stream}")
@@ -88,11 +106,25 @@ class PathSampler:
             )
         return tokens
 
-    def epoch(self, epoch: int, batches: int) -> Iterator[list[int]]:
-        """The paths of the batches of ``epoch``."""
+    def group(self, rng: random.Random) -> list[list[int]]:
+        """The paths of one batch: one uniform path, or a fair group."""
+        if not self.fair:
+            return [self.draw(rng)]
+        sizes = self.space.range_table()
+        size = max(sizes)
+        columns = []
+        for n in sizes:
+            column = list(range(n)) + [rng.randrange(n) for _ in range(size - n)]
+            rng.shuffle(column)
+            columns.append(column)
+        paths = [list(path) for path in zip(*columns)]
+        return [p if feasible(self.space, p, self.max_params, self.min_params) else self.draw(rng) for p in paths]
+
+    def epoch(self, epoch: int, batches: int) -> Iterator[list[list[int]]]:
+        """The path groups of the batches of ``epoch``."""
         rng = self.rng(f"epoch{epoch}")
         for _ in range(batches):
-            yield self.draw(rng)
+            yield self.group(rng)
 
     def fixed(self, n: int) -> list[list[int]]:
         """``n`` paths that stay the same for the whole training (for validation)."""
@@ -117,39 +149,47 @@ def train_step(
     space: ModelSpace,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    tokens: list[int],
+    group: list[list[int]],
     images: torch.Tensor,
     labels: torch.Tensor,
     grad_clip: float = 5.0,
 ) -> float:
-    """One SGD step of the path ``tokens``; the other candidates' gradients stay ``None``. Returns the loss."""
-    space.set_path(model, tokens)
+    """One SGD step of the summed gradients of the paths of ``group``; the gradients of the candidates none of
+    them uses stay ``None``. Returns the mean loss."""
     optimizer.zero_grad(set_to_none=True)
-    loss = nn.functional.cross_entropy(model(images), labels)
-    loss.backward()
-    for p in space.unused_parameters(model, tokens):
+    total = 0.0
+    for tokens in group:
+        space.set_path(model, tokens)
+        loss = nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        total += float(loss.detach())
+    unused = {id(p): p for p in space.unused_parameters(model, group[0])}
+    for tokens in group[1:]:
+        also = {id(p) for p in space.unused_parameters(model, tokens)}
+        unused = {key: p for key, p in unused.items() if key in also}
+    for p in unused.values():
         p.grad = None  # SGD skips them: no momentum or weight decay drift
     if grad_clip:
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
-    return float(loss.detach())
+    return total / len(group)
 
 
 def train_paths(
     space: ModelSpace,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    paths: Iterable[list[int]],
+    groups: Iterable[list[list[int]]],
     loader,
     device: str,
     grad_clip: float = 5.0,
 ) -> float:
-    """One epoch of single-path training: each batch of ``loader`` trains the next of ``paths`` (drawn as the
-    batch comes). Returns the mean loss; a NaN or infinite one raises ``FloatingPointError``."""
+    """One epoch of single-path training: each batch of ``loader`` trains the next group of ``groups`` (drawn
+    as the batch comes). Returns the mean loss; a NaN or infinite one raises ``FloatingPointError``."""
     model.train()
     total, count = 0.0, 0
-    for (images, labels), tokens in zip(loader, paths):
-        loss = train_step(space, model, optimizer, tokens, images.to(device), labels.to(device), grad_clip)
+    for (images, labels), group in zip(loader, groups):
+        loss = train_step(space, model, optimizer, group, images.to(device), labels.to(device), grad_clip)
         total += loss * len(labels)
         count += len(labels)
     loss = total / max(count, 1)
@@ -171,8 +211,12 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     """Tune function trainable: train the supernet for ``settings["supernet_epochs"]`` epochs."""
     s = {**RECIPE, **SUPERNET, **settings}
     space = model_space(s)
-    budget = (s["max_params"], s["min_params"]) if s["supernet_budget"] else (None, None)
-    sampler = PathSampler(space, s["seed"], *budget)
+    max_params, min_params = (s["max_params"], s["min_params"]) if s["supernet_budget"] else (None, None)
+    if s["supernet_sampling"] not in SAMPLINGS:
+        raise ValueError(
+            f"{named('supernet_sampling')} must be one of {', '.join(SAMPLINGS)}, got {s['supernet_sampling']!r}"
+        )
+    sampler = PathSampler(space, s["seed"], max_params, min_params, fair=s["supernet_sampling"] == "fair")
     splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
     device = pick_device()
     torch.manual_seed(s["seed"])
@@ -187,8 +231,8 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     for epoch in range(len(history), s["supernet_epochs"]):
         start = time.perf_counter()
         loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
-        paths = sampler.epoch(epoch, len(loader))
-        train_loss = train_paths(space, model, optimizer, paths, loader, device, s["grad_clip"])
+        groups = sampler.epoch(epoch, len(loader))
+        train_loss = train_paths(space, model, optimizer, groups, loader, device, s["grad_clip"])
         scheduler.step()
         val_acc = sum(path_accuracy(space, model, t, images, val_loader, device) for t in eval_paths) / len(eval_paths)
         history.append(val_acc)

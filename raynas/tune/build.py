@@ -19,6 +19,7 @@ from ray import tune
 from raynas import data, spaces
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.settings import DARTS, ENAS, ONE_SHOT, SearchSettings, checked_options
+from raynas.spaces import tables
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.build import space_for
 from raynas.spaces.choices import ModelSpace
@@ -31,7 +32,9 @@ def check_table_there(settings: SearchSettings, name: str) -> None:
     """The table a recorded table replay read must still be where it was: else one error that says to put it back
     (``--table`` is a flag of a new search only)."""
     path = settings.space_kwargs.get("path") if settings.space == "tabular" else None
-    if isinstance(path, str) and not os.path.isfile(path):
+    if isinstance(path, str) and path in tables.TABLES:
+        tables.resolve(path)  # a published table: downloaded here, or an error that says how
+    elif isinstance(path, str) and not os.path.isfile(path):
         raise ValueError(
             f"search {name!r} replayed the benchmark table {path}, which is not there any more; put "
             "the table back there (the search's architectures and accuracies are read from it)"
