@@ -43,7 +43,7 @@ from torch import nn
 
 from bench.enas_compare import subsample
 from bench.oneshot import draw_subnets, plain_loop, tau_with_interval, through_tune
-from raynas import data
+from raynas import data, spaces
 from raynas.runs import oneshot
 from raynas.settings import SearchSettings
 from raynas.trainables.loops import evaluate, make_loader, train_epoch
@@ -57,8 +57,6 @@ SEEDS = (0, 1)
 def standalone(space_kwargs: dict[str, Any], tokens: list[int], seed: int, settings: dict[str, Any]) -> dict:
     """Train ``tokens`` from scratch with initialisation/batch-order ``seed`` on the fixed split."""
     torch.set_num_threads(1)
-    from raynas import spaces
-
     space = spaces.get("mobile", **space_kwargs)
     splits = data.load("fashion_mnist", settings["data_dir"], settings["val_fraction"], 0)
     torch.manual_seed(seed)
@@ -78,20 +76,15 @@ def standalone(space_kwargs: dict[str, Any], tokens: list[int], seed: int, setti
 
 
 def synflow(model: nn.Module, input_shape: tuple[int, ...]) -> float:
-    """SynFlow at initialisation: sum |theta * dR/dtheta| with R the output sum of the |theta| network."""
+    """SynFlow at initialisation: sum |theta * dR/dtheta| with R the output sum of the |theta| network. The model
+    is used up (turned to float64 with its weights made positive)."""
     model = model.double().eval()
-    signs = {}
     with torch.no_grad():
-        for name, p in model.state_dict().items():
-            signs[name] = torch.sign(p)
+        for p in model.state_dict().values():
             p.abs_()
     model.zero_grad()
     model(torch.ones(1, *input_shape, dtype=torch.float64)).sum().backward()
-    score = sum(float((p * p.grad).abs().sum()) for p in model.parameters() if p.grad is not None)
-    with torch.no_grad():
-        for name, p in model.state_dict().items():
-            p.mul_(signs[name])
-    return score
+    return sum(float((p.detach() * p.grad).abs().sum()) for p in model.parameters() if p.grad is not None)
 
 
 def naswot(model: nn.Module, images: torch.Tensor) -> float:
@@ -193,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         space = make_space(settings)
         subnets = draw_subnets(space, args.subnets, settings.max_params, 0)
         recipe = {"data_dir": folder, "val_fraction": args.val_fraction, "epochs": args.epochs}
-        reused = json.load(open(args.standalone_from))["standalone_runs"] if args.standalone_from else []
+        reused = []
+        if args.standalone_from:
+            with open(args.standalone_from) as f:
+                reused = json.load(f)["standalone_runs"]
         out["standalone_runs"] = [r for r in reused if r["tokens"] in subnets and len(r["val_acc"]) == args.epochs]
         t0 = time.perf_counter()
         run_standalone(space, subnets, recipe, out["standalone_runs"], save)

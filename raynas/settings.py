@@ -492,10 +492,9 @@ class SearchSettings(TrialSettings):
                     "numbers, strings, true/false, null, lists or objects of them (e.g. int(value))"
                 ) from None
         path = self.space_kwargs.get("path")
-        # recorded absolute (any other path is the space's to refuse), but for a word that names no file here: a
-        # published table's name, which raynas.spaces.tables finds on any machine that downloaded it
-        named_table = self.space == "tabular" and isinstance(path, str) and os.sep not in path
-        if isinstance(path, str) and not (named_table and not os.path.exists(path)):
+        # recorded absolute (any other path is the space's to refuse), but for a table's word that names no file
+        # here: a published table's name, which raynas.spaces.tables finds on any machine that downloaded it
+        if isinstance(path, str) and (self.space != "tabular" or os.sep in path or os.path.exists(path)):
             self.space_kwargs["path"] = os.path.abspath(os.path.expanduser(path))
         for name, low in (
             ("num_samples", 1),

@@ -163,12 +163,10 @@ def train_step(
         loss = nn.functional.cross_entropy(model(images), labels)
         loss.backward()
         total += float(loss.detach())
-    unused = {id(p): p for p in space.unused_parameters(model, group[0])}
-    for tokens in group[1:]:
-        also = {id(p) for p in space.unused_parameters(model, tokens)}
-        unused = {key: p for key, p in unused.items() if key in also}
-    for p in unused.values():
-        p.grad = None  # SGD skips them: no momentum or weight decay drift
+    unused = set.intersection(*({id(p) for p in space.unused_parameters(model, tokens)} for tokens in group))
+    for p in model.parameters():
+        if id(p) in unused:
+            p.grad = None  # SGD skips them: no momentum or weight decay drift
     if grad_clip:
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
