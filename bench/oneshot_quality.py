@@ -55,7 +55,8 @@ SEEDS = (0, 1)
 
 
 def standalone(space_kwargs: dict[str, Any], tokens: list[int], seed: int, settings: dict[str, Any]) -> dict:
-    """Train ``tokens`` from scratch with initialisation/batch-order ``seed`` on the fixed split."""
+    """Train ``tokens`` from scratch with initialisation/batch-order ``seed`` on the fixed split (with
+    ``settings["test"]``, report its test accuracy too)."""
     torch.set_num_threads(1)
     space = spaces.get("mobile", **space_kwargs)
     splits = data.load("fashion_mnist", settings["data_dir"], settings["val_fraction"], 0)
@@ -72,7 +73,10 @@ def standalone(space_kwargs: dict[str, Any], tokens: list[int], seed: int, setti
         train_epoch(model, loader, optimizer, "cpu", RECIPE["grad_clip"], 0.0)
         scheduler.step()
         history.append(evaluate(model, val_loader, "cpu")[0])
-    return {"tokens": tokens, "seed": seed, "val_acc": history, "seconds": time.perf_counter() - start}
+    run = {"tokens": tokens, "seed": seed, "val_acc": history, "seconds": time.perf_counter() - start}
+    if settings.get("test"):  # and the accuracy on the test split
+        run["test_acc"] = evaluate(model, make_loader(splits.test, RECIPE["batch_size"], shuffle=False), "cpu")[0]
+    return run
 
 
 def synflow(model: nn.Module, input_shape: tuple[int, ...]) -> float:

@@ -134,6 +134,45 @@ class ResultsLog:
         return storage.write_text(self.storage_path, self.relpath, text), text
 
 
+def members(trial_id: str, config: dict) -> list[tuple[str, dict]]:
+    """The architectures a trial evaluates, each with the id of its results row: the trial itself, or for a trial
+    of several (config ``{"batch": [{"tokens": ..., "trial_index": i}, ...]}``) ``<trial id>-<j>`` per member.
+
+    Example:
+        >>> members("a1", {"batch": [{"tokens": [0]}, {"tokens": [1]}]})
+        [('a1-0', {'tokens': [0]}), ('a1-1', {'tokens': [1]})]
+        >>> members("a1", {"tokens": [0]})
+        [('a1', {'tokens': [0]})]
+    """
+    if "batch" in config:
+        return [(member_id(trial_id, j), c) for j, c in enumerate(config["batch"])]
+    return [(trial_id, config)]
+
+
+def member_id(trial_id: str, place: int) -> str:
+    """The results row id of the ``place``-th architecture of a trial of several (see :func:`members`)."""
+    return f"{trial_id}-{place}"
+
+
+def batch_rows(
+    trial_id: str,
+    config: dict,
+    reported: Sequence[dict],
+    error: str | BaseException | None,
+    params_of: Callable[[list[int]], int] | None = None,
+) -> list[dict]:
+    """The rows of a trial of several architectures: one per member it ``reported`` (a result each, with its
+    place in the batch as ``subnet``), and when it failed (``error``), a failed row for each member it did not."""
+    done = {int(m["subnet"]): m for m in reported}
+    rows = []
+    for j, (row_id, member) in enumerate(members(trial_id, config)):
+        if j in done:
+            rows.append(trial_result(row_id, "TERMINATED", member, done[j], None, None, params_of))
+        elif error is not None:
+            rows.append(trial_result(row_id, "ERROR", member, None, error, None, params_of))
+    return rows
+
+
 def number(value: Any) -> float | None:
     """``value`` as a float, as results.csv reads it back; ``None`` when it is not a number (a trial function
     may report anything).
@@ -229,17 +268,16 @@ def results_rows(
     params_of: Callable[[list[int]], int] | None = None,
 ) -> list[dict]:
     """One row per trial of ``grid`` that ended (``finished``: their configs, see :func:`raynas.tune.experiment.ended`),
-    with the columns of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`trial_result`)."""
+    with the columns of :data:`SEARCH_COLUMNS` (``epochs``, ``params_of``: see :func:`trial_result`); trials of
+    several architectures are left to :func:`batch_rows`."""
     rows = []
     # a ResultGrid iterates by index (it has no __iter__, so mypy takes it for not iterable)
     for result, config in zip((grid[i] for i in range(len(grid))), finished):
-        if config is None:
+        if config is None or "batch" in config:  # a trial of several: its rows come from its checkpoint
             continue
-        # trial folders are named trial_<trial id>_index=<i>, or by older versions <trainable>_<trial id>_...
-        trial_id = (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
         rows.append(
             trial_result(
-                trial_id,
+                result_trial_id(result),
                 "ERROR" if result.error else "TERMINATED",
                 config,
                 result.metrics,
@@ -249,6 +287,12 @@ def results_rows(
             )
         )
     return rows
+
+
+def result_trial_id(result: tune.Result) -> str:
+    """The trial id of a Tune result: in its metrics, else in its folder's name (``trial_<trial id>_index=<i>``,
+    or by older versions ``<trainable>_<trial id>_...``)."""
+    return (result.metrics or {}).get("trial_id") or os.path.basename(result.path).split("_")[1]
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 import trial_functions
-from conftest import TESTS, run_search
+from conftest import TESTS, kill_cli_when, run_search
 from ray import tune
 
 from raynas import cli, data, spaces
@@ -103,6 +103,79 @@ def test_subnet_trials_load_the_supernet_once_per_worker_and_score_on_validation
     recalibrate(net, calibration_images("digits", None, 0.2, 0, 300))
     assert report["reward"] == pytest.approx(evaluate(net, make_loader(splits.val, 96, False), "cpu")[0])
     assert report["params"] == space.num_params(report["tokens"])
+
+
+def test_a_trial_of_several_subnets_writes_a_row_for_each_and_fails_only_those_it_did_not_score(tmp_path):
+    space = spaces.get(USER, in_channels=1, num_classes=10, input_shape=[1, 8, 8])
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "supernet.pt"
+    torch.save({"model": space.supernet().state_dict()}, checkpoint)
+    outcome = run_search(
+        tmp_path,
+        function=trial_functions.subnets_fail_after_two,
+        searcher="random",
+        space=USER,
+        num_samples=7,
+        concurrency=1,
+        calibration_images=300,
+        subnets_per_trial=3,
+        supernet_checkpoint=str(checkpoint),
+    )
+    rows = outcome.results
+    assert len(rows) == 7 and rows.tokens.nunique() == 7 and sorted(rows.trial_index) == list(range(7))
+    trial, place = rows.trial_id.str.rsplit("-", n=1).str[0], rows.trial_id.str.rsplit("-", n=1).str[1].astype(int)
+    assert trial.nunique() == 3 and sorted(place) == [0, 0, 0, 1, 1, 2, 2]  # batches of 3, 3 and 1
+    failed = rows[rows.status == "ERROR"]
+    assert sorted(place[failed.index]) == [2, 2] and failed.error.str.contains("died after two subnets").all()
+    scored = rows[rows.status == "TERMINATED"]
+    assert len(scored) == 5 and scored.reward.between(0, 1).all()
+    assert outcome.best["trial_id"] in set(scored.trial_id)
+
+
+def test_subnet_search_killed_mid_trial_resumes_without_scoring_a_subnet_twice(ray_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    address = ray_session.get_runtime_context().gcs_address
+    args = [
+        "search",
+        "oneshot",
+        "--space",
+        USER,
+        "--address",
+        address,
+        "--supernet-epochs",
+        "1",
+        "--num-subnets",
+        "16",
+        "--subnets-per-trial",
+        "4",
+        "--searcher",
+        "sanas",
+        "--retrain-top",
+        "1",
+        "--epochs",
+        "1",
+        "--concurrency",
+        "1",
+        "--calibration-images",
+        "1000",
+        "--storage-path",
+        str(tmp_path),
+        "--name",
+        "os",
+    ]
+    results = tmp_path / "os" / "subnets" / "results.csv"
+    kill_cli_when(args, lambda: results.exists() and 2 <= len(pd.read_csv(results)) < 16)
+    before = pd.read_csv(results, dtype={"trial_id": str})
+    assert cli.main(args) == 0  # the same command again: Tune restores the subnet stage where it was
+    after = pd.read_csv(results, dtype={"trial_id": str})
+    assert len(after) == 16 and (after.status == "TERMINATED").all() and after.tokens.nunique() == 16
+    assert set(before.trial_id) <= set(after.trial_id) and sorted(after.trial_index) == list(range(16))
+    # every report of a subnet, before and after the kill, is of one evaluation (a restored trial reports the
+    # subnets its checkpoint holds again, with their first evaluation's time)
+    reports = [json.loads(line) for f in results.parent.glob("*/result.json") for line in f.read_text().splitlines()]
+    evaluations = pd.DataFrame(reports).assign(tokens=lambda f: f.tokens.map(json.dumps))
+    assert set(evaluations.tokens) == set(after.tokens)
+    assert (evaluations.groupby("tokens").eval_time_s.nunique() == 1).all()
 
 
 def test_user_space_searched_by_sanas_and_retrained_from_its_json(tmp_path, capsys):
@@ -203,7 +276,9 @@ def test_oneshot_command_killed_during_subnet_search_finishes_when_rerun(ray_ses
         "--concurrency",
         "1",
         "--calibration-images",
-        "300",
+        "1000",
+        "--subnets-per-trial",
+        "3",
         "--storage-path",
         str(tmp_path),
         "--name",

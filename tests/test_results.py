@@ -164,20 +164,24 @@ def test_trial_folders_say_they_are_trials_with_their_index():
     ],
     ids=["old", "new"],
 )
-def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_a_restore(tmp_path, folder_of):
+def test_a_trial_whose_named_checkpoint_is_not_its_newest_gets_its_newest_before_a_restore(tmp_path, folder_of):
     import json
 
     from raynas.tune.experiment import repair_checkpoints
 
-    def trial(trial_id: str, status: str, checkpoint: str | None) -> list[str]:
+    def trial(trial_id: str, status: str, checkpoint: str | None, config: dict | None = None) -> list[str]:
         return [
-            json.dumps({"trial_id": trial_id, "status": status}),
+            json.dumps({"trial_id": trial_id, "status": status, "config": config or {"tokens": [0]}}),
             json.dumps({"last_result": {"checkpoint_dir_name": checkpoint}}),
         ]
 
     search = tmp_path / "s"
     for trial_id, kept in (
         ("stale", "checkpoint_000004"),
+        ("behind", "checkpoint_000001"),
+        ("behind", "checkpoint_000002"),
+        ("training", "checkpoint_000001"),
+        ("training", "checkpoint_000002"),
         ("fine", "checkpoint_000002"),
         ("done", "checkpoint_000001"),
     ):
@@ -186,16 +190,23 @@ def test_a_trial_whose_named_checkpoint_was_deleted_gets_its_newest_back_before_
     state = {
         "trial_data": [
             trial("stale", "RUNNING", "checkpoint_000003"),  # Tune's state lags its checkpoints
+            # killed before Tune deleted the older one: a trial of several subnets goes on from the newest
+            trial("behind", "RUNNING", "checkpoint_000001", {"batch": [{"tokens": [0]}, {"tokens": [1]}]}),
+            trial("training", "RUNNING", "checkpoint_000001"),  # repeats its last epoch, and reports it
             trial("fine", "PENDING", "checkpoint_000002"),
             trial("done", "TERMINATED", "checkpoint_0"),
         ]
     }
     (search / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps(state))
-    assert repair_checkpoints(str(tmp_path), "s") == 1
+    assert repair_checkpoints(str(tmp_path), "s") == 2
     restored = search / folder_of("stale") / "checkpoint_000003" / "state.pt"
     assert restored.read_text() == "stale checkpoint_000004"  # the newest epoch, under the name Tune restores
+    behind = search / folder_of("behind") / "checkpoint_000001" / "state.pt"
+    assert behind.read_text() == "behind checkpoint_000002"  # not the older one: no subnet is scored twice
+    training = search / folder_of("training") / "checkpoint_000001" / "state.pt"
+    assert training.read_text() == "training checkpoint_000001"
+    assert (search / folder_of("fine") / "checkpoint_000002" / "state.pt").read_text() == "fine checkpoint_000002"
     assert not (search / folder_of("done") / "checkpoint_0").exists()  # an ended trial is not restored
-    assert repair_checkpoints(str(tmp_path), "s") == 0
 
 
 def test_progress_marks_a_trial_the_scheduler_stopped_and_never_takes_its_reward_as_the_best(tmp_path, capsys):

@@ -19,6 +19,7 @@ from raynas.searchers import (
     SimulatedAnnealingSearcher,
     TPESearcher,
 )
+from raynas.searchers.batched import Batched
 from raynas.settings import SearchSettings
 from raynas.spaces.tabular import TabularSpace
 from raynas.tune.build import make_searcher
@@ -726,3 +727,45 @@ def test_a_space_of_labelled_choices_is_searched_under_its_budget(name, cls):
     assert all(space.num_params(t) <= budget for t in issued)
     settings = SearchSettings(searcher="oneshot", space="mobile", oneshot_options={"subnet_searcher": name})
     assert type(make_searcher(oneshot.stage(settings, "subnets"), space)) is cls
+
+
+@pytest.mark.parametrize("name,cls", ALL)
+def test_batched_trials_hand_out_each_architecture_once_and_learn_from_each_result(name, cls, tmp_path):
+    space = small_space()
+    inner = cls(space, max_params=30_000, seed=5, num_samples=11)
+    batched = Batched(inner, size=4)
+    seen, sizes, indices = [], [], []
+    for i in range(10):
+        config = batched.suggest(f"b{i}")
+        if config is Searcher.FINISHED:
+            break
+        sizes.append(len(config["batch"]))
+        assert config["trial_index"] == config["batch"][0]["trial_index"]
+        for member in config["batch"]:
+            seen.append(member["tokens"])
+            indices.append(member["trial_index"])
+            assert 0 < space.num_params(member["tokens"]) <= 30_000
+        reported = config["batch"][:2] if i == 1 else config["batch"]  # the second trial dies after two
+        for place, member in enumerate(reported):
+            batched.on_trial_result(f"b{i}", {"subnet": place, "reward": reward_of(space, member["tokens"])})
+        batched.on_trial_complete(f"b{i}", error=i == 1)
+        if i == 0:
+            batched.save(str(tmp_path / "state.json"))  # the inner searcher's state, as raynas's resume reads it
+    assert sizes == [4, 4, 3] and len({tuple(t) for t in seen}) == 11
+    assert indices == list(range(11))  # each member's place in the searcher's proposals
+    assert len(inner.evaluated) == 9 and inner.failed == {tuple(seen[6]), tuple(seen[7])} and not inner.pending
+    restored = cls(space, max_params=30_000, seed=0, num_samples=11)
+    restored.restore(str(tmp_path / "state.json"))
+    assert len(restored.evaluated) == 4 and restored.issued == 4
+
+
+def test_batched_auto_size_aims_at_a_couple_of_seconds_a_trial():
+    batched = Batched(RandomSearcher(small_space(), seed=0, num_samples=200))
+    assert len(batched.suggest("a")["batch"]) == 1  # nothing timed yet
+    batched.on_trial_result("a", {"subnet": 0, "reward": 0.5, "eval_time_s": 0.1})
+    assert len(batched.suggest("b")["batch"]) == 20
+    for place in range(20):
+        batched.on_trial_result("b", {"subnet": place, "reward": 0.5, "eval_time_s": 5.0})
+    assert len(batched.suggest("c")["batch"]) == 1  # slow evaluations: one per trial
+    with pytest.raises(ValueError, match="subnets per trial"):
+        Batched(RandomSearcher(small_space()), size=0)

@@ -100,3 +100,11 @@ def enas_dies_once_after_second_epoch(config: dict, settings: dict) -> None:
 
     marker = os.path.join(scratch(settings, "markers"), f"enas{config['seed']}")
     dies_once_after(enas, enas.train_enas, 2, marker, config, settings)
+
+
+def subnets_fail_after_two(config: dict, settings: dict) -> None:
+    """``evaluate_subnet`` of a trial of several subnets that dies after scoring its first two."""
+    from raynas.trainables.subnet import evaluate_subnet
+
+    evaluate_subnet({**config, "batch": config["batch"][:2]}, settings)
+    raise RuntimeError("died after two subnets")

@@ -50,7 +50,11 @@ def _at_least_1(value: int) -> bool:
 #: the options of an ENAS search (in ``SearchSettings.oneshot_options``, as a one-shot search's): the one-shot
 #: search's options of the supernet, the scoring and the retraining, and the controller's
 OPTIONS: tuple[Option, ...] = (
-    *(option for option in oneshot.OPTIONS if option.name not in ("subnet_searcher", "supernet_sampling")),
+    *(
+        option
+        for option in oneshot.OPTIONS
+        if option.name not in ("subnet_searcher", "supernet_sampling", "subnets_per_trial")
+    ),
     Option("seeds", int, 1, "ENAS trials side by side, seeds seed, seed+1, ...", fits=_at_least_1, must="at least 1"),
     Option(
         "controller_lr",

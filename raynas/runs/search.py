@@ -28,6 +28,7 @@ from raynas.log import logger
 from raynas.results import SEARCH_COLUMNS, Outcome, ResultsLog
 from raynas.searchers import SEARCHERS, TokenSearcher
 from raynas.searchers.base import Finished
+from raynas.searchers.batched import Batched
 from raynas.settings import SETTINGS_FILE, SearchSettings, check_applies, named
 from raynas.spaces import record, sampling
 from raynas.spaces.base import SearchSpace
@@ -125,10 +126,12 @@ def _tuner(
     # when Tune restores the experiment, the searcher catches up with the trials finished after its snapshot
     searcher.finished_trials = functools.partial(finished_trials, settings.storage_path, settings.name, searcher.metric)
     searcher.running_trials = functools.partial(running_trials, settings.storage_path, settings.name)
+    # a one-shot search's subnet stage: several subnets per trial
+    batched = Batched(searcher, settings.oneshot()["subnets_per_trial"]) if settings.supernet_checkpoint else None
     return tune.Tuner(
         make_trainable(settings, space, function),
         tune_config=tune.TuneConfig(
-            search_alg=searcher,
+            search_alg=batched or searcher,
             scheduler=scheduler or make_scheduler(settings),
             num_samples=settings.num_samples,
             max_concurrent_trials=settings.concurrency,
@@ -340,5 +343,6 @@ def _own_searcher(searcher: Any, settings: SearchSettings, space: SearchSpace) -
 
 
 def epoch_lines(settings: SearchSettings, space: SearchSpace, function: TrialFunction | None) -> list[EpochLines]:
-    """A line per trial epoch, unless the trials look accuracies up in a table (one report each)."""
-    return [] if function is None and isinstance(space, TabularSpace) else [EpochLines(settings.epochs)]
+    """A line per trial epoch, unless the trials look accuracies up in a table or score subnets (no epochs)."""
+    epochless = (function is None and isinstance(space, TabularSpace)) or settings.supernet_checkpoint
+    return [] if epochless else [EpochLines(settings.epochs)]

@@ -2,8 +2,8 @@
 
 The supernet state is read once per worker process and kept (keyed by its checkpoint), so with Tune's actor
 reuse a worker evaluates many subnets for one load; ``supernet_loads`` in every report counts this process's
-loads. Each trial sets the path, recalibrates the path's BatchNorm statistics exactly over a fixed set of
-training images, and reports its accuracy on the validation split as the reward.
+loads. For each subnet a trial sets the path, recalibrates the path's BatchNorm statistics exactly over a fixed
+set of training images, and reports its accuracy on the validation split as the reward.
 
 Example:
     >>> from ray import tune
@@ -25,7 +25,7 @@ from ray import tune
 from torch import nn
 
 from raynas import data, storage
-from raynas.checkpoints import to_checkpoint
+from raynas.checkpoints import from_checkpoint, to_checkpoint
 from raynas.devices import pick_device
 from raynas.spaces.choices import ModelSpace
 from raynas.trainables.calibration import calibration_images
@@ -65,27 +65,43 @@ def cached_supernet(settings: dict[str, Any], device: str) -> tuple[ModelSpace, 
 
 
 def evaluate_subnet(config: dict[str, Any], settings: dict[str, Any]) -> None:
-    """Tune function trainable: reward = validation accuracy of ``config["tokens"]`` on the shared weights."""
+    """Tune function trainable: reward = validation accuracy of ``config["tokens"]`` on the shared weights.
+
+    A config of several subnets (``{"batch": [{"tokens": ..., "trial_index": i}, ...]}``, see
+    :class:`raynas.searchers.batched.Batched`) reports one result per subnet, with its place in the batch as
+    ``subnet``, each with a checkpoint of every result so far. A trial restored from that checkpoint reports
+    those results again, for a driver that died before it recorded them, and evaluates only the rest.
+    """
     s = {**RECIPE, **SUPERNET, **settings}
-    start = time.perf_counter()
     device = pick_device()
     space, model = cached_supernet(s, device)
-    tokens = space.validate(list(config["tokens"]))
     splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
     images = calibration_images(s["data"], s["data_dir"], s["val_fraction"], s["seed"], s["calibration_images"])
-    acc = path_accuracy(space, model, tokens, images, make_loader(splits.val, s["batch_size"], shuffle=False), device)
-    metrics = {
-        "reward": acc,
-        "val_acc": acc,
-        "params": space.num_params(tokens),
-        "tokens": tokens,
-        "supernet_loads": _LOADS["count"],
-        "pid": os.getpid(),
-        "eval_time_s": time.perf_counter() - start,
-        **where(),
-        "device": device,
-    }
-    # a small checkpoint (no weights) makes Tune snapshot the search after every evaluation, so a killed
-    # search resumes without evaluating anything twice
-    with tempfile.TemporaryDirectory() as folder:
-        tune.report(metrics, checkpoint=to_checkpoint({"tokens": tokens, "reward": acc}, folder))
+    loader = make_loader(splits.val, s["batch_size"], shuffle=False)
+    subnets = config["batch"] if "batch" in config else [config]
+    saved = tune.get_checkpoint()
+    done: list[dict[str, Any]] = from_checkpoint(saved).get("done", []) if saved is not None else []
+    for metrics in done:
+        tune.report(metrics)
+    for place in range(len(done), len(subnets)):
+        start = time.perf_counter()
+        tokens = space.validate(list(subnets[place]["tokens"]))
+        acc = path_accuracy(space, model, tokens, images, loader, device)
+        metrics = {
+            "reward": acc,
+            "val_acc": acc,
+            "params": space.num_params(tokens),
+            "tokens": tokens,
+            "supernet_loads": _LOADS["count"],
+            "pid": os.getpid(),
+            "eval_time_s": time.perf_counter() - start,
+            **where(),
+            "device": device,
+        }
+        if "batch" in config:
+            metrics.update(subnet=place, trial_index=subnets[place].get("trial_index"))
+        done.append(metrics)
+        # a small checkpoint (no weights) makes Tune snapshot the search after every evaluation, so a killed
+        # search resumes without evaluating anything twice
+        with tempfile.TemporaryDirectory() as folder:
+            tune.report(metrics, checkpoint=to_checkpoint({"done": done}, folder))

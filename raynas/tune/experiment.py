@@ -15,6 +15,7 @@ import pyarrow.fs
 from ray import tune
 
 from raynas import storage
+from raynas.results import members
 from raynas.searchers.base import Running
 from raynas.tune.build import plural
 
@@ -100,21 +101,26 @@ def saved_trials(storage_path: str, name: str) -> list[dict[str, Any]]:
 
 
 def running_trials(storage_path: str, name: str) -> list[Running]:
-    """The trials Tune's newest experiment state left unfinished, which ``Tuner.restore`` runs again."""
+    """The trials Tune's newest experiment state left unfinished, which ``Tuner.restore`` runs again (a trial of
+    several architectures: each of them, see :func:`raynas.results.members`)."""
     return [
-        (t["trial_id"], t["config"]["tokens"], t["config"].get("trial_index"))
+        (row_id, member["tokens"], member.get("trial_index"))
         for t in saved_trials(storage_path, name)
         if t["status"] not in ENDED
+        for row_id, member in members(t["trial_id"], t["config"])
     ]
 
 
 def repair_checkpoints(storage_path: str, name: str) -> int:
-    """Before ``Tuner.restore``: give back each unfinished trial the checkpoint Tune's newest experiment state names.
+    """Before ``Tuner.restore``: give an unfinished trial its newest checkpoint on storage, under the name Tune's
+    newest experiment state gives its checkpoint.
 
-    Only the newest epoch checkpoint of a trial is kept, and the state is written less often than checkpoints,
-    so a driver killed in between leaves the state naming a checkpoint already deleted; Tune would then fail the
-    trial. Its newest checkpoint on storage, copied under that name, lets it go on from its last epoch (the
-    checkpoint holds its own epoch count). Returns how many trials were repaired.
+    The state is written after the checkpoints it names, and only the newest checkpoint of a trial is kept, so a
+    driver killed in between leaves the state naming a checkpoint already deleted (Tune would fail the trial) or,
+    for a moment, an older one still there. The newest checkpoint, copied under that name, lets the trial go on
+    from where it was (the checkpoint holds its own progress); in the second case only a trial of several subnets
+    gets it (it would score a subnet again; a training trial repeats its last epoch, and reports it). Returns how
+    many trials were repaired.
     """
     names = storage.list_names(storage_path, name)
     state = experiment_state(storage_path, name, names) or {}
@@ -128,15 +134,13 @@ def repair_checkpoints(storage_path: str, name: str) -> int:
         )
         # trial_<trial id>_index=<i>, or (older runs) <trainable>_<trial id>_<index>_...
         folder = next((n for n in names if f"_{trial['trial_id']}_" in n), None)
-        if (
-            trial["status"] in ENDED
-            or not named
-            or folder is None
-            or named in storage.list_names(storage_path, f"{name}/{folder}")
-        ):
+        if trial["status"] in ENDED or not named or folder is None:
             continue
         newest = storage.newest_checkpoint(storage_path, f"{name}/{folder}")
-        if newest is None:
+        there = named in storage.list_names(storage_path, f"{name}/{folder}")
+        # a trial restored from its final checkpoint would report nothing: only a trial of several subnets, which
+        # reports again what its checkpoint holds, is moved on past a checkpoint that is still there
+        if newest is None or newest == f"{name}/{folder}/{named}" or (there and "batch" not in trial["config"]):
             continue
         fs, source = storage.locate(storage_path, newest)
         _, target = storage.locate(storage_path, f"{name}/{folder}/{named}")

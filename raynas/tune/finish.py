@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -15,7 +16,15 @@ from ray.tune.error import TuneError
 from raynas import storage
 from raynas.checkpoints import from_checkpoint
 from raynas.log import logger
-from raynas.results import SEARCH_COLUMNS, Outcome, ResultsLog, best_first, results_rows
+from raynas.results import (
+    SEARCH_COLUMNS,
+    Outcome,
+    ResultsLog,
+    batch_rows,
+    best_first,
+    result_trial_id,
+    results_rows,
+)
 from raynas.searchers.base import MAX_ATTEMPTS
 from raynas.settings import SearchSettings, named
 from raynas.spaces import sampling
@@ -73,6 +82,7 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
     # a trial that finished right before a crash has no row yet
     finished = ended(grid, settings.storage_path, settings.name)
     log.append(results_rows(grid, finished, full_epochs(settings), space.num_params))
+    log.append(batches_rows(settings, grid, finished, space.num_params))
     results_path, text = log.sort()
     check_ended(finished, settings.name)
     frame = pd.read_csv(io.StringIO(text), dtype={"trial_id": str, "gpu_ids": str})
@@ -107,6 +117,22 @@ def finish(settings: SearchSettings, space: SearchSpace, grid: tune.ResultGrid) 
         f"wrote {results_path} and {best_path}" + (f"\nits trained network: {model_path}" if model_path else "")
     )
     return Outcome(frame, best, results_path, best_path, grid, model_path)
+
+
+def batches_rows(
+    settings: SearchSettings, grid: tune.ResultGrid, finished: list[dict | None], params_of: Callable[[list[int]], int]
+) -> list[dict]:
+    """The rows of the trials of several architectures that ended (``finished``: see :func:`ended`): the results
+    their newest checkpoints hold, and failed rows for the members a failed trial did not report."""
+    rows = []
+    for result, config in zip((grid[i] for i in range(len(grid))), finished):
+        if config is None or "batch" not in config:
+            continue
+        trial_id = result_trial_id(result)
+        checkpoint = trial_checkpoint(settings, result, trial_id)
+        reported = from_checkpoint(checkpoint)["done"] if checkpoint is not None else []
+        rows += batch_rows(trial_id, config, reported, result.error, params_of)
+    return rows
 
 
 def write_best_model(

@@ -11,7 +11,17 @@ import pandas as pd
 from ray import tune
 
 from raynas.log import logger
-from raynas.results import SEARCH_COLUMNS, ResultsLog, epochs_trained, number, trial_row
+from raynas.results import (
+    SEARCH_COLUMNS,
+    ResultsLog,
+    batch_rows,
+    epochs_trained,
+    members,
+    number,
+    trial_error,
+    trial_result,
+    trial_row,
+)
 from raynas.settings import SearchSettings
 from raynas.spaces.base import SearchSpace
 from raynas.spaces.build import space_for
@@ -84,24 +94,35 @@ class Progress(tune.Callback):
         if self.done:
             logger.info(f"resuming: {self.done}/{self.expected} trials finished before, best={fmt(self.best)}")
 
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
+        if "subnet" in result:  # one architecture of a trial of several: a row of its own
+            row_id, member = members(trial.trial_id, trial.config)[int(result["subnet"])]
+            self._record(trial_result(row_id, "TERMINATED", member, result, None, None, self.params_of), result)
+
     def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
-        self._report(trial, "TERMINATED")
+        if "batch" not in (trial.config or {}):  # a trial of several wrote a row per result
+            row = trial_row(trial, "TERMINATED", full_epochs(self.settings), self.params_of)
+            self._record(row, trial.last_result or {})
 
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
-        self._report(trial, "ERROR")
+        if "batch" in (trial.config or {}):  # the members it did not report failed with it
+            for row in batch_rows(trial.trial_id, trial.config, [], trial_error(trial), self.params_of):
+                self._record(row, {})
+        else:
+            self._record(trial_row(trial, "ERROR", full_epochs(self.settings), self.params_of), trial.last_result or {})
 
     def on_step_end(self, iteration: int, trials: list, **info) -> None:
         if self.done > self.lines and self.clock() - self.last_summary >= self.every_s:
             self.summary(trials)
 
-    def _report(self, trial, status: str) -> None:
-        row = trial_row(trial, status, full_epochs(self.settings), self.params_of)
+    def _record(self, row: dict[str, Any], result: dict[str, Any]) -> None:
+        """Append ``row`` (of a trial, or of one architecture of a trial of several; ``result``: its last result)
+        unless it is written already, and print its line."""
         status = row["status"]
         if not self.log.append([row]):
             return  # re-run after a crash: its row is already written
         self.done += 1
         self.done_here += 1
-        result = trial.last_result or {}
         reward = number(result.get("reward")) if status == "TERMINATED" else None
         # a trial a scheduler stopped early has the reward of fewer epochs: never the best of the search
         if (
@@ -118,7 +139,7 @@ class Progress(tune.Callback):
                 if status == "TERMINATED"
                 else f"FAILED: {row['error']}"
             )
-            which = trial_name(trial.trial_id, (trial.config or {}).get("trial_index"))
+            which = trial_name(row["trial_id"], row["trial_index"])
             logger.info(f"{which} ({self.done}/{self.expected} done): {what} best={fmt(self.best)}")
         elif self.done == self.lines + 1:
             logger.info(f"more than {self.lines} trials: a summary line every {self.every_s:g} s from now on")
