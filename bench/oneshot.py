@@ -2,7 +2,8 @@
 
 One run on digits, after one ``ray.init(num_cpus=2)``:
 
-1. Train the mobile space's supernet with the one-shot search's own stage (a Tune trial, the default recipe).
+1. Train the supernet of the mobile space (or ``--space``) with the one-shot search's own stage (a Tune trial,
+   the default recipe).
 2. Draw ``--subnets`` distinct subnets uniformly under the parameter budget (``--max-params``).
 3. Score each three ways: one-shot validation accuracy after exact BatchNorm recalibration; the supernet's
    validation accuracy without recalibration (its BatchNorm buffers as saved); and the parameter count.
@@ -15,6 +16,8 @@ One run on digits, after one ``ray.init(num_cpus=2)``:
 
 Usage:
     python -m bench.oneshot --subnets 20 --epochs 5 --json bench/results/oneshot.json
+    python -m bench.oneshot --standalone-from bench/results/oneshot.json --rounds 0 --supernet-epochs 9 \
+        --supernet-options '{"supernet_sampling": "fair"}' --json bench/results/oneshot_fair.json
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from raynas.tune.build import make_space, trial_settings
 TARGETS = {"oneshot_tau_above_params_tau": True, "tune_cached_over_loop_max": 1.5, "reload_over_cached_min": 3.0}
 
 
-def draw_subnets(space, n: int, max_params: int, seed: int) -> list[list[int]]:
+def draw_subnets(space, n: int, max_params: int | None, seed: int) -> list[list[int]]:
     rng, found = random.Random(seed), []
     while len(found) < n:
         tokens = random_feasible(space, rng, max_params)
@@ -132,10 +135,13 @@ def through_tune(settings: dict[str, Any], subnets: list[list[int]], storage: st
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--subnets", type=int, default=20)
-    p.add_argument("--max-params", default="20k")
+    p.add_argument("--space", default="mobile", help="mobile, or a labelled-choice model such as bench.cells:small_cnn")
+    p.add_argument("--max-params", default="20k", help="the budget (none: no budget)")
     p.add_argument("--epochs", type=int, default=5, help="stand-alone training epochs per subnet")
     p.add_argument("--supernet-epochs", type=int, default=60)
-    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the rate measurement")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the rate measurement (0: none)")
+    p.add_argument("--supernet-options", type=json.loads, default={}, help="JSON object of one-shot options")
+    p.add_argument("--standalone-from", help="an earlier output whose subnets and stand-alone rewards are reused")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default="bench/results/oneshot.json")
     args = p.parse_args()
@@ -147,9 +153,9 @@ def main() -> None:
         settings = SearchSettings.from_dict(
             {
                 "searcher": "oneshot",
-                "space": "mobile",
-                "max_params": args.max_params,
-                "supernet_epochs": args.supernet_epochs,
+                "space": args.space,
+                **({} if args.max_params == "none" else {"max_params": args.max_params}),
+                "oneshot_options": {"supernet_epochs": args.supernet_epochs, **args.supernet_options},
                 "seed": args.seed,
                 "epochs": args.epochs,
                 "storage_path": storage,
@@ -160,7 +166,11 @@ def main() -> None:
         t0 = time.perf_counter()
         location = oneshot.train_supernet(settings, space)
         supernet_s = time.perf_counter() - t0
-        subnets = draw_subnets(space, args.subnets, settings.max_params, args.seed)
+        reused = []
+        if args.standalone_from:
+            with open(args.standalone_from) as f:
+                reused = json.load(f)["subnets"]
+        subnets = [r["tokens"] for r in reused] or draw_subnets(space, args.subnets, settings.max_params, args.seed)
         trial = {**trial_settings(settings, space), "supernet_checkpoint": location}
 
         rates: dict[str, list[float]] = {"loop": [], "tune_cached": [], "tune_reload": []}
@@ -174,18 +184,23 @@ def main() -> None:
                 rates[key].append(out["seconds"])
                 loads[key].append(out["loads"])
                 differences.append(max(abs(out["accs"][json.dumps(t)] - a) for t, a in zip(subnets, oneshot_acc)))
+        if oneshot_acc is None:  # no rate measured
+            oneshot_acc = plain_loop(space, trial, location, subnets)[1]
         raw_acc = without_recalibration(space, trial, location, subnets)
 
-        stand = fixed.retrain(oneshot.stage(settings, "standalone", concurrency=2), space, subnets)
-        by_tokens = {row.tokens: float(row.reward) for row in stand.results.itertuples()}
-        truth = [by_tokens[json.dumps(t)] for t in subnets]
+        if reused:
+            truth = [r["standalone_reward"] for r in reused]
+        else:
+            stand = fixed.retrain(oneshot.stage(settings, "standalone", concurrency=2), space, subnets)
+            by_tokens = {row.tokens: float(row.reward) for row in stand.results.itertuples()}
+            truth = [by_tokens[json.dumps(t)] for t in subnets]
     params = [space.num_params(t) for t in subnets]
     taus = {
         "oneshot_recalibrated": tau_with_interval(oneshot_acc, truth, args.seed),
         "params": tau_with_interval(params, truth, args.seed),
         "supernet_without_recalibration": tau_with_interval(raw_acc, truth, args.seed),
     }
-    best = {k: min(v) for k, v in rates.items()}
+    best = {k: min(v) if v else float("nan") for k, v in rates.items()}
     out = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -204,7 +219,7 @@ def main() -> None:
         "kendall_tau": taus,
         "seconds": rates,
         "supernet_loads": loads,
-        "max_abs_difference_tune_vs_loop_acc": max(differences),
+        "max_abs_difference_tune_vs_loop_acc": max(differences, default=None),
         "subnets_per_s": {k: args.subnets / v for k, v in best.items()},
         "ratios": {
             "tune_cached_over_loop": best["tune_cached"] / best["loop"],

@@ -76,11 +76,17 @@ def test_killed_supernet_training_resumes_to_the_same_weights(tmp_path, sampling
     assert 0 <= whole.metrics["val_acc"] <= 1 and whole.metrics["train_loss"] > 0
 
 
-def test_subnet_trials_load_the_supernet_once_per_worker_and_score_on_validation(tmp_path):
+def untrained_supernet(tmp_path):
+    """The user space and the state file of its supernet as initialised (seed 0)."""
     space = spaces.get(USER, in_channels=1, num_classes=10, input_shape=[1, 8, 8])
     torch.manual_seed(0)
     checkpoint = tmp_path / "supernet.pt"
     torch.save({"model": space.supernet().state_dict()}, checkpoint)
+    return space, checkpoint
+
+
+def test_subnet_trials_load_the_supernet_once_per_worker_and_score_on_validation(tmp_path):
+    space, checkpoint = untrained_supernet(tmp_path)
     outcome = run_search(
         tmp_path,
         function=evaluate_subnet,
@@ -106,10 +112,7 @@ def test_subnet_trials_load_the_supernet_once_per_worker_and_score_on_validation
 
 
 def test_a_trial_of_several_subnets_writes_a_row_for_each_and_fails_only_those_it_did_not_score(tmp_path):
-    space = spaces.get(USER, in_channels=1, num_classes=10, input_shape=[1, 8, 8])
-    torch.manual_seed(0)
-    checkpoint = tmp_path / "supernet.pt"
-    torch.save({"model": space.supernet().state_dict()}, checkpoint)
+    _, checkpoint = untrained_supernet(tmp_path)
     outcome = run_search(
         tmp_path,
         function=trial_functions.subnets_fail_after_two,
@@ -135,34 +138,9 @@ def test_a_trial_of_several_subnets_writes_a_row_for_each_and_fails_only_those_i
 def test_subnet_search_killed_mid_trial_resumes_without_scoring_a_subnet_twice(ray_session, tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     address = ray_session.get_runtime_context().gcs_address
-    args = [
-        "search",
-        "oneshot",
-        "--space",
-        USER,
-        "--address",
-        address,
-        "--supernet-epochs",
-        "1",
-        "--num-subnets",
-        "16",
-        "--subnets-per-trial",
-        "4",
-        "--searcher",
-        "sanas",
-        "--retrain-top",
-        "1",
-        "--epochs",
-        "1",
-        "--concurrency",
-        "1",
-        "--calibration-images",
-        "1000",
-        "--storage-path",
-        str(tmp_path),
-        "--name",
-        "os",
-    ]
+    flags = "--supernet-epochs 1 --num-subnets 16 --subnets-per-trial 4 --searcher sanas --retrain-top 1 --epochs 1"
+    args = ["search", "oneshot", "--space", USER, "--address", address, *flags.split(), "--concurrency", "1"]
+    args += ["--calibration-images", "1000", "--storage-path", str(tmp_path), "--name", "os"]
     results = tmp_path / "os" / "subnets" / "results.csv"
     kill_cli_when(args, lambda: results.exists() and 2 <= len(pd.read_csv(results)) < 16)
     before = pd.read_csv(results, dtype={"trial_id": str})

@@ -37,7 +37,8 @@ STILL_TRAINING_S = 30.0
 
 
 class Progress(tune.Callback):
-    """Appends each finished trial's row to results.csv, so a killed search loses no row, and prints progress.
+    """Appends each finished trial's row to results.csv (a trial of several subnets: each subnet's row as it is
+    reported), so a killed search loses no row, and prints progress.
 
     One line per finished trial for the first ``lines`` trials (``trial #3 <id> (7/24 done): ...``: ``#`` the
     trial's place in the searcher's proposals, then the trials finished so far, in any order), then a summary
