@@ -154,6 +154,11 @@ def member_id(trial_id: str, place: int) -> str:
     return f"{trial_id}-{place}"
 
 
+def member_trial(row_id: str) -> str:
+    """The trial id in a :func:`member_id` (``"a1-3"``: ``"a1"``)."""
+    return row_id.rsplit("-", 1)[0]
+
+
 def batch_rows(
     trial_id: str,
     config: dict,

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 
 from ray.tune.search import Searcher
 
-from raynas.results import member_id
+from raynas.results import member_id, member_trial
 from raynas.searchers.base import TokenSearcher
 
 #: seconds of evaluation an automatically sized batch aims at: Tune's work for a trial is a few hundredths of it
@@ -47,7 +48,7 @@ class Batched(Searcher):
             raise ValueError(f"subnets per trial must be a whole number of at least 1 or 'auto', got {size!r}")
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner, self.size = inner, size
-        self.eval_s: list[float] = []
+        self.eval_s: deque[float] = deque(maxlen=WINDOW)
 
     def batch_size(self) -> int:
         """Architectures for the next trial."""
@@ -80,14 +81,14 @@ class Batched(Searcher):
         self.inner.on_trial_complete(member_id(trial_id, int(result["subnet"])), result)
         seconds = result.get("eval_time_s")
         if isinstance(seconds, (int, float)) and math.isfinite(seconds):
-            self.eval_s = [*self.eval_s, float(seconds)][-WINDOW:]
+            self.eval_s.append(float(seconds))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """The trial ended: a member it never reported failed (a result the trial did report is recorded
         already, by :meth:`on_trial_result`)."""
         if result and "subnet" in result:
             self.on_trial_result(trial_id, result)
-        for row_id in [r for r in self.inner.pending if r.rsplit("-", 1)[0] == trial_id]:
+        for row_id in [r for r in self.inner.pending if member_trial(r) == trial_id]:
             self.inner.on_trial_complete(row_id, None, error=True)
 
     # the state is the inner searcher's: its files and raynas's own resume read it as any token searcher's
