@@ -142,6 +142,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds of the rate measurement (0: none)")
     p.add_argument("--supernet-options", type=json.loads, default={}, help="JSON object of one-shot options")
     p.add_argument("--standalone-from", help="an earlier output whose subnets and stand-alone rewards are reused")
+    p.add_argument("--few-shot-epochs", type=int, default=0, help="also score on few-shot sub-supernets (0: not)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default="bench/results/oneshot.json")
     args = p.parse_args()
@@ -187,6 +188,11 @@ def main() -> None:
         if oneshot_acc is None:  # no rate measured
             oneshot_acc = plain_loop(space, trial, location, subnets)[1]
         raw_acc = without_recalibration(space, trial, location, subnets)
+        few_acc, few_s = [], 0.0
+        if args.few_shot_epochs:
+            from bench.fewshot import few_shot_scores  # it builds on this module's plain loop
+
+            few_acc, few_s = few_shot_scores(space, trial, location, subnets, args.few_shot_epochs)
 
         if reused:
             truth = [r["standalone_reward"] for r in reused]
@@ -199,6 +205,7 @@ def main() -> None:
         "oneshot_recalibrated": tau_with_interval(oneshot_acc, truth, args.seed),
         "params": tau_with_interval(params, truth, args.seed),
         "supernet_without_recalibration": tau_with_interval(raw_acc, truth, args.seed),
+        **({"few_shot": tau_with_interval(few_acc, truth, args.seed)} if few_acc else {}),
     }
     best = {k: min(v) if v else float("nan") for k, v in rates.items()}
     out = {
@@ -211,10 +218,12 @@ def main() -> None:
         },
         "args": vars(args),
         "supernet_train_s": supernet_s,
+        **({"few_shot_train_s": few_s} if few_acc else {}),
         "wall_s": time.time() - started,
         "subnets": [
             {"tokens": t, "params": n, "oneshot_acc": a, "no_recalibration_acc": b, "standalone_reward": s}
-            for t, n, a, b, s in zip(subnets, params, oneshot_acc, raw_acc, truth)
+            | ({"few_shot_acc": few_acc[i]} if few_acc else {})
+            for i, (t, n, a, b, s) in enumerate(zip(subnets, params, oneshot_acc, raw_acc, truth))
         ],
         "kendall_tau": taus,
         "seconds": rates,

@@ -14,8 +14,10 @@ from torch import nn
 
 from raynas import spaces
 from raynas.runs.retrain import settings_for_file
+from raynas.spaces import sampling
 from raynas.spaces.choices import Choice, InputChoice, LayerChoice, ModelSpace, named_choices
 from raynas.spaces.export import apply_arch, export_arch, read_arch_file
+from raynas.spaces.sampling import extreme_feasible
 from raynas.trainables.calibration import recalibrate
 from raynas.trainables.supernet import PathSampler, make_optimizer, train_step
 
@@ -439,15 +441,62 @@ def test_path_sampling_reaches_every_choice_and_repeats_for_a_seed():
 def test_fair_sampling_trains_every_candidate_of_every_label_once_per_batch():
     space = mobile_space()
     sizes = space.range_table()
-    groups = list(PathSampler(space, seed=4, fair=True).epoch(0, 20))
-    assert groups == list(PathSampler(space, seed=4, fair=True).epoch(0, 20))
+    groups = list(PathSampler(space, seed=4, sampling="fair").epoch(0, 20))
+    assert groups == list(PathSampler(space, seed=4, sampling="fair").epoch(0, 20))
     for group in groups:
         assert len(group) == max(sizes)
         for i, n in enumerate(sizes):
             assert {t[i] for t in group} == set(range(n))
     budget = 12_000
-    budgeted = list(PathSampler(space, seed=4, max_params=budget, fair=True).epoch(0, 20))
+    budgeted = list(PathSampler(space, seed=4, max_params=budget, sampling="fair").epoch(0, 20))
     assert all(space.num_params(t) <= budget for group in budgeted for t in group)
+
+
+def test_sandwich_sampling_trains_the_largest_and_smallest_paths_in_the_budget_beside_random_ones():
+    space = mobile_space()
+    every = [list(t) for t in itertools.product(*map(range, space.range_table()))]
+    for budget in (None, 12_000):
+        inside = [t for t in every if budget is None or space.num_params(t) <= budget]
+        counts = [space.num_params(t) for t in inside]
+        groups = list(PathSampler(space, seed=4, max_params=budget, sampling="sandwich").epoch(0, 20))
+        assert all(len(group) == 4 for group in groups)
+        assert {space.num_params(group[0]) for group in groups} == {max(counts)}
+        assert {space.num_params(group[1]) for group in groups} == {min(counts)}
+        randoms = [tuple(t) for group in groups for t in group[2:]]
+        assert len(set(randoms)) > 30 and all(list(t) in inside for t in randoms)
+
+
+def test_the_greedy_extremes_of_a_large_space_stay_in_the_budget_near_the_exact_ones(monkeypatch):
+    space, budget = mobile_space(), 12_000
+    exact = [space.num_params(extreme_feasible(space, big, budget)) for big in (True, False)]
+    monkeypatch.setattr(sampling, "EXTREME_EXACT_LIMIT", 0)
+    greedy = [space.num_params(extreme_feasible(space, big, budget)) for big in (True, False)]
+    assert exact[0] * 0.99 <= greedy[0] <= budget and exact[1] <= greedy[1] <= exact[1] * 1.01
+    assert extreme_feasible(space, True, max_params=exact[1] - 1) is None
+
+
+def test_in_place_distillation_teaches_the_other_paths_the_first_paths_predictions():
+    space = user_space()
+    torch.manual_seed(0)
+    model = space.supernet()
+    images, labels = torch.randn(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    big, small = [1, 1, 1], [0, 0, 0]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # keeps the weights: the gradients are compared
+    train_step(space, model, optimizer, [big, small], images, labels, grad_clip=0.0, distil=True)
+    distilled = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    space.set_path(model, big)
+    teacher = model(images)
+    nn.functional.cross_entropy(teacher, labels).backward()
+    space.set_path(model, small)
+    nn.functional.cross_entropy(model(images), teacher.detach().softmax(dim=1)).backward()
+    expected = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+    assert distilled.keys() == expected.keys()
+    assert all(torch.allclose(distilled[k], expected[k], atol=1e-6) for k in expected)
+    train_step(space, model, optimizer, [big, small], images, labels, grad_clip=0.0)  # without: labels for both
+    assert not all(
+        torch.allclose(distilled[k], p.grad, atol=1e-6) for k, p in model.named_parameters() if k in expected
+    )
 
 
 def test_unsampled_candidates_are_not_moved_by_momentum_or_weight_decay():

@@ -23,7 +23,7 @@ from raynas.settings import SearchSettings, one_shot_stages
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader
 from raynas.trainables.subnet import evaluate_subnet, load_supernet_state
-from raynas.trainables.supernet import train_supernet
+from raynas.trainables.supernet import SAMPLINGS, train_supernet
 from raynas.tune.build import make_space, trial_settings
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -56,7 +56,7 @@ def run_supernet(tmp_path, name: str, function, max_failures: int = 0, sampling:
     return grid[0]
 
 
-@pytest.mark.parametrize("sampling", ["uniform", "fair"])
+@pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_killed_supernet_training_resumes_to_the_same_weights(tmp_path, sampling):
     whole = run_supernet(tmp_path, "whole", train_supernet, sampling=sampling)
     killed = run_supernet(

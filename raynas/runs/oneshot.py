@@ -80,8 +80,10 @@ OPTIONS: tuple[Option, ...] = (
         "supernet_sampling",
         str,
         "uniform",
-        "paths per supernet batch: uniform (one path, SPOS) or fair (a group holding every candidate of every "
-        "label once, gradients summed; FairNAS, as many passes per batch as a label has candidates)",
+        "paths per supernet batch: uniform (one path, SPOS); fair (a group holding every candidate of every "
+        "label once, gradients summed; FairNAS, as many passes per batch as a label has candidates); or sandwich "
+        "(the largest and smallest paths in the budget and 2 random ones, the others learning the largest's "
+        "predictions; BigNAS, 4 passes per batch)",
         fits=lambda v: v in SAMPLINGS,
         must=f"one of {', '.join(SAMPLINGS)}",
     ),

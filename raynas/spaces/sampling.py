@@ -31,6 +31,8 @@ MAX_ATTEMPTS = 2000
 UNIFORM_DRAWS = 200
 #: largest space whose architectures inside a budget are counted one by one
 COUNT_LIMIT = 50_000
+#: largest space whose largest and smallest architectures inside a budget are found one by one
+EXTREME_EXACT_LIMIT = 200_000
 
 
 def budget_flags(max_params: int | None = None, min_params: int | None = None) -> str:
@@ -146,6 +148,52 @@ def _cost_rank(space: SearchSpace) -> list[dict[int, int]]:
     if "_cost_rank" not in space.__dict__:
         space.__dict__["_cost_rank"] = [{v: r for r, v in enumerate(o)} for o in cost_order(space)]
     return space.__dict__["_cost_rank"]
+
+
+def extreme_feasible(
+    space: SearchSpace, largest: bool, max_params: int | None = None, min_params: int | None = None
+) -> Tokens | None:
+    """The architecture inside the budget with the most (``largest``) or the fewest parameters; ``None`` when none
+    is found. Exact for a space of at most :data:`EXTREME_EXACT_LIMIT` token vectors; in a larger one, what a
+    greedy climb finds: each position at its dearest (or cheapest) choice by :func:`cost_order`, repaired into
+    the budget, then moves of one token (or, where none helps, of two) towards the extreme while any stays
+    inside it. Deterministic.
+
+    Example:
+        >>> from raynas import spaces
+        >>> space = spaces.get("small_channel")
+        >>> [space.num_params(extreme_feasible(space, big, max_params=5000)) for big in (True, False)]
+        [4990, 550]
+    """
+    sign = 1 if largest else -1
+    table = space.range_table()
+    if math.prod(table) <= EXTREME_EXACT_LIMIT:
+        inside = [list(t) for t in itertools.product(*map(range, table)) if feasible(space, t, max_params, min_params)]
+        return max(inside, key=lambda t: sign * count(space, t)) if inside else None
+    tokens = [o[-1] if largest else o[0] for o in cost_order(space)]
+    if not feasible(space, tokens, max_params, min_params):
+        tokens = repair(space, tokens, random.Random(0), max_params, min_params)
+        if not feasible(space, tokens, max_params, min_params):
+            found = random_feasible(space, random.Random(0), max_params, min_params)
+            if found is None:
+                return None
+            tokens = found
+    best = sign * count(space, tokens)
+    while True:
+        singles = [(i, v) for i, n in enumerate(table) for v in range(n) if v != tokens[i]]
+        for moves in ([[m] for m in singles], [[a, b] for a, b in itertools.combinations(singles, 2) if a[0] < b[0]]):
+            scored = []
+            for move in moves:
+                moved = list(tokens)
+                for i, v in move:
+                    moved[i] = v
+                if feasible(space, moved, max_params, min_params):
+                    scored.append((sign * count(space, moved), moved))
+            if scored and max(scored)[0] > best:
+                best, tokens = max(scored)
+                break
+        else:
+            return tokens
 
 
 def count_feasible(

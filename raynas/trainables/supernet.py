@@ -1,9 +1,11 @@
 """Single-path one-shot (SPOS) supernet training as a Tune function trainable.
 
 Every batch trains one uniformly sampled path of a :class:`~raynas.spaces.choices.ModelSpace` supernet
-(BatchNorm without affine parameters, as in SPOS), or, with ``supernet_sampling="fair"``, a group of paths
-whose gradients are summed into one step (FairNAS's strict fairness: per label, the group holds every
-candidate once, in a random order; a label with fewer candidates than the group repeats random ones). With
+(BatchNorm without affine parameters, as in SPOS), or a group of paths whose gradients are summed into one
+step: with ``supernet_sampling="fair"``, FairNAS's strict fairness (per label, the group holds every candidate
+once, in a random order; a label with fewer candidates than the group repeats random ones); with
+``"sandwich"``, BigNAS's sandwich rule with in-place distillation (the largest path, the smallest and two random
+ones; the largest learns the labels, the others its predictions). With
 ``supernet_budget`` the paths stay inside ``max_params``/``min_params``, drawn as the searchers draw (uniform,
 then repaired). The paths depend only on ``seed`` and the epoch, so every data-parallel worker and every
 resumed run follows the same sequence. The unsampled candidates' gradients are ``None`` for the step, so
@@ -35,13 +37,16 @@ from raynas.checkpoints import to_checkpoint
 from raynas.devices import pick_device
 from raynas.settings import named
 from raynas.spaces.choices import ModelSpace
-from raynas.spaces.sampling import budget_flags, feasible, random_feasible
+from raynas.spaces.sampling import budget_flags, extreme_feasible, feasible, random_feasible
 from raynas.trainables.calibration import calibration_images, recalibrate
 from raynas.trainables.loops import evaluate, make_loader, resume_training, training_state
 from raynas.trainables.retrain import RECIPE, where
 
-#: how the paths of a supernet batch are drawn: one uniform path (SPOS), or a fair group (FairNAS)
-SAMPLINGS = ("uniform", "fair")
+#: how the paths of a supernet batch are drawn: one uniform path (SPOS), a fair group (FairNAS), or the
+#: largest, the smallest and random ones, distilled from the largest (BigNAS's sandwich rule)
+SAMPLINGS = ("uniform", "fair", "sandwich")
+#: random paths beside the largest and the smallest in a sandwich group (BigNAS uses 2)
+SANDWICH_RANDOM = 2
 #: supernet settings and their defaults, beside the retraining recipe
 SUPERNET: dict[str, Any] = {
     "supernet_epochs": 60,
@@ -72,15 +77,18 @@ class PathSampler:
 
     ``fair`` draws, per batch, a group of as many paths as the largest label has candidates, in which every
     label takes each of its candidates once (in a random order); a path of the group outside the budget is
-    replaced by a uniform one inside it.
+    replaced by a uniform one inside it. ``sandwich`` draws the largest path inside the budget (by parameter
+    count), the smallest, then :data:`SANDWICH_RANDOM` uniform ones.
 
     Example:
         >>> from raynas import spaces
         >>> sampler = PathSampler(spaces.get("mobile"), seed=0)
         >>> list(sampler.epoch(3, 2)) == list(PathSampler(spaces.get("mobile"), seed=0).epoch(3, 2))
         True
-        >>> [len(group) for group in PathSampler(spaces.get("mobile"), seed=0, fair=True).epoch(0, 2)]
+        >>> [len(group) for group in PathSampler(spaces.get("mobile"), seed=0, sampling="fair").epoch(0, 2)]
         [7, 7]
+        >>> next(PathSampler(spaces.get("mobile"), seed=0, sampling="sandwich").epoch(0, 1))[:2]
+        [[5, 6, 5, 6, 5, 6], [0, 0, 0, 0, 0, 0]]
     """
 
     def __init__(
@@ -89,10 +97,17 @@ class PathSampler:
         seed: int,
         max_params: int | None = None,
         min_params: int | None = None,
-        fair: bool = False,
+        sampling: str = "uniform",
     ):
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"{named('supernet_sampling')} must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
         self.space, self.seed, self.max_params, self.min_params = space, seed, max_params, min_params
-        self.fair = fair
+        self.sampling = sampling
+        self.extremes: list[list[int]] = []
+        if sampling == "sandwich":
+            for largest in (True, False):
+                tokens = extreme_feasible(space, largest, max_params, min_params)
+                self.extremes.append(tokens if tokens is not None else self.draw(random.Random(0)))
 
     def rng(self, stream: str) -> random.Random:
         return random.Random(f"{self.seed}/{stream}")
@@ -107,9 +122,11 @@ class PathSampler:
         return tokens
 
     def group(self, rng: random.Random) -> list[list[int]]:
-        """The paths of one batch: one uniform path, or a fair group."""
-        if not self.fair:
+        """The paths of one batch: one uniform path, a fair group or a sandwich."""
+        if self.sampling == "uniform":
             return [self.draw(rng)]
+        if self.sampling == "sandwich":
+            return [*self.extremes, *(self.draw(rng) for _ in range(SANDWICH_RANDOM))]
         sizes = self.space.range_table()
         size = max(sizes)
         columns = []
@@ -153,16 +170,22 @@ def train_step(
     images: torch.Tensor,
     labels: torch.Tensor,
     grad_clip: float = 5.0,
+    distil: bool = False,
 ) -> float:
     """One SGD step of the summed gradients of the paths of ``group``; the gradients of the candidates none of
-    them uses stay ``None``. Returns the mean loss."""
+    them uses stay ``None``. With ``distil``, the first path learns the labels and the others its predictions
+    (in-place distillation). Returns the mean loss."""
     optimizer.zero_grad(set_to_none=True)
     total = 0.0
-    for tokens in group:
+    targets = labels
+    for i, tokens in enumerate(group):
         space.set_path(model, tokens)
-        loss = nn.functional.cross_entropy(model(images), labels)
+        logits = model(images)
+        loss = nn.functional.cross_entropy(logits, targets)
         loss.backward()
         total += float(loss.detach())
+        if distil and i == 0:
+            targets = logits.detach().softmax(dim=1)
     unused = set.intersection(*({id(p) for p in space.unused_parameters(model, tokens)} for tokens in group))
     for p in model.parameters():
         if id(p) in unused:
@@ -181,13 +204,15 @@ def train_paths(
     loader,
     device: str,
     grad_clip: float = 5.0,
+    distil: bool = False,
 ) -> float:
     """One epoch of single-path training: each batch of ``loader`` trains the next group of ``groups`` (drawn
-    as the batch comes). Returns the mean loss; a NaN or infinite one raises ``FloatingPointError``."""
+    as the batch comes; ``distil`` as in :func:`train_step`). Returns the mean loss; a NaN or infinite one
+    raises ``FloatingPointError``."""
     model.train()
     total, count = 0.0, 0
     for (images, labels), group in zip(loader, groups):
-        loss = train_step(space, model, optimizer, group, images.to(device), labels.to(device), grad_clip)
+        loss = train_step(space, model, optimizer, group, images.to(device), labels.to(device), grad_clip, distil)
         total += loss * len(labels)
         count += len(labels)
     loss = total / max(count, 1)
@@ -210,11 +235,7 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     s = {**RECIPE, **SUPERNET, **settings}
     space = model_space(s)
     max_params, min_params = (s["max_params"], s["min_params"]) if s["supernet_budget"] else (None, None)
-    if s["supernet_sampling"] not in SAMPLINGS:
-        raise ValueError(
-            f"{named('supernet_sampling')} must be one of {', '.join(SAMPLINGS)}, got {s['supernet_sampling']!r}"
-        )
-    sampler = PathSampler(space, s["seed"], max_params, min_params, fair=s["supernet_sampling"] == "fair")
+    sampler = PathSampler(space, s["seed"], max_params, min_params, s["supernet_sampling"])
     splits = data.load(s["data"], s["data_dir"], s["val_fraction"], s["seed"])
     device = pick_device()
     torch.manual_seed(s["seed"])
@@ -230,7 +251,8 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
         start = time.perf_counter()
         loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
         groups = sampler.epoch(epoch, len(loader))
-        train_loss = train_paths(space, model, optimizer, groups, loader, device, s["grad_clip"])
+        distil = sampler.sampling == "sandwich"
+        train_loss = train_paths(space, model, optimizer, groups, loader, device, s["grad_clip"], distil)
         scheduler.step()
         val_acc = sum(path_accuracy(space, model, t, images, val_loader, device) for t in eval_paths) / len(eval_paths)
         history.append(val_acc)
