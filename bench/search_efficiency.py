@@ -35,6 +35,7 @@ import bisect
 import contextlib
 import inspect
 import io
+import itertools
 import json
 import os
 import platform
@@ -104,16 +105,26 @@ class Table:
         return (self.count - bisect.bisect_right(self._feasible, accuracy)) / self.count
 
 
-def search_inprocess(table: Table, cli_name: str, extra: dict[str, Any], evals: int, seed: int) -> list[list[int]]:
-    """The architectures one search evaluates, driving the searcher as Tune would (one trial at a time)."""
+def search_inprocess(
+    table: Table, cli_name: str, extra: dict[str, Any], evals: int, seed: int, batch: int = 1
+) -> list[list[int]]:
+    """The architectures one search evaluates, driving the searcher as Tune would: ``batch`` trials proposed at
+    once (as in a batched subnet stage), then all completed."""
     searcher = SEARCHERS[cli_name](table.space, max_params=table.budget, seed=seed, num_samples=evals, **extra)
-    evaluated = []
-    for i in range(evals):
-        config = searcher.suggest(str(i))
-        if config is None or config is Searcher.FINISHED:
+    evaluated: list[list[int]] = []
+    while len(evaluated) < evals:
+        proposed = []
+        for _ in range(min(batch, evals - len(evaluated) - len(proposed))):
+            trial_id = str(len(evaluated) + len(proposed))
+            config = searcher.suggest(trial_id)
+            if config is None or config is Searcher.FINISHED:
+                break
+            proposed.append((trial_id, config["tokens"]))
+        if not proposed:
             break
-        evaluated.append(config["tokens"])
-        searcher.on_trial_complete(str(i), {"reward": table.space.accuracy(config["tokens"])})
+        for trial_id, tokens in proposed:
+            evaluated.append(tokens)
+            searcher.on_trial_complete(trial_id, {"reward": table.space.accuracy(tokens)})
     return evaluated
 
 
@@ -241,11 +252,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     p.add_argument("--searchers", default="sa,random", help="comma-separated, e.g. sa,random,evolution,tpe")
     p.add_argument("--mode", choices=["inprocess", "tune"], default="inprocess")
+    p.add_argument(
+        "--batches", default="1", help="comma-separated trials proposed at once before any completes (inprocess)"
+    )
     p.add_argument("--json", required=True, help="where to write the results")
     args = p.parse_args(argv)
 
     parsed = {e.strip(): parse_searcher(e) for e in args.searchers.split(",") if e.strip()}
     budgets, evals = _budgets(args.budgets), _counts(args.evals, "--evals")
+    batches = _counts(args.batches, "--batches")
+    if args.mode == "tune" and batches != [1]:
+        raise SystemExit("--batches applies to --mode inprocess")
     if args.seeds < 1 or min(args.seed_offset) < 0:
         raise SystemExit(
             f"--seeds must be at least 1 and --seed-offset at least 0, got {args.seeds} and {args.seed_offset}"
@@ -266,7 +283,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         import ray
 
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
-    search = search_tune if args.mode == "tune" else search_inprocess
     seeds = [offset + i for offset in args.seed_offset for i in range(args.seeds)]
     out: dict[str, Any] = {"mode": args.mode, "seeds": args.seeds, "seed_offset": args.seed_offset, "results": []}
     start = time.perf_counter()
@@ -282,11 +298,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"{'evals':>5} {'searcher':<28} {'median rank':>11} {'mean rank':>10} {'median regret':>13} "
                     f"{'worst':>7} {'infeas':>6} {'s':>6}"
                 )
-                for n in evals:
+                for n, batch in itertools.product(evals, batches):
                     for name, (cli_name, extra) in parsed.items():
                         t0 = time.perf_counter()
-                        rows = [score(table, search(table, cli_name, extra, n, seed)) for seed in seeds]
-                        r = summary(rows)
+                        runs = [
+                            search_tune(table, cli_name, extra, n, seed)
+                            if args.mode == "tune"
+                            else search_inprocess(table, cli_name, extra, n, seed, batch)
+                            for seed in seeds
+                        ]
+                        r = summary([score(table, evaluated) for evaluated in runs])
                         out["results"].append(
                             {
                                 "table": entry,
@@ -294,12 +315,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                 "budget": table.budget,
                                 "feasible": table.count,
                                 "evals": n,
+                                **({"batch": batch} if len(batches) > 1 else {}),
                                 "searcher": name,
                                 **r,
                             }
                         )
+                        label = f"{name} x{batch}" if len(batches) > 1 else name
                         print(
-                            f"{n:>5} {name:<28} {r['median_rank_fraction']:>11.4f} "
+                            f"{n:>5} {label:<28} {r['median_rank_fraction']:>11.4f} "
                             f"{r['mean_rank_fraction']:>10.4f} {r['median_regret'] or 0:>13.4f} "
                             f"{r['worst_rank_fraction']:>7.4f} {r['infeasible_evaluations']:>6} "
                             f"{time.perf_counter() - t0:>6.1f}",

@@ -767,5 +767,10 @@ def test_batched_auto_size_aims_at_a_couple_of_seconds_a_trial():
     for place in range(20):
         batched.on_trial_result("b", {"subnet": place, "reward": 0.5, "eval_time_s": 5.0})
     assert len(batched.suggest("c")["batch"]) == 1  # slow evaluations: one per trial
+    for num_samples, largest in ((50, 6), (100, 12), (None, 32)):  # the searcher hears back at least 8 times
+        small = Batched(RandomSearcher(small_space(), seed=0, num_samples=num_samples))
+        small.suggest("a")
+        small.on_trial_result("a", {"subnet": 0, "reward": 0.5, "eval_time_s": 0.01})
+        assert len(small.suggest("b")["batch"]) == largest
     with pytest.raises(ValueError, match="subnets per trial"):
         Batched(RandomSearcher(small_space()), size=0)

@@ -92,8 +92,9 @@ OPTIONS: tuple[Option, ...] = (
         "subnets_per_trial",
         int,
         "auto",
-        "subnets scored by one Tune trial, one results row each (auto: as many as take about 2 s, at most 32; "
-        "one while a subnet takes longer). The searcher sees a trial's subnets as trials running at once",
+        "subnets scored by one Tune trial, one results row each (auto: as many as take about 2 s, at most 32 and "
+        "an eighth of num_subnets; one while a subnet takes longer). The searcher sees a trial's subnets as trials "
+        "running at once",
         words=("auto",),
         fits=_at_least_1,
         must="a whole number of at least 1, or auto",

@@ -10,8 +10,10 @@ reaches the searcher at once as a finished trial of its own, ``<trial id>-<place
 batch is that many trials running at once.
 
 ``size="auto"`` makes a batch as large as takes about :data:`TARGET_S` seconds, from the evaluation times the
-trials report (``eval_time_s``), at most :data:`MAX_SIZE`: one architecture per trial until a time is known, and
-whenever an evaluation takes longer than that on its own.
+trials report (``eval_time_s``), at most :data:`MAX_SIZE` and at most a :data:`ROUNDS`-th of the searcher's
+``num_samples`` (so that it hears back at least that many times: on replayed tables, SA's mean rank fraction at 50
+evaluations doubled with batches of 32 and barely moved with batches of 4): one architecture per trial until a
+time is known, and whenever an evaluation takes longer than that on its own.
 
 Example:
     >>> from raynas import spaces
@@ -38,6 +40,8 @@ TARGET_S = 2.0
 MAX_SIZE = 32
 #: evaluation times that size the next batch (the newest ones)
 WINDOW = 20
+#: an automatically sized batch holds at most this fraction (1 / ROUNDS) of the search's architectures
+ROUNDS = 8
 
 
 class Batched(Searcher):
@@ -56,7 +60,8 @@ class Batched(Searcher):
             return int(self.size)
         if not self.eval_s:
             return 1
-        return max(1, min(MAX_SIZE, int(TARGET_S / max(statistics.median(self.eval_s), 1e-6))))
+        largest = MAX_SIZE if self.inner.num_samples is None else min(MAX_SIZE, self.inner.num_samples // ROUNDS)
+        return max(1, min(largest, int(TARGET_S / max(statistics.median(self.eval_s), 1e-6))))
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
         self.inner.set_search_properties(metric, mode, config, **spec)
