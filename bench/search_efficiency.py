@@ -114,7 +114,7 @@ def search_inprocess(
     evaluated: list[list[int]] = []
     while len(evaluated) < evals:
         proposed = []
-        for _ in range(min(batch, evals - len(evaluated) - len(proposed))):
+        for _ in range(min(batch, evals - len(evaluated))):
             trial_id = str(len(evaluated) + len(proposed))
             config = searcher.suggest(trial_id)
             if config is None or config is Searcher.FINISHED:

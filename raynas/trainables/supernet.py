@@ -107,18 +107,24 @@ class PathSampler:
         if sampling == "sandwich":
             for largest in (True, False):
                 tokens = extreme_feasible(space, largest, max_params, min_params)
-                self.extremes.append(tokens if tokens is not None else self.draw(random.Random(0)))
+                if tokens is None:
+                    raise self.no_path()
+                self.extremes.append(tokens)
 
     def rng(self, stream: str) -> random.Random:
         return random.Random(f"{self.seed}/{stream}")
 
+    def no_path(self) -> ValueError:
+        """The error for a budget that no path of the space fits."""
+        return ValueError(
+            f"no path of space {self.space.name!r} within the budget "
+            f"({budget_flags(self.max_params, self.min_params)}); widen the budget"
+        )
+
     def draw(self, rng: random.Random) -> list[int]:
         tokens = random_feasible(self.space, rng, self.max_params, self.min_params)
         if tokens is None:
-            raise ValueError(
-                f"no path of space {self.space.name!r} within the budget "
-                f"({budget_flags(self.max_params, self.min_params)}); widen the budget"
-            )
+            raise self.no_path()
         return tokens
 
     def group(self, rng: random.Random) -> list[list[int]]:
@@ -246,12 +252,12 @@ def train_supernet(config: dict[str, Any], settings: dict[str, Any]) -> None:
     images = calibration_images(s["data"], s["data_dir"], s["val_fraction"], s["seed"], s["calibration_images"])
     val_loader = make_loader(splits.val, s["batch_size"], shuffle=False)
     eval_paths = sampler.fixed(s["eval_paths"])
+    distil = sampler.sampling == "sandwich"  # the sandwich's largest path teaches the others
     place = {**where(), "device": device}
     for epoch in range(len(history), s["supernet_epochs"]):
         start = time.perf_counter()
         loader = make_loader(splits.train, s["supernet_batch_size"], shuffle=True, seed=s["seed"] * 1000 + epoch)
         groups = sampler.epoch(epoch, len(loader))
-        distil = sampler.sampling == "sandwich"
         train_loss = train_paths(space, model, optimizer, groups, loader, device, s["grad_clip"], distil)
         scheduler.step()
         val_acc = sum(path_accuracy(space, model, t, images, val_loader, device) for t in eval_paths) / len(eval_paths)
